@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+)
+
+// Set by the linker: -X main.version=... -X main.commit=...
+var (
+	version = ""
+	commit  = ""
+)
+
+// errUsage marks a command line we could not understand; it exits 2, as
+// flag parsing errors conventionally do.
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `galera-sentinel: health probes, bootstrap and recovery for MariaDB Galera
+
+Usage:
+  galera-sentinel <command> [flags]
+
+Commands:
+  version    print version, commit and Go version
+
+Run 'galera-sentinel <command> -h' for the flags of a command.
+`
+
+// run is main without the process: arguments, environment and output are
+// injected so tests can drive every command.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	switch args[0] {
+	case "version", "--version", "-version":
+		return runVersion(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	}
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: version takes no arguments, got %q", errUsage, fs.Args())
+	}
+	v, c := buildVersion()
+	fmt.Fprintf(stdout, "galera-sentinel %s\ncommit: %s\ngo: %s %s/%s\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}
+
+// buildVersion prefers what the linker stamped (make build, make dist) and
+// falls back to what the Go toolchain recorded (go install, go build).
+func buildVersion() (ver, rev string) {
+	ver, rev = version, commit
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return orUnknown(ver), orUnknown(rev)
+	}
+	if ver == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		ver = info.Main.Version
+	}
+	if rev == "" {
+		dirty := false
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if rev != "" && dirty {
+			rev += "-dirty"
+		}
+	}
+	if ver == "" {
+		ver = "devel"
+	}
+	return ver, orUnknown(rev)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

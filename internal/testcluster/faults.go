@@ -1,0 +1,73 @@
+package testcluster
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+// Blackhole returns a loopback address whose SYNs are dropped by iptables:
+// a connect to it neither succeeds nor is refused, as with a host that
+// vanished behind a firewall. The rule is removed when the test ends.
+func (c *Cluster) Blackhole(t testing.TB) string {
+	t.Helper()
+	host := fmt.Sprintf("127.77.%d.200", c.slot.n)
+	port := 23306 + c.slot.n
+	args := []string{"-I", "INPUT", "1", "-d", host, "-p", "tcp", "--dport", strconv.Itoa(port), "--syn", "-j", "DROP",
+		"-m", "comment", "--comment", c.slot.comment()}
+	if err := run("iptables", args...); err != nil {
+		t.Fatalf("testcluster: blackhole: %v", err)
+	}
+	t.Cleanup(func() {
+		args[0] = "-D"
+		args = append(args[:2], args[3:]...) // -D takes no position
+		if err := run("iptables", args...); err != nil {
+			t.Errorf("testcluster: remove blackhole: %v", err)
+		}
+	})
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// SilentListener returns the address of a listener that accepts every
+// connection and never sends a byte: a peer stuck before the MySQL
+// greeting. Real mariadbd cannot be made to do this on demand for as long
+// as a test needs (a frozen one stops accepting once its backlog fills).
+// Everything is closed when the test ends. Accepted counts connections.
+func (c *Cluster) SilentListener(t testing.TB) (addr string, accepted func() int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.77.%d.201:0", c.slot.n))
+	if err != nil {
+		t.Fatalf("testcluster: silent listener: %v", err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, conn := range conns {
+			conn.Close()
+		}
+	})
+	return ln.Addr().String(), func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(conns)
+	}
+}

@@ -1,0 +1,514 @@
+package testcluster
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"golang.org/x/sys/unix"
+)
+
+// Node is one mariadbd of a Cluster.
+type Node struct {
+	c     *Cluster
+	Index int    // 1-based
+	Name  string // node1, node2, ...
+	Host  string // the node's own address; every port listens there
+
+	Dir        string // everything of this node lives here
+	DataDir    string
+	Socket     string // unix socket; the harness's admin connection uses it
+	ConfigFile string
+	ErrorLog   string
+
+	netns string // empty on loopback
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when cmd has been waited for
+	exitErr error
+	db      *sql.DB
+}
+
+// Addr is the node's client address, host:port.
+func (n *Node) Addr() string { return fmt.Sprintf("%s:%d", n.Host, ClientPort) }
+
+// Netns is the node's network namespace, empty when it runs on loopback.
+func (n *Node) Netns() string { return n.netns }
+
+func (n *Node) prepare() error {
+	for _, d := range []string{n.Dir, n.DataDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chown(d, n.c.uid, n.c.gid); err != nil {
+			return err
+		}
+	}
+	// Small buffers so that several nodes start quickly on 2 cores; short
+	// evs timeouts so that a partition shows within seconds, not the
+	// default 15.
+	cnf := fmt.Sprintf(`[mysqld]
+datadir=%[1]s
+socket=%[2]s
+pid-file=%[3]s/mysqld.pid
+log-error=%[4]s
+bind-address=%[5]s
+port=%[6]d
+skip-name-resolve
+performance_schema=OFF
+innodb_buffer_pool_size=16M
+innodb_log_file_size=16M
+innodb_log_buffer_size=4M
+innodb_flush_log_at_trx_commit=2
+key_buffer_size=1M
+max_connections=60
+binlog_format=ROW
+default_storage_engine=InnoDB
+innodb_autoinc_lock_mode=2
+wsrep_on=ON
+wsrep_provider=%[7]s
+wsrep_cluster_name=%[8]s
+wsrep_cluster_address=%[9]s
+wsrep_node_name=%[10]s
+wsrep_node_address=%[5]s:%[11]d
+wsrep_sst_method=rsync
+wsrep_sst_receive_address=%[5]s:%[12]d
+wsrep_slave_threads=2
+wsrep_provider_options="gmcast.listen_addr=tcp://%[5]s:%[11]d;ist.recv_addr=%[5]s:%[13]d;gcache.size=32M;pc.recovery=TRUE;evs.keepalive_period=PT1S;evs.inactive_check_period=PT1S;evs.suspect_timeout=PT3S;evs.inactive_timeout=PT6S;evs.install_timeout=PT6S"
+%[14]s
+`, n.DataDir, n.Socket, n.Dir, n.ErrorLog, n.Host, ClientPort, ProviderPath, n.c.Name,
+		n.c.Address(), n.Name, GcommPort, SSTPort, ISTPort, n.c.opts.ExtraConfig)
+	return os.WriteFile(n.ConfigFile, []byte(cnf), 0o644)
+}
+
+// Bootstrap starts the node as the first member of a new Primary component
+// (--wsrep-new-cluster). An empty data directory is filled from the
+// cluster's mariadb-install-db template first.
+func (n *Node) Bootstrap(ctx context.Context) error {
+	empty, err := dirEmpty(n.DataDir)
+	if err != nil {
+		return err
+	}
+	if empty {
+		tmpl, err := n.c.prepareTemplate()
+		if err != nil {
+			return err
+		}
+		if out, err := exec.Command("cp", "-a", tmpl+"/.", n.DataDir+"/").CombinedOutput(); err != nil {
+			return fmt.Errorf("copy template: %w: %s", err, out)
+		}
+	}
+	return n.start(ctx, "--wsrep-new-cluster")
+}
+
+// Start starts mariadbd on the node's data directory, joining the cluster
+// at Cluster.Address. It returns once the server accepts connections on its
+// socket (a joiner does so only after its state transfer).
+func (n *Node) Start(ctx context.Context) error { return n.start(ctx) }
+
+// StartArgs is Start with extra mariadbd arguments.
+func (n *Node) StartArgs(ctx context.Context, args ...string) error { return n.start(ctx, args...) }
+
+func (n *Node) start(ctx context.Context, extra ...string) error {
+	n.mu.Lock()
+	if n.cmd != nil {
+		n.mu.Unlock()
+		return fmt.Errorf("%s: already running", n.Name)
+	}
+	args := append([]string{"--defaults-file=" + n.ConfigFile}, extra...)
+	cmd := exec.Command(MariadbdPath, args...)
+	cmd.Dir = n.Dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: uint32(n.c.uid), Gid: uint32(n.c.gid)},
+		// Go sets the parent-death signal after dropping to mysql, so it
+		// survives: if the test binary dies, mariadbd dies with it.
+		Pdeathsig: syscall.SIGKILL,
+		Setpgid:   true,
+	}
+	out, err := os.OpenFile(filepath.Join(n.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		n.mu.Unlock()
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if n.netns != "" {
+		err = startInNetns(cmd, n.netns)
+	} else {
+		err = cmd.Start()
+	}
+	out.Close()
+	if err != nil {
+		n.mu.Unlock()
+		return fmt.Errorf("%s: start mariadbd: %w", n.Name, err)
+	}
+	n.cmd = cmd
+	n.exited = make(chan struct{})
+	exited := n.exited
+	go func() {
+		err := cmd.Wait()
+		n.mu.Lock()
+		n.exitErr = err
+		n.mu.Unlock()
+		close(exited)
+	}()
+	n.mu.Unlock()
+
+	// Wait for the socket to answer, or for mariadbd to die trying.
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := n.DB().PingContext(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("%s: mariadbd exited during start: %v\n%s", n.Name, n.exitErr, tail(n.ErrorLog, 15))
+		case <-ctx.Done():
+			return fmt.Errorf("%s: mariadbd not answering: %w (last: %v)", n.Name, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// startInNetns starts cmd from an OS thread that has entered netns, so the
+// child is born there. Pdeathsig follows the forking thread, which goes
+// back to the pool and lives as long as the process does.
+func startInNetns(cmd *exec.Cmd, netns string) error {
+	target, err := os.Open("/run/netns/" + netns)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	runtime.LockOSThread()
+	orig, err := os.Open(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("setns %s: %w", netns, err)
+	}
+	startErr := cmd.Start()
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		// The thread is in the wrong namespace: never hand it back. It
+		// dies with this goroutine, and its child with it (Pdeathsig).
+		return fmt.Errorf("setns back from %s: %w", netns, err)
+	}
+	runtime.UnlockOSThread()
+	return startErr
+}
+
+// Running reports whether mariadbd has been started and not yet exited.
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Pid is mariadbd's process id, 0 when not running.
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
+// signal sends sig to mariadbd, and SIGCONT first when it is SIGTERM, so
+// that a frozen node can shut down.
+func (n *Node) signal(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return fmt.Errorf("%s: not running", n.Name)
+	}
+	return n.cmd.Process.Signal(sig)
+}
+
+// wait waits for mariadbd to exit and forgets the process.
+func (n *Node) wait(ctx context.Context) error {
+	n.mu.Lock()
+	exited := n.exited
+	n.mu.Unlock()
+	if exited == nil {
+		return nil
+	}
+	select {
+	case <-exited:
+	case <-ctx.Done():
+		return fmt.Errorf("%s: mariadbd did not exit: %w", n.Name, ctx.Err())
+	}
+	n.mu.Lock()
+	n.cmd, n.exited = nil, nil
+	n.mu.Unlock()
+	n.closeDB()
+	return nil
+}
+
+// Stop shuts mariadbd down cleanly (SIGTERM) and waits for it to exit.
+func (n *Node) Stop(ctx context.Context) error {
+	_ = n.signal(syscall.SIGCONT)
+	if err := n.signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	return n.wait(ctx)
+}
+
+// Kill kills mariadbd with SIGKILL, as a crash or an OOM kill would, and
+// waits for it to be gone.
+func (n *Node) Kill() error {
+	if err := n.signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return n.wait(ctx)
+}
+
+func (n *Node) kill() {
+	n.closeDB() // first, so the driver does not write to a dead socket
+	if n.Running() {
+		_ = n.Kill()
+	}
+}
+
+// Freeze stops mariadbd with SIGSTOP: the kernel still accepts TCP
+// connections into the listen backlog, but nothing answers them.
+func (n *Node) Freeze() error { return n.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen mariadbd (SIGCONT).
+func (n *Node) Thaw() error { return n.signal(syscall.SIGCONT) }
+
+// Restart stops mariadbd cleanly and starts it again on the same data
+// directory.
+func (n *Node) Restart(ctx context.Context) error {
+	if err := n.Stop(ctx); err != nil {
+		return err
+	}
+	return n.Start(ctx)
+}
+
+// Wipe empties the data directory of a stopped node: a new, empty disk.
+func (n *Node) Wipe() error {
+	if n.Running() {
+		return fmt.Errorf("%s: wipe while running", n.Name)
+	}
+	if err := os.RemoveAll(n.DataDir); err != nil {
+		return err
+	}
+	if err := os.Mkdir(n.DataDir, 0o755); err != nil {
+		return err
+	}
+	return os.Chown(n.DataDir, n.c.uid, n.c.gid)
+}
+
+// Partition cuts the node off from every other node of the cluster with
+// iptables DROP rules inside its namespace. The root namespace (the test,
+// a sentinel running beside it) still reaches it. Needs Options.Netns.
+func (n *Node) Partition() error {
+	if n.netns == "" {
+		return errors.New("partition needs Options.Netns")
+	}
+	bridge := fmt.Sprintf("10.213.%d.254", n.c.slot.n)
+	subnet := fmt.Sprintf("10.213.%d.0/24", n.c.slot.n)
+	c := n.c.slot.comment()
+	rules := [][]string{
+		{"-I", "INPUT", "1", "-s", subnet, "-j", "DROP"},
+		{"-I", "INPUT", "1", "-s", bridge, "-j", "ACCEPT"},
+		{"-I", "OUTPUT", "1", "-d", subnet, "-j", "DROP"},
+		{"-I", "OUTPUT", "1", "-d", bridge, "-j", "ACCEPT"},
+	}
+	for _, r := range rules {
+		args := append([]string{"netns", "exec", n.netns, "iptables"}, r...)
+		args = append(args, "-m", "comment", "--comment", c)
+		if err := run("ip", args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Heal removes the rules Partition added.
+func (n *Node) Heal() error {
+	if n.netns == "" {
+		return errors.New("heal needs Options.Netns")
+	}
+	return deleteIptablesRules(n.netns, n.c.slot.comment())
+}
+
+// DB is an admin connection pool (root over the unix socket, so it works
+// whatever the network does). It is reopened after a restart.
+func (n *Node) DB() *sql.DB {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.db == nil {
+		cfg := mysql.NewConfig()
+		cfg.User = "root"
+		cfg.Net = "unix"
+		cfg.Addr = n.Socket
+		cfg.Timeout = 2 * time.Second
+		cfg.ReadTimeout = 10 * time.Second
+		cfg.WriteTimeout = 10 * time.Second
+		connector, err := mysql.NewConnector(cfg)
+		if err != nil {
+			panic(err) // a static configuration; cannot fail
+		}
+		n.db = sql.OpenDB(connector)
+		n.db.SetMaxOpenConns(4)
+		n.db.SetConnMaxIdleTime(30 * time.Second)
+	}
+	return n.db
+}
+
+func (n *Node) closeDB() {
+	n.mu.Lock()
+	db := n.db
+	n.db = nil
+	n.mu.Unlock()
+	if db != nil {
+		db.Close()
+	}
+}
+
+// Exec runs statements on the node, each with its own bound.
+func (n *Node) Exec(ctx context.Context, stmts ...string) error {
+	for _, s := range stmts {
+		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err := n.DB().ExecContext(qctx, s)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s: %q: %w", n.Name, s, err)
+		}
+	}
+	return nil
+}
+
+// QueryInt runs a query that returns one integer.
+func (n *Node) QueryInt(ctx context.Context, q string, args ...any) (int64, error) {
+	var v int64
+	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := n.DB().QueryRowContext(qctx, q, args...).Scan(&v); err != nil {
+		return 0, fmt.Errorf("%s: %q: %w", n.Name, q, err)
+	}
+	return v, nil
+}
+
+// Status is the part of SHOW GLOBAL STATUS the harness waits on.
+type Status struct {
+	LocalState    string // wsrep_local_state_comment: Joining, Donor/Desynced, Joined, Synced, ...
+	ClusterStatus string // Primary, non-Primary, Disconnected
+	ClusterSize   int
+	Ready         bool
+	Connected     bool
+	LastCommitted int64
+	Raw           map[string]string
+}
+
+// Status samples the node's wsrep status.
+func (n *Node) Status(ctx context.Context) (Status, error) {
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	rows, err := n.DB().QueryContext(qctx, "SHOW GLOBAL STATUS LIKE 'wsrep%'")
+	if err != nil {
+		return Status{}, fmt.Errorf("%s: status: %w", n.Name, err)
+	}
+	defer rows.Close()
+	raw := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return Status{}, err
+		}
+		raw[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return Status{}, err
+	}
+	size, _ := strconv.Atoi(raw["wsrep_cluster_size"])
+	last, _ := strconv.ParseInt(raw["wsrep_last_committed"], 10, 64)
+	return Status{
+		LocalState:    raw["wsrep_local_state_comment"],
+		ClusterStatus: raw["wsrep_cluster_status"],
+		ClusterSize:   size,
+		Ready:         raw["wsrep_ready"] == "ON",
+		Connected:     raw["wsrep_connected"] == "ON",
+		LastCommitted: last,
+		Raw:           raw,
+	}, nil
+}
+
+// WaitFor polls the node's status until cond holds, the context ends or
+// mariadbd exits.
+func (n *Node) WaitFor(ctx context.Context, what string, cond func(Status) bool) error {
+	var last Status
+	var lastErr error
+	for {
+		n.mu.Lock()
+		exited := n.exited
+		n.mu.Unlock()
+		if exited == nil {
+			return fmt.Errorf("%s: waiting for %s: not running", n.Name, what)
+		}
+		last, lastErr = n.Status(ctx)
+		if lastErr == nil && cond(last) {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("%s: waiting for %s: mariadbd exited\n%s", n.Name, what, tail(n.ErrorLog, 15))
+		case <-ctx.Done():
+			if lastErr != nil {
+				return fmt.Errorf("%s: waiting for %s: %w (last error: %v)", n.Name, what, ctx.Err(), lastErr)
+			}
+			return fmt.Errorf("%s: waiting for %s: %w (last: %s, %s, size %d)", n.Name, what, ctx.Err(),
+				last.ClusterStatus, last.LocalState, last.ClusterSize)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// WaitSynced waits until the node is Synced in a Primary component.
+func (n *Node) WaitSynced(ctx context.Context) error {
+	return n.WaitFor(ctx, "Primary and Synced", func(s Status) bool {
+		return s.ClusterStatus == "Primary" && s.LocalState == "Synced" && s.Ready
+	})
+}
+
+// WaitNonPrimary waits until the node has left the Primary component.
+func (n *Node) WaitNonPrimary(ctx context.Context) error {
+	return n.WaitFor(ctx, "non-Primary", func(s Status) bool {
+		return s.ClusterStatus != "" && s.ClusterStatus != "Primary"
+	})
+}
+
+func dirEmpty(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	return len(entries) == 0, nil
+}
