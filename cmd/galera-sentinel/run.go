@@ -33,6 +33,7 @@ Usage:
   galera-sentinel <command> [flags]
 
 Commands:
+  serve      watch a Galera node and serve the probe endpoints (/readyz, /livez, ...)
   version    print version, commit and Go version
 
 Run 'galera-sentinel <command> -h' for the flags of a command.
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("%w: no command given", errUsage)
 	}
 	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

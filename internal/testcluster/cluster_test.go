@@ -121,13 +121,23 @@ func TestKilledNodeRejoins(t *testing.T) {
 	if err := c.WaitSize(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	got, err := n2.QueryInt(ctx, "SELECT COUNT(*) FROM k.r")
-	if err != nil {
-		t.Fatal(err)
+	// Synced means the node has applied everything; wait a little all the
+	// same, and report how long the rows took to be visible.
+	begin := time.Now()
+	var got int64
+	var err error
+	for time.Since(begin) < 20*time.Second {
+		got, err = n2.QueryInt(ctx, "SELECT COUNT(*) FROM k.r")
+		if err == nil && got == 20 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	if got != 20 {
-		t.Fatalf("node2 has %d rows after rejoining, want 20", got)
+	if err != nil || got != 20 {
+		out, _ := exec.Command("ls", "-la", n2.DataDir, n2.DataDir+"/k").CombinedOutput()
+		t.Fatalf("node2 after rejoining: %d rows, %v (want 20)\n%s", got, err, out)
 	}
+	t.Logf("rows visible on node2 %v after it was Synced", time.Since(begin).Round(time.Millisecond))
 }
 
 func TestFrozenNodeAndWipedNode(t *testing.T) {

@@ -1,0 +1,169 @@
+// Package health turns a stream of samples into probe answers. One poller
+// goroutine samples the node every interval, under a hard deadline, and
+// publishes an immutable snapshot; HTTP handlers only read the latest
+// snapshot, so probe traffic never reaches the database and never waits on
+// it.
+package health
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+)
+
+// Sampler reads one sample; mysqlstat.Client is the real one.
+type Sampler interface {
+	Sample(ctx context.Context) (galera.Sample, error)
+}
+
+// PollerConfig configures a Poller.
+type PollerConfig struct {
+	Interval time.Duration // between polls
+	Timeout  time.Duration // bound on one poll
+	// MaintenanceFile, when set, drains the node while the file exists.
+	MaintenanceFile string
+	Policy          galera.Policy
+	Logger          *slog.Logger
+}
+
+// Snapshot is what the poller knows after a poll. It is never modified
+// once published.
+type Snapshot struct {
+	galera.Observation
+	Polls    uint64 // polls attempted
+	Failures uint64 // polls that failed
+	// PollDuration is how long the latest poll took.
+	PollDuration time.Duration
+}
+
+// Poller samples a node and publishes snapshots.
+type Poller struct {
+	cfg     PollerConfig
+	sampler Sampler
+	log     *slog.Logger
+	snap    atomic.Pointer[Snapshot]
+	// kick asks for a poll now (wsrep_notify_cmd, maintenance API).
+	kick chan struct{}
+}
+
+// NewPoller returns a poller that has not polled yet.
+func NewPoller(cfg PollerConfig, s Sampler) *Poller {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Poller{cfg: cfg, sampler: s, log: log.With("component", "poller"), kick: make(chan struct{}, 1)}
+	p.snap.Store(&Snapshot{Observation: galera.Observation{Started: time.Now()}})
+	return p
+}
+
+// Snapshot returns the latest snapshot; it never blocks.
+func (p *Poller) Snapshot() *Snapshot { return p.snap.Load() }
+
+// Policy is the policy the poller's verdicts follow.
+func (p *Poller) Policy() galera.Policy { return p.cfg.Policy }
+
+// Kick asks for a poll as soon as possible, without waiting for the next
+// tick. Kicks while one is pending coalesce.
+func (p *Poller) Kick() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run polls until ctx ends. A poll never outlives Timeout, so Run returns
+// promptly.
+func (p *Poller) Run(ctx context.Context) {
+	t := time.NewTicker(p.cfg.Interval)
+	defer t.Stop()
+	for {
+		p.pollOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-p.kick:
+		}
+	}
+}
+
+func (p *Poller) pollOnce(ctx context.Context) {
+	prev := p.Snapshot()
+	next := *prev
+	next.Polls++
+
+	begin := time.Now()
+	pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	s, err := p.sampler.Sample(pctx)
+	cancel()
+	now := time.Now()
+	next.PollDuration = now.Sub(begin)
+
+	if err != nil {
+		next.Failures++
+		next.Err = err
+		if next.FailingSince.IsZero() {
+			next.FailingSince = begin
+		}
+	} else {
+		s.At = now
+		next.Last = &s
+		next.Err = nil
+		next.FailingSince = time.Time{}
+		if s.SyncedPrimary() {
+			next.EverSynced = true
+		}
+	}
+	next.Maintenance = p.maintenance()
+	p.snap.Store(&next)
+	p.logChange(prev, &next, now)
+}
+
+func (p *Poller) maintenance() bool {
+	if p.cfg.MaintenanceFile == "" {
+		return false
+	}
+	_, err := os.Stat(p.cfg.MaintenanceFile)
+	return err == nil
+}
+
+// logChange logs one line when a verdict changes, not one per sample.
+func (p *Poller) logChange(prev, next *Snapshot, now time.Time) {
+	pol := p.cfg.Policy
+	was, is := pol.Ready(prev.Observation, now), pol.Ready(next.Observation, now)
+	if was.OK != is.OK || category(was.Reason) != category(is.Reason) {
+		level := slog.LevelInfo
+		if !is.OK {
+			level = slog.LevelWarn
+		}
+		p.log.Log(context.Background(), level, "readiness changed", "ready", is.OK, "reason", is.Reason)
+	}
+	wasLive, isLive := pol.Live(prev.Observation, now), pol.Live(next.Observation, now)
+	if wasLive.OK != isLive.OK {
+		p.log.Warn("liveness changed", "live", isLive.OK, "reason", isLive.Reason)
+	}
+	if a, b := prev.Last, next.Last; a != b && b != nil && (a == nil ||
+		a.ClusterStatus != b.ClusterStatus || a.LocalState != b.LocalState || a.ClusterSize != b.ClusterSize) {
+		p.log.Info("node state", "cluster_status", b.ClusterStatus, "local_state", b.LocalState.String(),
+			"cluster_size", b.ClusterSize, "local_index", b.LocalIndex)
+	}
+	if !prev.EverSynced && next.EverSynced {
+		p.log.Info("node Synced for the first time since start")
+	}
+}
+
+// category strips the changing parts (ages, counts) from a reason so a
+// stale node does not log every poll as its age grows.
+func category(reason string) string {
+	for i, r := range reason {
+		if r == ':' || (r >= '0' && r <= '9') {
+			return reason[:i]
+		}
+	}
+	return reason
+}

@@ -1,0 +1,254 @@
+// Package mysqlstat holds the sentinel's one connection to mariadbd and
+// turns wsrep status into galera.Sample values.
+//
+// Its promises: never more than one connection open and one attempt in
+// flight; every Sample call returns within its context; and a connection
+// attempt is never abandoned in the middle of the MySQL handshake just
+// because one poll ran out of time. Abandoning handshakes is what makes the
+// server count aborted connects against the sentinel's address and, past
+// max_connect_errors, block it (error 1129). A stalled attempt is instead
+// left to finish in the background, bounded by a much longer hard limit,
+// and the poll reports the stall.
+package mysqlstat
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+)
+
+// Config says how to reach mariadbd.
+type Config struct {
+	// Addr is host:port, or the path of a unix socket (anything that
+	// contains a slash).
+	Addr     string
+	User     string
+	Password string
+	// ConnectLimit bounds one connection attempt (TCP connect, handshake,
+	// authentication) as a whole. It is deliberately much longer than a
+	// poll: see the package documentation.
+	ConnectLimit time.Duration
+	// StatementTimeout is passed to the server as max_statement_time so
+	// that it gives up on a query the sentinel has stopped waiting for.
+	StatementTimeout time.Duration
+}
+
+// ErrConnecting is returned (wrapped) when a poll ends while a connection
+// attempt is still under way.
+var ErrConnecting = errors.New("still connecting")
+
+// Client samples one mariadbd. It is safe for one goroutine at a time (the
+// poller); Close may be called from any goroutine.
+type Client struct {
+	cfg       Config
+	connector driver.Connector
+	hard      context.Context // cancelled by Close; parent of every attempt
+	stop      context.CancelFunc
+
+	mu      sync.Mutex
+	conn    driver.Conn
+	dialing chan dialResult // non-nil while an attempt is in flight
+	dialAt  time.Time
+	closed  bool
+}
+
+type dialResult struct {
+	conn driver.Conn
+	err  error
+}
+
+// New prepares a client; it does not connect.
+func New(cfg Config) (*Client, error) {
+	if cfg.ConnectLimit <= 0 {
+		cfg.ConnectLimit = 60 * time.Second
+	}
+	mc := mysql.NewConfig()
+	mc.User = cfg.User
+	mc.Passwd = cfg.Password
+	if strings.Contains(cfg.Addr, "/") {
+		mc.Net, mc.Addr = "unix", cfg.Addr
+	} else {
+		mc.Net, mc.Addr = "tcp", cfg.Addr
+	}
+	mc.Timeout = cfg.ConnectLimit
+	mc.AllowNativePasswords = true
+	mc.Logger = discardLogger{}
+	if cfg.StatementTimeout > 0 {
+		// max_statement_time is in seconds (a double).
+		mc.Params = map[string]string{"max_statement_time": fmt.Sprintf("%.3f", cfg.StatementTimeout.Seconds())}
+	}
+	connector, err := mysql.NewConnector(mc)
+	if err != nil {
+		return nil, fmt.Errorf("mysql config: %w", err)
+	}
+	hard, stop := context.WithCancel(context.Background())
+	return &Client{cfg: cfg, connector: connector, hard: hard, stop: stop}, nil
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Print(...any) {}
+
+// Close closes the connection and cancels an attempt in flight; the
+// attempt's goroutine ends at once.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	conn := c.conn
+	c.conn = nil
+	c.mu.Unlock()
+	c.stop()
+	if conn != nil {
+		return conn.Close()
+	}
+	return nil
+}
+
+// Sample connects if needed and reads the node's status. It returns within
+// ctx; on error the connection is dropped and the next call reconnects.
+func (c *Client) Sample(ctx context.Context) (galera.Sample, error) {
+	conn, err := c.get(ctx)
+	if err != nil {
+		return galera.Sample{}, err
+	}
+	s, err := readSample(ctx, conn)
+	if err != nil {
+		c.drop(conn)
+		return galera.Sample{}, err
+	}
+	return s, nil
+}
+
+// get returns the open connection, or waits (within ctx) for the attempt
+// in flight, starting one if there is none.
+func (c *Client) get(ctx context.Context) (driver.Conn, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errors.New("client closed")
+	}
+	if c.conn != nil {
+		conn := c.conn
+		c.mu.Unlock()
+		return conn, nil
+	}
+	if c.dialing == nil {
+		ch := make(chan dialResult, 1) // buffered: the attempt never blocks on us
+		c.dialing, c.dialAt = ch, time.Now()
+		go func() {
+			conn, err := c.connector.Connect(c.hard)
+			ch <- dialResult{conn, err}
+		}()
+	}
+	ch, since := c.dialing, c.dialAt
+	c.mu.Unlock()
+
+	select {
+	case r := <-ch:
+		c.mu.Lock()
+		c.dialing = nil
+		if r.err == nil && c.closed {
+			r.conn.Close()
+			r.err = errors.New("client closed")
+		}
+		if r.err == nil {
+			c.conn = r.conn
+		}
+		c.mu.Unlock()
+		if r.err != nil {
+			return nil, fmt.Errorf("connect %s: %w", c.cfg.Addr, r.err)
+		}
+		return r.conn, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connect %s: %w for %.1fs (no answer yet to TCP connect, handshake or authentication)",
+			c.cfg.Addr, ErrConnecting, time.Since(since).Seconds())
+	}
+}
+
+func (c *Client) drop(conn driver.Conn) {
+	c.mu.Lock()
+	if c.conn == conn {
+		c.conn = nil
+	}
+	c.mu.Unlock()
+	conn.Close()
+}
+
+// statusNames are the status variables a Sample reads.
+var statusNames = []string{
+	"wsrep_ready", "wsrep_connected", "wsrep_cluster_status", "wsrep_local_state",
+	"wsrep_local_index", "wsrep_cluster_size", "wsrep_cluster_state_uuid", "wsrep_last_committed",
+}
+
+// variableNames are the system variables a Sample reads.
+var variableNames = []string{
+	"wsrep_on", "wsrep_desync", "wsrep_reject_queries", "read_only",
+	"wsrep_sst_donor_rejects_queries", "wsrep_node_name",
+}
+
+// SHOW works in every wsrep state, even non-Primary where SELECT does not,
+// and needs no privilege beyond USAGE.
+var (
+	statusQuery   = "SHOW GLOBAL STATUS WHERE Variable_name IN ('" + strings.Join(statusNames, "','") + "')"
+	variableQuery = "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('" + strings.Join(variableNames, "','") + "')"
+)
+
+func readSample(ctx context.Context, conn driver.Conn) (galera.Sample, error) {
+	status, err := queryPairs(ctx, conn, statusQuery)
+	if err != nil {
+		return galera.Sample{}, fmt.Errorf("show status: %w", err)
+	}
+	vars, err := queryPairs(ctx, conn, variableQuery)
+	if err != nil {
+		return galera.Sample{}, fmt.Errorf("show variables: %w", err)
+	}
+	return ParseSample(status, vars, time.Now())
+}
+
+func queryPairs(ctx context.Context, conn driver.Conn, q string) (map[string]string, error) {
+	qc, ok := conn.(driver.QueryerContext)
+	if !ok {
+		return nil, errors.New("driver does not support QueryContext")
+	}
+	rows, err := qc.QueryContext(ctx, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	dest := make([]driver.Value, len(rows.Columns()))
+	if len(dest) != 2 {
+		return nil, fmt.Errorf("%d columns, want 2", len(dest))
+	}
+	for {
+		if err := rows.Next(dest); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, err
+		}
+		out[strings.ToLower(asString(dest[0]))] = asString(dest[1])
+	}
+}
+
+func asString(v driver.Value) string {
+	switch v := v.(type) {
+	case []byte:
+		return string(v)
+	case string:
+		return v
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(v)
+	}
+}
