@@ -16,12 +16,11 @@ type LocalState int
 
 // The values Galera reports in wsrep_local_state.
 const (
-	StateUnknown  LocalState = 0 // also "Initialized" before joining
-	StateJoining  LocalState = 1 // requesting or receiving a state transfer
-	StateDonor    LocalState = 2 // Donor/Desynced: donating SST, or wsrep_desync=ON
-	StateJoined   LocalState = 3 // state received, catching up with the cluster
-	StateSynced   LocalState = 4
-	StateMaxKnown LocalState = StateSynced
+	StateUnknown LocalState = 0 // also "Initialized" before joining
+	StateJoining LocalState = 1 // requesting or receiving a state transfer
+	StateDonor   LocalState = 2 // Donor/Desynced: donating SST, or wsrep_desync=ON
+	StateJoined  LocalState = 3 // state received, catching up with the cluster
+	StateSynced  LocalState = 4
 )
 
 func (s LocalState) String() string {
