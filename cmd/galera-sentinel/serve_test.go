@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -488,4 +489,90 @@ func socketsTo(t *testing.T, addr string) int {
 		}
 	}
 	return n
+}
+
+// TestServeAtMaxConnections: other clients use up max_connections; the
+// sentinel's persistent connection keeps sampling and /readyz stays true.
+func TestServeAtMaxConnections(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Nodes: 1, ExtraConfig: "max_connections=6"})
+	n := c.Nodes[0]
+	createMonitorUser(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := n.Exec(ctx, "CREATE USER 'app'@'%' IDENTIFIED BY 'app'"); err != nil {
+		t.Fatal(err)
+	}
+	base := startSentinel(t, testServeConfig(n.Addr()))
+	waitProbe(t, base+"/readyz", 200, "ready", 5*time.Second)
+
+	// Fill every slot as an ordinary user, until the server says 1040.
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	full := false
+	for i := 0; i < 50 && !full; i++ {
+		conn, err := mysqlLogin(n.Addr(), "app", "app")
+		if err != nil {
+			if !strings.Contains(err.Error(), "1040") {
+				t.Fatalf("filling connections: %v", err)
+			}
+			full = true
+			break
+		}
+		held = append(held, conn)
+	}
+	if !full {
+		t.Fatalf("server accepted %d connections without reaching max_connections", len(held))
+	}
+	t.Logf("server full after %d client connections", len(held))
+	before := pollCount(t, base)
+	time.Sleep(3 * time.Second)
+	if code, body := probe(t, base+"/readyz"); code != 200 {
+		t.Errorf("/readyz at max_connections: %d %q", code, body)
+	}
+	if after := pollCount(t, base); after <= before {
+		t.Errorf("no successful poll while the server was full (%d -> %d)", before, after)
+	}
+}
+
+// mysqlLogin opens a raw client session with the driver and returns the
+// underlying connection kept open.
+func mysqlLogin(addr, user, password string) (net.Conn, error) {
+	var raw net.Conn
+	cfg := mysqlConfig(addr, user, password, func(ctx context.Context, network, a string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, a)
+		raw = c
+		return c, err
+	})
+	conn, err := cfg.Connect(context.Background())
+	if err != nil {
+		if raw != nil {
+			raw.Close()
+		}
+		return nil, err
+	}
+	_ = conn // kept open through raw; closing raw ends the session
+	return raw, nil
+}
+
+// pollCount is the number of successful polls so far, from /status.
+func pollCount(t *testing.T, base string) int {
+	t.Helper()
+	resp, err := probeClient.Get(base + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Polls    int `json:"polls"`
+		Failures int `json:"poll_failures"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Polls - doc.Failures
 }
