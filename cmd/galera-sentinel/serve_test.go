@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
 )
 
@@ -382,9 +384,7 @@ func TestServeFrozenBeforeHandshakeAndAbortedConnects(t *testing.T) {
 	fastURL := startSentinel(t, fast)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var polls int
-		_, body := probe(t, fastURL+"/status")
-		fmt.Sscanf(body[strings.Index(body, `"polls": `)+len(`"polls": `):], "%d", &polls)
+		polls := pollCount(t, fastURL)
 		if polls >= 1000 {
 			break
 		}
@@ -506,7 +506,7 @@ func TestServeAtMaxConnections(t *testing.T) {
 	waitProbe(t, base+"/readyz", 200, "ready", 5*time.Second)
 
 	// Fill every slot as an ordinary user, until the server says 1040.
-	var held []net.Conn
+	var held []io.Closer
 	defer func() {
 		for _, c := range held {
 			c.Close()
@@ -538,25 +538,15 @@ func TestServeAtMaxConnections(t *testing.T) {
 	}
 }
 
-// mysqlLogin opens a raw client session with the driver and returns the
-// underlying connection kept open.
-func mysqlLogin(addr, user, password string) (net.Conn, error) {
-	var raw net.Conn
-	cfg := mysqlConfig(addr, user, password, func(ctx context.Context, network, a string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, a)
-		raw = c
-		return c, err
-	})
-	conn, err := cfg.Connect(context.Background())
+// mysqlLogin opens a client session that stays open until closed.
+func mysqlLogin(addr, user, password string) (io.Closer, error) {
+	cfg := mysql.NewConfig()
+	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", addr, user, password
+	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
-		if raw != nil {
-			raw.Close()
-		}
 		return nil, err
 	}
-	_ = conn // kept open through raw; closing raw ends the session
-	return raw, nil
+	return connector.Connect(context.Background())
 }
 
 // pollCount is the number of successful polls so far, from /status.
