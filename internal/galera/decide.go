@@ -1,0 +1,309 @@
+package galera
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Member is what one member of the cluster told us about itself (or what
+// we know of ourselves) when deciding how to start.
+type Member struct {
+	Name string
+	// Empty: the data directory holds nothing. Only such a member may be
+	// part of a brand-new cluster.
+	Empty bool
+	// PositionKnown: the member has finished reading its position
+	// (grastate.dat, and mariadbd --wsrep-recover when needed).
+	PositionKnown bool
+	// Position is valid when PositionKnown and the UUID is not ZeroUUID.
+	Position        Position
+	SafeToBootstrap bool
+	// SavedView: gvwstate.dat exists, so the member was in a Primary
+	// component when it went down without a clean shutdown. Galera's
+	// pc.recovery can restore that component by itself when every member
+	// of it comes back.
+	SavedView bool
+	// Running: its mariadbd has been started.
+	Running bool
+	// Primary: its mariadbd is in a Primary component now.
+	Primary bool
+}
+
+// HasPosition reports whether the member has a real cluster position.
+func (m Member) HasPosition() bool {
+	return m.PositionKnown && !m.Empty && m.Position.UUID != "" && m.Position.UUID != ZeroUUID
+}
+
+// Unreachable is an expected member we could not hear from.
+type Unreachable struct {
+	Addr string
+	Err  string
+}
+
+// Action is what the sentinel does next.
+type Action int
+
+const (
+	// Wait: do nothing yet and decide again later.
+	Wait Action = iota
+	// Join: start mariadbd and join the running Primary component.
+	Join
+	// BootstrapNew: initialise an empty data directory and start the
+	// first member of a brand-new cluster.
+	BootstrapNew
+	// Bootstrap: start a new Primary component from this member's data
+	// (it has the most recent position of all members).
+	Bootstrap
+	// Recover: start mariadbd without bootstrapping and let Galera's
+	// pc.recovery restore the Primary component that every member saved.
+	Recover
+	// Refuse: the members contradict each other (different cluster
+	// UUIDs); nothing is started until an operator steps in.
+	Refuse
+)
+
+func (a Action) String() string {
+	switch a {
+	case Wait:
+		return "wait"
+	case Join:
+		return "join"
+	case BootstrapNew:
+		return "bootstrap-new"
+	case Bootstrap:
+		return "bootstrap"
+	case Recover:
+		return "recover"
+	case Refuse:
+		return "refuse"
+	}
+	return "action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// Starts reports whether the action starts mariadbd.
+func (a Action) Starts() bool { return a == Join || a == BootstrapNew || a == Bootstrap || a == Recover }
+
+// Decision is an action with the reason an operator reads in the log.
+type Decision struct {
+	Action Action
+	Reason string
+}
+
+// View is everything a decision is made from.
+type View struct {
+	Self Member
+	// Peers are the other members that answered, each once.
+	Peers []Member
+	// Unreachable are addresses that did not answer (or answered badly).
+	Unreachable []Unreachable
+	// Expected is the number of members the cluster should have,
+	// this one included (a StatefulSet's replicas).
+	Expected int
+	// Force is the operator's override: bootstrap this member even though
+	// not every expected member can be reached.
+	Force bool
+}
+
+// Decide chooses between joining, bootstrapping and waiting. It is pure:
+// every sentinel that sees the same members reaches the same conclusion,
+// which is what keeps two of them from bootstrapping at once.
+//
+// The rules, in order:
+//  1. A member is in a Primary component: join it. Nothing else is safe
+//     while one exists, not even an override.
+//  2. Without the override, every expected member must have answered; a
+//     member that sees only part of the cluster (a partition, a member
+//     down for good) waits and says who is missing.
+//  3. Every member has read its position, or we wait for it.
+//  4. Every data directory is empty: the first member (lowest ordinal,
+//     then name) bootstraps a brand-new cluster; the others wait for it.
+//  5. Members with data must agree on one cluster UUID, or we refuse.
+//  6. Every member crashed while in a Primary component (gvwstate.dat
+//     everywhere): start them all and let pc.recovery restore it.
+//  7. Otherwise the member with the highest seqno bootstraps (ties:
+//     safe_to_bootstrap, then ordinal, then name); the others wait for
+//     it to be Primary and join by rule 1.
+func Decide(v View) Decision {
+	all := append([]Member{v.Self}, v.Peers...)
+	for _, p := range v.Peers {
+		if p.Primary {
+			return Decision{Join, fmt.Sprintf("%s is in a Primary component: joining it", p.Name)}
+		}
+	}
+	if v.Force {
+		return forced(v, all)
+	}
+	if len(all) < v.Expected || len(v.Unreachable) > 0 {
+		return Decision{Wait, "waiting for every expected member: " + missing(v, all)}
+	}
+	for _, m := range all {
+		if !m.PositionKnown {
+			return Decision{Wait, fmt.Sprintf("waiting for %s to read its position", m.Name)}
+		}
+	}
+	// Members that crashed together restore their Primary component with
+	// pc.recovery once all of them run: those already started are part of
+	// that, not a reason to wait.
+	recover := every(all, func(m Member) bool { return m.HasPosition() && m.SavedView })
+	if !recover {
+		for _, m := range all {
+			if m.Running {
+				return Decision{Wait, fmt.Sprintf("%s runs mariadbd but is not in a Primary component yet; waiting for it", m.Name)}
+			}
+		}
+	}
+
+	ordered := slices.Clone(all)
+	slices.SortFunc(ordered, compareByOrdinal)
+	if every(all, func(m Member) bool { return m.Empty }) {
+		first := ordered[0]
+		if first.Name == v.Self.Name {
+			return Decision{BootstrapNew, fmt.Sprintf("all %d members have empty data directories and this is the first: bootstrapping a new cluster", len(all))}
+		}
+		return Decision{Wait, fmt.Sprintf("all %d members have empty data directories: waiting for %s to bootstrap a new cluster", len(all), first.Name)}
+	}
+
+	var withData []Member
+	for _, m := range all {
+		if m.HasPosition() {
+			withData = append(withData, m)
+		}
+	}
+	if len(withData) == 0 {
+		var names []string
+		for _, m := range ordered {
+			if !m.Empty {
+				names = append(names, m.Name)
+			}
+		}
+		return Decision{Refuse, fmt.Sprintf("no member has a Galera position, but the data directories of %s are not empty: bootstrap one of them by override", strings.Join(names, ", "))}
+	}
+	if r, ok := uuidConflict(withData); ok {
+		return Decision{Refuse, r}
+	}
+	if recover {
+		return Decision{Recover, fmt.Sprintf("all %d members went down together while in a Primary component (gvwstate.dat on each): starting and letting Galera's pc.recovery restore it", len(all))}
+	}
+	best := bestPosition(withData)
+	if best.Name == v.Self.Name {
+		return Decision{Bootstrap, fmt.Sprintf("all %d members down; this member has the most recent position (%s): bootstrapping from it", len(all), best.Position)}
+	}
+	return Decision{Wait, fmt.Sprintf("all %d members down; waiting for %s (seqno %d, the most recent) to bootstrap", len(all), best.Name, best.Position.Seqno)}
+}
+
+// forced is the operator's override. It still refuses to throw away data a
+// reachable member has and this one lacks.
+func forced(v View, all []Member) Decision {
+	self := v.Self
+	if !self.PositionKnown {
+		return Decision{Wait, "override: waiting for this member to read its position"}
+	}
+	if self.Empty {
+		for _, p := range v.Peers {
+			if !p.Empty {
+				return Decision{Refuse, fmt.Sprintf("override refused: this data directory is empty but %s has data; force the bootstrap on a member that has data", p.Name)}
+			}
+		}
+		return Decision{BootstrapNew, "override: bootstrapping a new cluster from an empty data directory (" + missing(v, all) + ")"}
+	}
+	if !self.HasPosition() {
+		return Decision{Bootstrap, "override: bootstrapping from data without a Galera position (" + missing(v, all) + ")"}
+	}
+	for _, p := range v.Peers {
+		if p.HasPosition() && p.Position.UUID != self.Position.UUID {
+			return Decision{Refuse, fmt.Sprintf("override refused: %s belongs to cluster %s, this member to %s", p.Name, p.Position.UUID, self.Position.UUID)}
+		}
+		if p.HasPosition() && p.Position.Seqno > self.Position.Seqno {
+			return Decision{Refuse, fmt.Sprintf("override refused: %s is reachable and has seqno %d, more recent than this member's %d; force the bootstrap on %s", p.Name, p.Position.Seqno, self.Position.Seqno, p.Name)}
+		}
+	}
+	return Decision{Bootstrap, fmt.Sprintf("override: bootstrapping from this member's data (%s); %s", self.Position, missing(v, all))}
+}
+
+func missing(v View, all []Member) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d expected members answered", len(all), v.Expected)
+	if len(v.Unreachable) > 0 {
+		var parts []string
+		for _, u := range v.Unreachable {
+			parts = append(parts, u.Addr+" ("+u.Err+")")
+		}
+		b.WriteString("; no answer from " + strings.Join(parts, ", "))
+	}
+	return b.String()
+}
+
+func uuidConflict(ms []Member) (string, bool) {
+	first := ms[0].Position.UUID
+	for _, m := range ms[1:] {
+		if m.Position.UUID != first {
+			var parts []string
+			for _, m := range ms {
+				parts = append(parts, m.Name+"="+m.Position.UUID)
+			}
+			return "refusing to choose: members belong to different clusters (" + strings.Join(parts, ", ") + ")", true
+		}
+	}
+	return "", false
+}
+
+// bestPosition: highest seqno, then safe_to_bootstrap, then lowest
+// ordinal, then name. ms is not empty.
+func bestPosition(ms []Member) Member {
+	return slices.MinFunc(ms, func(a, b Member) int {
+		if c := cmp.Compare(b.Position.Seqno, a.Position.Seqno); c != 0 {
+			return c
+		}
+		if a.SafeToBootstrap != b.SafeToBootstrap {
+			if a.SafeToBootstrap {
+				return -1
+			}
+			return 1
+		}
+		return compareByOrdinal(a, b)
+	})
+}
+
+// compareByOrdinal orders members by the number their name ends with (a
+// StatefulSet's pod ordinal: galera-0, galera-1), then by name; members
+// without one come last.
+func compareByOrdinal(a, b Member) int {
+	oa, oka := Ordinal(a.Name)
+	ob, okb := Ordinal(b.Name)
+	switch {
+	case oka && okb:
+		if c := cmp.Compare(oa, ob); c != 0 {
+			return c
+		}
+	case oka:
+		return -1
+	case okb:
+		return 1
+	}
+	return cmp.Compare(a.Name, b.Name)
+}
+
+// Ordinal is the number a name ends with: 2 for "galera-2" or "node2".
+func Ordinal(name string) (int, bool) {
+	i := len(name)
+	for i > 0 && name[i-1] >= '0' && name[i-1] <= '9' {
+		i--
+	}
+	if i == len(name) || len(name)-i > 9 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(name[i:])
+	return n, err == nil
+}
+
+func every(ms []Member, f func(Member) bool) bool {
+	for _, m := range ms {
+		if !f(m) {
+			return false
+		}
+	}
+	return true
+}

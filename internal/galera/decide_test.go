@@ -1,0 +1,146 @@
+package galera
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+const (
+	uuidA = "c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99"
+	uuidB = "0a3f5e10-e5d8-11f1-9c1e-6a0b1f2e3d4c"
+)
+
+func empty(name string) Member { return Member{Name: name, Empty: true, PositionKnown: true} }
+
+func at(name string, seqno int64) Member {
+	return Member{Name: name, PositionKnown: true, Position: Position{uuidA, seqno}}
+}
+
+func TestDecide(t *testing.T) {
+	primary := at("galera-2", 10)
+	primary.Running, primary.Primary = true, true
+	running := at("galera-0", 10)
+	running.Running = true
+	unknown := Member{Name: "galera-1"}
+	other := at("galera-2", 50)
+	other.Position.UUID = uuidB
+	safe := at("galera-2", 7)
+	safe.SafeToBootstrap = true
+	noState := Member{Name: "galera-1", PositionKnown: true, Position: Position{ZeroUUID, -1}}
+	saved := func(m Member) Member { m.SavedView = true; return m }
+	lost := []Unreachable{{"10.0.0.3:9200", "connection refused"}}
+
+	for _, tc := range []struct {
+		name   string
+		view   View
+		action Action
+		reason string
+	}{
+		{"a Primary exists: join", View{Self: at("galera-0", 3), Peers: []Member{at("galera-1", 3), primary}, Expected: 3}, Join, "galera-2 is in a Primary"},
+		{"a Primary exists even with a member missing", View{Self: empty("galera-0"), Peers: []Member{primary}, Unreachable: lost, Expected: 3}, Join, "joining"},
+		{"override never beats a Primary", View{Self: at("galera-0", 99), Peers: []Member{primary}, Expected: 3, Force: true}, Join, "joining"},
+		{"brand new, first member", View{Self: empty("galera-0"), Peers: []Member{empty("galera-2"), empty("galera-1")}, Expected: 3}, BootstrapNew, "first"},
+		{"brand new, not first", View{Self: empty("galera-1"), Peers: []Member{empty("galera-2"), empty("galera-0")}, Expected: 3}, Wait, "waiting for galera-0"},
+		{"brand new, one missing", View{Self: empty("galera-0"), Peers: []Member{empty("galera-1")}, Unreachable: lost, Expected: 3}, Wait, "2 of 3 expected members answered; no answer from 10.0.0.3:9200 (connection refused)"},
+		{"fewer answered than expected", View{Self: empty("galera-0"), Peers: []Member{empty("galera-1")}, Expected: 3}, Wait, "2 of 3"},
+		{"position not read yet", View{Self: at("galera-0", 5), Peers: []Member{unknown, at("galera-2", 5)}, Expected: 3}, Wait, "galera-1 to read its position"},
+		{"highest seqno bootstraps", View{Self: at("galera-1", 12), Peers: []Member{at("galera-0", 11), at("galera-2", 3)}, Expected: 3}, Bootstrap, "most recent"},
+		{"lower seqno waits for the highest", View{Self: at("galera-0", 11), Peers: []Member{at("galera-1", 12), at("galera-2", 3)}, Expected: 3}, Wait, "waiting for galera-1 (seqno 12"},
+		{"tie broken by safe_to_bootstrap", View{Self: at("galera-0", 7), Peers: []Member{at("galera-1", 7), safe}, Expected: 3}, Wait, "galera-2"},
+		{"tie broken by ordinal", View{Self: at("galera-0", 7), Peers: []Member{at("galera-1", 7), at("galera-2", 7)}, Expected: 3}, Bootstrap, ""},
+		{"ordinal, not string order", View{Self: at("galera-10", 7), Peers: []Member{at("galera-9", 7)}, Expected: 2}, Wait, "galera-9"},
+		{"empty member is never chosen", View{Self: empty("galera-0"), Peers: []Member{at("galera-1", 4), at("galera-2", 2)}, Expected: 3}, Wait, "galera-1"},
+		{"member without state is never chosen", View{Self: noState, Peers: []Member{at("galera-0", -1), empty("galera-2")}, Expected: 3}, Wait, "galera-0 (seqno -1"},
+		{"different clusters", View{Self: at("galera-0", 5), Peers: []Member{at("galera-1", 5), other}, Expected: 3}, Refuse, "different clusters"},
+		{"data without position", View{Self: Member{Name: "galera-0", PositionKnown: true, Position: Position{ZeroUUID, -1}}, Peers: []Member{empty("galera-1")}, Expected: 2}, Refuse, "galera-0 are not empty"},
+		{"all crashed together: pc.recovery", View{Self: saved(at("galera-0", -1)), Peers: []Member{saved(at("galera-1", 9)), saved(at("galera-2", 9))}, Expected: 3}, Recover, "pc.recovery"},
+		{"pc.recovery while others already started", View{Self: saved(at("galera-0", 9)), Peers: []Member{saved(running), saved(at("galera-1", 9))}, Expected: 3}, Recover, ""},
+		{"one saved view is not enough", View{Self: saved(at("galera-0", 9)), Peers: []Member{at("galera-1", 9), at("galera-2", 8)}, Expected: 3}, Bootstrap, ""},
+		{"a member running without a Primary", View{Self: at("galera-1", 9), Peers: []Member{running, at("galera-2", 9)}, Expected: 3}, Wait, "galera-0 runs mariadbd"},
+		{"override with a member gone", View{Self: at("galera-0", 9), Peers: []Member{at("galera-1", 8)}, Unreachable: lost, Expected: 3, Force: true}, Bootstrap, "override"},
+		{"override refuses to lose data", View{Self: at("galera-0", 8), Peers: []Member{at("galera-1", 9)}, Unreachable: lost, Expected: 3, Force: true}, Refuse, "force the bootstrap on galera-1"},
+		{"override refuses another cluster", View{Self: at("galera-0", 8), Peers: []Member{other}, Expected: 3, Force: true}, Refuse, "belongs to cluster"},
+		{"override on an empty node while others have data", View{Self: empty("galera-0"), Peers: []Member{at("galera-1", 1)}, Expected: 3, Force: true}, Refuse, "empty"},
+		{"override on empty everywhere", View{Self: empty("galera-0"), Unreachable: lost, Expected: 3, Force: true}, BootstrapNew, "override"},
+		{"override before the position is read", View{Self: Member{Name: "galera-0"}, Expected: 3, Force: true}, Wait, "position"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.view)
+			if d.Action != tc.action || !strings.Contains(d.Reason, tc.reason) {
+				t.Fatalf("got %s %q, want %s containing %q", d.Action, d.Reason, tc.action, tc.reason)
+			}
+		})
+	}
+}
+
+// TestDecideAgrees: for random sets of members that are all down, every
+// member decides from its own point of view, and at most one of them
+// starts a new Primary component, whatever order it sees its peers in.
+func TestDecideAgrees(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 20000; round++ {
+		n := 1 + r.IntN(5)
+		ms := make([]Member, n)
+		for i := range ms {
+			m := Member{Name: fmt.Sprintf("galera-%d", i), PositionKnown: r.IntN(10) > 0}
+			switch r.IntN(5) {
+			case 0:
+				m.Empty = true
+			case 1:
+				m.Position = Position{ZeroUUID, -1}
+			default:
+				m.Position = Position{uuidA, int64(r.IntN(4)) - 1}
+				if r.IntN(20) == 0 {
+					m.Position.UUID = uuidB
+				}
+				m.SafeToBootstrap = r.IntN(3) == 0
+				m.SavedView = r.IntN(2) == 0
+			}
+			ms[i] = m
+		}
+		expected := n
+		if r.IntN(4) == 0 {
+			expected++
+		}
+		starters := 0
+		var decisions []string
+		for i := range ms {
+			var peers []Member
+			for j := range ms {
+				if j != i {
+					peers = append(peers, ms[j])
+				}
+			}
+			r.Shuffle(len(peers), func(a, b int) { peers[a], peers[b] = peers[b], peers[a] })
+			d := Decide(View{Self: ms[i], Peers: peers, Expected: expected})
+			decisions = append(decisions, d.Action.String()+": "+d.Reason)
+			if d.Action == Bootstrap || d.Action == BootstrapNew {
+				starters++
+				if expected > n {
+					t.Fatalf("bootstrap with a member missing: %+v -> %s", ms, d.Reason)
+				}
+			}
+			if d.Action == Recover && starters > 0 || d.Action == Bootstrap && !ms[i].HasPosition() {
+				t.Fatalf("inconsistent: %+v\n%s", ms, strings.Join(decisions, "\n"))
+			}
+		}
+		if starters > 1 {
+			t.Fatalf("%d members would bootstrap: %+v\n%s", starters, ms, strings.Join(decisions, "\n"))
+		}
+	}
+}
+
+func TestOrdinal(t *testing.T) {
+	for in, want := range map[string]int{"galera-0": 0, "node12": 12, "db-3": 3} {
+		if got, ok := Ordinal(in); !ok || got != want {
+			t.Errorf("Ordinal(%q) = %d, %v", in, got, ok)
+		}
+	}
+	for _, in := range []string{"galera", "", "x-12345678901"} {
+		if _, ok := Ordinal(in); ok {
+			t.Errorf("Ordinal(%q) found one", in)
+		}
+	}
+}
