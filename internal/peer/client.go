@@ -1,0 +1,69 @@
+package peer
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Client asks other sentinels for their state.
+type Client struct {
+	http   *http.Client
+	token  string
+	scheme string
+}
+
+// NewClient returns a client that presents token and gives up on a call
+// after timeout. With tlsConf set it speaks HTTPS and verifies peers.
+func NewClient(token string, tlsConf *tls.Config, timeout time.Duration) *Client {
+	tr := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
+		TLSClientConfig:       tlsConf,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   1,
+		IdleConnTimeout:       30 * time.Second,
+		// Never route peer calls through a proxy from the environment.
+		Proxy: nil,
+	}
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	return &Client{http: &http.Client{Transport: tr, Timeout: timeout}, token: token, scheme: scheme}
+}
+
+// State fetches and validates the state of the sentinel at addr
+// (host:port).
+func (c *Client) State(ctx context.Context, addr string) (State, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme+"://"+addr+"/api/v1/state", nil)
+	if err != nil {
+		return State{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return State{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return State{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, firstLine(resp))
+	}
+	return DecodeState(resp.Body)
+}
+
+// Close drops idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+func firstLine(resp *http.Response) string {
+	sc := bufio.NewScanner(http.MaxBytesReader(nil, resp.Body, 512))
+	if sc.Scan() {
+		return clip(strings.TrimSpace(sc.Text()))
+	}
+	return resp.Status
+}

@@ -1,0 +1,304 @@
+package peer
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const token = "0123456789abcdef-peer-token"
+
+func goodState() State {
+	return State{Version: StateVersion, NodeName: "galera-1", Phase: PhaseWaiting, PositionKnown: true,
+		UUID: "c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99", Seqno: 12, SafeToBootstrap: true}
+}
+
+func newServer(t *testing.T, st State) (*httptest.Server, *[]string) {
+	var overrides []string
+	s := &Server{Token: token, State: func() State { return st }, Bootstrap: func(n string) error {
+		if n != st.NodeName {
+			return fmt.Errorf("%w: this is %s", ErrOverrideRejected, st.NodeName)
+		}
+		overrides = append(overrides, n)
+		return nil
+	}}
+	mux := http.NewServeMux()
+	s.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, &overrides
+}
+
+func addr(srv *httptest.Server) string { return strings.TrimPrefix(srv.URL, "http://") }
+
+func TestStateRoundTrip(t *testing.T) {
+	srv, _ := newServer(t, goodState())
+	c := NewClient(token, nil, time.Second)
+	defer c.Close()
+	got, err := c.State(context.Background(), addr(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != goodState() {
+		t.Fatalf("got %+v", got)
+	}
+	if m := got.Member(); m.Name != "galera-1" || m.Position.Seqno != 12 || !m.SafeToBootstrap {
+		t.Fatalf("member %+v", m)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	srv, overrides := newServer(t, goodState())
+	for _, tc := range []struct {
+		method, path, auth string
+		want               int
+	}{
+		{"GET", "/api/v1/state", "", 401},
+		{"GET", "/api/v1/state", "Basic Zm9vOmJhcg==", 401},
+		{"GET", "/api/v1/state", "Bearer wrong-token-of-some-length", 403},
+		{"GET", "/api/v1/state", "Bearer " + token + "x", 403},
+		{"GET", "/api/v1/state", "Bearer " + token[:len(token)-1], 403},
+		{"GET", "/api/v1/state", "Bearer " + token, 200},
+		{"POST", "/api/v1/bootstrap?node=galera-1", "", 401},
+		{"POST", "/api/v1/bootstrap?node=galera-1", "Bearer nope-nope-nope-nope", 403},
+		{"POST", "/api/v1/bootstrap", "Bearer " + token, 400},
+		{"POST", "/api/v1/bootstrap?node=galera-2", "Bearer " + token, 409},
+		{"GET", "/api/v1/bootstrap?node=galera-1", "Bearer " + token, 405},
+		{"POST", "/api/v1/bootstrap?node=galera-1", "Bearer " + token, 202},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s with %q: %d, want %d", tc.method, tc.path, tc.auth, resp.StatusCode, tc.want)
+		}
+	}
+	if len(*overrides) != 1 {
+		t.Fatalf("overrides recorded: %v, want exactly one", *overrides)
+	}
+	c := NewClient("another-token-0123456789", nil, time.Second)
+	if _, err := c.State(context.Background(), addr(srv)); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("wrong token: %v", err)
+	}
+}
+
+// TestLyingPeers: a peer that answers garbage, lies in a way we can see,
+// or never answers is an error within the timeout, never a state.
+func TestLyingPeers(t *testing.T) {
+	lies := map[string]string{
+		"html":          "<html>hello</html>",
+		"empty":         "",
+		"truncated":     `{"version":1,"node_name":"x"`,
+		"wrong version": `{"version":2,"node_name":"x","phase":"waiting"}`,
+		"no name":       `{"version":1,"phase":"waiting"}`,
+		"bad phase":     `{"version":1,"node_name":"x","phase":"dancing"}`,
+		"bad uuid":      `{"version":1,"node_name":"x","phase":"waiting","position_known":true,"uuid":"nope","seqno":1}`,
+		"seqno -5":      `{"version":1,"node_name":"x","phase":"waiting","position_known":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":-5}`,
+		"empty w/ pos":  `{"version":1,"node_name":"x","phase":"waiting","position_known":true,"datadir_empty":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":5}`,
+		"primary, down": `{"version":1,"node_name":"x","phase":"waiting","primary":true,"cluster_size":3}`,
+		"primary, 0":    `{"version":1,"node_name":"x","phase":"running","running":true,"primary":true}`,
+		"name w/ space": `{"version":1,"node_name":"a b","phase":"waiting"}`,
+		"types":         `{"version":"1","node_name":7}`,
+		"huge":          `{"version":1,"node_name":"` + strings.Repeat("x", maxStateBytes) + `"}`,
+	}
+	for name, body := range lies {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, body)
+		}))
+		_, err := NewClient(token, nil, time.Second).State(context.Background(), addr(srv))
+		srv.Close()
+		if err == nil {
+			t.Errorf("%s: believed %q", name, clip(body))
+		}
+	}
+
+	// A peer that accepts and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	begin := time.Now()
+	_, err = NewClient(token, nil, 300*time.Millisecond).State(context.Background(), ln.Addr().String())
+	if err == nil {
+		t.Fatal("silent peer: no error")
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Fatalf("silent peer: gave up after %v, timeout 300ms", d)
+	}
+}
+
+func TestCheckToken(t *testing.T) {
+	for _, bad := range []string{"", "short", "has a space in the middle!!", "0123456789abcdef\n"} {
+		if CheckToken(bad) == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	if err := CheckToken(token); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTLS: a sentinel serving TLS is reachable by a client that trusts its
+// CA, and by no other: not one with another CA, not one speaking plain
+// HTTP. A rotated certificate is served without a restart.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, caKey := newCA(t, "test CA")
+	writeLeaf(t, dir, "server", ca, caKey)
+	caFile := filepath.Join(dir, "ca.pem")
+	writePEM(t, caFile, "CERTIFICATE", ca.Raw)
+	other, _ := newCA(t, "other CA")
+	otherFile := filepath.Join(dir, "other.pem")
+	writePEM(t, otherFile, "CERTIFICATE", other.Raw)
+
+	stc, err := ServerTLS(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	(&Server{Token: token, State: goodState}).Register(mux)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: mux, ErrorLog: log.New(io.Discard, "", 0)}
+	go hs.Serve(tls.NewListener(ln, stc))
+	defer hs.Close()
+	a := ln.Addr().String()
+
+	ctc, err := ClientTLS(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewClient(token, ctc, time.Second).State(context.Background(), a); err != nil {
+		t.Fatalf("trusted client: %v", err)
+	}
+	otc, _ := ClientTLS(otherFile)
+	if _, err := NewClient(token, otc, time.Second).State(context.Background(), a); err == nil {
+		t.Fatal("a client trusting another CA was served")
+	} else if !errors.As(err, new(*tls.CertificateVerificationError)) {
+		t.Fatalf("other CA: %v, want a certificate verification error", err)
+	}
+	if _, err := NewClient(token, nil, time.Second).State(context.Background(), a); err == nil {
+		t.Fatal("plain HTTP to a TLS listener got a state")
+	}
+
+	// Rotation: a new certificate file is served from the next handshake.
+	time.Sleep(10 * time.Millisecond) // a distinct mtime
+	serial := writeLeaf(t, dir, "server", ca, caKey)
+	conn, err := tls.Dial("tcp", a, &tls.Config{RootCAs: ctc.RootCAs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := conn.ConnectionState().PeerCertificates[0].SerialNumber
+	conn.Close()
+	if got.Cmp(serial) != 0 {
+		t.Fatalf("served certificate %v, want the rotated %v", got, serial)
+	}
+
+	if _, err := ClientTLS(filepath.Join(dir, "server.key")); err == nil {
+		t.Fatal("a key file was accepted as a CA")
+	}
+	if _, err := ServerTLS(filepath.Join(dir, "missing.pem"), filepath.Join(dir, "server.key")); err == nil {
+		t.Fatal("a missing certificate was accepted")
+	}
+}
+
+func newCA(t *testing.T, cn string) (*x509.Certificate, *ecdsa.PrivateKey) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return c, key
+}
+
+func writeLeaf(t *testing.T, dir, name string, ca *x509.Certificate, caKey *ecdsa.PrivateKey) *big.Int {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: "galera-1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	writePEM(t, filepath.Join(dir, name+".key"), "EC PRIVATE KEY", kb)
+	writePEM(t, filepath.Join(dir, name+".pem"), "CERTIFICATE", der)
+	return serial
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzDecodeState(f *testing.F) {
+	f.Add(`{"version":1,"node_name":"galera-0","phase":"running","running":true,"primary":true,"cluster_size":3}`)
+	f.Add(`{"version":1,"node_name":"x","phase":"waiting","position_known":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":-1}`)
+	f.Add(`{"version":1,"node_name":"x","phase":"waiting","datadir_empty":true,"position_known":true}`)
+	f.Add(`[]`)
+	f.Fuzz(func(t *testing.T, in string) {
+		s, err := DecodeState(strings.NewReader(in))
+		if err != nil {
+			if s != (State{}) {
+				t.Fatalf("error %v with a non-zero state %+v", err, s)
+			}
+			return
+		}
+		if s.Validate() != nil || s.NodeName == "" || (s.Primary && !s.Running) {
+			t.Fatalf("accepted %+v from %q", s, in)
+		}
+	})
+}

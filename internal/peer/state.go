@@ -1,0 +1,144 @@
+// Package peer is the sentinel-to-sentinel API of run mode: each sentinel
+// publishes what it knows of its own node (GET /api/v1/state) so that every
+// member can make the same bootstrap decision, and accepts the operator's
+// bootstrap override (POST /api/v1/bootstrap). Every call carries a shared
+// token; every answer is validated before it is believed.
+package peer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"unicode"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+)
+
+// StateVersion is the version of the State document.
+const StateVersion = 1
+
+// maxStateBytes bounds what we read from a peer.
+const maxStateBytes = 64 << 10
+
+// Phases of a sentinel in run mode.
+const (
+	PhasePosition = "reading-position" // grastate.dat, mariadbd --wsrep-recover
+	PhaseWaiting  = "waiting"          // deciding; mariadbd not started
+	PhaseRunning  = "running"          // mariadbd started
+	PhaseStopping = "stopping"
+)
+
+// State is what a sentinel says about its node.
+type State struct {
+	Version  int    `json:"version"`
+	NodeName string `json:"node_name"`
+	Phase    string `json:"phase"`
+	// The node's position as read before mariadbd started; it does not
+	// change while mariadbd runs.
+	PositionKnown   bool   `json:"position_known"`
+	DataDirEmpty    bool   `json:"datadir_empty"`
+	UUID            string `json:"uuid"`
+	Seqno           int64  `json:"seqno"`
+	SafeToBootstrap bool   `json:"safe_to_bootstrap"`
+	SavedView       bool   `json:"saved_view"`
+	// Live state of the running node, from the sentinel's last sample.
+	Running     bool   `json:"running"`
+	Primary     bool   `json:"primary"`
+	Synced      bool   `json:"synced"`
+	ClusterSize int    `json:"cluster_size"`
+	LocalState  string `json:"local_state,omitempty"`
+	// Decision is the last decision the sentinel made, for operators.
+	Decision string `json:"decision,omitempty"`
+}
+
+// Member converts a validated State to the decision's input.
+func (s State) Member() galera.Member {
+	return galera.Member{
+		Name: s.NodeName, Empty: s.DataDirEmpty, PositionKnown: s.PositionKnown,
+		Position:        galera.Position{UUID: s.UUID, Seqno: s.Seqno},
+		SafeToBootstrap: s.SafeToBootstrap, SavedView: s.SavedView,
+		Running: s.Running, Primary: s.Primary,
+	}
+}
+
+// Validate checks a peer's State: a peer that lies in a way we can detect
+// is treated as unreachable, never believed.
+func (s State) Validate() error {
+	var errs []error
+	if s.Version != StateVersion {
+		errs = append(errs, fmt.Errorf("version %d, want %d", s.Version, StateVersion))
+	}
+	if err := ValidName(s.NodeName); err != nil {
+		errs = append(errs, err)
+	}
+	switch s.Phase {
+	case PhasePosition, PhaseWaiting, PhaseRunning, PhaseStopping:
+	default:
+		errs = append(errs, fmt.Errorf("unknown phase %q", clip(s.Phase)))
+	}
+	if s.PositionKnown && !s.DataDirEmpty {
+		if !galera.ValidUUID(s.UUID) {
+			errs = append(errs, fmt.Errorf("uuid %q is not a UUID", clip(s.UUID)))
+		}
+		if s.Seqno < -1 {
+			errs = append(errs, fmt.Errorf("seqno %d < -1", s.Seqno))
+		}
+	}
+	if s.DataDirEmpty && (s.UUID != "" || s.Seqno != 0 || s.SavedView || s.SafeToBootstrap) {
+		errs = append(errs, errors.New("says its data directory is empty but reports a position"))
+	}
+	if s.Primary && !s.Running {
+		errs = append(errs, errors.New("says it is Primary but not running"))
+	}
+	if s.Running && s.Phase != PhaseRunning && s.Phase != PhaseStopping {
+		errs = append(errs, fmt.Errorf("says it is running in phase %q", s.Phase))
+	}
+	if s.ClusterSize < 0 || s.ClusterSize > 1000 {
+		errs = append(errs, fmt.Errorf("cluster size %d", s.ClusterSize))
+	}
+	if s.Primary && s.ClusterSize < 1 {
+		errs = append(errs, errors.New("says it is Primary in a cluster of size 0"))
+	}
+	return errors.Join(errs...)
+}
+
+// ValidName accepts what can be a node name: a hostname or pod name, 1 to
+// 253 printable characters without spaces.
+func ValidName(name string) error {
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("node name %q: want 1 to 253 characters", clip(name))
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return fmt.Errorf("node name %q: unprintable or space characters", clip(name))
+		}
+	}
+	return nil
+}
+
+// DecodeState reads and validates one State document.
+func DecodeState(r io.Reader) (State, error) {
+	var s State
+	b, err := io.ReadAll(io.LimitReader(r, maxStateBytes+1))
+	if err != nil {
+		return s, fmt.Errorf("read state: %w", err)
+	}
+	if len(b) > maxStateBytes {
+		return s, fmt.Errorf("state document larger than %d bytes", maxStateBytes)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return State{}, fmt.Errorf("decode state: %w", err)
+	}
+	if err := s.Validate(); err != nil {
+		return State{}, fmt.Errorf("invalid state: %w", err)
+	}
+	return s, nil
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
