@@ -1,0 +1,174 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func start(t *testing.T, r *Reaper, script string) *Process {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p, err := r.Start("sh", cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Signal(syscall.SIGKILL); <-p.Done() })
+	return p
+}
+
+func TestExitCodes(t *testing.T) {
+	r := NewReaper(false, nil)
+	for script, want := range map[string]int{"exit 0": 0, "exit 3": 3, "kill -9 $$": 137, "kill -TERM $$": 143} {
+		p := start(t, r, script)
+		<-p.Done()
+		if got := p.ExitCode(); got != want {
+			t.Errorf("%q: exit code %d (%s), want %d", script, got, p.Describe(), want)
+		}
+	}
+}
+
+// TestStop: SIGTERM is what the process gets, and it is given the time to
+// act on it.
+func TestStop(t *testing.T) {
+	r := NewReaper(false, nil)
+	p := start(t, r, `trap 'sleep 0.3; exit 7' TERM; while :; do sleep 0.05; done`)
+	time.Sleep(100 * time.Millisecond) // let the trap be installed
+	if err := p.Stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.ExitCode(); got != 7 {
+		t.Fatalf("exit code %d (%s), want 7 from the TERM trap", got, p.Describe())
+	}
+}
+
+func TestStopKillsOnlyAfterTimeout(t *testing.T) {
+	r := NewReaper(false, nil)
+	p := start(t, r, `trap '' TERM; while :; do sleep 0.05; done`)
+	time.Sleep(100 * time.Millisecond)
+	begin := time.Now()
+	err := p.Stop(300 * time.Millisecond)
+	if !errors.Is(err, ErrKilled) {
+		t.Fatalf("Stop: %v, want ErrKilled", err)
+	}
+	if d := time.Since(begin); d < 300*time.Millisecond {
+		t.Fatalf("killed after %v, before the timeout", d)
+	}
+	if got := p.ExitCode(); got != 137 {
+		t.Fatalf("exit code %d", got)
+	}
+}
+
+// TestCancelledContextDoesNotKill: ending a context only ends the wait.
+func TestCancelledContextDoesNotKill(t *testing.T) {
+	r := NewReaper(false, nil)
+	p := start(t, r, `sleep 30`)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := syscall.Kill(p.Pid, 0); err != nil {
+		t.Fatalf("the process is gone after a cancelled context: %v", err)
+	}
+	select {
+	case <-p.Done():
+		t.Fatal("done after a cancelled context")
+	default:
+	}
+}
+
+func TestStartRejects(t *testing.T) {
+	r := NewReaper(false, nil)
+	var b strings.Builder
+	cmd := exec.Command("/bin/true")
+	cmd.Stdout = &b
+	if _, err := r.Start("true", cmd); err == nil {
+		t.Error("accepted a non-file stdout")
+	}
+	if _, err := r.Start("ctx", exec.CommandContext(context.Background(), "/bin/true")); err == nil {
+		t.Error("accepted a CommandContext")
+	}
+	if _, err := r.Start("missing", exec.Command("/nonexistent/mariadbd")); err == nil {
+		t.Error("started a missing binary")
+	}
+}
+
+// TestPID1ReapsOrphans runs this test binary as PID 1 of a new PID
+// namespace. The child it supervises leaves two orphans behind, which the
+// kernel re-parents to PID 1. With the "all" reaper none is left a zombie;
+// without it both are, which shows the check can fail.
+func TestPID1ReapsOrphans(t *testing.T) {
+	if os.Getenv("SUPERVISOR_PID1_HELPER") != "" {
+		pid1Helper()
+		return
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root for a PID namespace")
+		}
+		t.Skip("needs root for a PID namespace")
+	}
+	for _, all := range []bool{true, false} {
+		cmd := exec.Command("unshare", "--pid", "--fork", "--mount", "--mount-proc", os.Args[0], "-test.run=^TestPID1ReapsOrphans$")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("SUPERVISOR_PID1_HELPER=%v", all))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("helper (all=%v): %v\n%s", all, err, out)
+		}
+		zombies := strings.Contains(string(out), "zombies: 2")
+		none := strings.Contains(string(out), "zombies: 0")
+		if all && !none {
+			t.Errorf("as PID 1 with the reaper, orphans were left zombies:\n%s", out)
+		}
+		if !all && !zombies {
+			t.Errorf("without the reaper the orphans should stay zombies (else the check proves nothing):\n%s", out)
+		}
+	}
+}
+
+func pid1Helper() {
+	if os.Getpid() != 1 {
+		fmt.Println("not PID 1")
+		os.Exit(1)
+	}
+	all := os.Getenv("SUPERVISOR_PID1_HELPER") == "true"
+	r := NewReaper(all, nil)
+	p, err := r.Start("sh", exec.Command("/bin/sh", "-c", "sleep 0.2 & sleep 0.3 & exit 5"))
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	<-p.Done()
+	if p.ExitCode() != 5 {
+		fmt.Println("exit code", p.ExitCode())
+		os.Exit(1)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	fmt.Printf("zombies: %d\n", countZombies())
+	os.Exit(0)
+}
+
+func countZombies() int {
+	ents, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i > 0 && len(s) > i+2 && s[i+2] == 'Z' {
+			n++
+		}
+	}
+	return n
+}
