@@ -84,7 +84,9 @@ func (a Action) String() string {
 }
 
 // Starts reports whether the action starts mariadbd.
-func (a Action) Starts() bool { return a == Join || a == BootstrapNew || a == Bootstrap || a == Recover }
+func (a Action) Starts() bool {
+	return a == Join || a == BootstrapNew || a == Bootstrap || a == Recover
+}
 
 // Decision is an action with the reason an operator reads in the log.
 type Decision struct {

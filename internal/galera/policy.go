@@ -39,6 +39,10 @@ type Observation struct {
 	EverSynced bool
 	// Started is when the sentinel started polling.
 	Started time.Time
+	// Hold, when set, says why mariadbd is not running yet (run mode:
+	// reading the position, waiting for peers). The node is not ready,
+	// and it is alive: Kubernetes must not restart a member that waits.
+	Hold string
 }
 
 // Verdict is an answer to one probe: OK, and a one-line reason.
@@ -62,6 +66,9 @@ func (o Observation) Age(now time.Time) time.Duration {
 func (p Policy) Ready(o Observation, now time.Time) Verdict {
 	if o.Maintenance {
 		return fail("maintenance")
+	}
+	if o.Hold != "" {
+		return fail("not started: " + o.Hold)
 	}
 	if o.Last == nil {
 		if o.Err != nil {
@@ -113,6 +120,9 @@ func (p Policy) Ready(o Observation, now time.Time) Verdict {
 // starts the SST again. A node that has never answered is given the same
 // benefit: it may be a joiner receiving its first SST.
 func (p Policy) Live(o Observation, now time.Time) Verdict {
+	if o.Hold != "" {
+		return ok("alive: " + o.Hold)
+	}
 	if o.FailingSince.IsZero() {
 		if o.Last == nil {
 			return ok("alive: starting")

@@ -74,6 +74,8 @@ type StatusDoc struct {
 	Started     VerdictDoc `json:"started"`
 	Writer      VerdictDoc `json:"writer"`
 	Maintenance bool       `json:"maintenance"`
+	// Hold is why run mode has not started mariadbd yet.
+	Hold string `json:"hold,omitempty"`
 
 	Sample *SampleDoc `json:"sample"` // null before the first good sample
 	// SampleAgeSeconds is the age of the last good sample; -1 when none.
@@ -120,6 +122,7 @@ func Status(s *Snapshot, pol galera.Policy, now time.Time) StatusDoc {
 		Started:             vd(pol.Started(s.Observation)),
 		Writer:              vd(pol.Writer(s.Observation, now, -1)),
 		Maintenance:         s.Maintenance,
+		Hold:                s.Hold,
 		SampleAgeSeconds:    -1,
 		Polls:               s.Polls,
 		PollFailures:        s.Failures,

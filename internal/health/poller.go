@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,8 @@ type Poller struct {
 	snap    atomic.Pointer[Snapshot]
 	// kick asks for a poll now (wsrep_notify_cmd, maintenance API).
 	kick chan struct{}
+	// mu serialises publishing; reading stays lock-free.
+	mu sync.Mutex
 }
 
 // NewPoller returns a poller that has not polled yet.
@@ -59,6 +62,21 @@ func NewPoller(cfg PollerConfig, s Sampler) *Poller {
 	p := &Poller{cfg: cfg, sampler: s, log: log.With("component", "poller"), kick: make(chan struct{}, 1)}
 	p.snap.Store(&Snapshot{Observation: galera.Observation{Started: time.Now()}})
 	return p
+}
+
+// SetHold says why mariadbd is not running yet (empty: it runs now). It
+// shows in the probes at once. Releasing the hold restarts the liveness
+// clock: the polls that failed while mariadbd was deliberately not
+// running say nothing about the mariadbd that starts now.
+func (p *Poller) SetHold(reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	next := *p.snap.Load()
+	if next.Hold != "" && reason == "" && !next.FailingSince.IsZero() {
+		next.FailingSince = time.Now()
+	}
+	next.Hold = reason
+	p.snap.Store(&next)
 }
 
 // Snapshot returns the latest snapshot; it never blocks.
@@ -120,7 +138,17 @@ func (p *Poller) pollOnce(ctx context.Context) {
 		}
 	}
 	next.Maintenance = p.maintenance()
+	p.mu.Lock()
+	if cur := p.snap.Load(); cur.Hold != prev.Hold {
+		// SetHold ran during this poll: its hold and its liveness clock
+		// win over what this poll started from.
+		next.Hold = cur.Hold
+		if err != nil && cur.FailingSince.After(next.FailingSince) {
+			next.FailingSince = cur.FailingSince
+		}
+	}
 	p.snap.Store(&next)
+	p.mu.Unlock()
 	p.logChange(prev, &next, now)
 }
 

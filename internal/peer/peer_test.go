@@ -27,7 +27,7 @@ import (
 const token = "0123456789abcdef-peer-token"
 
 func goodState() State {
-	return State{Version: StateVersion, NodeName: "galera-1", Phase: PhaseWaiting, PositionKnown: true,
+	return State{Version: StateVersion, NodeName: "galera-1", InstanceID: "a1b2", Phase: PhaseWaiting, PositionKnown: true,
 		UUID: "c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99", Seqno: 12, SafeToBootstrap: true}
 }
 
@@ -113,14 +113,15 @@ func TestLyingPeers(t *testing.T) {
 		"html":          "<html>hello</html>",
 		"empty":         "",
 		"truncated":     `{"version":1,"node_name":"x"`,
-		"wrong version": `{"version":2,"node_name":"x","phase":"waiting"}`,
-		"no name":       `{"version":1,"phase":"waiting"}`,
-		"bad phase":     `{"version":1,"node_name":"x","phase":"dancing"}`,
-		"bad uuid":      `{"version":1,"node_name":"x","phase":"waiting","position_known":true,"uuid":"nope","seqno":1}`,
-		"seqno -5":      `{"version":1,"node_name":"x","phase":"waiting","position_known":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":-5}`,
-		"empty w/ pos":  `{"version":1,"node_name":"x","phase":"waiting","position_known":true,"datadir_empty":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":5}`,
-		"primary, down": `{"version":1,"node_name":"x","phase":"waiting","primary":true,"cluster_size":3}`,
-		"primary, 0":    `{"version":1,"node_name":"x","phase":"running","running":true,"primary":true}`,
+		"wrong version": `{"version":2,"node_name":"x","instance_id":"i","phase":"waiting"}`,
+		"no name":       `{"version":1,"instance_id":"i","phase":"waiting"}`,
+		"no instance":   `{"version":1,"node_name":"x","phase":"waiting"}`,
+		"bad phase":     `{"version":1,"node_name":"x","instance_id":"i","phase":"dancing"}`,
+		"bad uuid":      `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","position_known":true,"uuid":"nope","seqno":1}`,
+		"seqno -5":      `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","position_known":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":-5}`,
+		"empty w/ pos":  `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","position_known":true,"datadir_empty":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":5}`,
+		"primary, down": `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","primary":true,"cluster_size":3}`,
+		"primary, 0":    `{"version":1,"node_name":"x","instance_id":"i","phase":"running","running":true,"primary":true}`,
 		"name w/ space": `{"version":1,"node_name":"a b","phase":"waiting"}`,
 		"types":         `{"version":"1","node_name":7}`,
 		"huge":          `{"version":1,"node_name":"` + strings.Repeat("x", maxStateBytes) + `"}`,
@@ -285,9 +286,9 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 }
 
 func FuzzDecodeState(f *testing.F) {
-	f.Add(`{"version":1,"node_name":"galera-0","phase":"running","running":true,"primary":true,"cluster_size":3}`)
-	f.Add(`{"version":1,"node_name":"x","phase":"waiting","position_known":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":-1}`)
-	f.Add(`{"version":1,"node_name":"x","phase":"waiting","datadir_empty":true,"position_known":true}`)
+	f.Add(`{"version":1,"node_name":"galera-0","instance_id":"i","phase":"running","running":true,"primary":true,"cluster_size":3}`)
+	f.Add(`{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","position_known":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":-1}`)
+	f.Add(`{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","datadir_empty":true,"position_known":true}`)
 	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, in string) {
 		s, err := DecodeState(strings.NewReader(in))

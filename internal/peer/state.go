@@ -33,7 +33,10 @@ const (
 type State struct {
 	Version  int    `json:"version"`
 	NodeName string `json:"node_name"`
-	Phase    string `json:"phase"`
+	// InstanceID is random per sentinel process: it tells a sentinel
+	// its own answer apart from another's that claims the same name.
+	InstanceID string `json:"instance_id"`
+	Phase      string `json:"phase"`
 	// The node's position as read before mariadbd started; it does not
 	// change while mariadbd runs.
 	PositionKnown   bool   `json:"position_known"`
@@ -71,6 +74,9 @@ func (s State) Validate() error {
 	}
 	if err := ValidName(s.NodeName); err != nil {
 		errs = append(errs, err)
+	}
+	if s.InstanceID == "" || len(s.InstanceID) > 64 {
+		errs = append(errs, fmt.Errorf("instance id %q: want 1 to 64 characters", clip(s.InstanceID)))
 	}
 	switch s.Phase {
 	case PhasePosition, PhaseWaiting, PhaseRunning, PhaseStopping:

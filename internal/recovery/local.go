@@ -1,0 +1,132 @@
+// Package recovery decides how run mode starts its node: it reads the
+// node's own position, asks every peer for theirs, and re-runs the pure
+// decision (galera.Decide) until it says to act.
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+)
+
+// Files Galera keeps in the data directory.
+const (
+	GrastateFile = "grastate.dat"
+	GvwstateFile = "gvwstate.dat"
+)
+
+// ignoredEntries do not make a data directory "not empty": a fresh
+// filesystem's lost+found, and what a volume mount may add.
+var ignoredEntries = map[string]bool{"lost+found": true}
+
+// Recoverer runs mariadbd --wsrep-recover and returns what it logged.
+type Recoverer func(ctx context.Context) ([]byte, error)
+
+// ReadLocal reads this node's position from its data directory. When
+// grastate.dat says the seqno is unknown (-1: the node crashed, or was
+// killed while running), recover asks mariadbd for the position it has
+// committed. A grastate.dat that cannot be read with certainty is an
+// error: nothing may be decided from a guess.
+func ReadLocal(ctx context.Context, name, datadir string, recover Recoverer) (galera.Member, string, error) {
+	m := galera.Member{Name: name}
+	ents, err := os.ReadDir(datadir)
+	if errors.Is(err, fs.ErrNotExist) {
+		m.Empty, m.PositionKnown = true, true
+		return m, "data directory does not exist yet: empty", nil
+	}
+	if err != nil {
+		return m, "", fmt.Errorf("data directory: %w", err)
+	}
+	empty := true
+	for _, e := range ents {
+		if !ignoredEntries[e.Name()] {
+			empty = false
+			break
+		}
+	}
+	if empty {
+		m.Empty, m.PositionKnown = true, true
+		return m, "data directory is empty", nil
+	}
+	if _, err := os.Stat(filepath.Join(datadir, GvwstateFile)); err == nil {
+		m.SavedView = true
+	}
+	path := filepath.Join(datadir, GrastateFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		m.PositionKnown = true
+		m.Position = galera.Position{UUID: galera.ZeroUUID, Seqno: -1}
+		return m, "data directory has no grastate.dat: no Galera position", nil
+	}
+	if err != nil {
+		return m, "", err
+	}
+	g, err := galera.ParseGrastate(b)
+	if err != nil {
+		return m, "", fmt.Errorf("%s: %w", path, err)
+	}
+	m.SafeToBootstrap = g.SafeToBootstrap
+	m.Position = galera.Position{UUID: g.UUID, Seqno: g.Seqno}
+	if !g.HasState() || g.Seqno >= 0 {
+		m.PositionKnown = true
+		return m, "position from grastate.dat: " + m.Position.String(), nil
+	}
+	log, err := recover(ctx)
+	if err != nil {
+		return m, "", fmt.Errorf("grastate.dat has seqno -1 and mariadbd --wsrep-recover failed: %w", err)
+	}
+	p, err := galera.ParseRecoveredPosition(log)
+	if err != nil {
+		return m, "", err
+	}
+	if p.UUID != g.UUID && p.Seqno >= 0 {
+		return m, "", fmt.Errorf("mariadbd --wsrep-recover found position %s, but grastate.dat names cluster %s", p, g.UUID)
+	}
+	m.Position = galera.Position{UUID: g.UUID, Seqno: p.Seqno}
+	m.PositionKnown = true
+	return m, "grastate.dat has seqno -1; recovered position " + m.Position.String(), nil
+}
+
+// SetSafeToBootstrap marks grastate.dat safe to bootstrap from, as Galera
+// requires before --wsrep-new-cluster. The file is replaced atomically and
+// keeps its owner and mode.
+func SetSafeToBootstrap(datadir string) error {
+	path := filepath.Join(datadir, GrastateFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // no state yet: nothing for Galera to refuse
+	}
+	if err != nil {
+		return err
+	}
+	out, err := galera.SetSafeToBootstrap(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".sentinel-tmp"
+	if err := os.WriteFile(tmp, out, st.Mode().Perm()); err != nil {
+		return err
+	}
+	if sys, ok := statOwner(st); ok {
+		_ = os.Lchown(tmp, sys.uid, sys.gid)
+	}
+	f, err := os.Open(tmp)
+	if err == nil {
+		_ = f.Sync()
+		f.Close()
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

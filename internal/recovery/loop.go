@@ -1,0 +1,156 @@
+package recovery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+)
+
+// StateGetter fetches one peer's state; peer.Client is the real one.
+type StateGetter interface {
+	State(ctx context.Context, addr string) (peer.State, error)
+}
+
+// Loop re-runs the decision until it says to start mariadbd.
+type Loop struct {
+	Self      func() galera.Member // this node, as it is now
+	Instance  string               // this sentinel's peer.State.InstanceID
+	Expected  int
+	Source    discovery.Source
+	Peers     StateGetter
+	GcommPort int
+	Interval  time.Duration
+	Logger    *slog.Logger
+	// OnDecision is told every decision (for /status and the peer API).
+	OnDecision func(galera.Decision)
+
+	force atomic.Bool
+}
+
+// Force records the operator's override: the next decision may bootstrap
+// this node without every expected member.
+func (l *Loop) Force() { l.force.Store(true) }
+
+// Plan is what the loop decided, with the gcomm address to start with.
+type Plan struct {
+	galera.Decision
+	ClusterAddress string
+}
+
+// Run decides every Interval until the decision starts mariadbd or ctx
+// ends. A reason is logged when it changes, and again every minute while
+// it does not, so an operator reading the log always sees why the node
+// waits.
+func (l *Loop) Run(ctx context.Context) (Plan, error) {
+	var last string
+	var lastLogged time.Time
+	for {
+		plan, err := l.Once(ctx)
+		if err == nil && l.OnDecision != nil {
+			l.OnDecision(plan.Decision)
+		}
+		msg := plan.Reason
+		if err != nil {
+			msg = err.Error()
+		}
+		if msg != last || time.Since(lastLogged) > time.Minute {
+			switch {
+			case err != nil:
+				l.Logger.Warn("cannot decide yet", "err", err)
+			case plan.Action == galera.Refuse:
+				l.Logger.Error("refusing to start", "reason", plan.Reason)
+			default:
+				l.Logger.Info("decision", "action", plan.Action.String(), "reason", plan.Reason)
+			}
+			last, lastLogged = msg, time.Now()
+		}
+		if err == nil && plan.Action.Starts() {
+			return plan, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Plan{}, ctx.Err()
+		case <-time.After(l.Interval):
+		}
+	}
+}
+
+// Once makes one decision from a fresh look at the peers.
+func (l *Loop) Once(ctx context.Context) (Plan, error) {
+	addrs, err := l.Source.Peers(ctx)
+	if err != nil {
+		return Plan{}, fmt.Errorf("discover peers (%s): %w", l.Source, err)
+	}
+	self := l.Self()
+	type answer struct {
+		addr  string
+		state peer.State
+		err   error
+	}
+	answers := make([]answer, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := l.Peers.State(ctx, a)
+			answers[i] = answer{a, s, err}
+		}()
+	}
+	wg.Wait()
+
+	v := galera.View{Self: self, Expected: l.Expected, Force: l.force.Load()}
+	byName := map[string]string{}
+	var hosts []string
+	for _, a := range answers {
+		if host, _, err := net.SplitHostPort(a.addr); err == nil {
+			hosts = append(hosts, host)
+		}
+		if a.err != nil {
+			v.Unreachable = append(v.Unreachable, galera.Unreachable{Addr: a.addr, Err: oneLine(a.err)})
+			continue
+		}
+		name := a.state.NodeName
+		if name == self.Name {
+			if a.state.InstanceID != l.Instance {
+				return Plan{}, fmt.Errorf("the sentinel at %s claims this node's name %s: every member needs a name of its own (--node-name)", a.addr, name)
+			}
+			continue // ourselves, listed by DNS or the static list
+		}
+		if prev, dup := byName[name]; dup {
+			// Two sentinels claim one name: a misconfiguration or a lie.
+			// Deciding with either could count one member twice.
+			return Plan{}, fmt.Errorf("peers %s and %s both claim to be %s", prev, a.addr, name)
+		}
+		byName[name] = a.addr
+		v.Peers = append(v.Peers, a.state.Member())
+	}
+	d := galera.Decide(v)
+	return Plan{Decision: d, ClusterAddress: GcommAddress(hosts, l.GcommPort)}, nil
+}
+
+// GcommAddress builds wsrep_cluster_address from the peers' hosts.
+func GcommAddress(hosts []string, port int) string {
+	seen := map[string]bool{}
+	var parts []string
+	for _, h := range hosts {
+		a := net.JoinHostPort(h, strconv.Itoa(port))
+		if !seen[a] {
+			seen[a] = true
+			parts = append(parts, a)
+		}
+	}
+	return "gcomm://" + strings.Join(parts, ",")
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
