@@ -24,6 +24,9 @@ func exitCode(err error) int {
 	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
 		return 2
 	}
+	if e, ok := errors.AsType[*exitError](err); ok {
+		return e.code
+	}
 	return 1
 }
 
@@ -34,6 +37,7 @@ Usage:
 
 Commands:
   serve      watch a Galera node and serve the probe endpoints (/readyz, /livez, ...)
+  run        entrypoint: bootstrap, join or wait; start and supervise mariadbd; serve the endpoints
   version    print version, commit and Go version
 
 Run 'galera-sentinel <command> -h' for the flags of a command.
@@ -49,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "run":
+		return runRun(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

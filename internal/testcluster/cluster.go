@@ -40,6 +40,8 @@ const (
 	GcommPort  = 14567
 	ISTPort    = 14568
 	SSTPort    = 14444
+	// SentinelPort is where tests run a node's sentinel (Node.SentinelAddr).
+	SentinelPort = 19200
 )
 
 // Options describes a cluster. The zero value is a 3-node cluster on
@@ -267,6 +269,11 @@ func (c *Cluster) teardown() {
 	}
 	c.slot.release()
 }
+
+// Template is a data directory initialised by mariadb-install-db (with
+// 'mysql'@'localhost' identified by unix_socket), made once per cluster:
+// copying it is the fast way to initialise a node.
+func (c *Cluster) Template() (string, error) { return c.prepareTemplate() }
 
 // prepareTemplate runs mariadb-install-db once per cluster; the bootstrap
 // node starts from a copy of it. Joiners start empty and receive SST, as a

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,11 +34,12 @@ type Node struct {
 
 	netns string // empty on loopback
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has been waited for
-	exitErr error
-	db      *sql.DB
+	mu       sync.Mutex
+	cmd      *exec.Cmd     // mariadbd, or the sentinel that runs it
+	sentinel bool          // cmd is a sentinel (StartRun)
+	exited   chan struct{} // closed when cmd has been waited for
+	exitErr  error
+	db       *sql.DB
 }
 
 // Addr is the node's client address, host:port.
@@ -121,49 +123,11 @@ func (n *Node) Start(ctx context.Context) error { return n.start(ctx) }
 func (n *Node) StartArgs(ctx context.Context, args ...string) error { return n.start(ctx, args...) }
 
 func (n *Node) start(ctx context.Context, extra ...string) error {
-	n.mu.Lock()
-	if n.cmd != nil {
-		n.mu.Unlock()
-		return fmt.Errorf("%s: already running", n.Name)
-	}
 	args := append([]string{"--defaults-file=" + n.ConfigFile}, extra...)
-	cmd := exec.Command(MariadbdPath, args...)
-	cmd.Dir = n.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: uint32(n.c.uid), Gid: uint32(n.c.gid)},
-		// Go sets the parent-death signal after dropping to mysql, so it
-		// survives: if the test binary dies, mariadbd dies with it.
-		Pdeathsig: syscall.SIGKILL,
-		Setpgid:   true,
-	}
-	out, err := os.OpenFile(filepath.Join(n.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	exited, err := n.launch(MariadbdPath, args, "stdout.log", false)
 	if err != nil {
-		n.mu.Unlock()
 		return err
 	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if n.netns != "" {
-		err = startInNetns(cmd, n.netns)
-	} else {
-		err = cmd.Start()
-	}
-	out.Close()
-	if err != nil {
-		n.mu.Unlock()
-		return fmt.Errorf("%s: start mariadbd: %w", n.Name, err)
-	}
-	n.cmd = cmd
-	n.exited = make(chan struct{})
-	exited := n.exited
-	go func() {
-		err := cmd.Wait()
-		n.mu.Lock()
-		n.exitErr = err
-		n.mu.Unlock()
-		close(exited)
-	}()
-	n.mu.Unlock()
-
 	// Wait for the socket to answer, or for mariadbd to die trying.
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -180,6 +144,68 @@ func (n *Node) start(ctx context.Context, extra ...string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// SentinelLog is where a sentinel started by StartRun writes.
+func (n *Node) SentinelLog() string { return filepath.Join(n.Dir, "sentinel.log") }
+
+// SentinelAddr is the address a sentinel started by StartRun should
+// listen on: the node's own host, port SentinelPort.
+func (n *Node) SentinelAddr() string { return fmt.Sprintf("%s:%d", n.Host, SentinelPort) }
+
+// StartRun starts `bin run flags... -- mariadbd --defaults-file=...` for
+// the node, as the mysql user, in the node's namespace. It returns once
+// the sentinel has started; the sentinel decides when mariadbd starts.
+// Stop sends the sentinel SIGTERM; Kill kills the sentinel and mariadbd
+// at once, as a power loss would.
+func (n *Node) StartRun(bin string, flags ...string) error {
+	args := append([]string{"run"}, flags...)
+	args = append(args, "--", MariadbdPath, "--defaults-file="+n.ConfigFile)
+	_, err := n.launch(bin, args, "sentinel.log", true)
+	return err
+}
+
+// launch starts one process for the node and records it as the node's.
+func (n *Node) launch(bin string, args []string, logName string, sentinel bool) (<-chan struct{}, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil {
+		return nil, fmt.Errorf("%s: already running", n.Name)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = n.Dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: uint32(n.c.uid), Gid: uint32(n.c.gid)},
+		// Go sets the parent-death signal after dropping to mysql, so it
+		// survives: if the test binary dies, the process dies with it.
+		Pdeathsig: syscall.SIGKILL,
+		Setpgid:   true,
+	}
+	out, err := os.OpenFile(filepath.Join(n.Dir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if n.netns != "" {
+		err = startInNetns(cmd, n.netns)
+	} else {
+		err = cmd.Start()
+	}
+	out.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s: start %s: %w", n.Name, bin, err)
+	}
+	n.cmd, n.sentinel = cmd, sentinel
+	n.exited = make(chan struct{})
+	exited := n.exited
+	go func() {
+		err := cmd.Wait()
+		n.mu.Lock()
+		n.exitErr = err
+		n.mu.Unlock()
+		close(exited)
+	}()
+	return exited, nil
 }
 
 // startInNetns starts cmd from an OS thread that has entered netns, so the
@@ -280,7 +306,15 @@ func (n *Node) Stop(ctx context.Context) error {
 // Kill kills mariadbd with SIGKILL, as a crash or an OOM kill would, and
 // waits for it to be gone.
 func (n *Node) Kill() error {
-	if err := n.signal(syscall.SIGKILL); err != nil {
+	n.mu.Lock()
+	sentinel, cmd := n.sentinel, n.cmd
+	n.mu.Unlock()
+	if sentinel && cmd != nil {
+		// The sentinel and the mariadbd it started share its group.
+		mpid := n.MariadbdPid()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		defer waitGone(mpid)
+	} else if err := n.signal(syscall.SIGKILL); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -301,6 +335,81 @@ func (n *Node) Freeze() error { return n.signal(syscall.SIGSTOP) }
 
 // Thaw resumes a frozen mariadbd (SIGCONT).
 func (n *Node) Thaw() error { return n.signal(syscall.SIGCONT) }
+
+// MariadbdPid is the pid in mariadbd's pid file, 0 when there is none or
+// that process is gone.
+func (n *Node) MariadbdPid() int {
+	b, err := os.ReadFile(filepath.Join(n.Dir, "mysqld.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || syscall.Kill(pid, 0) != nil {
+		return 0
+	}
+	return pid
+}
+
+// KillMariadbd kills only mariadbd, as a crash would, leaving a sentinel
+// started by StartRun to notice.
+func (n *Node) KillMariadbd() error {
+	pid := n.MariadbdPid()
+	if pid == 0 {
+		return fmt.Errorf("%s: mariadbd is not running", n.Name)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return err
+	}
+	waitGone(pid)
+	return nil
+}
+
+// ExitCode waits for the node's process (the sentinel, after StartRun) to
+// exit and returns its exit code.
+func (n *Node) ExitCode(ctx context.Context) (int, error) {
+	n.mu.Lock()
+	exited := n.exited
+	n.mu.Unlock()
+	if exited == nil {
+		return 0, fmt.Errorf("%s: not started", n.Name)
+	}
+	select {
+	case <-exited:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%s: still running: %w", n.Name, ctx.Err())
+	}
+	n.mu.Lock()
+	err := n.exitErr
+	n.cmd, n.exited = nil, nil
+	n.mu.Unlock()
+	n.closeDB()
+	if err == nil {
+		return 0, nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	return 0, err
+}
+
+// waitGone waits up to 30 s for a process to disappear (or be a zombie).
+func waitGone(pid int) {
+	if pid == 0 {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // Restart stops mariadbd cleanly and starts it again on the same data
 // directory.
@@ -511,4 +620,26 @@ func dirEmpty(dir string) (bool, error) {
 		return false, err
 	}
 	return len(entries) == 0, nil
+}
+
+// QueryString runs a query that returns one string.
+func (n *Node) QueryString(ctx context.Context, q string, args ...any) (string, error) {
+	var v string
+	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := n.DB().QueryRowContext(qctx, q, args...).Scan(&v); err != nil {
+		return "", fmt.Errorf("%s: %q: %w", n.Name, q, err)
+	}
+	return v, nil
+}
+
+// Signal sends sig to the node's process: mariadbd, or the sentinel after
+// StartRun.
+func (n *Node) Signal(sig os.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return fmt.Errorf("%s: not running", n.Name)
+	}
+	return n.cmd.Process.Signal(sig)
 }
