@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,6 +100,25 @@ func (rc *runCluster) start(n *testcluster.Node, extra ...string) {
 	rc.t.Helper()
 	if err := n.StartRun(rc.bin, append(rc.flags(n), extra...)...); err != nil {
 		rc.t.Fatal(err)
+	}
+}
+
+// waitListening waits for a sentinel to answer HTTP: run mode serves
+// before it does anything else.
+func waitListening(t *testing.T, nodes ...*testcluster.Node) {
+	t.Helper()
+	for _, n := range nodes {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, _, err := tryProbe("http://" + n.SentinelAddr() + "/livez")
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: sentinel not listening: %v\n%s", n.Name, err, tailFile(n.SentinelLog(), 10))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
 
@@ -250,4 +271,391 @@ func TestRunNewCluster(t *testing.T) {
 			rc.stopAll(ctx)
 		})
 	}
+}
+
+// writeRows inserts n rows through node, one transaction each, and
+// returns how many were acknowledged.
+func writeRows(ctx context.Context, t *testing.T, n *testcluster.Node, tag string, count int) int {
+	t.Helper()
+	if err := n.Exec(ctx, "CREATE DATABASE IF NOT EXISTS app", "CREATE TABLE IF NOT EXISTS app.rows (id INT AUTO_INCREMENT PRIMARY KEY, tag VARCHAR(32))"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < count; i++ {
+		if err := n.Exec(ctx, fmt.Sprintf("INSERT INTO app.rows (tag) VALUES ('%s')", tag)); err != nil {
+			t.Fatalf("insert %d of %s: %v", i, tag, err)
+		}
+	}
+	return count
+}
+
+func countRows(ctx context.Context, t *testing.T, n *testcluster.Node) int64 {
+	t.Helper()
+	v, err := n.QueryInt(ctx, "SELECT COUNT(*) FROM app.rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// checkRows checks that every node holds exactly want rows.
+func checkRows(ctx context.Context, t *testing.T, want int, nodes ...*testcluster.Node) {
+	t.Helper()
+	for _, n := range nodes {
+		// A node just Synced may apply the last writesets a moment later.
+		var got int64
+		for i := 0; i < 50; i++ {
+			if got = countRows(ctx, t, n); got == int64(want) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if got != int64(want) {
+			t.Errorf("%s holds %d rows, want %d: committed data lost", n.Name, got, want)
+		}
+	}
+}
+
+// TestRunFullOutage: every member goes down, cleanly and then by kill -9,
+// and the sentinels bring the cluster back by themselves with every
+// committed row.
+func TestRunFullOutage(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	rows := writeRows(ctx, t, rc.c.Nodes[0], "before", 50)
+
+	t.Run("graceful", func(t *testing.T) {
+		rc.stopAll(ctx)
+		begin := time.Now()
+		rc.startAll()
+		rc.waitSynced(ctx, 3)
+		t.Logf("full graceful outage: all three started -> three Synced in %v", time.Since(begin).Round(time.Millisecond))
+		checkRows(ctx, t, rows, rc.c.Nodes...)
+		rows += writeRows(ctx, t, rc.c.Nodes[1], "graceful", 50)
+	})
+	t.Run("kill-9", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for _, n := range rc.c.Nodes {
+			wg.Add(1)
+			go func() { defer wg.Done(); n.Kill() }()
+		}
+		wg.Wait()
+		for _, n := range rc.c.Nodes {
+			if _, err := n.ExitCode(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		begin := time.Now()
+		rc.startAll()
+		rc.waitSynced(ctx, 3)
+		t.Logf("full outage by kill -9: all three started -> three Synced in %v", time.Since(begin).Round(time.Millisecond))
+		recovered := 0
+		for _, n := range rc.c.Nodes {
+			recovered += countLogs(n, "wsrep-recover")
+		}
+		if recovered == 0 {
+			t.Error("no sentinel ran mariadbd --wsrep-recover after kill -9")
+		}
+		checkRows(ctx, t, rows, rc.c.Nodes...)
+	})
+}
+
+// TestRunMostAdvancedLast: members stop one by one while rows are written,
+// so their seqnos differ. The two behind start first and wait; only when
+// the most advanced starts (last) does it bootstrap, and no committed row
+// is lost.
+func TestRunMostAdvancedLast(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	n1, n2, n3 := rc.c.Nodes[0], rc.c.Nodes[1], rc.c.Nodes[2]
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	rows := writeRows(ctx, t, n2, "all", 20)
+	rc.stop(ctx, n1)
+	rows += writeRows(ctx, t, n2, "two", 20)
+	rc.stop(ctx, n3)
+	rows += writeRows(ctx, t, n2, "one", 20)
+	rc.stop(ctx, n2) // n2 is the most advanced
+
+	begin := time.Now()
+	rc.startAll(n1, n3)
+	waitListening(t, n1, n3)
+	for _, n := range []*testcluster.Node{n1, n3} {
+		waitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, "waiting for every expected member", 20*time.Second)
+	}
+	time.Sleep(3 * time.Second) // several decisions
+	for _, n := range []*testcluster.Node{n1, n3} {
+		if pid := n.MariadbdPid(); pid != 0 {
+			t.Fatalf("%s started mariadbd (pid %d) while the most advanced member was down", n.Name, pid)
+		}
+		if code, body, _ := tryProbe("http://" + n.SentinelAddr() + "/livez"); code != 200 {
+			t.Errorf("%s: /livez %d %q while waiting", n.Name, code, body)
+		}
+	}
+	rc.start(n2)
+	rc.waitSynced(ctx, 3)
+	t.Logf("most advanced last: first two started -> three Synced in %v (the last started 3+ s later)", time.Since(begin).Round(time.Millisecond))
+	if countLogs(n2, "--wsrep-new-cluster") != 2 || countLogs(n1, "--wsrep-new-cluster") != 0 && countLogs(n3, "--wsrep-new-cluster") != 0 {
+		t.Errorf("the wrong member bootstrapped: new-cluster starts n1=%d n2=%d n3=%d",
+			countLogs(n1, "--wsrep-new-cluster"), countLogs(n2, "--wsrep-new-cluster"), countLogs(n3, "--wsrep-new-cluster"))
+	}
+	checkRows(ctx, t, rows, rc.c.Nodes...)
+}
+
+// TestRunMemberGoneOverride: one member never comes back. The other two
+// wait and say who is missing; the operator's override (with the token,
+// on the right member) brings them up with every row.
+func TestRunMemberGoneOverride(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	n1, n2, n3 := rc.c.Nodes[0], rc.c.Nodes[1], rc.c.Nodes[2]
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	rows := writeRows(ctx, t, n1, "rows", 30)
+	rc.stop(ctx, n3)
+	rows += writeRows(ctx, t, n1, "more", 10)
+	rc.stop(ctx, n2)
+	rc.stop(ctx, n1) // n1 is the most advanced; n3 is gone for good
+
+	rc.startAll(n1, n2)
+	waitListening(t, n1, n2)
+	for _, n := range []*testcluster.Node{n1, n2} {
+		waitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, n3.SentinelAddr(), 20*time.Second)
+	}
+	post := func(n *testcluster.Node, node, token string) (int, string) {
+		req, _ := http.NewRequest("POST", "http://"+n.SentinelAddr()+"/api/v1/bootstrap?node="+node, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := probeClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := post(n1, n1.Name, "not-the-token-0123456789"); code != 403 {
+		t.Fatalf("override with a wrong token: %d", code)
+	}
+	if code, _ := post(n1, n2.Name, runToken); code != 409 {
+		t.Fatalf("override naming another member: %d", code)
+	}
+	// n2 is behind n1: an override there must be refused, not obeyed.
+	if code, body := post(n2, n2.Name, runToken); code != 202 {
+		t.Fatalf("override accepted? %d %s", code, body)
+	}
+	waitProbe(t, "http://"+n2.SentinelAddr()+"/readyz", 503, "override refused", 10*time.Second)
+	if n1.MariadbdPid() != 0 || n2.MariadbdPid() != 0 {
+		t.Fatal("mariadbd started before an acceptable override")
+	}
+	begin := time.Now()
+	if code, body := post(n1, n1.Name, runToken); code != 202 {
+		t.Fatalf("override: %d %s", code, body)
+	}
+	rc.waitSynced(ctx, 2, n1, n2)
+	t.Logf("override: accepted -> two Synced in %v", time.Since(begin).Round(time.Millisecond))
+	checkRows(ctx, t, rows, n1, n2)
+	if code, _ := post(n1, n1.Name, runToken); code != 409 {
+		t.Errorf("an override on a running member: %d, want 409", code)
+	}
+}
+
+// TestRunPartitionDuringStart: after a full outage one member can reach
+// none of the others. Nobody bootstraps (the other two cannot see all
+// three either); once the partition heals, the cluster forms.
+func TestRunPartitionDuringStart(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3, Netns: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	rows := writeRows(ctx, t, rc.c.Nodes[0], "rows", 20)
+	rc.stopAll(ctx)
+
+	n3 := rc.c.Nodes[2]
+	if err := n3.Partition(); err != nil {
+		t.Fatal(err)
+	}
+	rc.startAll()
+	waitListening(t, rc.c.Nodes...)
+	for _, n := range rc.c.Nodes {
+		waitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, "waiting for every expected member", 20*time.Second)
+	}
+	time.Sleep(5 * time.Second)
+	for _, n := range rc.c.Nodes {
+		if pid := n.MariadbdPid(); pid != 0 {
+			t.Fatalf("%s started mariadbd during the partition", n.Name)
+		}
+	}
+	_, body, _ := tryProbe("http://" + n3.SentinelAddr() + "/readyz")
+	if !strings.Contains(body, "1 of 3 expected members answered") {
+		t.Errorf("the isolated member says %q", body)
+	}
+	if err := n3.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	rc.waitSynced(ctx, 3)
+	t.Logf("partition during start: healed -> three Synced in %v", time.Since(begin).Round(time.Millisecond))
+	checkRows(ctx, t, rows, rc.c.Nodes...)
+}
+
+// TestRunWipedNodeRejoins: a member whose disk was replaced rejoins by
+// SST; its sentinel is alive throughout and ready only once Synced.
+func TestRunWipedNodeRejoins(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	n1, n3 := rc.c.Nodes[0], rc.c.Nodes[2]
+	if err := n1.Exec(ctx, "CREATE DATABASE big", "CREATE TABLE big.t (id INT AUTO_INCREMENT PRIMARY KEY, pad VARCHAR(1000))",
+		"INSERT INTO big.t (pad) SELECT REPEAT('x', 1000) FROM seq_1_to_20000"); err != nil {
+		t.Fatal(err)
+	}
+	rc.stop(ctx, n3)
+	if err := n3.Wipe(); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + n3.SentinelAddr()
+	rc.start(n3)
+	waitListening(t, n3)
+	begin := time.Now()
+	var earlyReady, notLive []string
+	for {
+		code, body, err := tryProbe(url + "/readyz")
+		if err == nil && code == 200 {
+			if sc, _, _ := tryProbe(url + "/startupz"); sc != 200 {
+				earlyReady = append(earlyReady, body)
+			}
+			break
+		}
+		if lc, lb, err := tryProbe(url + "/livez"); err == nil && lc != 200 {
+			notLive = append(notLive, lb)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("wiped node never ready: %d %q", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("wiped node: sentinel started -> Synced through SST in %v", time.Since(begin).Round(time.Millisecond))
+	if len(earlyReady) > 0 || len(notLive) > 0 {
+		t.Errorf("ready before Synced: %q; not live during SST: %q", earlyReady, notLive)
+	}
+	if countLogs(n3, "data directory is empty") == 0 {
+		t.Error("the sentinel did not see the empty data directory")
+	}
+	n, err := n3.QueryInt(ctx, "SELECT COUNT(*) FROM big.t")
+	if err != nil || n != 20000 {
+		t.Fatalf("rows after SST: %d, %v", n, err)
+	}
+}
+
+// TestRunBadInput: a corrupt grastate.dat, a peer answering garbage, a
+// peer with the wrong token, a DNS name that does not resolve. Each is a
+// clear error and nothing that could harm data is started.
+func TestRunBadInput(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	n1, n2 := rc.c.Nodes[0], rc.c.Nodes[1]
+
+	t.Run("corrupt grastate.dat", func(t *testing.T) {
+		corrupt := []byte("# GALERA saved state\nversion: 2.1\nuuid:    c8bb4bee-e5d7-11f1-a5ed\nseqno:   12\n")
+		path := filepath.Join(n1.DataDir, "grastate.dat")
+		if err := os.WriteFile(path, corrupt, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(path)
+		rc.start(n1)
+		code, err := n1.ExitCode(ctx)
+		if err != nil || code != 1 {
+			t.Fatalf("exit %d, %v; want 1", code, err)
+		}
+		log := tailFile(n1.SentinelLog(), 5)
+		if !strings.Contains(log, "grastate.dat line 3: uuid") || !strings.Contains(log, "nothing was started") {
+			t.Errorf("unclear error:\n%s", log)
+		}
+		if countLogs(n1, "starting mariadbd") != 0 {
+			t.Error("mariadbd was started")
+		}
+		if b, _ := os.ReadFile(path); string(b) != string(corrupt) {
+			t.Error("the corrupt file was modified")
+		}
+	})
+
+	t.Run("garbage peer and wrong token", func(t *testing.T) {
+		garbage := httptestServer(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"version":1,"node_name":"liar"`) })
+		flags := rc.flags(n1)
+		for i, f := range flags {
+			if strings.HasPrefix(f, "--peers=") {
+				flags[i] = "--peers=" + n1.SentinelAddr() + "," + n2.SentinelAddr() + "," + garbage
+			}
+		}
+		flags = append(flags, "--expected-size=3")
+		if err := n1.StartRun(rc.bin, flags...); err != nil {
+			t.Fatal(err)
+		}
+		killAtEnd(t, n1, n2)
+		waitListening(t, n1)
+		bad := filepath.Join(filepath.Dir(n2.Dir), "bad-token")
+		if err := os.WriteFile(bad, []byte("a-different-token-0123456789"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rc.start(n2, "--token-file="+bad)
+		url := "http://" + n1.SentinelAddr() + "/readyz"
+		waitProbe(t, url, 503, "decode state", 15*time.Second)
+		waitProbe(t, url, 503, "HTTP 403", 5*time.Second)
+		if n1.MariadbdPid() != 0 || n2.MariadbdPid() != 0 {
+			t.Fatal("mariadbd started")
+		}
+		rc.stopAll(ctx, n1, n2)
+	})
+
+	t.Run("DNS name that does not resolve", func(t *testing.T) {
+		dns := testcluster.StartDNS(t, map[string][]string{"other.test": {"127.0.0.1"}})
+		flags := rc.flags(n1)
+		for i, f := range flags {
+			if strings.HasPrefix(f, "--peers=") {
+				flags[i] = "--peers-dns=galera.missing.test"
+			}
+		}
+		if err := n1.StartRun(rc.bin, append(flags, "--dns-server="+dns.Addr)...); err != nil {
+			t.Fatal(err)
+		}
+		killAtEnd(t, n1)
+		waitListening(t, n1)
+		waitProbe(t, "http://"+n1.SentinelAddr()+"/readyz", 503, "resolve galera.missing.test", 10*time.Second)
+		if !strings.Contains(tailFile(n1.SentinelLog(), 20), "resolve galera.missing.test") {
+			t.Errorf("no clear DNS error:\n%s", tailFile(n1.SentinelLog(), 20))
+		}
+		if n1.MariadbdPid() != 0 {
+			t.Fatal("mariadbd started")
+		}
+		rc.stopAll(ctx, n1)
+	})
+}
+
+// killAtEnd kills what is left of the nodes' processes when t ends, so a
+// failed subtest does not leave them to the next one.
+func killAtEnd(t *testing.T, nodes ...*testcluster.Node) {
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if n.Running() {
+				n.Kill()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			n.ExitCode(ctx)
+			cancel()
+		}
+	})
+}
+
+func httptestServer(t *testing.T, h http.HandlerFunc) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
 }

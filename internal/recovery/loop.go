@@ -56,8 +56,12 @@ func (l *Loop) Run(ctx context.Context) (Plan, error) {
 	var lastLogged time.Time
 	for {
 		plan, err := l.Once(ctx)
-		if err == nil && l.OnDecision != nil {
-			l.OnDecision(plan.Decision)
+		if l.OnDecision != nil {
+			if err != nil {
+				l.OnDecision(galera.Decision{Action: galera.Wait, Reason: "cannot decide: " + oneLine(err)})
+			} else {
+				l.OnDecision(plan.Decision)
+			}
 		}
 		msg := plan.Reason
 		if err != nil {
