@@ -35,8 +35,21 @@ dist: ## static binaries for every platform under dist/
 deps: ## install the system packages the tests and the demo need (apt-get, idempotent)
 	scripts/install-deps.sh
 
-test: deps ## install what the tests need, then run the whole suite
+test: deps ## install what the tests need, then run the whole suite and each fuzzer briefly
 	$(MAKE) test-go
+	$(MAKE) fuzz
+
+# Every parser of untrusted input has a fuzzer; `make fuzz` runs each for
+# FUZZTIME (go test -fuzz takes one target per run).
+FUZZTIME    ?= 15s
+FUZZTARGETS := ./internal/galera:FuzzParseGrastate ./internal/galera:FuzzParseRecoveredPosition \
+               ./internal/peer:FuzzDecodeState ./internal/mysqlstat:FuzzParseSample
+
+fuzz: ## run each fuzzer for FUZZTIME (default 15s)
+	@set -e; for t in $(FUZZTARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; echo "  $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 test-go: ## run the whole suite (assumes deps are installed)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -403,7 +403,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 			return fmt.Errorf("set safe_to_bootstrap: %w; nothing was started", err)
 		}
 	}
-	proc, err := sup.start(plan)
+	proc, err := sup.start(plan, self, strings.HasPrefix(how, recovery.HowRecovered))
 	if err != nil {
 		poller.SetHold("mariadbd did not start")
 		return err
@@ -519,8 +519,15 @@ func (m *mariadbd) initialise(ctx context.Context) error {
 	return nil
 }
 
-func (m *mariadbd) start(plan recovery.Plan) (*supervisor.Process, error) {
+func (m *mariadbd) start(plan recovery.Plan, self galera.Member, recovered bool) (*supervisor.Process, error) {
 	args := []string{"--wsrep-cluster-address=" + plan.ClusterAddress}
+	if recovered && self.HasPosition() {
+		// grastate.dat still says seqno -1: without the position that
+		// --wsrep-recover found, Galera starts this member from an
+		// undefined state (a bootstrap would begin a new history, a
+		// joiner would need a full SST). mysqld_safe does the same.
+		args = append(args, "--wsrep-start-position="+self.Position.String())
+	}
 	if plan.Action == galera.Bootstrap || plan.Action == galera.BootstrapNew {
 		args = append(args, "--wsrep-new-cluster")
 	}

@@ -22,9 +22,8 @@ type Member struct {
 	Position        Position
 	SafeToBootstrap bool
 	// SavedView: gvwstate.dat exists, so the member was in a Primary
-	// component when it went down without a clean shutdown. Galera's
-	// pc.recovery can restore that component by itself when every member
-	// of it comes back.
+	// component when it went down without a clean shutdown. Reported for
+	// operators; the decision does not rest on it (see Decide).
 	SavedView bool
 	// Running: its mariadbd has been started.
 	Running bool
@@ -57,9 +56,6 @@ const (
 	// Bootstrap: start a new Primary component from this member's data
 	// (it has the most recent position of all members).
 	Bootstrap
-	// Recover: start mariadbd without bootstrapping and let Galera's
-	// pc.recovery restore the Primary component that every member saved.
-	Recover
 	// Refuse: the members contradict each other (different cluster
 	// UUIDs); nothing is started until an operator steps in.
 	Refuse
@@ -75,8 +71,6 @@ func (a Action) String() string {
 		return "bootstrap-new"
 	case Bootstrap:
 		return "bootstrap"
-	case Recover:
-		return "recover"
 	case Refuse:
 		return "refuse"
 	}
@@ -85,7 +79,7 @@ func (a Action) String() string {
 
 // Starts reports whether the action starts mariadbd.
 func (a Action) Starts() bool {
-	return a == Join || a == BootstrapNew || a == Bootstrap || a == Recover
+	return a == Join || a == BootstrapNew || a == Bootstrap
 }
 
 // Decision is an action with the reason an operator reads in the log.
@@ -123,11 +117,19 @@ type View struct {
 //  4. Every data directory is empty: the first member (lowest ordinal,
 //     then name) bootstraps a brand-new cluster; the others wait for it.
 //  5. Members with data must agree on one cluster UUID, or we refuse.
-//  6. Every member crashed while in a Primary component (gvwstate.dat
-//     everywhere): start them all and let pc.recovery restore it.
-//  7. Otherwise the member with the highest seqno bootstraps (ties:
+//  6. Otherwise the member with the highest seqno bootstraps (ties:
 //     safe_to_bootstrap, then ordinal, then name); the others wait for
 //     it to be Primary and join by rule 1.
+//
+// After a crash of every member this deliberately does not leave the
+// restart to Galera's pc.recovery (starting every member and letting the
+// saved view come back). Measured with MariaDB 10.11 and Galera 26.4.23:
+// the restored component ran with cluster state UUID 00000000-... and
+// seqno 0, so the history every later decision compares was gone, and a
+// member killed one writeset behind reported Synced without it. A
+// bootstrap from the most advanced member, the others joining by IST,
+// keeps both the history and the data. The joiners still have their
+// gvwstate.dat; they find a Primary component and join it.
 func Decide(v View) Decision {
 	all := append([]Member{v.Self}, v.Peers...)
 	for _, p := range v.Peers {
@@ -146,15 +148,9 @@ func Decide(v View) Decision {
 			return Decision{Wait, fmt.Sprintf("waiting for %s to read its position", m.Name)}
 		}
 	}
-	// Members that crashed together restore their Primary component with
-	// pc.recovery once all of them run: those already started are part of
-	// that, not a reason to wait.
-	recover := every(all, func(m Member) bool { return m.HasPosition() && m.SavedView })
-	if !recover {
-		for _, m := range all {
-			if m.Running {
-				return Decision{Wait, fmt.Sprintf("%s runs mariadbd but is not in a Primary component yet; waiting for it", m.Name)}
-			}
+	for _, m := range all {
+		if m.Running {
+			return Decision{Wait, fmt.Sprintf("%s runs mariadbd but is not in a Primary component yet; waiting for it", m.Name)}
 		}
 	}
 
@@ -185,9 +181,6 @@ func Decide(v View) Decision {
 	}
 	if r, ok := uuidConflict(withData); ok {
 		return Decision{Refuse, r}
-	}
-	if recover {
-		return Decision{Recover, fmt.Sprintf("all %d members went down together while in a Primary component (gvwstate.dat on each): starting and letting Galera's pc.recovery restore it", len(all))}
 	}
 	best := bestPosition(withData)
 	if best.Name == v.Self.Name {

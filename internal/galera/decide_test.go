@@ -55,9 +55,10 @@ func TestDecide(t *testing.T) {
 		{"member without state is never chosen", View{Self: noState, Peers: []Member{at("galera-0", -1), empty("galera-2")}, Expected: 3}, Wait, "galera-0 (seqno -1"},
 		{"different clusters", View{Self: at("galera-0", 5), Peers: []Member{at("galera-1", 5), other}, Expected: 3}, Refuse, "different clusters"},
 		{"data without position", View{Self: Member{Name: "galera-0", PositionKnown: true, Position: Position{ZeroUUID, -1}}, Peers: []Member{empty("galera-1")}, Expected: 2}, Refuse, "galera-0 are not empty"},
-		{"all crashed together: pc.recovery", View{Self: saved(at("galera-0", -1)), Peers: []Member{saved(at("galera-1", 9)), saved(at("galera-2", 9))}, Expected: 3}, Recover, "pc.recovery"},
-		{"pc.recovery while others already started", View{Self: saved(at("galera-0", 9)), Peers: []Member{saved(running), saved(at("galera-1", 9))}, Expected: 3}, Recover, ""},
-		{"one saved view is not enough", View{Self: saved(at("galera-0", 9)), Peers: []Member{at("galera-1", 9), at("galera-2", 8)}, Expected: 3}, Bootstrap, ""},
+		{"all crashed together: most advanced bootstraps", View{Self: saved(at("galera-0", 9)), Peers: []Member{saved(at("galera-1", 9)), saved(at("galera-2", 9))}, Expected: 3}, Bootstrap, "most recent"},
+		{"crashed together, positions differ: most advanced bootstraps", View{Self: saved(at("galera-0", 10)), Peers: []Member{saved(at("galera-1", 10)), saved(at("galera-2", 9))}, Expected: 3}, Bootstrap, "most recent"},
+		{"crashed together, positions differ: behind waits", View{Self: saved(at("galera-2", 9)), Peers: []Member{saved(at("galera-1", 10)), saved(at("galera-0", 10))}, Expected: 3}, Wait, "waiting for galera-0"},
+		{"one saved view changes nothing", View{Self: saved(at("galera-0", 9)), Peers: []Member{at("galera-1", 9), at("galera-2", 8)}, Expected: 3}, Bootstrap, ""},
 		{"a member running without a Primary", View{Self: at("galera-1", 9), Peers: []Member{running, at("galera-2", 9)}, Expected: 3}, Wait, "galera-0 runs mariadbd"},
 		{"override with a member gone", View{Self: at("galera-0", 9), Peers: []Member{at("galera-1", 8)}, Unreachable: lost, Expected: 3, Force: true}, Bootstrap, "override"},
 		{"override refuses to lose data", View{Self: at("galera-0", 8), Peers: []Member{at("galera-1", 9)}, Unreachable: lost, Expected: 3, Force: true}, Refuse, "force the bootstrap on galera-1"},
@@ -122,7 +123,7 @@ func TestDecideAgrees(t *testing.T) {
 					t.Fatalf("bootstrap with a member missing: %+v -> %s", ms, d.Reason)
 				}
 			}
-			if d.Action == Recover && starters > 0 || d.Action == Bootstrap && !ms[i].HasPosition() {
+			if d.Action == Bootstrap && !ms[i].HasPosition() {
 				t.Fatalf("inconsistent: %+v\n%s", ms, strings.Join(decisions, "\n"))
 			}
 		}

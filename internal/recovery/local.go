@@ -24,6 +24,10 @@ const (
 // filesystem's lost+found, and what a volume mount may add.
 var ignoredEntries = map[string]bool{"lost+found": true}
 
+// HowRecovered begins ReadLocal's account when the position came from
+// mariadbd --wsrep-recover, which mariadbd must then be told at start.
+const HowRecovered = "grastate.dat has seqno -1; recovered position "
+
 // Recoverer runs mariadbd --wsrep-recover and returns what it logged.
 type Recoverer func(ctx context.Context) ([]byte, error)
 
@@ -72,10 +76,13 @@ func ReadLocal(ctx context.Context, name, datadir string, recover Recoverer) (ga
 	}
 	m.SafeToBootstrap = g.SafeToBootstrap
 	m.Position = galera.Position{UUID: g.UUID, Seqno: g.Seqno}
-	if !g.HasState() || g.Seqno >= 0 {
+	if g.Seqno >= 0 {
 		m.PositionKnown = true
 		return m, "position from grastate.dat: " + m.Position.String(), nil
 	}
+	// seqno -1: the node crashed or was killed while running. The UUID
+	// may be zero too (Galera 4 writes that while it runs after some
+	// recoveries), so the data itself is the only witness: ask InnoDB.
 	log, err := recover(ctx)
 	if err != nil {
 		return m, "", fmt.Errorf("grastate.dat has seqno -1 and mariadbd --wsrep-recover failed: %w", err)
@@ -84,12 +91,18 @@ func ReadLocal(ctx context.Context, name, datadir string, recover Recoverer) (ga
 	if err != nil {
 		return m, "", err
 	}
-	if p.UUID != g.UUID && p.Seqno >= 0 {
+	uuid := g.UUID
+	switch {
+	case p.UUID == galera.ZeroUUID:
+		// InnoDB holds no Galera position either.
+	case !g.HasState():
+		uuid = p.UUID
+	case p.UUID != g.UUID:
 		return m, "", fmt.Errorf("mariadbd --wsrep-recover found position %s, but grastate.dat names cluster %s", p, g.UUID)
 	}
-	m.Position = galera.Position{UUID: g.UUID, Seqno: p.Seqno}
+	m.Position = galera.Position{UUID: uuid, Seqno: p.Seqno}
 	m.PositionKnown = true
-	return m, "grastate.dat has seqno -1; recovered position " + m.Position.String(), nil
+	return m, HowRecovered + m.Position.String(), nil
 }
 
 // SetSafeToBootstrap marks grastate.dat safe to bootstrap from, as Galera

@@ -1,0 +1,115 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+)
+
+const uuid = "c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99"
+
+func grastate(u, seqno, safe string) string {
+	return "# GALERA saved state\nversion: 2.1\nuuid:    " + u + "\nseqno:   " + seqno + "\nsafe_to_bootstrap: " + safe + "\n"
+}
+
+func TestReadLocal(t *testing.T) {
+	recovered := func(pos string) Recoverer {
+		return func(context.Context) ([]byte, error) {
+			return []byte("[Note] InnoDB: ...\n[Note] WSREP: Recovered position: " + pos + "\n"), nil
+		}
+	}
+	noRecover := func(context.Context) ([]byte, error) {
+		return nil, errors.New("must not run --wsrep-recover here")
+	}
+	for _, tc := range []struct {
+		name    string
+		files   map[string]string
+		recover Recoverer
+		want    galera.Member
+		err     string
+	}{
+		{"empty", nil, noRecover, galera.Member{Empty: true, PositionKnown: true}, ""},
+		{"lost+found only", map[string]string{"lost+found/": ""}, noRecover, galera.Member{Empty: true, PositionKnown: true}, ""},
+		{"data without grastate.dat", map[string]string{"ibdata1": "x"}, noRecover, galera.Member{PositionKnown: true, Position: galera.Position{UUID: galera.ZeroUUID, Seqno: -1}}, ""},
+		{"clean shutdown", map[string]string{"grastate.dat": grastate(uuid, "42", "1")}, noRecover,
+			galera.Member{PositionKnown: true, Position: galera.Position{UUID: uuid, Seqno: 42}, SafeToBootstrap: true}, ""},
+		{"crash", map[string]string{"grastate.dat": grastate(uuid, "-1", "0"), "gvwstate.dat": "view"}, recovered(uuid + ":57"),
+			galera.Member{PositionKnown: true, Position: galera.Position{UUID: uuid, Seqno: 57}, SavedView: true}, ""},
+		{"crash with zero uuid", map[string]string{"grastate.dat": grastate(galera.ZeroUUID, "-1", "0")}, recovered(uuid + ":9"),
+			galera.Member{PositionKnown: true, Position: galera.Position{UUID: uuid, Seqno: 9}}, ""},
+		{"nothing to recover", map[string]string{"grastate.dat": grastate(galera.ZeroUUID, "-1", "0")}, recovered(galera.ZeroUUID + ":-1"),
+			galera.Member{PositionKnown: true, Position: galera.Position{UUID: galera.ZeroUUID, Seqno: -1}}, ""},
+		{"corrupt", map[string]string{"grastate.dat": "version: 2.1\nuuid: nope\nseqno: 1\n"}, noRecover, galera.Member{}, "grastate.dat line 2"},
+		{"recovered another cluster", map[string]string{"grastate.dat": grastate(uuid, "-1", "0")}, recovered("0a3f5e10-e5d8-11f1-9c1e-6a0b1f2e3d4c:3"), galera.Member{}, "names cluster"},
+		{"recover fails", map[string]string{"grastate.dat": grastate(uuid, "-1", "0")},
+			func(context.Context) ([]byte, error) { return nil, errors.New("exit status 1") }, galera.Member{}, "--wsrep-recover failed"},
+		{"recover logs nothing", map[string]string{"grastate.dat": grastate(uuid, "-1", "0")},
+			func(context.Context) ([]byte, error) { return []byte("InnoDB: hello\n"), nil }, galera.Member{}, "no \"Recovered position\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, content := range tc.files {
+				p := filepath.Join(dir, name)
+				if strings.HasSuffix(name, "/") {
+					os.Mkdir(p, 0o755)
+					continue
+				}
+				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, _, err := ReadLocal(context.Background(), "n", dir, tc.recover)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.want.Name = "n"
+			if got != tc.want {
+				t.Fatalf("got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+	m, _, err := ReadLocal(context.Background(), "n", filepath.Join(t.TempDir(), "missing"), nil)
+	if err != nil || !m.Empty {
+		t.Fatalf("missing directory: %+v, %v", m, err)
+	}
+}
+
+func TestSetSafeToBootstrapFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, GrastateFile)
+	if err := os.WriteFile(path, []byte(grastate(uuid, "12", "0")), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetSafeToBootstrap(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	g, err := galera.ParseGrastate(b)
+	if err != nil || !g.SafeToBootstrap || g.Seqno != 12 {
+		t.Fatalf("%+v %v\n%s", g, err, b)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
+		t.Fatalf("mode %v", st.Mode())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("left files behind: %v", ents)
+	}
+	os.WriteFile(path, []byte("garbage"), 0o640)
+	if err := SetSafeToBootstrap(dir); err == nil {
+		t.Fatal("rewrote a corrupt file")
+	}
+	if b, _ := os.ReadFile(path); string(b) != "garbage" {
+		t.Fatal("the corrupt file was changed")
+	}
+}
