@@ -123,13 +123,15 @@ type View struct {
 //
 // After a crash of every member this deliberately does not leave the
 // restart to Galera's pc.recovery (starting every member and letting the
-// saved view come back). Measured with MariaDB 10.11 and Galera 26.4.23:
-// the restored component ran with cluster state UUID 00000000-... and
-// seqno 0, so the history every later decision compares was gone, and a
-// member killed one writeset behind reported Synced without it. A
-// bootstrap from the most advanced member, the others joining by IST,
-// keeps both the history and the data. The joiners still have their
-// gvwstate.dat; they find a Primary component and join it.
+// saved view come back). Measured with MariaDB 10.11 and Galera 26.4.23,
+// members started that way came back with cluster state UUID 00000000-...
+// and seqno 0, and a member killed one writeset behind reported Synced
+// without it. (Those starts did not pass --wsrep-start-position, which run
+// mode now always does after --wsrep-recover; pc.recovery has not been
+// measured again with it.) A bootstrap from the most advanced member, the
+// others joining by IST, keeps both the history and the data, and the
+// end-to-end tests check both. Joiners that still have gvwstate.dat find
+// a Primary component and join it.
 func Decide(v View) Decision {
 	all := append([]Member{v.Self}, v.Peers...)
 	for _, p := range v.Peers {
