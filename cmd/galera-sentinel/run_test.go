@@ -517,6 +517,20 @@ func TestRunMemberGoneOverride(t *testing.T) {
 	if code, _ := post(n1, n1.Name, runToken); code != 409 {
 		t.Errorf("an override on a running member: %d, want 409", code)
 	}
+
+	// mariadbd dies under its sentinel: the sentinel exits with its
+	// status, for the orchestrator to restart the member; no restart
+	// loop inside.
+	if err := n2.KillMariadbd(); err != nil {
+		t.Fatal(err)
+	}
+	code, err := n2.ExitCode(ctx)
+	if err != nil || code != 137 {
+		t.Fatalf("sentinel exit after mariadbd was killed: %d, %v; want 137", code, err)
+	}
+	if !strings.Contains(tailFile(n2.SentinelLog(), 5), "mariadbd exited on its own (signal 9: killed)") {
+		t.Errorf("no clear message:\n%s", tailFile(n2.SentinelLog(), 5))
+	}
 }
 
 // TestRunPartitionDuringStart: after a full outage one member can reach

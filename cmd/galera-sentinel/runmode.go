@@ -418,11 +418,8 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 		me.set(func(n *node) { n.phase = peer.PhaseWaiting })
 		msg := fmt.Sprintf("mariadbd exited on its own (%s); exiting so the orchestrator restarts this member", proc.Describe())
 		logger.Error(msg)
-		code := proc.ExitCode()
-		if code == 0 {
-			code = 1
-		}
-		return &exitError{code: code, msg: msg}
+		// mariadbd's own status, 0 included (an operator's SHUTDOWN).
+		return &exitError{code: proc.ExitCode(), msg: msg}
 	case <-ctx.Done():
 	}
 	me.set(func(n *node) { n.phase = peer.PhaseStopping })

@@ -131,3 +131,21 @@ func TestParseLocalState(t *testing.T) {
 		}
 	}
 }
+
+// TestHold: while run mode holds mariadbd back, the node is not ready (even
+// with a fresh sample left from before) and alive however long the wait.
+func TestHold(t *testing.T) {
+	p := Policy{MaxStaleness: 3 * time.Second, LivenessGrace: 30 * time.Second}
+	o := Observation{Last: synced(), Hold: "wait: waiting for every expected member: 2 of 3", Started: t0,
+		FailingSince: t0.Add(-time.Hour), Err: errors.New("connect: no such file or directory")}
+	if v := p.Ready(o, t0); v.OK || !strings.Contains(v.Reason, "not started: wait: waiting for every expected member") {
+		t.Fatalf("ready while held: %+v", v)
+	}
+	if v := p.Live(o, t0); !v.OK || !strings.Contains(v.Reason, "2 of 3") {
+		t.Fatalf("not alive while held for an hour: %+v", v)
+	}
+	o.Hold = ""
+	if v := p.Live(o, t0); v.OK {
+		t.Fatalf("no hold, an hour without answers, still alive: %+v", v)
+	}
+}

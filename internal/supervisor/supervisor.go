@@ -187,7 +187,7 @@ func describe(ws unix.WaitStatus) string {
 	case ws.Exited():
 		return fmt.Sprintf("exit status %d", ws.ExitStatus())
 	case ws.Signaled():
-		return "killed by " + ws.Signal().String()
+		return fmt.Sprintf("signal %d: %s", int(ws.Signal()), ws.Signal())
 	}
 	return fmt.Sprintf("wait status %#x", uint32(ws))
 }
