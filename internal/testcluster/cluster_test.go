@@ -102,6 +102,20 @@ func TestKilledNodeRejoins(t *testing.T) {
 	if err := n1.Exec(ctx, "CREATE DATABASE k", "CREATE TABLE k.r (id INT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
+	// Kill node2 only once it has applied the DDL. Killed while the DDL
+	// was still in its apply queue, node2 restarted by a plain mariadbd
+	// (no --wsrep-start-position) has come back without table k.r, in
+	// several runs; see the run-mode notes. That is not what this test
+	// is about.
+	for {
+		if _, err := n2.QueryInt(ctx, "SELECT COUNT(*) FROM k.r"); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("node2 never applied CREATE TABLE k.r")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := n2.Kill(); err != nil {
 		t.Fatal(err)
 	}
