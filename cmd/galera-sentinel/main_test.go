@@ -29,3 +29,44 @@ func TestBadCommandLines(t *testing.T) {
 		}
 	}
 }
+
+// TestBadRunCommandLines: every mistake is a usage error that says what
+// is wrong, and nothing is started (run returns before any I/O).
+func TestBadRunCommandLines(t *testing.T) {
+	tok := "GALERA_SENTINEL_TOKEN"
+	good := []string{"run", "--expected-size=3", "--peers=10.0.0.1:9200", "--", "/usr/sbin/mariadbd"}
+	env := func(vars ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(vars); i += 2 {
+				if vars[i] == k {
+					return vars[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		env  func(string) string
+		want string
+	}{
+		{good, env(), "needs a token"},
+		{good, env(tok, "short"), "use at least 16"},
+		{[]string{"run", "--peers=10.0.0.1:9200", "--", "mariadbd"}, env(tok, runToken), "--expected-size is required"},
+		{[]string{"run", "--expected-size=3", "--", "mariadbd"}, env(tok, runToken), "--peers or --peers-dns"},
+		{[]string{"run", "--expected-size=3", "--peers=a:1", "--peers-dns=x", "--", "mariadbd"}, env(tok, runToken), "use one"},
+		{[]string{"run", "--expected-size=3", "--peers=10.0.0.1", "--", "mariadbd"}, env(tok, runToken), "want host:port"},
+		{[]string{"run", "--expected-size=3", "--peers=a:1"}, env(tok, runToken), "no mariadbd command"},
+		{[]string{"run", "--expected-size=3", "--peers=a:1", "mariadbd"}, env(tok, runToken), "put -- before"},
+		{append(good, "--wsrep-new-cluster"), env(tok, runToken), "decides when to bootstrap"},
+		{append(good, "--datadir=/elsewhere"), env(tok, runToken), "differs from --datadir"},
+		{good, env(tok, runToken, "GALERA_SENTINEL_EXPECTED_SIZE", "three"), "GALERA_SENTINEL_EXPECTED_SIZE"},
+		{append([]string{"run", "--tls-cert-file=/x"}, good[1:]...), env(tok, runToken), "go together"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), tc.args, tc.env, &out, &errOut)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want a usage error containing %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -147,14 +147,8 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (*Run
 		fmt.Fprintf(stderr, "Usage: galera-sentinel run [flags] -- mariadbd [args]\n\nDecide whether this member bootstraps, joins or waits; start and supervise mariadbd;\nserve the probe endpoints and the peer API. Every flag can also be set as %s<FLAG>.\n\n", envPrefix)
 		fs.PrintDefaults()
 	}
-	if err := applyEnv(fs, getenv); err != nil {
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return nil, err
 	}
 	cfg.Mariadbd = fs.Args()
 	if len(args) > 0 && !slices.Contains(args, "--") && len(cfg.Mariadbd) > 0 {
@@ -180,23 +174,6 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (*Run
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return cfg, nil
-}
-
-// readSecret reads a secret from a file (trailing newline trimmed) or from
-// the environment, never both.
-func readSecret(flagName, file, env string, getenv func(string) string) (string, error) {
-	v := getenv(env)
-	if file != "" && v != "" {
-		return "", fmt.Errorf("%w: both %s and %s are set; use one", errUsage, flagName, env)
-	}
-	if file == "" {
-		return v, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", flagName, err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 func runRun(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -415,7 +392,6 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 
 	select {
 	case <-proc.Done():
-		me.set(func(n *node) { n.phase = peer.PhaseWaiting })
 		msg := fmt.Sprintf("mariadbd exited on its own (%s); exiting so the orchestrator restarts this member", proc.Describe())
 		logger.Error(msg)
 		// mariadbd's own status, 0 included (an operator's SHUTDOWN).

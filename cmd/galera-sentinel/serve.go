@@ -119,14 +119,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		fmt.Fprintf(stderr, "Usage: galera-sentinel serve [flags]\n\nWatch a MariaDB Galera node and serve probe endpoints.\nEvery flag can also be set as %s<FLAG> (e.g. %sMYSQL_ADDR).\n\n", envPrefix, envPrefix)
 		fs.PrintDefaults()
 	}
-	if err := applyEnv(fs, getenv); err != nil {
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, fs.Args())
@@ -140,6 +134,20 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return cfg, nil
+}
+
+// parseFlags applies the environment, then argv (which wins).
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := applyEnv(fs, getenv); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return nil
 }
 
 // applyEnv sets each flag from GALERA_SENTINEL_<NAME> when that is set;
@@ -157,19 +165,25 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
-// readPassword reads the password from a file (trailing newline trimmed,
-// as `echo secret > file` leaves one) or from the environment.
+// readPassword reads the password from --mysql-password-file or the
+// environment.
 func readPassword(file string, getenv func(string) string) (string, error) {
-	env := getenv(passwordEnv)
-	if file != "" && env != "" {
-		return "", fmt.Errorf("%w: both --mysql-password-file and %s are set; use one", errUsage, passwordEnv)
+	return readSecret("--mysql-password-file", file, passwordEnv, getenv)
+}
+
+// readSecret reads a secret from a file (trailing newline trimmed, as
+// `echo secret > file` leaves one) or from the environment, never both.
+func readSecret(flagName, file, env string, getenv func(string) string) (string, error) {
+	v := getenv(env)
+	if file != "" && v != "" {
+		return "", fmt.Errorf("%w: both %s and %s are set; use one", errUsage, flagName, env)
 	}
 	if file == "" {
-		return env, nil
+		return v, nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return "", fmt.Errorf("read password file: %w", err)
+		return "", fmt.Errorf("read %s: %w", flagName, err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
 }

@@ -263,17 +263,6 @@ func (n *Node) Pid() int {
 	return n.cmd.Process.Pid
 }
 
-// signal sends sig to mariadbd, and SIGCONT first when it is SIGTERM, so
-// that a frozen node can shut down.
-func (n *Node) signal(sig syscall.Signal) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd == nil {
-		return fmt.Errorf("%s: not running", n.Name)
-	}
-	return n.cmd.Process.Signal(sig)
-}
-
 // wait waits for mariadbd to exit and forgets the process.
 func (n *Node) wait(ctx context.Context) error {
 	n.mu.Lock()
@@ -296,8 +285,8 @@ func (n *Node) wait(ctx context.Context) error {
 
 // Stop shuts mariadbd down cleanly (SIGTERM) and waits for it to exit.
 func (n *Node) Stop(ctx context.Context) error {
-	_ = n.signal(syscall.SIGCONT)
-	if err := n.signal(syscall.SIGTERM); err != nil {
+	_ = n.Signal(syscall.SIGCONT)
+	if err := n.Signal(syscall.SIGTERM); err != nil {
 		return err
 	}
 	return n.wait(ctx)
@@ -314,7 +303,7 @@ func (n *Node) Kill() error {
 		mpid := n.MariadbdPid()
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		defer waitGone(mpid)
-	} else if err := n.signal(syscall.SIGKILL); err != nil {
+	} else if err := n.Signal(syscall.SIGKILL); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -331,10 +320,10 @@ func (n *Node) kill() {
 
 // Freeze stops mariadbd with SIGSTOP: the kernel still accepts TCP
 // connections into the listen backlog, but nothing answers them.
-func (n *Node) Freeze() error { return n.signal(syscall.SIGSTOP) }
+func (n *Node) Freeze() error { return n.Signal(syscall.SIGSTOP) }
 
 // Thaw resumes a frozen mariadbd (SIGCONT).
-func (n *Node) Thaw() error { return n.signal(syscall.SIGCONT) }
+func (n *Node) Thaw() error { return n.Signal(syscall.SIGCONT) }
 
 // MariadbdPid is the pid in mariadbd's pid file, 0 when there is none or
 // that process is gone.

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // stateRoot holds one directory and one lock file per slot. It must be
@@ -142,19 +141,10 @@ func killByCmdline(needle string) {
 			pids = append(pids, pid)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	// A zombie whose parent is gone is reaped by init; one whose parent
+	// is us is reaped by exec.Cmd.Wait elsewhere: waitGone counts it gone.
 	for _, pid := range pids {
-		for time.Now().Before(deadline) {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
-				break
-			}
-			// A zombie whose parent is gone is reaped by init; one whose
-			// parent is us is reaped by exec.Cmd.Wait elsewhere.
-			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && bytes.Contains(st, []byte(") Z ")) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitGone(pid)
 	}
 }
 
