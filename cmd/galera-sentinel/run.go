@@ -38,6 +38,8 @@ Usage:
 Commands:
   serve      watch a Galera node and serve the probe endpoints (/readyz, /livez, ...)
   run        entrypoint: bootstrap, join or wait; start and supervise mariadbd; serve the endpoints
+  notify     mariadbd's wsrep_notify_cmd: tell the local sentinel the node's state changed
+  demo       a local 3-node cluster on loopback with sentinels and HAProxy, to try it out
   version    print version, commit and Go version
 
 Run 'galera-sentinel <command> -h' for the flags of a command.
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "run":
 		return runRun(ctx, args[1:], getenv, stdout, stderr)
+	case "notify":
+		return runNotify(args[1:], getenv, stderr)
 	case "version", "--version", "-version":
 		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,8 +45,6 @@ type RunConfig struct {
 	PeersDNS        string
 	PeerPort        int
 	DNSServer       string
-	TokenFile       string
-	Token           string // from the file or the environment; never logged
 	TLSCertFile     string
 	TLSKeyFile      string
 	TLSCAFile       string
@@ -53,6 +52,8 @@ type RunConfig struct {
 	DecideInterval  time.Duration
 	PeerTimeout     time.Duration
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
+	DrainTimeout    time.Duration
 	ForceBootstrap  string
 	InitCommand     string
 
@@ -70,7 +71,6 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PeersDNS, "peers-dns", "", "DNS name whose A/AAAA records are the members (a headless Service with publishNotReadyAddresses); resolved on every attempt")
 	fs.IntVar(&c.PeerPort, "peer-port", 0, "sentinel port of the members found by --peers-dns (default: the port of --listen)")
 	fs.StringVar(&c.DNSServer, "dns-server", "", "host:port of the DNS server for --peers-dns (default: /etc/resolv.conf)")
-	fs.StringVar(&c.TokenFile, "token-file", "", "file holding the token shared by the cluster's sentinels (or set "+tokenEnv+")")
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "serve HTTPS with this certificate (PEM); reloaded when the file changes")
 	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "private key for --tls-cert-file")
 	fs.StringVar(&c.TLSCAFile, "tls-ca-file", "", "call peers over HTTPS, trusting this CA (PEM)")
@@ -78,6 +78,8 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DecideInterval, "decide-interval", 2*time.Second, "how often to look at the peers again while waiting")
 	fs.DurationVar(&c.PeerTimeout, "peer-timeout", 2*time.Second, "bound on one call to a peer")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long mariadbd may take to shut down after SIGTERM before it is killed; keep it below the orchestrator's own limit (terminationGracePeriodSeconds, TimeoutStopSec)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the client connections are waited for: at least the load balancer's check interval times its fall count")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, after --drain-delay, how long to wait for client connections to close before mariadbd is stopped anyway")
 	fs.StringVar(&c.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
 }
@@ -118,6 +120,11 @@ func (c *RunConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("--%s=%s: must be positive", name, d))
 		}
 	}
+	for name, d := range map[string]time.Duration{"drain-delay": c.DrainDelay, "drain-timeout": c.DrainTimeout} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("--%s=%s: must not be negative", name, d))
+		}
+	}
 	// --force-bootstrap naming another member is not an error: one
 	// environment shared by every pod of a StatefulSet names the one.
 	if len(c.Mariadbd) == 0 {
@@ -133,6 +140,9 @@ func (c *RunConfig) Validate() error {
 		}
 		if a == "--wsrep-new-cluster" || strings.HasPrefix(a, "--wsrep-cluster-address") || strings.HasPrefix(a, "--wsrep_cluster_address") {
 			errs = append(errs, fmt.Errorf("mariadbd argument %s: the sentinel sets the cluster address and decides when to bootstrap", a))
+		}
+		if c.NotifySocket != "" && (strings.HasPrefix(a, "--wsrep-notify-cmd") || strings.HasPrefix(a, "--wsrep_notify_cmd")) {
+			errs = append(errs, fmt.Errorf("mariadbd argument %s: with --notify-socket the sentinel sets wsrep_notify_cmd itself", a))
 		}
 	}
 	return errors.Join(errs...)
@@ -159,17 +169,12 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (*Run
 		return nil, err
 	}
 	cfg.MySQLPassword = pw
-	tok, err := readSecret("--token-file", cfg.TokenFile, tokenEnv, getenv)
-	if err != nil {
+	if err := cfg.readToken(getenv); err != nil {
 		return nil, err
 	}
-	if tok == "" {
+	if cfg.Token == "" {
 		return nil, fmt.Errorf("%w: the peer API needs a token: --token-file or %s", errUsage, tokenEnv)
 	}
-	if err := peer.CheckToken(tok); err != nil {
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
-	}
-	cfg.Token = tok
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -253,7 +258,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 			return err
 		}
 	}
-	ln, err := health.Listen(cfg.Listen)
+	eps, err := openEndpoints(&cfg.ServeConfig, serverTLS)
 	if err != nil {
 		return err
 	}
@@ -263,12 +268,9 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	} else {
 		port := cfg.PeerPort
 		if port == 0 {
-			port = ln.Addr().(*net.TCPAddr).Port
+			port = eps.http.Addr().(*net.TCPAddr).Port
 		}
 		source = discovery.DNS{Name: cfg.PeersDNS, Port: port, Server: cfg.DNSServer, Timeout: cfg.PeerTimeout}
-	}
-	if serverTLS != nil {
-		ln = tls.NewListener(ln, serverTLS)
 	}
 
 	client, err := mysqlstat.New(mysqlstat.Config{
@@ -276,7 +278,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 		ConnectLimit: cfg.ConnectLimit, StatementTimeout: cfg.Timeout,
 	})
 	if err != nil {
-		ln.Close()
+		eps.close()
 		return err
 	}
 	defer client.Close()
@@ -324,13 +326,16 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 		},
 	}
 	mux := http.NewServeMux()
-	health.NewHandlers(poller).Register(mux)
+	h := health.NewHandlers(poller)
+	h.Register(mux)
+	h.RegisterAdmin(mux, peer.RequireToken(cfg.Token, logger), logger)
 	api.Register(mux)
 
-	logger.Info("run mode", "node", cfg.NodeName, "listen", ln.Addr().String(), "tls", serverTLS != nil,
+	logger.Info("run mode", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
+		"agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"peers", source.String(), "expected_size", cfg.ExpectedSize, "datadir", cfg.DataDir, "pid", os.Getpid())
 	if ready != nil {
-		ready <- ln.Addr().String()
+		ready <- eps.http.Addr().String()
 	}
 
 	// The server and the poller live until runMode returns, after
@@ -341,8 +346,8 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	go func() { defer bg.Done(); poller.Run(sctx) }()
 	go func() {
 		defer bg.Done()
-		if err := health.Serve(sctx, ln, mux, logger); err != nil {
-			logger.Error("http server", "err", err)
+		if err := eps.serve(sctx, mux, poller, logger); err != nil {
+			logger.Error("serving endpoints", "err", err)
 		}
 	}()
 	defer func() { stopServing(); bg.Wait(); logger.Info("stopped") }()
@@ -399,6 +404,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	case <-ctx.Done():
 	}
 	me.set(func(n *node) { n.phase = peer.PhaseStopping })
+	drain(cfg, poller, proc, logger)
 	logger.Info("stopping mariadbd", "pid", proc.Pid, "timeout", cfg.ShutdownTimeout)
 	begin := time.Now()
 	if err := proc.Stop(cfg.ShutdownTimeout); err != nil {
@@ -410,6 +416,64 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 		return &exitError{code: code, msg: "mariadbd " + proc.Describe()}
 	}
 	return nil
+}
+
+// drain takes the node out of the load balancer before mariadbd stops:
+// readiness 503 at once, --drain-delay for the load balancer to notice,
+// then up to --drain-timeout for the client connections to close. A
+// second SIGTERM or SIGINT, or mariadbd exiting, cuts it short.
+func drain(cfg *RunConfig, poller *health.Poller, proc *supervisor.Process, logger *slog.Logger) {
+	poller.SetStopping()
+	hurry := make(chan os.Signal, 1)
+	signal.Notify(hurry, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(hurry)
+	begin := time.Now()
+	logger.Info("draining: readiness is 503; waiting for the load balancer", "drain_delay", cfg.DrainDelay, "drain_timeout", cfg.DrainTimeout)
+	wait := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case sig := <-hurry:
+			logger.Warn("second signal: stopping without finishing the drain", "signal", sig.String())
+		case <-proc.Done():
+		}
+		return false
+	}
+	if !wait(cfg.DrainDelay) {
+		return
+	}
+	deadline := begin.Add(cfg.DrainDelay + cfg.DrainTimeout)
+	last := -1
+	for {
+		n, fresh := clientConnections(poller.Snapshot(), cfg.MaxStaleness)
+		switch {
+		case fresh && n == 0:
+			logger.Info("drained: no client connections left", "took", time.Since(begin).Round(time.Millisecond))
+			return
+		case time.Now().After(deadline):
+			logger.Warn("drain timeout: stopping mariadbd with client connections still open", "connections", n, "drain_timeout", cfg.DrainTimeout)
+			return
+		case fresh && n != last:
+			logger.Info("waiting for client connections to close", "connections", n)
+			last = n
+		}
+		poller.Kick()
+		if !wait(min(cfg.PollInterval, 250*time.Millisecond)) {
+			return
+		}
+	}
+}
+
+// clientConnections is the number of client connections in the last
+// sample, the sentinel's own not counted, and whether that sample is
+// fresh enough to trust.
+func clientConnections(s *health.Snapshot, maxStale time.Duration) (int, bool) {
+	if s.Last == nil || time.Since(s.Last.At) > maxStale {
+		return 0, false
+	}
+	return max(s.Last.ThreadsConnected-1, 0), true
 }
 
 // mariadbd runs the server binary in its three roles: --wsrep-recover,
@@ -504,9 +568,25 @@ func (m *mariadbd) start(plan recovery.Plan, self galera.Member, recovered bool)
 	if plan.Action == galera.Bootstrap || plan.Action == galera.BootstrapNew {
 		args = append(args, "--wsrep-new-cluster")
 	}
+	if m.cfg.NotifySocket != "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("wsrep_notify_cmd: %w", err)
+		}
+		// mariadbd runs the command through /bin/sh.
+		args = append(args, "--wsrep-notify-cmd="+shellQuote(exe)+" notify --socket="+shellQuote(m.cfg.NotifySocket))
+	}
 	cmd := m.command(args...)
 	m.log.Info("starting mariadbd", "action", plan.Action.String(), "args", cmd.Args)
 	return m.reaper.Start("mariadbd", cmd)
+}
+
+// shellQuote quotes s for /bin/sh when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func tailLines(s string, n int) string {

@@ -2,19 +2,25 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
+	"github.com/galera-sentinel/galera-sentinel/internal/notify"
+	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 )
 
 // envPrefix: every flag --foo-bar can also be set as GALERA_SENTINEL_FOO_BAR.
@@ -40,6 +46,10 @@ type ServeConfig struct {
 	AvailableWhenDonor    bool
 	AvailableWhenReadOnly bool
 	MaintenanceFile       string
+	TokenFile             string
+	Token                 string // from the file or the environment; never logged
+	AgentCheckListen      string
+	NotifySocket          string
 	LogFormat             string
 	LogLevel              string
 }
@@ -57,6 +67,9 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AvailableWhenDonor, "available-when-donor", false, "stay ready while Donor/Desynced")
 	fs.BoolVar(&c.AvailableWhenReadOnly, "available-when-readonly", false, "stay ready while read_only=ON")
 	fs.StringVar(&c.MaintenanceFile, "maintenance-file", "", "while this file exists the node is drained (/readyz answers 503 maintenance)")
+	fs.StringVar(&c.TokenFile, "token-file", "", "file holding the API token (or set "+tokenEnv+"): required by POST /api/v1/maintenance and, in run mode, shared by the cluster's sentinels")
+	fs.StringVar(&c.AgentCheckListen, "agent-check-listen", "", "TCP address for HAProxy's agent-check (answers up, drain, maint or down); off when empty")
+	fs.StringVar(&c.NotifySocket, "notify-socket", "", "unix socket where `galera-sentinel notify` (mariadbd's wsrep_notify_cmd) reports state changes, which trigger a poll at once; off when empty")
 	fs.StringVar(&c.LogFormat, "log-format", "auto", "text, json, or auto (text on a terminal, json otherwise)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 }
@@ -72,6 +85,14 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.Listen == "" {
 		errs = append(errs, errors.New("--listen is empty"))
+	}
+	if c.AgentCheckListen != "" {
+		if _, _, err := net.SplitHostPort(c.AgentCheckListen); err != nil {
+			errs = append(errs, fmt.Errorf("--agent-check-listen=%q: %w", c.AgentCheckListen, err))
+		}
+	}
+	if c.NotifySocket != "" && !filepath.IsAbs(c.NotifySocket) {
+		errs = append(errs, fmt.Errorf("--notify-socket=%q: want an absolute path (mariadbd runs the notifier from its own directory)", c.NotifySocket))
 	}
 	pos := func(name string, d time.Duration) {
 		if d <= 0 {
@@ -130,10 +151,28 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		return nil, err
 	}
 	cfg.MySQLPassword = pw
+	if err := cfg.readToken(getenv); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return cfg, nil
+}
+
+// readToken reads the API token, if one is given, and checks it.
+func (c *ServeConfig) readToken(getenv func(string) string) error {
+	tok, err := readSecret("--token-file", c.TokenFile, tokenEnv, getenv)
+	if err != nil {
+		return err
+	}
+	if tok != "" {
+		if err := peer.CheckToken(tok); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+	}
+	c.Token = tok
+	return nil
 }
 
 // parseFlags applies the environment, then argv (which wins).
@@ -235,7 +274,7 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 		return err
 	}
 	defer client.Close()
-	ln, err := health.Listen(cfg.Listen)
+	eps, err := openEndpoints(cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -244,20 +283,102 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 		MaintenanceFile: cfg.MaintenanceFile, Policy: cfg.policy(), Logger: logger,
 	}, client)
 	mux := http.NewServeMux()
-	health.NewHandlers(poller).Register(mux)
+	h := health.NewHandlers(poller)
+	h.Register(mux)
+	h.RegisterAdmin(mux, peer.RequireToken(cfg.Token, logger), logger)
 
-	logger.Info("serving", "listen", ln.Addr().String(), "mysql_addr", cfg.MySQLAddr, "mysql_user", cfg.MySQLUser,
+	logger.Info("serving", "listen", eps.http.Addr().String(), "agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
+		"mysql_addr", cfg.MySQLAddr, "mysql_user", cfg.MySQLUser,
 		"poll_interval", cfg.PollInterval, "timeout", cfg.Timeout, "max_staleness", cfg.MaxStaleness)
 	if ready != nil {
-		ready <- ln.Addr().String()
+		ready <- eps.http.Addr().String()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
 	go func() { defer close(done); poller.Run(ctx) }()
-	err = health.Serve(ctx, ln, mux, logger)
+	err = eps.serve(ctx, mux, poller, logger)
 	cancel()
 	<-done
 	logger.Info("stopped")
 	return err
+}
+
+// endpoints are the sockets serve and run open before anything else, so
+// that a bad or busy address fails at start-up.
+type endpoints struct {
+	http   net.Listener
+	agent  net.Listener      // nil when --agent-check-listen is empty
+	notify *net.UnixListener // nil when --notify-socket is empty
+}
+
+func openEndpoints(cfg *ServeConfig, serverTLS *tls.Config) (*endpoints, error) {
+	e := &endpoints{}
+	var err error
+	if e.http, err = health.Listen(cfg.Listen); err != nil {
+		return nil, err
+	}
+	if cfg.AgentCheckListen != "" {
+		if e.agent, err = net.Listen("tcp", cfg.AgentCheckListen); err != nil {
+			e.close()
+			return nil, fmt.Errorf("agent-check: %w", err)
+		}
+	}
+	if cfg.NotifySocket != "" {
+		if e.notify, err = notify.Listen(cfg.NotifySocket); err != nil {
+			e.close()
+			return nil, err
+		}
+	}
+	if serverTLS != nil {
+		e.http = tls.NewListener(e.http, serverTLS)
+	}
+	return e, nil
+}
+
+func (e *endpoints) agentAddr() string {
+	if e.agent == nil {
+		return "off"
+	}
+	return e.agent.Addr().String()
+}
+
+func (e *endpoints) close() {
+	for _, l := range []net.Listener{e.http, e.agent} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	if e.notify != nil {
+		e.notify.Close()
+	}
+}
+
+// serve runs every server until ctx ends and returns once all stopped.
+// The first to fail stops the others.
+func (e *endpoints) serve(ctx context.Context, mux http.Handler, poller *health.Poller, logger *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	run := func(i int, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = f(); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	run(0, func() error { return health.Serve(ctx, e.http, mux, logger) })
+	if e.agent != nil {
+		run(1, func() error { return health.ServeAgent(ctx, e.agent, poller, logger) })
+	}
+	if e.notify != nil {
+		run(2, func() error {
+			return notify.Serve(ctx, e.notify, func(string) { poller.Notify() }, logger.With("component", "notify"))
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -33,7 +33,12 @@ type Observation struct {
 	// Err is the error of the latest poll, nil when it succeeded.
 	Err error
 
+	// Maintenance is the operator's drain switch (the maintenance file or
+	// the maintenance API).
 	Maintenance bool
+	// Stopping is set when run mode has been told to stop: the node drains
+	// before mariadbd is shut down.
+	Stopping bool
 	// EverSynced is set once the node has been seen Synced in a Primary
 	// component since the sentinel started.
 	EverSynced bool
@@ -64,6 +69,9 @@ func (o Observation) Age(now time.Time) time.Duration {
 
 // Ready decides whether the node may take client traffic.
 func (p Policy) Ready(o Observation, now time.Time) Verdict {
+	if o.Stopping {
+		return fail("maintenance: shutting down")
+	}
 	if o.Maintenance {
 		return fail("maintenance")
 	}
@@ -158,6 +166,9 @@ func (p Policy) Started(o Observation) Verdict {
 func (p Policy) Writer(o Observation, now time.Time, lowestReadyIndex int) Verdict {
 	r := p.Ready(o, now)
 	if !r.OK {
+		if o.Maintenance || o.Stopping {
+			return r // "maintenance", as /readyz says
+		}
 		return fail("not ready: " + r.Reason)
 	}
 	want := lowestReadyIndex

@@ -40,6 +40,8 @@ func TestReady(t *testing.T) {
 		{"just fresh enough", base, Observation{Last: synced()}, t0.Add(3 * time.Second), true, "ready"},
 		{"maintenance wins over everything", base, Observation{Last: synced(), Maintenance: true}, t0, false, "maintenance"},
 		{"maintenance without sample", base, Observation{Maintenance: true}, t0, false, "maintenance"},
+		{"stopping", base, Observation{Last: synced(), Stopping: true}, t0, false, "maintenance: shutting down"},
+		{"stopping wins over a hold", base, Observation{Stopping: true, Hold: "waiting for peers"}, t0, false, "maintenance: shutting down"},
 		{"joining", base, Observation{Last: with(func(s *Sample) { s.LocalState = StateJoining; s.Ready = true })}, t0, false, "not Synced: Joining"},
 		{"joined", base, Observation{Last: with(func(s *Sample) { s.LocalState = StateJoined })}, t0, false, "not Synced: Joined"},
 		{"donor", base, Observation{Last: with(func(s *Sample) { s.LocalState = StateDonor })}, t0, false, "not Synced: Donor/Desynced"},
@@ -113,8 +115,11 @@ func TestStartedAndWriter(t *testing.T) {
 	if v := p.Writer(Observation{Last: synced()}, t0, 1); !v.OK {
 		t.Errorf("index 1 not writer when it is the lowest ready: %s", v.Reason)
 	}
-	if v := p.Writer(Observation{Last: idx0, Maintenance: true}, t0, -1); v.OK || !strings.Contains(v.Reason, "maintenance") {
-		t.Errorf("writer in maintenance: %v %q", v.OK, v.Reason)
+	if v := p.Writer(Observation{Last: idx0, Maintenance: true}, t0, -1); v.OK || v.Reason != "maintenance" {
+		t.Errorf("writer in maintenance: %v %q, want 503 \"maintenance\" as /readyz says", v.OK, v.Reason)
+	}
+	if v := p.Writer(Observation{Last: idx0, Stopping: true}, t0, -1); v.OK || v.Reason != "maintenance: shutting down" {
+		t.Errorf("writer stopping: %v %q", v.OK, v.Reason)
 	}
 }
 

@@ -70,6 +70,9 @@ type Sample struct {
 	ClusterUUID   string // wsrep_cluster_state_uuid
 	LastCommitted int64  // wsrep_last_committed
 	NodeName      string // wsrep_node_name
+	// ThreadsConnected is the server's Threads_connected: open client
+	// connections, the sentinel's own included.
+	ThreadsConnected int
 
 	Desync                 bool   // wsrep_desync
 	RejectQueries          string // wsrep_reject_queries: NONE, ALL, ALL_KILL

@@ -33,6 +33,35 @@ func (h *Handlers) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /status", h.status)
 }
 
+// RegisterAdmin adds the operator's endpoints to mux behind auth:
+// POST /api/v1/maintenance?state=on|off drains the node or ends the drain.
+func (h *Handlers) RegisterAdmin(mux *http.ServeMux, auth func(http.Handler) http.Handler, logger *slog.Logger) {
+	mux.Handle("POST /api/v1/maintenance", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var on bool
+		switch st := r.URL.Query().Get("state"); st {
+		case "on":
+			on = true
+		case "off":
+		default:
+			http.Error(w, fmt.Sprintf("state=%q: want POST /api/v1/maintenance?state=on or ?state=off", st), http.StatusBadRequest)
+			return
+		}
+		if err := h.poller.SetMaintenance(on); err != nil {
+			logger.Error("maintenance API", "err", err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		logger.Warn("maintenance switched by the API", "maintenance", on, "remote", r.RemoteAddr)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if on {
+			fmt.Fprintln(w, "maintenance on: /readyz and /writerz answer 503 maintenance")
+		} else {
+			fmt.Fprintln(w, "maintenance off")
+		}
+	})))
+}
+
 func (h *Handlers) ready(w http.ResponseWriter, r *http.Request) {
 	s := h.poller.Snapshot()
 	writeVerdict(w, h.poller.Policy().Ready(s.Observation, h.now()))
@@ -74,6 +103,8 @@ type StatusDoc struct {
 	Started     VerdictDoc `json:"started"`
 	Writer      VerdictDoc `json:"writer"`
 	Maintenance bool       `json:"maintenance"`
+	// Stopping is set while run mode drains and stops mariadbd.
+	Stopping bool `json:"stopping,omitempty"`
 	// Hold is why run mode has not started mariadbd yet.
 	Hold string `json:"hold,omitempty"`
 
@@ -111,6 +142,7 @@ type SampleDoc struct {
 	RejectQueries          string    `json:"wsrep_reject_queries"`
 	ReadOnly               bool      `json:"read_only"`
 	SSTDonorRejectsQueries bool      `json:"wsrep_sst_donor_rejects_queries"`
+	ThreadsConnected       int       `json:"threads_connected"`
 }
 
 // Status builds the status document at now.
@@ -122,6 +154,7 @@ func Status(s *Snapshot, pol galera.Policy, now time.Time) StatusDoc {
 		Started:             vd(pol.Started(s.Observation)),
 		Writer:              vd(pol.Writer(s.Observation, now, -1)),
 		Maintenance:         s.Maintenance,
+		Stopping:            s.Stopping,
 		Hold:                s.Hold,
 		SampleAgeSeconds:    -1,
 		Polls:               s.Polls,
@@ -143,6 +176,7 @@ func Status(s *Snapshot, pol galera.Policy, now time.Time) StatusDoc {
 			ClusterSize: l.ClusterSize, ClusterUUID: l.ClusterUUID, LastCommitted: l.LastCommitted,
 			WsrepOn: l.WsrepOn, WsrepReady: l.Ready, WsrepConnected: l.Connected, Desync: l.Desync,
 			RejectQueries: l.RejectQueries, ReadOnly: l.ReadOnly, SSTDonorRejectsQueries: l.SSTDonorRejectsQueries,
+			ThreadsConnected: l.ThreadsConnected,
 		}
 	}
 	return d

@@ -7,6 +7,9 @@ package health
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -51,6 +54,9 @@ type Poller struct {
 	kick chan struct{}
 	// mu serialises publishing; reading stays lock-free.
 	mu sync.Mutex
+	// apiMaint is the maintenance API's switch when no maintenance file
+	// is configured; stopping is set once run mode begins to stop.
+	apiMaint, stopping atomic.Bool
 }
 
 // NewPoller returns a poller that has not polled yet.
@@ -79,6 +85,54 @@ func (p *Poller) SetHold(reason string) {
 	p.snap.Store(&next)
 }
 
+// SetMaintenance turns the operator's drain on or off and publishes it at
+// once. With a maintenance file configured the switch is that file, which
+// the API creates and removes: a drain then survives a restart of the
+// sentinel, and the file and the API never disagree. Without one the
+// switch lives in memory.
+func (p *Poller) SetMaintenance(on bool) error {
+	if f := p.cfg.MaintenanceFile; f != "" {
+		var err error
+		if on {
+			err = os.WriteFile(f, []byte("drained through the maintenance API at "+time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+		} else if err = os.Remove(f); errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+		if err != nil {
+			return fmt.Errorf("maintenance file: %w", err)
+		}
+	} else {
+		p.apiMaint.Store(on)
+	}
+	p.republish()
+	return nil
+}
+
+// SetStopping drains the node for good: run mode is about to stop
+// mariadbd. It shows in the probes at once.
+func (p *Poller) SetStopping() {
+	p.stopping.Store(true)
+	p.republish()
+}
+
+// republish publishes the drain switches without waiting for a poll.
+func (p *Poller) republish() {
+	p.mu.Lock()
+	prev := p.snap.Load()
+	next := *prev
+	p.setSwitches(&next)
+	p.snap.Store(&next)
+	p.mu.Unlock()
+	p.logChange(prev, &next, time.Now())
+}
+
+// setSwitches copies the drain switches into a snapshot; called with mu
+// held so that a poll in flight cannot publish an older value.
+func (p *Poller) setSwitches(s *Snapshot) {
+	s.Maintenance = p.maintenance()
+	s.Stopping = p.stopping.Load()
+}
+
 // Snapshot returns the latest snapshot; it never blocks.
 func (p *Poller) Snapshot() *Snapshot { return p.snap.Load() }
 
@@ -92,6 +146,18 @@ func (p *Poller) Kick() {
 	case p.kick <- struct{}{}:
 	default:
 	}
+}
+
+// notifyRepoll is when a notification's second poll runs: mariadbd calls
+// wsrep_notify_cmd while it changes state, so the poll at that moment may
+// still read the old state.
+const notifyRepoll = 150 * time.Millisecond
+
+// Notify is how a wsrep notification reaches the poller: poll now, and
+// once more shortly after.
+func (p *Poller) Notify() {
+	p.Kick()
+	time.AfterFunc(notifyRepoll, p.Kick)
 }
 
 // Run polls until ctx ends. A poll never outlives Timeout, so Run returns
@@ -137,8 +203,8 @@ func (p *Poller) pollOnce(ctx context.Context) {
 			next.EverSynced = true
 		}
 	}
-	next.Maintenance = p.maintenance()
 	p.mu.Lock()
+	p.setSwitches(&next)
 	if cur := p.snap.Load(); cur.Hold != prev.Hold {
 		// SetHold ran during this poll: its hold and its liveness clock
 		// win over what this poll started from.
@@ -154,7 +220,7 @@ func (p *Poller) pollOnce(ctx context.Context) {
 
 func (p *Poller) maintenance() bool {
 	if p.cfg.MaintenanceFile == "" {
-		return false
+		return p.apiMaint.Load()
 	}
 	_, err := os.Stat(p.cfg.MaintenanceFile)
 	return err == nil

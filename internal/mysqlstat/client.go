@@ -187,6 +187,7 @@ func (c *Client) drop(conn driver.Conn) {
 var statusNames = []string{
 	"wsrep_ready", "wsrep_connected", "wsrep_cluster_status", "wsrep_local_state",
 	"wsrep_local_index", "wsrep_cluster_size", "wsrep_cluster_state_uuid", "wsrep_last_committed",
+	"threads_connected",
 }
 
 // variableNames are the system variables a Sample reads.

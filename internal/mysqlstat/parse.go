@@ -74,6 +74,7 @@ func ParseSample(status, vars map[string]string, at time.Time) (galera.Sample, e
 	s.ClusterUUID = status["wsrep_cluster_state_uuid"]
 	s.LastCommitted = num("wsrep_last_committed")
 	s.NodeName = vars["wsrep_node_name"]
+	s.ThreadsConnected = int(num("threads_connected"))
 	s.Desync = onOff(vars, "wsrep_desync")
 	s.RejectQueries = vars["wsrep_reject_queries"]
 	s.ReadOnly = onOff(vars, "read_only")

@@ -46,12 +46,24 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/bootstrap", s.auth(http.HandlerFunc(s.bootstrap)))
 }
 
-// auth admits requests that carry "Authorization: Bearer <token>": 401
-// without credentials, 403 with wrong ones. The comparison runs in
+func (s *Server) auth(next http.Handler) http.Handler { return RequireToken(s.Token, s.Logger)(next) }
+
+// RequireToken admits requests that carry "Authorization: Bearer <token>":
+// 401 without credentials, 403 with wrong ones. The comparison runs in
 // constant time over hashes, so neither the content nor the length of the
-// token leaks through timing.
-func (s *Server) auth(next http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(s.Token))
+// token leaks through timing. With no token configured every request is
+// refused with 403: an API without a token is switched off, not open.
+func RequireToken(token string, logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler { return requireToken(token, logger, next) }
+}
+
+func requireToken(token string, logger *slog.Logger, next http.Handler) http.Handler {
+	if token == "" {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "this API is off: start the sentinel with --token-file (or GALERA_SENTINEL_TOKEN)", http.StatusForbidden)
+		})
+	}
+	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
@@ -62,8 +74,8 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		}
 		got := sha256.Sum256([]byte(tok))
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			if s.Logger != nil {
-				s.Logger.Warn("peer API: wrong token", "remote", r.RemoteAddr, "path", r.URL.Path)
+			if logger != nil {
+				logger.Warn("API: wrong token", "remote", r.RemoteAddr, "path", r.URL.Path)
 			}
 			http.Error(w, "wrong token", http.StatusForbidden)
 			return

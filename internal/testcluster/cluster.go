@@ -42,6 +42,8 @@ const (
 	SSTPort    = 14444
 	// SentinelPort is where tests run a node's sentinel (Node.SentinelAddr).
 	SentinelPort = 19200
+	// AgentPort is where tests run a sentinel's agent-check (Node.AgentAddr).
+	AgentPort = 19201
 )
 
 // Options describes a cluster. The zero value is a 3-node cluster on

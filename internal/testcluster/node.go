@@ -149,6 +149,10 @@ func (n *Node) start(ctx context.Context, extra ...string) error {
 // SentinelLog is where a sentinel started by StartRun writes.
 func (n *Node) SentinelLog() string { return filepath.Join(n.Dir, "sentinel.log") }
 
+// AgentAddr is where a sentinel started by StartRun should answer
+// HAProxy's agent-check: the node's own host, port AgentPort.
+func (n *Node) AgentAddr() string { return fmt.Sprintf("%s:%d", n.Host, AgentPort) }
+
 // SentinelAddr is the address a sentinel started by StartRun should
 // listen on: the node's own host, port SentinelPort.
 func (n *Node) SentinelAddr() string { return fmt.Sprintf("%s:%d", n.Host, SentinelPort) }
@@ -279,7 +283,7 @@ func (n *Node) wait(ctx context.Context) error {
 	n.mu.Lock()
 	n.cmd, n.exited = nil, nil
 	n.mu.Unlock()
-	n.closeDB()
+	n.CloseDB()
 	return nil
 }
 
@@ -312,7 +316,7 @@ func (n *Node) Kill() error {
 }
 
 func (n *Node) kill() {
-	n.closeDB() // first, so the driver does not write to a dead socket
+	n.CloseDB() // first, so the driver does not write to a dead socket
 	if n.Running() {
 		_ = n.Kill()
 	}
@@ -371,7 +375,7 @@ func (n *Node) ExitCode(ctx context.Context) (int, error) {
 	err := n.exitErr
 	n.cmd, n.exited = nil, nil
 	n.mu.Unlock()
-	n.closeDB()
+	n.CloseDB()
 	if err == nil {
 		return 0, nil
 	}
@@ -481,7 +485,9 @@ func (n *Node) DB() *sql.DB {
 	return n.db
 }
 
-func (n *Node) closeDB() {
+// CloseDB closes the admin pool, so that the harness holds no connection
+// to the node (a drain waits for client connections to close).
+func (n *Node) CloseDB() {
 	n.mu.Lock()
 	db := n.db
 	n.db = nil

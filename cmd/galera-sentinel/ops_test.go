@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	stdlog "log"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+)
+
+func init() {
+	// The writers count every error themselves; the driver's own log of
+	// cut connections would only bury the test output.
+	_ = mysql.SetLogger(stdlog.New(io.Discard, "", 0))
+}
+
+// withFlags adds flags to every sentinel the run cluster starts from now on.
+func (rc *runCluster) withFlags(f func(n *testcluster.Node) []string) {
+	base := rc.flags
+	rc.flags = func(n *testcluster.Node) []string { return append(base(n), f(n)...) }
+}
+
+// sigterm stops a node's sentinel the way an orchestrator does and checks
+// it exits 0; it returns how long the sentinel took.
+func (rc *runCluster) sigterm(ctx context.Context, n *testcluster.Node) time.Duration {
+	rc.t.Helper()
+	begin := time.Now()
+	if err := n.Signal(syscall.SIGTERM); err != nil {
+		rc.t.Fatalf("%s: %v", n.Name, err)
+	}
+	code, err := n.ExitCode(ctx)
+	if err != nil || code != 0 {
+		rc.t.Fatalf("%s: sentinel exit %d, %v\n%s", n.Name, code, err, tailFile(n.SentinelLog(), 20))
+	}
+	return time.Since(begin)
+}
+
+// writeLog is what the writers saw: every acknowledged row and every
+// failed transaction.
+type writeLog struct {
+	mu       sync.Mutex
+	acked    []int64
+	failures int
+	errs     map[string]int // error text -> count
+}
+
+func (w *writeLog) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failures++
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	w.errs[msg]++
+}
+
+func (w *writeLog) summary() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var lines []string
+	for msg, n := range w.errs {
+		lines = append(lines, fmt.Sprintf("%5d × %s", n, msg))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// startWriters runs n clients that write through addr until ctx ends,
+// each transaction on a connection of its own (connect, BEGIN, INSERT,
+// COMMIT, close), as a PHP application or a short-lived job does. Every
+// transaction is either acknowledged (COMMIT returned OK) or a failure.
+func startWriters(ctx context.Context, t *testing.T, addr string, n int) (*writeLog, func()) {
+	log := &writeLog{errs: map[string]int{}}
+	var wg sync.WaitGroup
+	for w := range n {
+		cfg := mysql.NewConfig()
+		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = "app", "app-password", "tcp", addr, "ops"
+		cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 3*time.Second, 10*time.Second, 10*time.Second
+		connector, err := mysql.NewConnector(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := sql.OpenDB(connector)
+		db.SetMaxIdleConns(0) // a new connection for every transaction
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer db.Close()
+			for seq := int64(1); ctx.Err() == nil; seq++ {
+				id := int64(w)*10_000_000 + seq
+				err := func() error {
+					tctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+					defer cancel()
+					tx, err := db.BeginTx(tctx, nil)
+					if err != nil {
+						return err
+					}
+					if _, err := tx.ExecContext(tctx, "INSERT INTO t (id, writer) VALUES (?, ?)", id, w); err != nil {
+						tx.Rollback()
+						return err
+					}
+					return tx.Commit()
+				}()
+				if err != nil {
+					log.fail(err)
+				} else {
+					log.mu.Lock()
+					log.acked = append(log.acked, id)
+					log.mu.Unlock()
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	return log, wg.Wait
+}
+
+// rollingRestart brings up a 3-node cluster under run with HAProxy in
+// front, writes through HAProxy continuously while each node in turn is
+// stopped with SIGTERM and started again, and returns what the writers
+// saw. Every acknowledged row must be on every node at the end.
+func rollingRestart(t *testing.T, check testcluster.HAProxyCheck) *writeLog {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	rc.withFlags(func(n *testcluster.Node) []string {
+		f := []string{"--agent-check-listen=" + n.AgentAddr(), "--notify-socket=" + filepath.Join(n.Dir, "notify.sock")}
+		if check == testcluster.CheckSentinel {
+			// HAProxy needs 2 × 300 ms to see the 503; leave it more.
+			return append(f, "--drain-delay=2s", "--drain-timeout=20s")
+		}
+		// No sentinel in the path: stop at once, as a plain restart does.
+		return append(f, "--drain-delay=0s", "--drain-timeout=0s")
+	})
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	n1 := rc.c.Nodes[0]
+	if err := n1.Exec(ctx, "CREATE DATABASE ops", "CREATE TABLE ops.t (id BIGINT PRIMARY KEY, writer INT NOT NULL)",
+		"CREATE USER app@'%' IDENTIFIED BY 'app-password'", "GRANT ALL ON ops.* TO app@'%'"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range rc.c.Nodes {
+		if err := n.WaitFor(ctx, "the ops table", func(testcluster.Status) bool {
+			c, err := n.QueryInt(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='ops'")
+			return err == nil && c == 1
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// The harness's own pool would count as clients in the drain.
+		n.CloseDB()
+	}
+	h := rc.c.StartHAProxy(t, check)
+	for _, n := range rc.c.Nodes {
+		if err := h.WaitStatus(ctx, n.Name, "UP"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	wctx, stopWriters := context.WithCancel(ctx)
+	log, wait := startWriters(wctx, t, h.Addr, 8)
+	time.Sleep(2 * time.Second)
+	for _, n := range rc.c.Nodes {
+		took := rc.sigterm(ctx, n)
+		rc.start(n)
+		begin := time.Now()
+		rc.waitSynced(ctx, 3, n)
+		if err := h.WaitStatus(ctx, n.Name, "UP"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: SIGTERM -> exit %v; start -> ready and UP in HAProxy %v", n.Name,
+			took.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
+		n.CloseDB()
+		time.Sleep(time.Second)
+	}
+	time.Sleep(2 * time.Second)
+	stopWriters()
+	wait()
+
+	log.mu.Lock()
+	acked := slices.Clone(log.acked)
+	log.mu.Unlock()
+	t.Logf("%d transactions acknowledged, %d failed", len(acked), log.failures)
+	if len(acked) < 100 {
+		t.Fatalf("only %d transactions acknowledged: the writers did not really run", len(acked))
+	}
+	for _, n := range rc.c.Nodes {
+		rows, err := n.DB().QueryContext(ctx, "SELECT id FROM ops.t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[int64]bool{}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			have[id] = true
+		}
+		rows.Close()
+		missing := 0
+		for _, id := range acked {
+			if !have[id] {
+				missing++
+			}
+		}
+		if missing > 0 {
+			t.Errorf("%s: %d of %d acknowledged rows missing", n.Name, missing, len(acked))
+		}
+	}
+	return log
+}
+
+// TestRollingRestartThroughHAProxy: with HAProxy checking the sentinels,
+// a rolling restart of every node is invisible to clients: no failed
+// transaction, and every acknowledged row on every node.
+func TestRollingRestartThroughHAProxy(t *testing.T) {
+	log := rollingRestart(t, testcluster.CheckSentinel)
+	if log.failures != 0 {
+		t.Errorf("%d transactions failed during the rolling restart:\n%s", log.failures, log.summary())
+	}
+}
+
+// TestRollingRestartWithTCPCheck is the control: the same restart behind
+// a plain TCP check fails transactions, so the test above can fail.
+func TestRollingRestartWithTCPCheck(t *testing.T) {
+	log := rollingRestart(t, testcluster.CheckTCP)
+	t.Logf("failures behind a TCP check:\n%s", log.summary())
+	if log.failures == 0 {
+		t.Error("no transaction failed behind a plain TCP check: the rolling-restart test cannot tell a drain from none")
+	}
+}
