@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	stdlog "log"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -240,5 +241,103 @@ func TestRollingRestartWithTCPCheck(t *testing.T) {
 	t.Logf("failures behind a TCP check:\n%s", log.summary())
 	if log.failures == 0 {
 		t.Error("no transaction failed behind a plain TCP check: the rolling-restart test cannot tell a drain from none")
+	}
+}
+
+// TestNotifyDetection measures how long a state change takes to reach
+// /readyz with and without wsrep_notify_cmd, for a desync and for a
+// partition. node1 polls every second and is notified; node2 polls every
+// second and is not; node3 is notified and polls once a minute, so it can
+// only become ready, and see its partition, through its notifications:
+// that is what makes this test able to fail.
+func TestNotifyDetection(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3, Netns: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	rc.withFlags(func(n *testcluster.Node) []string {
+		sock := "--notify-socket=" + filepath.Join(n.Dir, "notify.sock")
+		switch n.Name {
+		case "node1":
+			return []string{sock, "--poll-interval=1s", "--max-staleness=3s"}
+		case "node2":
+			return []string{"--poll-interval=1s", "--max-staleness=3s"}
+		}
+		return []string{sock, "--poll-interval=1m", "--max-staleness=5m"}
+	})
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	if c := countLogs(rc.c.Nodes[2], "Notification command failed"); c > 0 {
+		t.Errorf("mariadbd could not run the notifier %d times", c)
+	}
+
+	// readyAfter returns how long after begin the node's /readyz first
+	// answered 503, polling every 5 ms.
+	notReadyAfter := func(n *testcluster.Node, begin time.Time, within time.Duration) time.Duration {
+		t.Helper()
+		url := "http://" + n.SentinelAddr() + "/readyz"
+		for time.Since(begin) < within {
+			if code, _, err := tryProbe(url); err == nil && code == 503 {
+				return time.Since(begin)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("%s: /readyz still not 503 %v after the change", n.Name, within)
+		return 0
+	}
+	// A desync is not a server state change for mariadbd 10.11: it runs
+	// no wsrep_notify_cmd for it (measured), so only the poll sees it.
+	// node3, which polls once a minute, is left out.
+	const rounds = 3
+	for _, n := range rc.c.Nodes[:2] {
+		var fromSet, fromReturn []time.Duration
+		for range rounds {
+			// Out of step with the poll, which waitSynced just saw.
+			time.Sleep(rand.N(time.Second))
+			begin := time.Now()
+			if err := n.Exec(ctx, "SET GLOBAL wsrep_desync=ON"); err != nil {
+				t.Fatal(err)
+			}
+			returned := time.Since(begin)
+			took := notReadyAfter(n, begin, 5*time.Second)
+			fromSet = append(fromSet, took.Round(time.Millisecond))
+			fromReturn = append(fromReturn, max(took-returned, 0).Round(time.Millisecond))
+			if err := n.Exec(ctx, "SET GLOBAL wsrep_desync=OFF"); err != nil {
+				t.Fatal(err)
+			}
+			rc.waitSynced(ctx, 3, n)
+		}
+		t.Logf("%s desync -> /readyz 503: %v from the SET, %v from its return", n.Name, fromSet, fromReturn)
+	}
+
+	for _, n := range rc.c.Nodes {
+		nonPrimary := make(chan time.Time, 1)
+		pctx, stop := context.WithCancel(ctx)
+		go func() {
+			for pctx.Err() == nil {
+				if st, err := n.QueryString(pctx, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='WSREP_CLUSTER_STATUS'"); err == nil && st != "Primary" {
+					nonPrimary <- time.Now()
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+		begin := time.Now()
+		if err := n.Partition(); err != nil {
+			t.Fatal(err)
+		}
+		took := notReadyAfter(n, begin, 30*time.Second)
+		var lag string
+		select {
+		case at := <-nonPrimary:
+			lag = fmt.Sprintf("%v after the node itself went non-Primary", took-at.Sub(begin))
+		case <-time.After(10 * time.Second):
+			lag = "non-Primary not seen by the harness"
+		}
+		stop()
+		t.Logf("%s partition -> /readyz 503: %v (%s)", n.Name, took.Round(time.Millisecond), lag)
+		if err := n.Heal(); err != nil {
+			t.Fatal(err)
+		}
+		rc.waitSynced(ctx, 3)
 	}
 }

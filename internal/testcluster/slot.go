@@ -106,6 +106,20 @@ func (s *slot) sweep() error {
 			}
 		}
 	}
+	// A namespace outlives "ip netns del" while the kernel still holds
+	// sockets in it (a partition leaves TCP retransmitting for minutes),
+	// and its veth pair with it: delete the host ends, which takes the
+	// pair, or the next cluster on this slot cannot create them.
+	if links, err := os.ReadDir("/sys/class/net"); err == nil {
+		for _, l := range links {
+			if strings.HasPrefix(l.Name(), fmt.Sprintf("gst%dv", s.n)) {
+				err := run("ip", "link", "del", l.Name())
+				if _, serr := os.Stat("/sys/class/net/" + l.Name()); err != nil && serr == nil {
+					errs = append(errs, err) // not gone by itself meanwhile
+				}
+			}
+		}
+	}
 	if _, err := os.Stat("/sys/class/net/" + s.bridge()); err == nil {
 		if err := run("ip", "link", "del", s.bridge()); err != nil {
 			errs = append(errs, err)
