@@ -59,9 +59,8 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-demo: build ## a local 3-node cluster with sentinels and HAProxy
-	@echo "The demo (galera-sentinel demo) is not built yet: it lands with the zero-downtime operations issue."
-	@echo "Until then, 'make test' starts real 3-node clusters; see internal/testcluster."
+demo: deps build ## a local 3-node cluster under `run`, HAProxy in front, the cluster view; Ctrl-C stops it and removes everything
+	$(BIN) demo
 
 clean: ## remove build output
 	rm -rf bin $(DISTDIR)

@@ -38,6 +38,7 @@ Usage:
 Commands:
   serve      watch a Galera node and serve the probe endpoints (/readyz, /livez, ...)
   run        entrypoint: bootstrap, join or wait; start and supervise mariadbd; serve the endpoints
+  status     print the cluster as the sentinels see it, one row per member
   notify     mariadbd's wsrep_notify_cmd: tell the local sentinel the node's state changed
   demo       a local 3-node cluster on loopback with sentinels and HAProxy, to try it out
   version    print version, commit and Go version
@@ -57,6 +58,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "run":
 		return runRun(ctx, args[1:], getenv, stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], getenv, stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "notify":
 		return runNotify(args[1:], getenv, stderr)
 	case "version", "--version", "-version":

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -537,7 +538,15 @@ func (m *mariadbd) initialise(ctx context.Context) error {
 		if d := m.cfg.Mariadbd[1:]; len(d) > 0 && strings.HasPrefix(d[0], "--defaults-file=") {
 			args = append(args, d[0]) // must come first
 		}
-		args = append(args, "--datadir="+m.cfg.DataDir, "--auth-root-authentication-method=socket", "--skip-test-db")
+		// --wsrep-on=OFF: with the node's Galera settings (rsync SST,
+		// say) and no cluster address, mariadbd --bootstrap would abort.
+		args = append(args, "--datadir="+m.cfg.DataDir, "--auth-root-authentication-method=socket", "--skip-test-db", "--wsrep-on=OFF")
+		// Like Debian's own packages: the OS user that runs mariadbd
+		// (and this sentinel) gets a unix_socket account, so that the
+		// sentinel can watch the node over the socket with no password.
+		if u, err := user.Current(); err == nil && u.Username != "root" {
+			args = append(args, "--auth-root-socket-user="+u.Username)
+		}
 		cmd = exec.Command("mariadb-install-db", args...)
 	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
