@@ -7,6 +7,8 @@ import (
 	"io"
 	stdlog "log"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -340,4 +342,115 @@ func TestNotifyDetection(t *testing.T) {
 		}
 		rc.waitSynced(ctx, 3)
 	}
+}
+
+// writers returns the members whose /writerz answers 200.
+func writers(nodes []*testcluster.Node) []string {
+	var w []string
+	for _, n := range nodes {
+		if code, _, err := tryProbe("http://" + n.SentinelAddr() + "/writerz"); err == nil && code == 200 {
+			w = append(w, n.Name)
+		}
+	}
+	return w
+}
+
+// waitOneWriter waits until exactly one member answers 200 on /writerz
+// and returns it and how long that took.
+func waitOneWriter(t *testing.T, nodes []*testcluster.Node, not string, within time.Duration) (string, time.Duration) {
+	t.Helper()
+	begin := time.Now()
+	var w []string
+	for time.Since(begin) < within {
+		if w = writers(nodes); len(w) == 1 && w[0] != not {
+			return w[0], time.Since(begin)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("writers after %v: %v, want exactly one other than %q", within, w, not)
+	return "", 0
+}
+
+// TestMaintenanceInRunMode drains the writer through the maintenance API:
+// its /readyz and /writerz answer 503 "maintenance" at once, its agent
+// says "maint", and another member becomes the one writer without the
+// drained one leaving the cluster. Ending maintenance brings it back.
+func TestMaintenanceInRunMode(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rc.withFlags(func(n *testcluster.Node) []string {
+		return []string{"--agent-check-listen=" + n.AgentAddr()}
+	})
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	first, _ := waitOneWriter(t, rc.c.Nodes, "", 10*time.Second)
+	var w *testcluster.Node
+	for _, n := range rc.c.Nodes {
+		if n.Name == first {
+			w = n
+		}
+	}
+	post := func(n *testcluster.Node, state, token string) int {
+		req, _ := http.NewRequest("POST", "http://"+n.SentinelAddr()+"/api/v1/maintenance?state="+state, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := probeClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(w, "on", "not-the-token-not-the-token"); code != 403 {
+		t.Fatalf("maintenance with a wrong token: %d", code)
+	}
+	if code := post(w, "on", runToken); code != 200 {
+		t.Fatalf("maintenance on: %d", code)
+	}
+	for _, path := range []string{"/readyz", "/writerz"} {
+		if code, body, _ := tryProbe("http://" + w.SentinelAddr() + path); code != 503 || body != "maintenance" {
+			t.Errorf("%s %s right after maintenance on: %d %q", w.Name, path, code, body)
+		}
+	}
+	if got := agentAnswer(t, w.AgentAddr()); got != "maint" {
+		t.Errorf("agent of the drained member: %q", got)
+	}
+	next, took := waitOneWriter(t, rc.c.Nodes, w.Name, 10*time.Second)
+	t.Logf("writer moved from %s to %s in %v while %s stays in the cluster", w.Name, next, took.Round(time.Millisecond), w.Name)
+	if st, err := w.Status(ctx); err != nil || st.ClusterSize != 3 {
+		t.Errorf("the drained member left the cluster: %+v %v", st, err)
+	}
+	if code := post(w, "off", runToken); code != 200 {
+		t.Fatalf("maintenance off: %d", code)
+	}
+	back, took := waitOneWriter(t, rc.c.Nodes, next, 10*time.Second)
+	if back != w.Name {
+		t.Errorf("after maintenance the writer is %s, want %s (lowest index)", back, w.Name)
+	}
+	t.Logf("writer back on %s in %v", back, took.Round(time.Millisecond))
+	if got := agentAnswer(t, w.AgentAddr()); got != "up ready 100%" {
+		t.Errorf("agent after maintenance: %q", got)
+	}
+	// Settled: exactly one writer, and it stays one.
+	for range 10 {
+		if ws := writers(rc.c.Nodes); len(ws) != 1 {
+			t.Fatalf("writers: %v", ws)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func agentAnswer(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -221,7 +222,7 @@ func (n *node) set(f func(n *node)) {
 
 // state builds the peer document from what run mode knows and the
 // poller's last sample.
-func (n *node) state(snap *health.Snapshot, maxStale time.Duration) peer.State {
+func (n *node) state(snap *health.Snapshot, pol galera.Policy) peer.State {
 	n.mu.Lock()
 	m, phase, decision := n.self, n.phase, n.decision
 	n.mu.Unlock()
@@ -229,16 +230,20 @@ func (n *node) state(snap *health.Snapshot, maxStale time.Duration) peer.State {
 		Version: peer.StateVersion, NodeName: m.Name, InstanceID: n.instance, Phase: phase,
 		PositionKnown: m.PositionKnown, DataDirEmpty: m.Empty, SafeToBootstrap: m.SafeToBootstrap,
 		SavedView: m.SavedView, Running: phase == peer.PhaseRunning || phase == peer.PhaseStopping,
-		Decision: decision,
+		Decision: decision, LocalIndex: -1,
 	}
 	if m.PositionKnown && !m.Empty {
 		s.UUID, s.Seqno = m.Position.UUID, m.Position.Seqno
 	}
-	if l := snap.Last; s.Running && l != nil && time.Since(l.At) <= maxStale {
+	if l := snap.Last; s.Running && l != nil && time.Since(l.At) <= pol.MaxStaleness {
 		s.Primary = l.Primary() && l.ClusterSize > 0
 		s.Synced = l.SyncedPrimary()
 		s.ClusterSize = l.ClusterSize
 		s.LocalState = l.LocalState.String()
+		if s.Primary && l.LocalIndex >= 0 && l.LocalIndex < l.ClusterSize {
+			s.LocalIndex = l.LocalIndex
+			s.Ready = pol.Ready(snap.Observation, time.Now()).OK
+		}
 	}
 	return s
 }
@@ -311,7 +316,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	started := make(chan struct{})
 	api := &peer.Server{
 		Token:  cfg.Token,
-		State:  func() peer.State { return me.state(poller.Snapshot(), cfg.MaxStaleness) },
+		State:  func() peer.State { return me.state(poller.Snapshot(), cfg.policy()) },
 		Logger: logger.With("component", "peer-api"),
 		Bootstrap: func(name string) error {
 			if name != cfg.NodeName {
@@ -328,6 +333,8 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	}
 	mux := http.NewServeMux()
 	h := health.NewHandlers(poller)
+	writers := &writerView{self: cfg.NodeName, source: source, peers: peers, state: api.State, every: min(cfg.PollInterval, time.Second)}
+	h.SetWriterView(writers.lowest)
 	h.Register(mux)
 	h.RegisterAdmin(mux, peer.RequireToken(cfg.Token, logger), logger)
 	api.Register(mux)
@@ -343,8 +350,9 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	// mariadbd has stopped: probes answer truthfully the whole time.
 	sctx, stopServing := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	bg.Add(2)
+	bg.Add(3)
 	go func() { defer bg.Done(); poller.Run(sctx) }()
+	go func() { defer bg.Done(); writers.run(sctx) }()
 	go func() {
 		defer bg.Done()
 		if err := eps.serve(sctx, mux, poller, logger); err != nil {
@@ -417,6 +425,67 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 		return &exitError{code: code, msg: "mariadbd " + proc.Describe()}
 	}
 	return nil
+}
+
+// writerView keeps the lowest wsrep_local_index among the ready members,
+// from this member's own state and its peers', refreshed every poll
+// interval. Peers that do not answer count as not ready. Members agree
+// within one refresh: when the writer drains, the next one takes over
+// within about a second; for that long two members, or none, may answer
+// 200 on /writerz.
+type writerView struct {
+	self   string
+	source discovery.Source
+	peers  *peer.Client
+	state  func() peer.State
+	every  time.Duration
+	low    atomic.Int64 // -1: unknown
+}
+
+func (w *writerView) lowest() int { return int(w.low.Load()) }
+
+func (w *writerView) run(ctx context.Context) {
+	w.low.Store(-1)
+	t := time.NewTicker(w.every)
+	defer t.Stop()
+	for {
+		w.refresh(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (w *writerView) refresh(ctx context.Context) {
+	me := w.state()
+	if !me.Ready {
+		w.low.Store(-1) // not the writer whatever the others say
+		return
+	}
+	addrs, err := w.source.Peers(ctx)
+	if err != nil {
+		return // keep the last view; /writerz still needs us ready
+	}
+	low := me.LocalIndex
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, a := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := w.peers.State(ctx, a)
+			if err != nil || st.NodeName == w.self || !st.Ready || st.ClusterSize != me.ClusterSize {
+				return
+			}
+			mu.Lock()
+			low = min(low, st.LocalIndex)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	w.low.Store(int64(low))
 }
 
 // drain takes the node out of the load balancer before mariadbd stops:

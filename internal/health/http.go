@@ -18,6 +18,21 @@ import (
 type Handlers struct {
 	poller *Poller
 	now    func() time.Time
+	// lowestReady returns the lowest wsrep_local_index among the ready
+	// members, or -1 when unknown (then the writer is index 0).
+	lowestReady func() int
+}
+
+// SetWriterView tells /writerz the lowest wsrep_local_index among the
+// ready members (run mode learns it from its peers), so that the writer
+// moves as soon as the current one drains instead of when it leaves.
+func (h *Handlers) SetWriterView(lowestReady func() int) { h.lowestReady = lowestReady }
+
+func (h *Handlers) lowest() int {
+	if h.lowestReady == nil {
+		return -1
+	}
+	return h.lowestReady()
 }
 
 // NewHandlers returns the probe handlers over p.
@@ -79,7 +94,7 @@ func (h *Handlers) started(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handlers) writer(w http.ResponseWriter, r *http.Request) {
 	s := h.poller.Snapshot()
-	writeVerdict(w, h.poller.Policy().Writer(s.Observation, h.now(), -1))
+	writeVerdict(w, h.poller.Policy().Writer(s.Observation, h.now(), h.lowest()))
 }
 
 // writeVerdict answers 200 or 503 with the reason on one line. Probes must
@@ -146,13 +161,13 @@ type SampleDoc struct {
 }
 
 // Status builds the status document at now.
-func Status(s *Snapshot, pol galera.Policy, now time.Time) StatusDoc {
+func Status(s *Snapshot, pol galera.Policy, now time.Time, lowestReady int) StatusDoc {
 	vd := func(v galera.Verdict) VerdictDoc { return VerdictDoc{v.OK, v.Reason} }
 	d := StatusDoc{
 		Ready:               vd(pol.Ready(s.Observation, now)),
 		Live:                vd(pol.Live(s.Observation, now)),
 		Started:             vd(pol.Started(s.Observation)),
-		Writer:              vd(pol.Writer(s.Observation, now, -1)),
+		Writer:              vd(pol.Writer(s.Observation, now, lowestReady)),
 		Maintenance:         s.Maintenance,
 		Stopping:            s.Stopping,
 		Hold:                s.Hold,
@@ -183,7 +198,7 @@ func Status(s *Snapshot, pol galera.Policy, now time.Time) StatusDoc {
 }
 
 func (h *Handlers) status(w http.ResponseWriter, r *http.Request) {
-	d := Status(h.poller.Snapshot(), h.poller.Policy(), h.now())
+	d := Status(h.poller.Snapshot(), h.poller.Policy(), h.now(), h.lowest())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)

@@ -51,6 +51,11 @@ type State struct {
 	Synced      bool   `json:"synced"`
 	ClusterSize int    `json:"cluster_size"`
 	LocalState  string `json:"local_state,omitempty"`
+	// Ready is the member's /readyz verdict; LocalIndex its
+	// wsrep_local_index (-1 outside a Primary component). Together they
+	// let every member agree on the one writer.
+	Ready      bool `json:"ready"`
+	LocalIndex int  `json:"local_index"`
 	// Decision is the last decision the sentinel made, for operators.
 	Decision string `json:"decision,omitempty"`
 }
@@ -99,6 +104,12 @@ func (s State) Validate() error {
 	}
 	if s.Running && s.Phase != PhaseRunning && s.Phase != PhaseStopping {
 		errs = append(errs, fmt.Errorf("says it is running in phase %q", s.Phase))
+	}
+	if s.Ready && !s.Primary {
+		errs = append(errs, errors.New("says it is ready but not Primary"))
+	}
+	if s.LocalIndex < -1 || s.LocalIndex >= 1000 || (s.Ready && s.LocalIndex >= s.ClusterSize) {
+		errs = append(errs, fmt.Errorf("local index %d in a cluster of %d", s.LocalIndex, s.ClusterSize))
 	}
 	if s.ClusterSize < 0 || s.ClusterSize > 1000 {
 		errs = append(errs, fmt.Errorf("cluster size %d", s.ClusterSize))
