@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestVersion(t *testing.T) {
@@ -21,7 +23,11 @@ func TestVersion(t *testing.T) {
 }
 
 func TestBadCommandLines(t *testing.T) {
-	for _, args := range [][]string{nil, {"frobnicate"}, {"version", "--bogus"}, {"version", "extra"}} {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"version", "--bogus"}, {"version", "extra"},
+		{"notify", "--status", "Synced"}, {"notify", "--socket"},
+		{"status", "--format=yaml"}, {"status", "--peers=nohostport"}, {"status", "extra"}, {"status", "--timeout=0s"},
+		{"demo", "extra"}, {"demo", "--bogus"},
+		{"serve", "--agent-check-listen=nope"}, {"serve", "--notify-socket=relative.sock"}} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut)
 		if !errors.Is(err, errUsage) || exitCode(err) != 2 {
@@ -32,6 +38,22 @@ func TestBadCommandLines(t *testing.T) {
 
 // TestBadRunCommandLines: every mistake is a usage error that says what
 // is wrong, and nothing is started (run returns before any I/O).
+// TestNotifyWithoutSentinel: mariadbd's notifier fails (exit 1, which
+// mariadbd logs) with a message that names the socket, and never hangs.
+func TestNotifyWithoutSentinel(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	var out, errOut bytes.Buffer
+	begin := time.Now()
+	err := run(context.Background(), []string{"notify", "--socket=" + sock, "--status", "Synced", "--primary", "yes"},
+		func(string) string { return "" }, &out, &errOut)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), sock) {
+		t.Errorf("notify with no sentinel: %v (exit %d)", err, exitCode(err))
+	}
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Errorf("notify took %v with no sentinel", d)
+	}
+}
+
 func TestBadRunCommandLines(t *testing.T) {
 	tok := "GALERA_SENTINEL_TOKEN"
 	good := []string{"run", "--expected-size=3", "--peers=10.0.0.1:9200", "--", "/usr/sbin/mariadbd"}
@@ -62,6 +84,11 @@ func TestBadRunCommandLines(t *testing.T) {
 		{append(good, "--datadir=/elsewhere"), env(tok, runToken), "differs from --datadir"},
 		{good, env(tok, runToken, "GALERA_SENTINEL_EXPECTED_SIZE", "three"), "GALERA_SENTINEL_EXPECTED_SIZE"},
 		{append([]string{"run", "--tls-cert-file=/x"}, good[1:]...), env(tok, runToken), "go together"},
+		{append([]string{"run", "--drain-delay=-1s"}, good[1:]...), env(tok, runToken), "--drain-delay=-1s: must not be negative"},
+		{append([]string{"run", "--drain-timeout=soon"}, good[1:]...), env(tok, runToken), "drain-timeout"},
+		{append([]string{"run", "--agent-check-listen=9201"}, good[1:]...), env(tok, runToken), "--agent-check-listen"},
+		{append([]string{"run", "--notify-socket=notify.sock"}, good[1:]...), env(tok, runToken), "want an absolute path"},
+		{append([]string{"run", "--notify-socket=/run/n.sock"}, append(good[1:], "--wsrep_notify_cmd=/bin/true")...), env(tok, runToken), "sets wsrep_notify_cmd itself"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), tc.args, tc.env, &out, &errOut)
