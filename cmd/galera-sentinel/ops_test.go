@@ -57,6 +57,9 @@ type writeLog struct {
 	acked    []int64
 	failures int
 	errs     map[string]int // error text -> count
+	// missing counts acknowledged rows absent from a member at the end,
+	// summed over the members.
+	missing int
 }
 
 func (w *writeLog) fail(err error) {
@@ -200,30 +203,50 @@ func rollingRestart(t *testing.T, check testcluster.HAProxyCheck) *writeLog {
 		t.Fatalf("only %d transactions acknowledged: the writers did not really run", len(acked))
 	}
 	for _, n := range rc.c.Nodes {
-		rows, err := n.DB().QueryContext(ctx, "SELECT id FROM ops.t")
+		have, err := ackedIDs(ctx, n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		have := map[int64]bool{}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				t.Fatal(err)
-			}
-			have[id] = true
-		}
-		rows.Close()
 		missing := 0
 		for _, id := range acked {
 			if !have[id] {
 				missing++
 			}
 		}
+		log.missing += missing
 		if missing > 0 {
-			t.Errorf("%s: %d of %d acknowledged rows missing", n.Name, missing, len(acked))
+			t.Logf("%s: %d of %d acknowledged rows missing", n.Name, missing, len(acked))
 		}
 	}
 	return log
+}
+
+// ackedIDs reads every id on n with causal reads (wsrep_sync_wait=1): the
+// member first applies everything the cluster committed before the read,
+// so a writeset still in its apply queue is not taken for a lost row.
+func ackedIDs(ctx context.Context, n *testcluster.Node) (map[int64]bool, error) {
+	conn, err := n.DB().Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET SESSION wsrep_sync_wait=1"); err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT id FROM ops.t")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	have := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		have[id] = true
+	}
+	return have, rows.Err()
 }
 
 // TestRollingRestartThroughHAProxy: with HAProxy checking the sentinels,
@@ -234,6 +257,9 @@ func TestRollingRestartThroughHAProxy(t *testing.T) {
 	if log.failures != 0 {
 		t.Errorf("%d transactions failed during the rolling restart:\n%s", log.failures, log.summary())
 	}
+	if log.missing != 0 {
+		t.Errorf("%d acknowledged rows missing at the end (summed over the members)", log.missing)
+	}
 }
 
 // TestRollingRestartWithTCPCheck is the control: the same restart behind
@@ -241,6 +267,9 @@ func TestRollingRestartThroughHAProxy(t *testing.T) {
 func TestRollingRestartWithTCPCheck(t *testing.T) {
 	log := rollingRestart(t, testcluster.CheckTCP)
 	t.Logf("failures behind a TCP check:\n%s", log.summary())
+	// Rows lost by a restart without a drain are Galera's behaviour, not
+	// ours: reported, not asserted.
+	t.Logf("acknowledged rows missing at the end (summed over the members): %d", log.missing)
 	if log.failures == 0 {
 		t.Error("no transaction failed behind a plain TCP check: the rolling-restart test cannot tell a drain from none")
 	}
