@@ -127,16 +127,15 @@ func (d *demo) check() error {
 	if d.exe, err = os.Executable(); err != nil {
 		return err
 	}
-	if d.mariadbd, err = exec.LookPath("mariadbd"); err != nil {
-		if _, serr := os.Stat("/usr/sbin/mariadbd"); serr == nil {
-			d.mariadbd = "/usr/sbin/mariadbd"
-		} else {
-			missing = append(missing, "mariadbd (mariadb-server)")
+	need := func(name, pkg string) string {
+		p := lookSbin(name)
+		if p == "" {
+			missing = append(missing, name+" ("+pkg+")")
 		}
+		return p
 	}
-	if _, err := exec.LookPath("mariadb-install-db"); err != nil {
-		missing = append(missing, "mariadb-install-db (mariadb-server)")
-	}
+	d.mariadbd = need("mariadbd", "mariadb-server")
+	need("mariadb-install-db", "mariadb-server")
 	for _, p := range providerPaths {
 		if _, err := os.Stat(p); err == nil {
 			d.provider = p
@@ -146,16 +145,8 @@ func (d *demo) check() error {
 	if d.provider == "" {
 		missing = append(missing, "the Galera provider libgalera_smm.so (galera-4)")
 	}
-	if d.haproxy, err = exec.LookPath("haproxy"); err != nil {
-		if _, serr := os.Stat("/usr/sbin/haproxy"); serr == nil {
-			d.haproxy = "/usr/sbin/haproxy"
-		} else {
-			missing = append(missing, "haproxy")
-		}
-	}
-	if _, err := exec.LookPath("rsync"); err != nil {
-		missing = append(missing, "rsync (state transfers)")
-	}
+	d.haproxy = need("haproxy", "haproxy")
+	need("rsync", "rsync, for state transfers")
 	u, err := user.Lookup("mysql")
 	if err != nil {
 		missing = append(missing, "the mysql user (mariadb-server)")
@@ -185,6 +176,19 @@ func (d *demo) check() error {
 		return fmt.Errorf("addresses in use: %s (is another demo, or a MariaDB listening on all addresses, running?)", strings.Join(busy, ", "))
 	}
 	return nil
+}
+
+// lookSbin finds a program in PATH, or in /usr/sbin where Debian puts
+// daemons (not in every user's PATH); "" when it is in neither.
+func lookSbin(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	p := filepath.Join("/usr/sbin", name)
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		return p
+	}
+	return ""
 }
 
 func (d *demo) chown(paths ...string) error {

@@ -23,12 +23,8 @@ import (
 // does) and checks that no process and no directory is left behind.
 func TestMakeDemo(t *testing.T) {
 	testcluster.Require(t)
-	if _, err := exec.LookPath("haproxy"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("haproxy not installed")
-		}
-		t.Skip("haproxy not installed")
-	}
+	testcluster.RequireBinary(t, "haproxy")
+	testcluster.RequireBinary(t, "make")
 	// The members run as mysql, which must reach the work directory.
 	work := t.TempDir()
 	for _, d := range []string{work, filepath.Dir(work)} {

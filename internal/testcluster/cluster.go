@@ -107,6 +107,32 @@ func Require(t testing.TB) {
 	t.Skip(msg)
 }
 
+// RequireBinary returns the path of a program the test needs (looked up in
+// PATH, then /usr/sbin and /sbin, where Debian puts daemons). When it is
+// missing the test is skipped, except in CI, where it fails.
+func RequireBinary(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if p := filepath.Join(dir, name); isExecutable(p) {
+			return p
+		}
+	}
+	msg := name + " not installed (run scripts/install-deps.sh)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0
+}
+
 // New prepares a cluster (addresses, directories, configuration, network)
 // without starting any node. Everything is torn down when the test ends.
 func New(t testing.TB, opts Options) *Cluster {

@@ -27,14 +27,7 @@ type DNSServer struct {
 // fails it.
 func StartDNS(t testing.TB, records map[string][]string) *DNSServer {
 	t.Helper()
-	bin, err := exec.LookPath("dnsmasq")
-	if err != nil {
-		msg := "dnsmasq not installed (run scripts/install-deps.sh)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	bin := RequireBinary(t, "dnsmasq")
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -42,14 +42,7 @@ type HAProxy struct {
 // ClientPort, and is stopped when the test ends.
 func (c *Cluster) StartHAProxy(t testing.TB, check HAProxyCheck) *HAProxy {
 	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		msg := "haproxy not installed (run scripts/install-deps.sh)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	bin := RequireBinary(t, "haproxy")
 	if c.opts.Netns {
 		t.Fatal("testcluster: StartHAProxy needs a loopback cluster")
 	}
