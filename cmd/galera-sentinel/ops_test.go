@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -297,8 +298,15 @@ func TestNotifyDetection(t *testing.T) {
 	})
 	rc.startAll()
 	rc.waitSynced(ctx, 3)
-	if c := countLogs(rc.c.Nodes[2], "Notification command failed"); c > 0 {
-		t.Errorf("mariadbd could not run the notifier %d times", c)
+	// mariadbd logs a failed wsrep_notify_cmd in its own error log.
+	for _, n := range []*testcluster.Node{rc.c.Nodes[0], rc.c.Nodes[2]} {
+		b, err := os.ReadFile(n.ErrorLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := strings.Count(string(b), "Notification command failed"); c > 0 {
+			t.Errorf("%s: mariadbd could not run the notifier %d times", n.Name, c)
+		}
 	}
 
 	// readyAfter returns how long after begin the node's /readyz first
