@@ -372,7 +372,7 @@ func (e *endpoints) serve(ctx context.Context, mux http.Handler, poller *health.
 	}
 	run(0, func() error { return health.Serve(ctx, e.http, mux, logger) })
 	if e.agent != nil {
-		run(1, func() error { return health.ServeAgent(ctx, e.agent, poller, logger) })
+		run(1, func() error { return health.ServeAgent(ctx, e.agent, poller) })
 	}
 	if e.notify != nil {
 		run(2, func() error {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -75,7 +74,7 @@ const (
 // never resets the connection before HAProxy has read the answer. Every
 // connection ends within agentDeadline, whatever the peer does, so a
 // flood of them costs bounded memory and never delays an answer.
-func ServeAgent(ctx context.Context, ln net.Listener, p *Poller, logger *slog.Logger) error {
+func ServeAgent(ctx context.Context, ln net.Listener, p *Poller) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })

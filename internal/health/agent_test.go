@@ -66,7 +66,7 @@ func startAgent(t *testing.T, p *Poller) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeAgent(ctx, ln, p, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- ServeAgent(ctx, ln, p) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
