@@ -491,3 +491,95 @@ func agentAnswer(t *testing.T, addr string) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// TestDrainWaitsForClients: on SIGTERM the sentinel answers 503 at once
+// but keeps mariadbd running while a client is connected, so the client's
+// open transaction still commits; once the client disconnects mariadbd
+// stops long before --drain-timeout. A second SIGTERM cuts a drain short.
+func TestDrainWaitsForClients(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rc.withFlags(func(*testcluster.Node) []string { return []string{"--drain-delay=1s", "--drain-timeout=60s"} })
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	n1, n2, n3 := rc.c.Nodes[0], rc.c.Nodes[1], rc.c.Nodes[2]
+	if err := n1.Exec(ctx, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n3.WaitFor(ctx, "table d.t", func(testcluster.Status) bool {
+		c, err := n3.QueryInt(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='d'")
+		return err == nil && c == 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n3.CloseDB()
+
+	// A client in the middle of a transaction when SIGTERM arrives.
+	conn, err := n3.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"BEGIN", "INSERT INTO d.t VALUES (1)"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n3.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitProbe(t, "http://"+n3.SentinelAddr()+"/readyz", 503, "maintenance: shutting down", 2*time.Second)
+	time.Sleep(4 * time.Second) // past --drain-delay
+	if n3.MariadbdPid() == 0 {
+		t.Fatalf("mariadbd stopped while a client was still connected:\n%s", tailFile(n3.SentinelLog(), 10))
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatalf("the client's transaction failed during the drain: %v", err)
+	}
+	conn.Close()
+	n3.CloseDB()
+	closed := time.Now()
+	if code, err := n3.ExitCode(ctx); err != nil || code != 0 {
+		t.Fatalf("sentinel exit %d, %v", code, err)
+	}
+	took := time.Since(closed)
+	t.Logf("client disconnected -> sentinel exited (mariadbd stopped cleanly) in %v; --drain-timeout is 60s", took.Round(time.Millisecond))
+	if took > 30*time.Second {
+		t.Errorf("mariadbd stopped %v after the last client left: the drain did not notice", took)
+	}
+	if err := n1.WaitFor(ctx, "the row committed during the drain", func(testcluster.Status) bool {
+		c, err := n1.QueryInt(ctx, "SELECT COUNT(*) FROM d.t WHERE id = 1")
+		return err == nil && c == 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// An impatient operator: a second SIGTERM ends the wait for clients.
+	n2.CloseDB()
+	held, err := n2.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := held.PingContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n2.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if n2.MariadbdPid() == 0 {
+		t.Fatal("mariadbd stopped while a client was still connected")
+	}
+	again := time.Now()
+	if err := n2.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := n2.ExitCode(ctx); err != nil || code != 0 {
+		t.Fatalf("sentinel exit %d, %v", code, err)
+	}
+	t.Logf("second SIGTERM -> exit in %v with a client still connected", time.Since(again).Round(time.Millisecond))
+	if c := countLogs(n2, "second signal"); c != 1 {
+		t.Errorf("the sentinel logged %d second signals, want 1", c)
+	}
+}
