@@ -8,6 +8,8 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 )
 
 // Set by the linker: -X main.version=... -X main.commit=...
@@ -24,8 +26,8 @@ func exitCode(err error) int {
 	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
 		return 2
 	}
-	if e, ok := errors.AsType[*exitError](err); ok {
-		return e.code
+	if e, ok := errors.AsType[*member.ExitError](err); ok {
+		return e.Code
 	}
 	return 1
 }

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 )
 
 const token = "0123456789abcdef-peer-token"
@@ -162,17 +164,6 @@ func TestLyingPeers(t *testing.T) {
 	}
 }
 
-func TestCheckToken(t *testing.T) {
-	for _, bad := range []string{"", "short", "has a space in the middle!!", "0123456789abcdef\n"} {
-		if CheckToken(bad) == nil {
-			t.Errorf("accepted %q", bad)
-		}
-	}
-	if err := CheckToken(token); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestTLS: a sentinel serving TLS is reachable by a client that trusts its
 // CA, and by no other: not one with another CA, not one speaking plain
 // HTTP. A rotated certificate is served without a restart.
@@ -186,7 +177,7 @@ func TestTLS(t *testing.T) {
 	otherFile := filepath.Join(dir, "other.pem")
 	writePEM(t, otherFile, "CERTIFICATE", other.Raw)
 
-	stc, err := ServerTLS(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key"))
+	stc, err := httpserver.ServerTLS(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,14 +192,14 @@ func TestTLS(t *testing.T) {
 	defer hs.Close()
 	a := ln.Addr().String()
 
-	ctc, err := ClientTLS(caFile)
+	ctc, err := httpserver.ClientTLS(caFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := NewClient(token, ctc, time.Second).State(context.Background(), a); err != nil {
 		t.Fatalf("trusted client: %v", err)
 	}
-	otc, _ := ClientTLS(otherFile)
+	otc, _ := httpserver.ClientTLS(otherFile)
 	if _, err := NewClient(token, otc, time.Second).State(context.Background(), a); err == nil {
 		t.Fatal("a client trusting another CA was served")
 	} else if !errors.As(err, new(*tls.CertificateVerificationError)) {
@@ -231,10 +222,10 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("served certificate %v, want the rotated %v", got, serial)
 	}
 
-	if _, err := ClientTLS(filepath.Join(dir, "server.key")); err == nil {
+	if _, err := httpserver.ClientTLS(filepath.Join(dir, "server.key")); err == nil {
 		t.Fatal("a key file was accepted as a CA")
 	}
-	if _, err := ServerTLS(filepath.Join(dir, "missing.pem"), filepath.Join(dir, "server.key")); err == nil {
+	if _, err := httpserver.ServerTLS(filepath.Join(dir, "missing.pem"), filepath.Join(dir, "server.key")); err == nil {
 		t.Fatal("a missing certificate was accepted")
 	}
 }

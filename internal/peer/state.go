@@ -2,7 +2,12 @@
 // publishes what it knows of its own node (GET /api/v1/state) so that every
 // member can make the same bootstrap decision, and accepts the operator's
 // bootstrap override (POST /api/v1/bootstrap). Every call carries a shared
-// token; every answer is validated before it is believed.
+// token; every answer is validated before it is believed. It also holds the
+// one client for other sentinels and the fan-out over their addresses.
+//
+// It must not decide anything: the bootstrap decision is galera.Decide's,
+// run by package recovery; what to do with an override is run mode's
+// (package member).
 package peer
 
 import (
@@ -68,6 +73,43 @@ func (s State) Member() galera.Member {
 		SafeToBootstrap: s.SafeToBootstrap, SavedView: s.SavedView,
 		Running: s.Running, Primary: s.Primary,
 	}
+}
+
+// Self is what run mode knows of its own member, apart from the live
+// sample: its position, phase and last decision.
+type Self struct {
+	Member     galera.Member
+	InstanceID string
+	Phase      string
+	Decision   string
+}
+
+// NewState builds the State a sentinel publishes: the position it read,
+// and the live state from its last sample when that sample is fresh
+// (last is nil otherwise). ready is the sample's /readyz verdict. It is the
+// reverse of State.Member.
+func NewState(self Self, last *galera.Sample, ready bool) State {
+	m := self.Member
+	s := State{
+		Version: StateVersion, NodeName: m.Name, InstanceID: self.InstanceID, Phase: self.Phase,
+		PositionKnown: m.PositionKnown, DataDirEmpty: m.Empty, SafeToBootstrap: m.SafeToBootstrap,
+		SavedView: m.SavedView, Running: self.Phase == PhaseRunning || self.Phase == PhaseStopping,
+		Decision: self.Decision, LocalIndex: -1,
+	}
+	if m.PositionKnown && !m.Empty {
+		s.UUID, s.Seqno = m.Position.UUID, m.Position.Seqno
+	}
+	if l := last; s.Running && l != nil {
+		s.Primary = l.Primary() && l.ClusterSize > 0
+		s.Synced = l.SyncedPrimary()
+		s.ClusterSize = l.ClusterSize
+		s.LocalState = l.LocalState.String()
+		if s.Primary && l.LocalIndex >= 0 && l.LocalIndex < l.ClusterSize {
+			s.LocalIndex = l.LocalIndex
+			s.Ready = ready
+		}
+	}
+	return s
 }
 
 // Validate checks a peer's State: a peer that lies in a way we can detect

@@ -1,6 +1,10 @@
 // Package recovery decides how run mode starts its node: it reads the
 // node's own position, asks every peer for theirs, and re-runs the pure
 // decision (galera.Decide) until it says to act.
+//
+// It must not start mariadbd for anything but what it is handed (the
+// Recoverer), serve HTTP, or make the decision itself: the rules are
+// galera.Decide's.
 package recovery
 
 import (
@@ -24,9 +28,16 @@ const (
 // filesystem's lost+found, and what a volume mount may add.
 var ignoredEntries = map[string]bool{"lost+found": true}
 
-// HowRecovered begins ReadLocal's account when the position came from
-// mariadbd --wsrep-recover, which mariadbd must then be told at start.
-const HowRecovered = "grastate.dat has seqno -1; recovered position "
+// Local is this node's position as ReadLocal found it.
+type Local struct {
+	galera.Member
+	// How says where the position came from, for the log.
+	How string
+	// Recovered is set when the position came from mariadbd
+	// --wsrep-recover: grastate.dat still says seqno -1, so mariadbd must
+	// be told the position when it starts (--wsrep-start-position).
+	Recovered bool
+}
 
 // Recoverer runs mariadbd --wsrep-recover and returns what it logged.
 type Recoverer func(ctx context.Context) ([]byte, error)
@@ -36,7 +47,14 @@ type Recoverer func(ctx context.Context) ([]byte, error)
 // killed while running), recover asks mariadbd for the position it has
 // committed. A grastate.dat that cannot be read with certainty is an
 // error: nothing may be decided from a guess.
-func ReadLocal(ctx context.Context, name, datadir string, recover Recoverer) (galera.Member, string, error) {
+func ReadLocal(ctx context.Context, name, datadir string, recover Recoverer) (Local, error) {
+	m, how, err := readLocal(ctx, name, datadir, recover)
+	return Local{Member: m, How: how, Recovered: err == nil && how == howRecovered}, err
+}
+
+const howRecovered = "grastate.dat has seqno -1; position recovered by mariadbd --wsrep-recover"
+
+func readLocal(ctx context.Context, name, datadir string, recover Recoverer) (galera.Member, string, error) {
 	m := galera.Member{Name: name}
 	ents, err := os.ReadDir(datadir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -102,7 +120,7 @@ func ReadLocal(ctx context.Context, name, datadir string, recover Recoverer) (ga
 	}
 	m.Position = galera.Position{UUID: uuid, Seqno: p.Seqno}
 	m.PositionKnown = true
-	return m, HowRecovered + m.Position.String(), nil
+	return m, howRecovered, nil
 }
 
 // SetSafeToBootstrap marks grastate.dat safe to bootstrap from, as Galera

@@ -63,7 +63,8 @@ func TestReadLocal(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, _, err := ReadLocal(context.Background(), "n", dir, tc.recover)
+			local, err := ReadLocal(context.Background(), "n", dir, tc.recover)
+			got := local.Member
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want one containing %q", err, tc.err)
@@ -77,9 +78,14 @@ func TestReadLocal(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("got %+v\nwant %+v", got, tc.want)
 			}
+			// The typed hand-off: mariadbd must be given the position only
+			// when it came from --wsrep-recover.
+			if wantRecovered := strings.Contains(tc.files["grastate.dat"], "seqno:   -1"); local.Recovered != wantRecovered {
+				t.Fatalf("Recovered = %v, want %v (%s)", local.Recovered, wantRecovered, local.How)
+			}
 		})
 	}
-	m, _, err := ReadLocal(context.Background(), "n", filepath.Join(t.TempDir(), "missing"), nil)
+	m, err := ReadLocal(context.Background(), "n", filepath.Join(t.TempDir(), "missing"), nil)
 	if err != nil || !m.Empty {
 		t.Fatalf("missing directory: %+v, %v", m, err)
 	}
