@@ -138,26 +138,16 @@ func (c *ServeConfig) poller(logger *slog.Logger) health.PollerConfig {
 
 // parseServe turns argv and the environment into a validated config.
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*ServeConfig, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", "serve [flags]", "Watch a MariaDB Galera node and serve probe endpoints.", stderr)
 	cfg := &ServeConfig{}
 	cfg.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: galera-sentinel serve [flags]\n\nWatch a MariaDB Galera node and serve probe endpoints.\nEvery flag can also be set as %s<FLAG> (e.g. %sMYSQL_ADDR).\n\n", envPrefix, envPrefix)
-		fs.PrintDefaults()
-	}
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, fs.Args())
 	}
-	pw, err := readPassword(cfg.MySQLPasswordFile, getenv)
-	if err != nil {
-		return nil, err
-	}
-	cfg.MySQLPassword = pw
-	if err := cfg.readToken(getenv); err != nil {
+	if err := cfg.readSecrets(getenv); err != nil {
 		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -166,8 +156,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 	return cfg, nil
 }
 
-// readToken reads the API token, if one is given, and checks it.
-func (c *ServeConfig) readToken(getenv func(string) string) error {
+// readSecrets reads the password and the API token (if one is given, and
+// checks it) from their files or the environment.
+func (c *ServeConfig) readSecrets(getenv func(string) string) error {
+	pw, err := readSecret("--mysql-password-file", c.MySQLPasswordFile, passwordEnv, getenv)
+	if err != nil {
+		return err
+	}
+	c.MySQLPassword = pw
 	tok, err := readSecret("--token-file", c.TokenFile, tokenEnv, getenv)
 	if err != nil {
 		return err
@@ -179,6 +175,17 @@ func (c *ServeConfig) readToken(getenv func(string) string) error {
 	}
 	c.Token = tok
 	return nil
+}
+
+// newFlagSet is a subcommand's flag set, with its usage text.
+func newFlagSet(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: galera-sentinel %s\n\n%s\nEvery flag can also be set as %s<FLAG> (e.g. %sTIMEOUT for --timeout).\n\n", synopsis, about, envPrefix, envPrefix)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 // parseFlags applies the environment, then argv (which wins).
@@ -208,12 +215,6 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 		}
 	})
 	return errors.Join(errs...)
-}
-
-// readPassword reads the password from --mysql-password-file or the
-// environment.
-func readPassword(file string, getenv func(string) string) (string, error) {
-	return readSecret("--mysql-password-file", file, passwordEnv, getenv)
 }
 
 // readSecret reads a secret from a file (trailing newline trimmed, as
@@ -412,14 +413,9 @@ func (c *RunConfig) checkMariadbdArgs() []error {
 }
 
 func parseRun(args []string, getenv func(string) string, stderr io.Writer) (*RunConfig, error) {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("run", "run [flags] -- mariadbd [args]", "Decide whether this member bootstraps, joins or waits; start and supervise mariadbd;\nserve the probe endpoints and the peer API.", stderr)
 	cfg := &RunConfig{}
 	cfg.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: galera-sentinel run [flags] -- mariadbd [args]\n\nDecide whether this member bootstraps, joins or waits; start and supervise mariadbd;\nserve the probe endpoints and the peer API. Every flag can also be set as %s<FLAG>.\n\n", envPrefix)
-		fs.PrintDefaults()
-	}
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return nil, err
 	}
@@ -427,12 +423,7 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (*Run
 	if len(args) > 0 && !slices.Contains(args, "--") && len(cfg.Mariadbd) > 0 {
 		return nil, fmt.Errorf("%w: put -- before the mariadbd command: run [flags] -- %s", errUsage, strings.Join(cfg.Mariadbd, " "))
 	}
-	pw, err := readPassword(cfg.MySQLPasswordFile, getenv)
-	if err != nil {
-		return nil, err
-	}
-	cfg.MySQLPassword = pw
-	if err := cfg.readToken(getenv); err != nil {
+	if err := cfg.readSecrets(getenv); err != nil {
 		return nil, err
 	}
 	if cfg.Token == "" {

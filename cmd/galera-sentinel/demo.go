@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,14 +11,9 @@ import (
 
 // runDemo starts the local demo cluster until ctx ends.
 func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("demo", "demo [flags]", "Start a local 3-node MariaDB Galera cluster on loopback, each node under 'galera-sentinel run',\nwith HAProxy in front; show the cluster until Ctrl-C, then stop everything and remove what it made.\nNeeds root and Debian's mariadb-server, galera-4 and haproxy (make deps).", stderr)
 	cfg := demo.Config{Out: stdout, Errout: stderr}
 	fs.StringVar(&cfg.Workdir, "workdir", os.TempDir(), "where the demo's temporary directory is made (removed on exit)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: galera-sentinel demo [flags]\n\nStart a local 3-node MariaDB Galera cluster on loopback, each node under 'galera-sentinel run',\nwith HAProxy in front; show the cluster until Ctrl-C, then stop everything and remove what it made.\nNeeds root and Debian's mariadb-server, galera-4 and haproxy (make deps).\n\n")
-		fs.PrintDefaults()
-	}
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}

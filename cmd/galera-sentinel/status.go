@@ -50,14 +50,9 @@ func (c *StatusConfig) Validate() error {
 }
 
 func parseStatus(args []string, getenv func(string) string, stderr io.Writer) (*StatusConfig, error) {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("status", "status [flags]", "Print one row per member, from each sentinel's /status. Exits 1 when a member does not answer.", stderr)
 	cfg := &StatusConfig{}
 	cfg.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: galera-sentinel status [flags]\n\nPrint one row per member, from each sentinel's /status. Exits 1 when a member does not answer.\n\n")
-		fs.PrintDefaults()
-	}
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 )
 
@@ -293,4 +294,84 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatalf("accepted %+v from %q", s, in)
 		}
 	})
+}
+
+// TestNewState: what a member publishes validates, and maps back to the
+// same member for the decision; the live part needs a fresh sample and a
+// running mariadbd.
+func TestNewState(t *testing.T) {
+	m := galera.Member{Name: "galera-1", PositionKnown: true, Position: galera.Position{UUID: "c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99", Seqno: 12}, SafeToBootstrap: true}
+	synced := &galera.Sample{WsrepOn: true, Connected: true, Ready: true, ClusterStatus: "Primary", LocalState: galera.StateSynced, LocalIndex: 2, ClusterSize: 3}
+	for _, tc := range []struct {
+		name  string
+		phase string
+		last  *galera.Sample
+		ready bool
+		check func(State) string
+	}{
+		{"waiting", PhaseWaiting, nil, false, func(s State) string {
+			if s.Running || s.Primary || s.Ready || s.LocalIndex != -1 {
+				return "live state while waiting"
+			}
+			return ""
+		}},
+		{"running and ready", PhaseRunning, synced, true, func(s State) string {
+			if !s.Running || !s.Primary || !s.Synced || !s.Ready || s.LocalIndex != 2 || s.ClusterSize != 3 || s.LocalState != "Synced" {
+				return "live state lost"
+			}
+			return ""
+		}},
+		{"running, sample stale (nil)", PhaseRunning, nil, true, func(s State) string {
+			if !s.Running || s.Primary || s.Ready {
+				return "vouches for a node it has not seen lately"
+			}
+			return ""
+		}},
+		{"stopping, not ready", PhaseStopping, synced, false, func(s State) string {
+			if !s.Running || !s.Primary || s.Ready {
+				return "a draining member claims to be ready"
+			}
+			return ""
+		}},
+		{"running outside a Primary component", PhaseRunning, &galera.Sample{ClusterStatus: "non-Primary", LocalIndex: -1}, false, func(s State) string {
+			if s.Primary || s.LocalIndex != -1 {
+				return "non-Primary published as Primary"
+			}
+			return ""
+		}},
+	} {
+		s := NewState(Self{Member: m, InstanceID: "i1", Phase: tc.phase, Decision: "join: x"}, tc.last, tc.ready)
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: does not validate: %v", tc.name, err)
+		}
+		if msg := tc.check(s); msg != "" {
+			t.Errorf("%s: %s: %+v", tc.name, msg, s)
+		}
+		back := s.Member()
+		if back.Name != m.Name || back.Position != m.Position || back.SafeToBootstrap != m.SafeToBootstrap || back.Running != s.Running || back.Primary != s.Primary {
+			t.Errorf("%s: round trip %+v -> %+v", tc.name, m, back)
+		}
+	}
+	empty := NewState(Self{Member: galera.Member{Name: "galera-2", Empty: true, PositionKnown: true}, InstanceID: "i2", Phase: PhaseWaiting}, nil, false)
+	if err := empty.Validate(); err != nil || !empty.DataDirEmpty || empty.UUID != "" {
+		t.Errorf("empty member: %+v %v", empty, err)
+	}
+}
+
+// TestFanOut: every address is asked at once, answers keep their order.
+func TestFanOut(t *testing.T) {
+	begin := time.Now()
+	got := FanOut(context.Background(), []string{"a", "b", "c"}, func(ctx context.Context, addr string) (string, error) {
+		time.Sleep(100 * time.Millisecond)
+		if addr == "b" {
+			return "", errors.New("no")
+		}
+		return addr + "!", nil
+	})
+	if d := time.Since(begin); d > time.Second {
+		t.Errorf("took %v: not in parallel", d)
+	}
+	if len(got) != 3 || got[0].Value != "a!" || got[1].Err == nil || got[2].Addr != "c" || got[2].Value != "c!" {
+		t.Errorf("answers %+v", got)
+	}
 }

@@ -1,0 +1,75 @@
+package mariadbd
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestArgv(t *testing.T) {
+	c := Config{Command: []string{"/usr/sbin/mariadbd", "--defaults-file=/etc/g/my.cnf", "--user=mysql"}, DataDir: "/var/lib/mysql"}
+	base := []string{"/usr/sbin/mariadbd", "--defaults-file=/etc/g/my.cnf", "--user=mysql", "--datadir=/var/lib/mysql"}
+	for _, tc := range []struct {
+		name string
+		got  []string
+		want []string
+	}{
+		{"recover", c.RecoverArgs("/tmp/r.log"), append(slices.Clone(base), "--wsrep-recover", "--log-error=/tmp/r.log")},
+		{"join", c.ServeArgs(Start{ClusterAddress: "gcomm://a:4567,b:4567"}), append(slices.Clone(base), "--wsrep-cluster-address=gcomm://a:4567,b:4567")},
+		{"bootstrap after a crash", c.ServeArgs(Start{ClusterAddress: "gcomm://a:4567", Position: "u:12", NewCluster: true}),
+			append(slices.Clone(base), "--wsrep-cluster-address=gcomm://a:4567", "--wsrep-start-position=u:12", "--wsrep-new-cluster")},
+	} {
+		if !slices.Equal(tc.got, tc.want) {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, tc.got, tc.want)
+		}
+	}
+	n := c
+	n.NotifyCommand = NotifyCommand("/opt/my dir/galera-sentinel", "/run/g.sock")
+	got := n.ServeArgs(Start{ClusterAddress: "gcomm://"})
+	if want := `--wsrep-notify-cmd='/opt/my dir/galera-sentinel' notify --socket=/run/g.sock`; got[len(got)-1] != want {
+		t.Errorf("notify: %q, want %q", got[len(got)-1], want)
+	}
+	if slices.ContainsFunc(c.ServeArgs(Start{}), func(a string) bool { return a == "--wsrep-new-cluster" }) {
+		t.Error("a join bootstraps")
+	}
+	// The caller's slice is never appended to.
+	if len(c.Command) != 3 {
+		t.Errorf("Command changed: %q", c.Command)
+	}
+}
+
+func TestInitArgs(t *testing.T) {
+	c := Config{Command: []string{"mariadbd", "--defaults-file=/etc/g/my.cnf"}, DataDir: "/d", OSUser: "mysql"}
+	argv, env := c.InitArgs()
+	want := []string{"mariadb-install-db", "--defaults-file=/etc/g/my.cnf", "--datadir=/d", "--auth-root-authentication-method=socket",
+		"--skip-test-db", "--wsrep-on=OFF", "--auth-root-socket-user=mysql"}
+	if !slices.Equal(argv, want) || env != nil {
+		t.Errorf("default init: %q %q\nwant %q", argv, env, want)
+	}
+	c.OSUser = "root"
+	if argv, _ := c.InitArgs(); slices.Contains(argv, "--auth-root-socket-user=root") {
+		t.Errorf("root gets a second socket account: %q", argv)
+	}
+	c.Command = []string{"mariadbd", "--user=mysql", "--defaults-file=/late.cnf"}
+	if argv, _ := c.InitArgs(); slices.Contains(argv, "--defaults-file=/late.cnf") {
+		t.Errorf("a --defaults-file that is not first is passed on (mariadb-install-db requires it first): %q", argv)
+	}
+	c.InitCommand = "cp -a /tmpl/. $DATADIR"
+	argv, env = c.InitArgs()
+	if !slices.Equal(argv, []string{"/bin/sh", "-c", "cp -a /tmpl/. $DATADIR"}) || !slices.Equal(env, []string{"DATADIR=/d"}) {
+		t.Errorf("init command: %q %q", argv, env)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"/usr/bin/galera-sentinel": "/usr/bin/galera-sentinel",
+		"/opt/a b":                 "'/opt/a b'",
+		"it's":                     `'it'\''s'`,
+		"":                         "''",
+		"$(reboot)":                "'$(reboot)'",
+	} {
+		if got := ShellQuote(in); got != want {
+			t.Errorf("ShellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
