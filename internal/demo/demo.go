@@ -40,13 +40,13 @@ import (
 // addresses (Linux routes all of 127.0.0.0/8 to lo), HAProxy on
 // 127.0.0.1.
 const (
-	demoNet         = "127.0.10."
-	demoMembers     = 3
-	ReadersAddr = "127.0.0.1:13306"
-	WriterAddr  = "127.0.0.1:13307"
-	demoStatsAddr   = "127.0.0.1:18404"
-	User        = "demo"
-	Password    = "demo"
+	demoNet       = "127.0.10."
+	demoMembers   = 3
+	ReadersAddr   = "127.0.0.1:13306"
+	WriterAddr    = "127.0.0.1:13307"
+	demoStatsAddr = "127.0.0.1:18404"
+	User          = "demo"
+	Password      = "demo"
 )
 
 // demoPorts are the ports every member uses on its own address.
