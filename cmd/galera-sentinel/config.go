@@ -72,7 +72,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MaintenanceFile, "maintenance-file", "", "while this file exists the node is drained (/readyz answers 503 maintenance)")
 	fs.StringVar(&c.TokenFile, "token-file", "", "file holding the API token (or set "+tokenEnv+"): required by POST /api/v1/maintenance and, in run mode, shared by the cluster's sentinels")
 	fs.StringVar(&c.AgentCheckListen, "agent-check-listen", "", "TCP address for HAProxy's agent-check (answers up, drain, maint or down); off when empty")
-	fs.StringVar(&c.NotifySocket, "notify-socket", "", "unix socket where `galera-sentinel notify` (mariadbd's wsrep_notify_cmd) reports state changes, which trigger a poll at once; off when empty")
+	fs.StringVar(&c.NotifySocket, "notify-socket", "", "unix socket where 'galera-sentinel notify' (mariadbd's wsrep_notify_cmd) reports state changes, which trigger a poll at once; off when empty")
 	fs.StringVar(&c.LogFormat, "log-format", "auto", "text, json, or auto (text on a terminal, json otherwise)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 }
@@ -188,7 +188,8 @@ func newFlagSet(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags applies the environment, then argv (which wins).
+// parseFlags applies the environment, then argv (which wins). Mistakes
+// people make often get a hint.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if err := applyEnv(fs, getenv); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -197,9 +198,55 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
+		if hint := flagHint(fs, args); hint != "" {
+			return fmt.Errorf("%w: %w (%s)", errUsage, err, hint)
+		}
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return nil
+}
+
+// secretFlags are flags people look for that deliberately do not exist:
+// a secret on the command line is visible to every user in ps.
+var secretFlags = map[string]string{
+	"mysql-password": "the password comes from --mysql-password-file or " + passwordEnv + ", never the command line",
+	"password":       "the password comes from --mysql-password-file or " + passwordEnv + ", never the command line",
+	"token":          "the token comes from --token-file or " + tokenEnv + ", never the command line",
+}
+
+// flagHint explains the first argument that the flag set refused, when
+// it is a known mistake.
+func flagHint(fs *flag.FlagSet, args []string) string {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		if hint, ok := secretFlags[name]; ok && fs.Lookup(name) == nil {
+			return hint
+		}
+		f := fs.Lookup(name)
+		if f == nil || !hasValue {
+			continue
+		}
+		if hint := durationHint(f, value); hint != "" {
+			return hint
+		}
+	}
+	return ""
+}
+
+// durationHint suggests a unit for a bare number given to a duration flag.
+func durationHint(f *flag.Flag, value string) string {
+	if g, ok := f.Value.(flag.Getter); ok && value != "" && strings.Trim(value, "0123456789.") == "" {
+		if _, isDuration := g.Get().(time.Duration); isDuration {
+			return fmt.Sprintf("a duration needs a unit: %ss or %sms", value, value)
+		}
+	}
+	return ""
 }
 
 // applyEnv sets each flag from GALERA_SENTINEL_<NAME> when that is set;
@@ -210,6 +257,9 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(name); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
+				if hint := durationHint(f, v); hint != "" {
+					err = fmt.Errorf("%w (%s)", err, hint)
+				}
 				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
 			}
 		}

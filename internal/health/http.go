@@ -35,12 +35,23 @@ func (h *Handlers[S]) lowest() int {
 }
 
 // Register adds the probe endpoints to mux.
+//
+// Probes answer GET and HEAD (the GET pattern covers both) and OPTIONS:
+// HAProxy's bare `option httpchk`, and `option httpchk <uri>`, send
+// OPTIONS, and clustercheck, which the sentinel replaces on port 9200,
+// answered them. "/" is the readiness probe for the same reason. Other
+// methods get 405, other paths 404.
 func (h *Handlers[S]) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /readyz", h.ready)
-	mux.HandleFunc("GET /{$}", h.ready) // clustercheck drop-in: LBs already probe "/"
-	mux.HandleFunc("GET /livez", h.live)
-	mux.HandleFunc("GET /startupz", h.started)
-	mux.HandleFunc("GET /writerz", h.writer)
+	probes := []struct {
+		path string
+		f    http.HandlerFunc
+	}{
+		{"/readyz", h.ready}, {"/{$}", h.ready}, {"/livez", h.live}, {"/startupz", h.started}, {"/writerz", h.writer},
+	}
+	for _, p := range probes {
+		mux.HandleFunc("GET "+p.path, p.f)
+		mux.HandleFunc("OPTIONS "+p.path, p.f)
+	}
 	mux.HandleFunc("GET /status", h.status)
 }
 

@@ -100,6 +100,36 @@ func TestEndpoints(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /readyz = %d, want 405", resp.StatusCode)
 	}
+	// What HAProxy's httpchk variants and clustercheck clients send: the
+	// probes answer OPTIONS and HEAD like GET, and nothing else.
+	for _, method := range []string{"OPTIONS", "HEAD", "GET"} {
+		for _, path := range []string{"/", "/readyz", "/writerz", "/livez", "/startupz"} {
+			req, _ := http.NewRequest(method, base+path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || (method != "HEAD" && len(b) == 0) {
+				t.Errorf("%s %s = %d %q, want 200 with the verdict", method, path, resp.StatusCode, b)
+			}
+		}
+	}
+	for _, method := range []string{"PUT", "DELETE", "PATCH"} {
+		req, _ := http.NewRequest(method, base+"/readyz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s /readyz = %d, want 405", method, resp.StatusCode)
+		}
+	}
+	if code, _ := get(t, base+"/readyz/extra"); code != 404 {
+		t.Errorf("GET /readyz/extra = %d, want 404", code)
+	}
 	if code, body := get(t, base+"/readyz"); code != 200 || body != "ready: Primary, Synced, size 3\n" {
 		t.Errorf("/readyz body %q", body)
 	}
