@@ -84,13 +84,6 @@ func (h *Handlers[S]) RegisterAdmin(mux *http.ServeMux, auth func(http.Handler) 
 	})))
 }
 
-// The probe answer's headers, shared and never modified: setting them
-// by map assignment skips canonicalising the names on every request.
-var (
-	textPlain = []string{"text/plain; charset=utf-8"}
-	noStore   = []string{"no-store"}
-)
-
 // The hot path: /readyz is what load balancers ask, many times a second.
 // Its verdict and body were computed when the snapshot was published.
 func (h *Handlers[S]) ready(w http.ResponseWriter, r *http.Request) {
@@ -116,12 +109,14 @@ func writeVerdict(w http.ResponseWriter, v readiness.Verdict) {
 	writeAnswer(w, v.OK, []byte(v.Reason+"\n"))
 }
 
-// writeAnswer answers 200 or 503. Probes must never be cached by a proxy
-// between the LB and us.
+// writeAnswer answers 200 or 503 with a line of text. It sets no header:
+// net/http copies the header map of every response a handler touched,
+// which cost 6% of /readyz's throughput (bench/). The content type it
+// detects for the line is text/plain; charset=utf-8, as before. Caching
+// is not a concern on the path from a load balancer to its probe: the
+// answer carries no lifetime and no Last-Modified for a cache to derive
+// one from, and a 503 is not cacheable at all. /status keeps no-store.
 func writeAnswer(w http.ResponseWriter, ok bool, body []byte) {
-	hd := w.Header()
-	hd["Content-Type"] = textPlain
-	hd["Cache-Control"] = noStore
 	if ok {
 		w.WriteHeader(http.StatusOK)
 	} else {

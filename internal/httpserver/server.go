@@ -19,11 +19,19 @@ import (
 	"time"
 )
 
-// Server limits. Probes are tiny GETs: anything slower or bigger is abuse.
+// Server limits. Probes are tiny bodiless requests: anything slower or
+// bigger is abuse.
+//
+// The read timeout equals the header timeout: a probe has no body, and
+// equal values spare net/http one deadline change per request. There is
+// no write timeout: every answer (a verdict line, /status, a peer's state)
+// is far smaller than a socket's send buffer, so a write never waits for a
+// client that does not read; what a stuck connection could hold up,
+// Shutdown bounds. Load balancers ask many times a second, and each
+// deadline change costs a measurable share of the answer (bench/).
 const (
 	readHeaderTimeout = 2 * time.Second
-	readTimeout       = 5 * time.Second
-	writeTimeout      = 5 * time.Second
+	readTimeout       = readHeaderTimeout
 	idleTimeout       = 60 * time.Second
 	maxHeaderBytes    = 8 << 10
 	shutdownTimeout   = 5 * time.Second
@@ -66,7 +74,6 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		// Garbage from clients (TLS to a plain port, bad requests) is

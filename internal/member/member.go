@@ -218,7 +218,6 @@ func (m *Member) start(ctx context.Context, plan recovery.Plan, local recovery.L
 	if local.Recovered && local.HasPosition() {
 		s.Position = local.Position.String()
 	}
-	m.log.Info("starting mariadbd", "action", plan.Action.String())
 	proc, err := m.db.Serve(s)
 	if err != nil {
 		m.poller.SetHold("mariadbd did not start")

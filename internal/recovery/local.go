@@ -49,20 +49,29 @@ type Recoverer func(ctx context.Context) ([]byte, error)
 // error: nothing may be decided from a guess.
 func ReadLocal(ctx context.Context, name, datadir string, recover Recoverer) (Local, error) {
 	m, how, err := readLocal(ctx, name, datadir, recover)
-	return Local{Member: m, How: how, Recovered: err == nil && how == howRecovered}, err
+	if err != nil {
+		return Local{Member: m}, err
+	}
+	return Local{Member: m, How: how.text, Recovered: how.recovered}, nil
 }
 
-const howRecovered = "grastate.dat has seqno -1; position recovered by mariadbd --wsrep-recover"
+// how says where a position came from.
+type how struct {
+	text      string
+	recovered bool // from mariadbd --wsrep-recover
+}
 
-func readLocal(ctx context.Context, name, datadir string, recover Recoverer) (galera.Member, string, error) {
+func said(text string) how { return how{text: text} }
+
+func readLocal(ctx context.Context, name, datadir string, recover Recoverer) (galera.Member, how, error) {
 	m := galera.Member{Name: name}
 	ents, err := os.ReadDir(datadir)
 	if errors.Is(err, fs.ErrNotExist) {
 		m.Empty, m.PositionKnown = true, true
-		return m, "data directory does not exist yet: empty", nil
+		return m, said("data directory does not exist yet: empty"), nil
 	}
 	if err != nil {
-		return m, "", fmt.Errorf("data directory: %w", err)
+		return m, how{}, fmt.Errorf("data directory: %w", err)
 	}
 	empty := true
 	for _, e := range ents {
@@ -73,7 +82,7 @@ func readLocal(ctx context.Context, name, datadir string, recover Recoverer) (ga
 	}
 	if empty {
 		m.Empty, m.PositionKnown = true, true
-		return m, "data directory is empty", nil
+		return m, said("data directory is empty"), nil
 	}
 	if _, err := os.Stat(filepath.Join(datadir, GvwstateFile)); err == nil {
 		m.SavedView = true
@@ -83,31 +92,31 @@ func readLocal(ctx context.Context, name, datadir string, recover Recoverer) (ga
 	if errors.Is(err, fs.ErrNotExist) {
 		m.PositionKnown = true
 		m.Position = galera.Position{UUID: galera.ZeroUUID, Seqno: -1}
-		return m, "data directory has no grastate.dat: no Galera position", nil
+		return m, said("data directory has no grastate.dat: no Galera position"), nil
 	}
 	if err != nil {
-		return m, "", err
+		return m, how{}, err
 	}
 	g, err := galera.ParseGrastate(b)
 	if err != nil {
-		return m, "", fmt.Errorf("%s: %w", path, err)
+		return m, how{}, fmt.Errorf("%s: %w", path, err)
 	}
 	m.SafeToBootstrap = g.SafeToBootstrap
 	m.Position = galera.Position{UUID: g.UUID, Seqno: g.Seqno}
 	if g.Seqno >= 0 {
 		m.PositionKnown = true
-		return m, "position from grastate.dat: " + m.Position.String(), nil
+		return m, said("position from grastate.dat: " + m.Position.String()), nil
 	}
 	// seqno -1: the node crashed or was killed while running. The UUID
 	// may be zero too (Galera 4 writes that while it runs after some
 	// recoveries), so the data itself is the only witness: ask InnoDB.
 	log, err := recover(ctx)
 	if err != nil {
-		return m, "", fmt.Errorf("grastate.dat has seqno -1 and mariadbd --wsrep-recover failed: %w", err)
+		return m, how{}, fmt.Errorf("grastate.dat has seqno -1 and mariadbd --wsrep-recover failed: %w", err)
 	}
 	p, err := galera.ParseRecoveredPosition(log)
 	if err != nil {
-		return m, "", err
+		return m, how{}, err
 	}
 	uuid := g.UUID
 	switch {
@@ -116,11 +125,11 @@ func readLocal(ctx context.Context, name, datadir string, recover Recoverer) (ga
 	case !g.HasState():
 		uuid = p.UUID
 	case p.UUID != g.UUID:
-		return m, "", fmt.Errorf("mariadbd --wsrep-recover found position %s, but grastate.dat names cluster %s", p, g.UUID)
+		return m, how{}, fmt.Errorf("mariadbd --wsrep-recover found position %s, but grastate.dat names cluster %s", p, g.UUID)
 	}
 	m.Position = galera.Position{UUID: uuid, Seqno: p.Seqno}
 	m.PositionKnown = true
-	return m, howRecovered, nil
+	return m, how{text: "grastate.dat has seqno -1; recovered position " + m.Position.String(), recovered: true}, nil
 }
 
 // SetSafeToBootstrap marks grastate.dat safe to bootstrap from, as Galera
