@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -353,16 +354,46 @@ type RunConfig struct {
 
 	// Mariadbd is the command after "--": mariadbd and its arguments.
 	Mariadbd []string
+
+	// explicit are the flags the operator set (argv or environment), as
+	// opposed to defaults that mariadbd's configuration may replace.
+	explicit map[string]bool
+	// passDataDir: DataDir came from --datadir alone and mariadbd must be
+	// told it (set by followConfig).
+	passDataDir bool
 }
 
-// mariadbd is how the member runs mariadbd.
-func (c *RunConfig) mariadbd(exe string) mariadbd.Config {
-	m := mariadbd.Config{Command: c.Mariadbd, DataDir: c.DataDir, InitCommand: c.InitCommand, ShutdownTimeout: c.ShutdownTimeout}
+// followConfig makes mariadbd's own configuration the truth: the data
+// directory (a contradicting --datadir is refused) and, unless
+// --mysql-addr was given, the socket or port to watch.
+func (c *RunConfig) followConfig(e mariadbd.Effective) error {
+	dir, pass, err := e.ResolveDataDir(c.DataDir)
+	if err != nil {
+		return err
+	}
+	c.DataDir, c.passDataDir = dir, pass
+	if !c.explicit["mysql-addr"] {
+		if e.Socket != "" {
+			c.MySQLAddr = e.Socket
+		} else if e.Port > 0 {
+			c.MySQLAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(e.Port))
+		}
+	}
+	return nil
+}
+
+// mariadbd is how the member runs mariadbd, after followConfig.
+func (c *RunConfig) mariadbd(exe string, e mariadbd.Effective) mariadbd.Config {
+	m := mariadbd.Config{Command: c.Mariadbd, DataDir: c.DataDir, PassDataDir: c.passDataDir, ConfigNamesCluster: e.HasClusterAddress(),
+		InitCommand: c.InitCommand, ShutdownTimeout: c.ShutdownTimeout}
 	if c.NotifySocket != "" {
 		m.NotifyCommand = mariadbd.NotifyCommand(exe, c.NotifySocket)
 	}
 	if u, err := user.Current(); err == nil {
 		m.OSUser = u.Username
+		if u.Uid == "0" && e.User != "" && e.User != "root" {
+			m.RunAs = e.User
+		}
 	}
 	return m
 }
@@ -391,7 +422,7 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	c.ServeConfig.flags(fs)
 	host, _ := os.Hostname()
 	fs.StringVar(&c.NodeName, "node-name", host, "this member's name, unique in the cluster (a StatefulSet pod name: its ordinal breaks ties)")
-	fs.StringVar(&c.DataDir, "datadir", "/var/lib/mysql", "mariadbd's data directory (passed to mariadbd as --datadir)")
+	fs.StringVar(&c.DataDir, "datadir", "", "mariadbd's data directory (default: the datadir of mariadbd's own configuration, which a different value contradicts)")
 	fs.IntVar(&c.ExpectedSize, "expected-size", 0, "number of members the cluster has (a StatefulSet's replicas); required")
 	fs.StringVar(&c.Discovery.Peers, "peers", "", "the members' sentinel addresses, host:port,...; the hosts are also their Galera addresses")
 	fs.StringVar(&c.Discovery.PeersDNS, "peers-dns", "", "DNS name whose A/AAAA records are the members (a headless Service with publishNotReadyAddresses); resolved on every attempt")
@@ -416,7 +447,7 @@ func (c *RunConfig) Validate() error {
 	if err := peer.ValidName(c.NodeName); err != nil {
 		errs = append(errs, fmt.Errorf("--node-name: %w", err))
 	}
-	if c.DataDir == "" || !filepath.IsAbs(c.DataDir) {
+	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
 		errs = append(errs, fmt.Errorf("--datadir=%q: want an absolute path", c.DataDir))
 	}
 	if c.ExpectedSize < 1 {
@@ -449,11 +480,11 @@ func (c *RunConfig) checkMariadbdArgs() []error {
 		if a == "--datadir" && i+1 < len(c.Mariadbd) {
 			v, ok = c.Mariadbd[i+1], true
 		}
-		if ok && filepath.Clean(v) != filepath.Clean(c.DataDir) {
+		if ok && c.DataDir != "" && filepath.Clean(v) != filepath.Clean(c.DataDir) {
 			errs = append(errs, fmt.Errorf("mariadbd's --datadir=%s differs from --datadir=%s: the position would be read from another directory than the one mariadbd uses", v, c.DataDir))
 		}
-		if a == "--wsrep-new-cluster" || strings.HasPrefix(a, "--wsrep-cluster-address") || strings.HasPrefix(a, "--wsrep_cluster_address") {
-			errs = append(errs, fmt.Errorf("mariadbd argument %s: the sentinel sets the cluster address and decides when to bootstrap", a))
+		if a == "--wsrep-new-cluster" || a == "--wsrep_new_cluster" {
+			errs = append(errs, fmt.Errorf("mariadbd argument %s: the sentinel decides when to bootstrap", a))
 		}
 		if c.NotifySocket != "" && (strings.HasPrefix(a, "--wsrep-notify-cmd") || strings.HasPrefix(a, "--wsrep_notify_cmd")) {
 			errs = append(errs, fmt.Errorf("mariadbd argument %s: with --notify-socket the sentinel sets wsrep_notify_cmd itself", a))
@@ -470,6 +501,8 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (*Run
 		return nil, err
 	}
 	cfg.Mariadbd = fs.Args()
+	cfg.explicit = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { cfg.explicit[f.Name] = true })
 	if len(args) > 0 && !slices.Contains(args, "--") && len(cfg.Mariadbd) > 0 {
 		return nil, fmt.Errorf("%w: put -- before the mariadbd command: run [flags] -- %s", errUsage, strings.Join(cfg.Mariadbd, " "))
 	}

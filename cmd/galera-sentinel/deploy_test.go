@@ -119,16 +119,19 @@ GALERA_SENTINEL_PEERS=127.0.0.1:19301,127.0.0.2:19301,127.0.0.3:19301
 GALERA_SENTINEL_EXPECTED_SIZE=3
 GALERA_SENTINEL_NODE_NAME=site-node-1
 GALERA_SENTINEL_TOKEN_FILE=%[1]s/token
-GALERA_SENTINEL_DATADIR=%[1]s/data
 GALERA_SENTINEL_LISTEN=127.0.0.1:0
 GALERA_SENTINEL_AGENT_CHECK_LISTEN=127.0.0.1:0
 GALERA_SENTINEL_NOTIFY_SOCKET=%[1]s/notify.sock
 GALERA_SENTINEL_MAINTENANCE_FILE=%[1]s/maintenance
-GALERA_SENTINEL_MYSQL_ADDR=%[1]s/mysqld.sock
 GALERA_SENTINEL_LOG_FORMAT=json
 MARIADBD_ARGS="--defaults-file=%[1]s/my.cnf"
 `, dir)
 	if err := os.WriteFile(envFile, []byte(site), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The data directory and the socket are only in mariadbd's own file.
+	cnf := fmt.Sprintf("[mysqld]\ndatadir=%[1]s/data\nsocket=%[1]s/mysqld.sock\nwsrep_on=ON\nwsrep_provider=%[2]s\nwsrep_sst_method=rsync\n", dir, testcluster.ProviderPath)
+	if err := os.WriteFile(filepath.Join(dir, "my.cnf"), []byte(cnf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env := append(append(slices.Clone(u.env), readEnvFile(t, envFile)...), "PATH=/usr/sbin:/usr/bin:/bin")
@@ -157,16 +160,24 @@ MARIADBD_ARGS="--defaults-file=%[1]s/my.cnf"
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer cmd.Process.Kill()
 	deadline := time.Now().Add(10 * time.Second)
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	for !strings.Contains(log.String(), "waiting for every expected member") {
+		select {
+		case <-exited:
+			t.Fatalf("the sentinel exited:\n%s", log.String())
+		default:
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the sentinel did not start waiting for the site's peers:\n%s", log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	out := log.String()
-	for _, want := range []string{`"peers":"static 127.0.0.1:19301,127.0.0.2:19301,127.0.0.3:19301"`, `"node":"site-node-1"`, `"expected_size":3`} {
+	for _, want := range []string{`"peers":"static 127.0.0.1:19301,127.0.0.2:19301,127.0.0.3:19301"`, `"node":"site-node-1"`, `"expected_size":3`,
+		`"datadir":"` + dir + `/data"`, `"mysql_addr":"` + dir + `/mysqld.sock"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the sentinel's log lacks %s:\n%s", want, out)
 		}

@@ -81,7 +81,7 @@ func TestBadRunCommandLines(t *testing.T) {
 		{[]string{"run", "--expected-size=3", "--peers=a:1"}, env(tok, runToken), "no mariadbd command"},
 		{[]string{"run", "--expected-size=3", "--peers=a:1", "mariadbd"}, env(tok, runToken), "put -- before"},
 		{append(good, "--wsrep-new-cluster"), env(tok, runToken), "decides when to bootstrap"},
-		{append(good, "--datadir=/elsewhere"), env(tok, runToken), "differs from --datadir"},
+		{append([]string{"run", "--datadir=/var/lib/mysql"}, append(good[1:], "--datadir=/elsewhere")...), env(tok, runToken), "differs from --datadir"},
 		{good, env(tok, runToken, "GALERA_SENTINEL_EXPECTED_SIZE", "three"), "GALERA_SENTINEL_EXPECTED_SIZE"},
 		{append([]string{"run", "--tls-cert-file=/x"}, good[1:]...), env(tok, runToken), "go together"},
 		{append([]string{"run", "--drain-delay=-1s"}, good[1:]...), env(tok, runToken), "--drain-delay=-1s: must not be negative"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -35,6 +36,13 @@ func runRun(ctx context.Context, args []string, getenv func(string) string, stdo
 // after mariadbd has stopped: probes answer truthfully the whole time.
 // When ready is non-nil it receives the listen address.
 func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready chan<- string) error {
+	eff, err := mariadbd.ReadEffective(ctx, cfg.Mariadbd)
+	if err != nil {
+		return fmt.Errorf("%w; nothing was started", err)
+	}
+	if err := cfg.followConfig(eff); err != nil {
+		return fmt.Errorf("%w; nothing was started", err)
+	}
 	serverTLS, clientTLS, err := cfg.tls()
 	if err != nil {
 		return err
@@ -60,7 +68,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
 	defer reaper.Close()
 	exe, _ := os.Executable()
-	db := mariadbd.NewRunner(cfg.mariadbd(exe), reaper, os.Stderr, logger.With("component", "mariadbd"))
+	db := mariadbd.NewRunner(cfg.mariadbd(exe, eff), reaper, os.Stderr, logger.With("component", "mariadbd"))
 
 	loop := &recovery.Loop{Expected: cfg.ExpectedSize, Source: source, Peers: peers, GcommPort: cfg.GcommPort,
 		Interval: cfg.DecideInterval, Logger: logger.With("component", "recovery")}
@@ -76,7 +84,8 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 
 	logger.Info("run mode", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
 		"agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
-		"peers", source.String(), "expected_size", cfg.ExpectedSize, "datadir", cfg.DataDir, "pid", os.Getpid())
+		"peers", source.String(), "expected_size", cfg.ExpectedSize, "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,
+		"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[eff.HasClusterAddress()], "pid", os.Getpid())
 	if ready != nil {
 		ready <- eps.http.Addr().String()
 	}

@@ -12,13 +12,18 @@ package mariadbd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/user"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,8 +34,19 @@ import (
 type Config struct {
 	// Command is mariadbd and its arguments, as given after "--".
 	Command []string
-	// DataDir is the data directory, passed as --datadir.
+	// DataDir is the data directory mariadbd uses.
 	DataDir string
+	// PassDataDir passes DataDir as --datadir: the operator chose it with
+	// the sentinel's flag and mariadbd's configuration does not name one.
+	// Otherwise mariadbd's own configuration is left to say it.
+	PassDataDir bool
+	// ConfigNamesCluster: mariadbd's configuration has its own
+	// wsrep_cluster_address, which the sentinel must not replace.
+	ConfigNamesCluster bool
+	// RunAs is the user mariadbd drops to (user= in its configuration),
+	// who must own a data directory the sentinel creates; empty when
+	// mariadbd runs as the sentinel's own user.
+	RunAs string
 	// InitCommand, when set, is a shell command that initialises an empty
 	// data directory (with $DATADIR set); otherwise mariadb-install-db.
 	InitCommand string
@@ -54,20 +70,43 @@ type Start struct {
 	NewCluster bool
 }
 
-// base is mariadbd's own arguments with the data directory.
+// base is mariadbd's own arguments, with the data directory when the
+// sentinel chose it.
 func (c Config) base() []string {
-	return append(slices.Clone(c.Command[1:]), "--datadir="+c.DataDir)
+	args := slices.Clone(c.Command)
+	if c.PassDataDir {
+		args = append(args, "--datadir="+c.DataDir)
+	}
+	return args
 }
 
-// RecoverArgs is the argv of mariadbd --wsrep-recover, logging to logPath.
-func (c Config) RecoverArgs(logPath string) []string {
-	return append(append([]string{c.Command[0]}, c.base()...), "--wsrep-recover", "--log-error="+logPath)
+// recoverClusterAddress satisfies mariadbd's start-up check that an rsync
+// or mariabackup SST has a cluster address to work with, when the
+// configuration has none (the sentinel passes it to the server role).
+// --wsrep-recover exits after reading InnoDB and never connects; the
+// address is one nothing listens on, so that even a mariadbd that went on
+// could never form a Primary component with it.
+const recoverClusterAddress = "gcomm://127.0.0.1:1"
+
+// RecoverArgs is the argv of mariadbd --wsrep-recover. Its log goes to
+// stderr (--disable-log-error), which the sentinel reads through a pipe:
+// a log file of the sentinel's would be unwritable for the user mariadbd
+// drops to, and a log_error of the configuration would hide the answer.
+func (c Config) RecoverArgs() []string {
+	args := append(c.base(), "--wsrep-recover", "--disable-log-error")
+	if !c.ConfigNamesCluster {
+		args = append(args, "--wsrep-cluster-address="+recoverClusterAddress)
+	}
+	return args
 }
 
-// ServeArgs is the argv of the server.
+// ServeArgs is the argv of the server. The cluster address from the peers
+// is passed only when the configuration names none.
 func (c Config) ServeArgs(s Start) []string {
-	args := append([]string{c.Command[0]}, c.base()...)
-	args = append(args, "--wsrep-cluster-address="+s.ClusterAddress)
+	args := c.base()
+	if !c.ConfigNamesCluster {
+		args = append(args, "--wsrep-cluster-address="+s.ClusterAddress)
+	}
 	if s.Position != "" {
 		// grastate.dat still says seqno -1: without the position that
 		// --wsrep-recover found, Galera starts this member from an
@@ -97,6 +136,9 @@ func (c Config) InitArgs() (argv, env []string) {
 	// --wsrep-on=OFF: with the node's Galera settings (rsync SST, say)
 	// and no cluster address, mariadbd --bootstrap would abort.
 	argv = append(argv, "--datadir="+c.DataDir, "--auth-root-authentication-method=socket", "--skip-test-db", "--wsrep-on=OFF")
+	if c.RunAs != "" {
+		argv = append(argv, "--user="+c.RunAs)
+	}
 	// Like Debian's own packages: the OS user that runs mariadbd (and this
 	// sentinel) gets a unix_socket account, so that the sentinel can
 	// watch the node over the socket with no password.
@@ -148,16 +190,14 @@ func (r *Runner) command(argv, env []string) *exec.Cmd {
 	return cmd
 }
 
-// Recover runs mariadbd --wsrep-recover and returns its log.
+// Recover runs mariadbd --wsrep-recover and returns what it logged.
 func (r *Runner) Recover(ctx context.Context) ([]byte, error) {
-	f, err := os.CreateTemp("", "galera-sentinel-recover-*.log")
-	if err != nil {
+	if err := r.prepareDataDir(); err != nil {
 		return nil, err
 	}
-	path := f.Name()
-	f.Close()
-	defer os.Remove(path)
-	cmd := r.command(r.cfg.RecoverArgs(path), nil)
+	cmd := r.command(r.cfg.RecoverArgs(), nil)
+	var log tailBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
 	r.log.Info("seqno unknown: running mariadbd --wsrep-recover", "args", cmd.Args)
 	p, err := r.reaper.Start("mariadbd --wsrep-recover", cmd)
 	if err != nil {
@@ -168,17 +208,69 @@ func (r *Runner) Recover(ctx context.Context) ([]byte, error) {
 		_ = p.Stop(r.cfg.ShutdownTimeout)
 		return nil, err
 	}
-	log, rerr := os.ReadFile(path)
 	if p.ExitCode() != 0 {
-		return nil, fmt.Errorf("mariadbd --wsrep-recover: %s\n%s", p.Describe(), tailLines(string(log), 10))
+		return nil, fmt.Errorf("mariadbd --wsrep-recover: %s\n%s", p.Describe(), tailLines(log.String(), 10))
 	}
-	return log, rerr
+	return log.Bytes(), nil
 }
+
+// prepareDataDir creates a data directory that does not exist yet, owned
+// by the user mariadbd runs as: mariadbd would abort ("Can't change dir")
+// rather than create it.
+func (r *Runner) prepareDataDir() error {
+	if _, err := os.Stat(r.cfg.DataDir); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(r.cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create the data directory: %w", err)
+	}
+	if r.cfg.RunAs == "" || os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(r.cfg.RunAs)
+	if err != nil {
+		return fmt.Errorf("data directory owner: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(r.cfg.DataDir, uid, gid); err != nil {
+		return fmt.Errorf("data directory owner: %w", err)
+	}
+	r.log.Info("created the data directory", "datadir", r.cfg.DataDir, "owner", r.cfg.RunAs)
+	return nil
+}
+
+// tailBuffer keeps the last tailMax bytes written to it: what a recovery
+// logs is small, but nothing a child writes may grow without bound.
+type tailBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+const tailMax = 1 << 20
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - tailMax; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) Bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.b)
+}
+
+func (t *tailBuffer) String() string { return string(t.Bytes()) }
 
 // Initialise fills an empty data directory before a brand-new cluster is
 // bootstrapped on it.
 func (r *Runner) Initialise(ctx context.Context) error {
-	if err := os.MkdirAll(r.cfg.DataDir, 0o750); err != nil {
+	if err := r.prepareDataDir(); err != nil {
 		return err
 	}
 	cmd := r.command(r.cfg.InitArgs())
@@ -199,6 +291,9 @@ func (r *Runner) Initialise(ctx context.Context) error {
 
 // Serve starts the server.
 func (r *Runner) Serve(s Start) (*supervisor.Process, error) {
+	if err := r.prepareDataDir(); err != nil {
+		return nil, err
+	}
 	cmd := r.command(r.cfg.ServeArgs(s), nil)
 	r.log.Info("starting mariadbd", "new_cluster", s.NewCluster, "args", cmd.Args)
 	return r.reaper.Start("mariadbd", cmd)

@@ -6,14 +6,14 @@ import (
 )
 
 func TestArgv(t *testing.T) {
-	c := Config{Command: []string{"/usr/sbin/mariadbd", "--defaults-file=/etc/g/my.cnf", "--user=mysql"}, DataDir: "/var/lib/mysql"}
+	c := Config{Command: []string{"/usr/sbin/mariadbd", "--defaults-file=/etc/g/my.cnf", "--user=mysql"}, DataDir: "/var/lib/mysql", PassDataDir: true}
 	base := []string{"/usr/sbin/mariadbd", "--defaults-file=/etc/g/my.cnf", "--user=mysql", "--datadir=/var/lib/mysql"}
 	for _, tc := range []struct {
 		name string
 		got  []string
 		want []string
 	}{
-		{"recover", c.RecoverArgs("/tmp/r.log"), append(slices.Clone(base), "--wsrep-recover", "--log-error=/tmp/r.log")},
+		{"recover", c.RecoverArgs(), append(slices.Clone(base), "--wsrep-recover", "--disable-log-error", "--wsrep-cluster-address=gcomm://127.0.0.1:1")},
 		{"join", c.ServeArgs(Start{ClusterAddress: "gcomm://a:4567,b:4567"}), append(slices.Clone(base), "--wsrep-cluster-address=gcomm://a:4567,b:4567")},
 		{"bootstrap after a crash", c.ServeArgs(Start{ClusterAddress: "gcomm://a:4567", Position: "u:12", NewCluster: true}),
 			append(slices.Clone(base), "--wsrep-cluster-address=gcomm://a:4567", "--wsrep-start-position=u:12", "--wsrep-new-cluster")},
@@ -30,6 +30,15 @@ func TestArgv(t *testing.T) {
 	}
 	if slices.ContainsFunc(c.ServeArgs(Start{}), func(a string) bool { return a == "--wsrep-new-cluster" }) {
 		t.Error("a join bootstraps")
+	}
+	// mariadbd's own configuration is the truth: no --datadir the
+	// operator did not choose, no cluster address over the configured one.
+	own := Config{Command: []string{"/usr/sbin/mariadbd", "--defaults-file=/etc/g/my.cnf"}, DataDir: "/srv/db", ConfigNamesCluster: true}
+	if got, want := own.ServeArgs(Start{ClusterAddress: "gcomm://a", NewCluster: true}), []string{"/usr/sbin/mariadbd", "--defaults-file=/etc/g/my.cnf", "--wsrep-new-cluster"}; !slices.Equal(got, want) {
+		t.Errorf("configured cluster: %q, want %q", got, want)
+	}
+	if got, want := own.RecoverArgs(), []string{"/usr/sbin/mariadbd", "--defaults-file=/etc/g/my.cnf", "--wsrep-recover", "--disable-log-error"}; !slices.Equal(got, want) {
+		t.Errorf("configured cluster, recover: %q, want %q", got, want)
 	}
 	// The caller's slice is never appended to.
 	if len(c.Command) != 3 {
