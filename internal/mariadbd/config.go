@@ -25,8 +25,8 @@ type Effective struct {
 	// DataDirSet: an option file or the command line names the data
 	// directory (otherwise DataDir is the compiled-in default).
 	DataDirSet bool
-	Socket  string
-	Port    int
+	Socket     string
+	Port       int
 	// BindAddress is empty when mariadbd listens on every address.
 	BindAddress string
 	// User is the operating-system user mariadbd drops to when started as
