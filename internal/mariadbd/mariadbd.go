@@ -23,7 +23,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -195,9 +194,19 @@ func (r *Runner) Recover(ctx context.Context) ([]byte, error) {
 	if err := r.prepareDataDir(); err != nil {
 		return nil, err
 	}
+	// mariadbd --wsrep-recover wants its output in a file. The file is
+	// opened here and inherited as stdout and stderr, as Debian's
+	// galera_recovery does: mariadbd writes to the open descriptor after
+	// it drops to the user of its configuration, who could not open a
+	// file of the sentinel's.
+	f, err := os.CreateTemp("", "galera-sentinel-recover-*.log")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
 	cmd := r.command(r.cfg.RecoverArgs(), nil)
-	var log tailBuffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.Stdout, cmd.Stderr = f, f
 	r.log.Info("seqno unknown: running mariadbd --wsrep-recover", "args", cmd.Args)
 	p, err := r.reaper.Start("mariadbd --wsrep-recover", cmd)
 	if err != nil {
@@ -208,10 +217,30 @@ func (r *Runner) Recover(ctx context.Context) ([]byte, error) {
 		_ = p.Stop(r.cfg.ShutdownTimeout)
 		return nil, err
 	}
-	if p.ExitCode() != 0 {
-		return nil, fmt.Errorf("mariadbd --wsrep-recover: %s\n%s", p.Describe(), tailLines(log.String(), 10))
+	log, err := readTail(f, tailMax)
+	if err != nil {
+		return nil, fmt.Errorf("read mariadbd --wsrep-recover's output: %w", err)
 	}
-	return log.Bytes(), nil
+	if p.ExitCode() != 0 {
+		return nil, fmt.Errorf("mariadbd --wsrep-recover: %s\n%s", p.Describe(), tailLines(string(log), 10))
+	}
+	return log, nil
+}
+
+// readTail reads the last limit bytes of f: what a recovery logs is small,
+// but nothing a child writes may be read without bound.
+func readTail(f *os.File, limit int64) ([]byte, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := max(st.Size()-limit, 0)
+	b := make([]byte, st.Size()-off)
+	_, err = f.ReadAt(b, off)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return b, err
 }
 
 // prepareDataDir creates a data directory that does not exist yet, owned
@@ -240,32 +269,8 @@ func (r *Runner) prepareDataDir() error {
 	return nil
 }
 
-// tailBuffer keeps the last tailMax bytes written to it: what a recovery
-// logs is small, but nothing a child writes may grow without bound.
-type tailBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
+// tailMax bounds what is read of a child's output.
 const tailMax = 1 << 20
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - tailMax; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) Bytes() []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return slices.Clone(t.b)
-}
-
-func (t *tailBuffer) String() string { return string(t.Bytes()) }
 
 // Initialise fills an empty data directory before a brand-new cluster is
 // bootstrapped on it.
