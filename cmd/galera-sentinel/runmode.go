@@ -68,7 +68,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
 	defer reaper.Close()
 	exe, _ := os.Executable()
-	db := mariadbd.NewRunner(cfg.mariadbd(exe, eff), reaper, os.Stderr, logger.With("component", "mariadbd"))
+	db := mariadbd.NewRunner(cfg.mariadbd(exe, eff), reaper, logger.With("component", "mariadbd"), logger.With("component", "mariadbd", "stream", "output"))
 
 	loop := &recovery.Loop{Expected: cfg.ExpectedSize, Source: source, Peers: peers, GcommPort: cfg.GcommPort,
 		Interval: cfg.DecideInterval, Logger: logger.With("component", "recovery")}

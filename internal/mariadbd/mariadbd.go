@@ -167,13 +167,28 @@ type Runner struct {
 	cfg    Config
 	reaper *supervisor.Reaper
 	log    *slog.Logger
-	// out receives mariadbd's own output.
-	out io.Writer
+	// output receives what the processes print, a record per line.
+	output *slog.Logger
 }
 
-// NewRunner returns a runner whose processes write to out.
-func NewRunner(cfg Config, reaper *supervisor.Reaper, out io.Writer, log *slog.Logger) *Runner {
-	return &Runner{cfg: cfg, reaper: reaper, out: out, log: log}
+// NewRunner returns a runner that logs its own steps to log and what the
+// processes print, line by line, to output.
+func NewRunner(cfg Config, reaper *supervisor.Reaper, log, output *slog.Logger) *Runner {
+	return &Runner{cfg: cfg, reaper: reaper, log: log, output: output}
+}
+
+// start starts cmd through the supervisor, its output (unless the caller
+// directed it) turned into log records.
+func (r *Runner) start(name string, cmd *exec.Cmd) (*supervisor.Process, error) {
+	if cmd.Stdout == nil && cmd.Stderr == nil {
+		w, closeParent, err := logPipe(r.output)
+		if err != nil {
+			return nil, fmt.Errorf("%s: output pipe: %w", name, err)
+		}
+		defer closeParent()
+		cmd.Stdout, cmd.Stderr = w, w
+	}
+	return r.reaper.Start(name, cmd)
 }
 
 func (r *Runner) command(argv, env []string) *exec.Cmd {
@@ -181,7 +196,6 @@ func (r *Runner) command(argv, env []string) *exec.Cmd {
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
-	cmd.Stdout, cmd.Stderr = r.out, r.out
 	// If the sentinel dies without stopping mariadbd (OOM kill), mariadbd
 	// shuts down cleanly rather than running on unsupervised: the next
 	// sentinel could not see it and would find its data directory locked.
@@ -208,7 +222,7 @@ func (r *Runner) Recover(ctx context.Context) ([]byte, error) {
 	cmd := r.command(r.cfg.RecoverArgs(), nil)
 	cmd.Stdout, cmd.Stderr = f, f
 	r.log.Info("seqno unknown: running mariadbd --wsrep-recover", "args", cmd.Args)
-	p, err := r.reaper.Start("mariadbd --wsrep-recover", cmd)
+	p, err := r.start("mariadbd --wsrep-recover", cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +294,7 @@ func (r *Runner) Initialise(ctx context.Context) error {
 	}
 	cmd := r.command(r.cfg.InitArgs())
 	r.log.Info("initialising the empty data directory of a new cluster", "command", cmd.Args)
-	p, err := r.reaper.Start("init command", cmd)
+	p, err := r.start("init command", cmd)
 	if err != nil {
 		return err
 	}
@@ -301,7 +315,7 @@ func (r *Runner) Serve(s Start) (*supervisor.Process, error) {
 	}
 	cmd := r.command(r.cfg.ServeArgs(s), nil)
 	r.log.Info("starting mariadbd", "new_cluster", s.NewCluster, "args", cmd.Args)
-	return r.reaper.Start("mariadbd", cmd)
+	return r.start("mariadbd", cmd)
 }
 
 func tailLines(s string, n int) string {
