@@ -203,13 +203,15 @@ func (m *Member) Run(ctx context.Context) error {
 
 // start prepares the data directory for the plan and starts mariadbd.
 func (m *Member) start(ctx context.Context, plan recovery.Plan, local recovery.Local) (*supervisor.Process, error) {
-	switch plan.Action {
-	case galera.BootstrapNew:
+	switch {
+	case plan.Action == galera.BootstrapNew && local.Fresh:
+		m.log.Info("the data directory is a fresh installation: the new cluster starts from it as it is")
+	case plan.Action == galera.BootstrapNew:
 		if err := m.db.Initialise(ctx); err != nil {
 			m.poller.SetHold("initialising the data directory failed")
 			return nil, err
 		}
-	case galera.Bootstrap:
+	case plan.Action == galera.Bootstrap:
 		if err := recovery.SetSafeToBootstrap(m.cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("set safe_to_bootstrap: %w; nothing was started", err)
 		}

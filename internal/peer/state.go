@@ -46,6 +46,10 @@ type State struct {
 	// change while mariadbd runs.
 	PositionKnown   bool   `json:"position_known"`
 	DataDirEmpty    bool   `json:"datadir_empty"`
+	// DataDirFresh: only what an installation creates; NeedsSST: an
+	// interrupted state transfer (see galera.Member).
+	DataDirFresh bool `json:"datadir_fresh,omitempty"`
+	NeedsSST     bool `json:"needs_sst,omitempty"`
 	UUID            string `json:"uuid"`
 	Seqno           int64  `json:"seqno"`
 	SafeToBootstrap bool   `json:"safe_to_bootstrap"`
@@ -68,7 +72,7 @@ type State struct {
 // Member converts a validated State to the decision's input.
 func (s State) Member() galera.Member {
 	return galera.Member{
-		Name: s.NodeName, Empty: s.DataDirEmpty, PositionKnown: s.PositionKnown,
+		Name: s.NodeName, Empty: s.DataDirEmpty, Fresh: s.DataDirFresh, NeedsSST: s.NeedsSST, PositionKnown: s.PositionKnown,
 		Position:        galera.Position{UUID: s.UUID, Seqno: s.Seqno},
 		SafeToBootstrap: s.SafeToBootstrap, SavedView: s.SavedView,
 		Running: s.Running, Primary: s.Primary,
@@ -92,11 +96,11 @@ func NewState(self Self, last *galera.Sample, ready bool) State {
 	m := self.Member
 	s := State{
 		Version: StateVersion, NodeName: m.Name, InstanceID: self.InstanceID, Phase: self.Phase,
-		PositionKnown: m.PositionKnown, DataDirEmpty: m.Empty, SafeToBootstrap: m.SafeToBootstrap,
+		PositionKnown: m.PositionKnown, DataDirEmpty: m.Empty, DataDirFresh: m.Fresh, NeedsSST: m.NeedsSST, SafeToBootstrap: m.SafeToBootstrap,
 		SavedView: m.SavedView, Running: self.Phase == PhaseRunning || self.Phase == PhaseStopping,
 		Decision: self.Decision, LocalIndex: -1,
 	}
-	if m.PositionKnown && !m.Empty {
+	if m.PositionKnown && !m.Empty && !m.NeedsSST {
 		s.UUID, s.Seqno = m.Position.UUID, m.Position.Seqno
 	}
 	if l := last; s.Running && l != nil {
@@ -130,7 +134,7 @@ func (s State) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("unknown phase %q", clip(s.Phase)))
 	}
-	if s.PositionKnown && !s.DataDirEmpty {
+	if s.PositionKnown && !s.DataDirEmpty && !s.NeedsSST {
 		if !galera.ValidUUID(s.UUID) {
 			errs = append(errs, fmt.Errorf("uuid %q is not a UUID", clip(s.UUID)))
 		}
@@ -140,6 +144,12 @@ func (s State) Validate() error {
 	}
 	if s.DataDirEmpty && (s.UUID != "" || s.Seqno != 0 || s.SavedView || s.SafeToBootstrap) {
 		errs = append(errs, errors.New("says its data directory is empty but reports a position"))
+	}
+	if (s.DataDirEmpty && s.DataDirFresh) || (s.NeedsSST && (s.DataDirEmpty || s.DataDirFresh)) {
+		errs = append(errs, errors.New("says its data directory is of two kinds at once"))
+	}
+	if (s.DataDirFresh || s.NeedsSST) && s.UUID != "" && s.UUID != galera.ZeroUUID {
+		errs = append(errs, errors.New("says it has no usable data but reports a cluster position"))
 	}
 	if s.Primary && !s.Running {
 		errs = append(errs, errors.New("says it is Primary but not running"))

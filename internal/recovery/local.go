@@ -8,12 +8,14 @@
 package recovery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 )
@@ -27,6 +29,57 @@ const (
 // ignoredEntries do not make a data directory "not empty": a fresh
 // filesystem's lost+found, and what a volume mount may add.
 var ignoredEntries = map[string]bool{"lost+found": true}
+
+// Files that only a state transfer in progress leaves behind. A joiner
+// killed (or whose donor died) in the middle of one keeps them, with
+// nothing trustworthy beside them.
+var sstMarkers = []string{"sst_in_progress", "wsrep_sst.pid", "rsync_sst.pid"}
+
+// GcacheFile is Galera's write-set cache.
+const GcacheFile = "galera.cache"
+
+// systemSchemas are the databases an installation creates
+// (mariadb-install-db, a distribution package, an image entrypoint).
+var systemSchemas = map[string]bool{"mysql": true, "performance_schema": true, "sys": true}
+
+func firstExisting(dir string, names ...string) string {
+	for _, n := range names {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+			return n
+		}
+	}
+	return ""
+}
+
+// classifyData tells a data directory without a Galera position that only
+// an installation filled (Fresh: as good as empty) from one with data of
+// its own, by its databases: a user database is a directory beside the
+// system ones. An empty "test" database (mariadb-install-db makes one
+// unless --skip-test-db) counts as the installation's.
+func classifyData(datadir string, m *galera.Member, why string) how {
+	ents, err := os.ReadDir(datadir)
+	if err != nil {
+		return said(why + ": data of its own (unreadable: " + err.Error() + ")")
+	}
+	var user []string
+	for _, e := range ents {
+		name := e.Name()
+		if !e.IsDir() || ignoredEntries[name] || systemSchemas[name] || strings.HasPrefix(name, "#") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if name == "test" {
+			if inner, err := os.ReadDir(filepath.Join(datadir, name)); err == nil && len(inner) == 0 {
+				continue
+			}
+		}
+		user = append(user, name)
+	}
+	if len(user) == 0 {
+		m.Fresh = true
+		return said(why + ": only an installation's system schemas, as good as empty")
+	}
+	return said(why + ": data of its own (" + strings.Join(user, ", ") + ")")
+}
 
 // Local is this node's position as ReadLocal found it.
 type Local struct {
@@ -84,18 +137,32 @@ func readLocal(ctx context.Context, name, datadir string, recover Recoverer) (ga
 		m.Empty, m.PositionKnown = true, true
 		return m, said("data directory is empty"), nil
 	}
+	if marker := firstExisting(datadir, sstMarkers...); marker != "" {
+		m.NeedsSST, m.PositionKnown = true, true
+		return m, said("an interrupted state transfer left " + marker + ": this member joins by a full state transfer and is never a bootstrap candidate"), nil
+	}
 	if _, err := os.Stat(filepath.Join(datadir, GvwstateFile)); err == nil {
 		m.SavedView = true
 	}
 	path := filepath.Join(datadir, GrastateFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if cache := firstExisting(datadir, GcacheFile); cache != "" {
+			// Galera ran here, and grastate.dat is gone: rsync SST
+			// removes it first and writes it last.
+			m.NeedsSST, m.PositionKnown = true, true
+			return m, said("galera.cache but no grastate.dat: an interrupted state transfer; this member joins by a full state transfer"), nil
+		}
 		m.PositionKnown = true
 		m.Position = galera.Position{UUID: galera.ZeroUUID, Seqno: -1}
-		return m, said("data directory has no grastate.dat: no Galera position"), nil
+		return m, classifyData(datadir, &m, "no grastate.dat"), nil
 	}
 	if err != nil {
 		return m, how{}, err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		m.NeedsSST, m.PositionKnown = true, true
+		return m, said("grastate.dat is empty: an interrupted state transfer; this member joins by a full state transfer"), nil
 	}
 	g, err := galera.ParseGrastate(b)
 	if err != nil {
@@ -129,6 +196,11 @@ func readLocal(ctx context.Context, name, datadir string, recover Recoverer) (ga
 	}
 	m.Position = galera.Position{UUID: uuid, Seqno: p.Seqno}
 	m.PositionKnown = true
+	if !m.HasPosition() {
+		h := classifyData(datadir, &m, "grastate.dat has seqno -1 and InnoDB holds no Galera position")
+		h.recovered = true
+		return m, h, nil
+	}
 	return m, how{text: "grastate.dat has seqno -1; recovered position " + m.Position.String(), recovered: true}, nil
 }
 
