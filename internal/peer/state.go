@@ -44,12 +44,12 @@ type State struct {
 	Phase      string `json:"phase"`
 	// The node's position as read before mariadbd started; it does not
 	// change while mariadbd runs.
-	PositionKnown   bool   `json:"position_known"`
-	DataDirEmpty    bool   `json:"datadir_empty"`
+	PositionKnown bool `json:"position_known"`
+	DataDirEmpty  bool `json:"datadir_empty"`
 	// DataDirFresh: only what an installation creates; NeedsSST: an
 	// interrupted state transfer (see galera.Member).
-	DataDirFresh bool `json:"datadir_fresh,omitempty"`
-	NeedsSST     bool `json:"needs_sst,omitempty"`
+	DataDirFresh    bool   `json:"datadir_fresh,omitempty"`
+	NeedsSST        bool   `json:"needs_sst,omitempty"`
 	UUID            string `json:"uuid"`
 	Seqno           int64  `json:"seqno"`
 	SafeToBootstrap bool   `json:"safe_to_bootstrap"`
