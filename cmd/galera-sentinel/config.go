@@ -400,7 +400,7 @@ func (c *RunConfig) mariadbd(exe string, e mariadbd.Effective) mariadbd.Config {
 
 func (c *RunConfig) member() member.Config {
 	return member.Config{NodeName: c.NodeName, DataDir: c.DataDir, DrainDelay: c.DrainDelay, DrainTimeout: c.DrainTimeout,
-		ShutdownTimeout: c.ShutdownTimeout, PollInterval: c.PollInterval}
+		ShutdownTimeout: c.ShutdownTimeout, PollInterval: c.PollInterval, RetryMin: time.Second, RetryMax: 30 * time.Second}
 }
 
 // tls reads the certificates: the server's, and the CA for calls to peers.

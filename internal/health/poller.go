@@ -240,7 +240,7 @@ func (p *Poller[S]) pollOnce(ctx context.Context) {
 		next.Err = nil
 		next.FailingSince = time.Time{}
 		if p.judge.Policy.Settled(&s) {
-			next.EverSettled = true
+			next.EverSettled, next.SettledAt = true, now
 		}
 	}
 	p.mu.Lock()

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +42,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// PollInterval paces the drain's checks of the connection count.
 	PollInterval time.Duration
+	// RetryMin and RetryMax bound the pause before another try after a
+	// failure a try may mend; it doubles from one to the other.
+	RetryMin, RetryMax time.Duration
 }
 
 // Poller is what the member needs of the health poller.
@@ -86,6 +90,10 @@ type Hurry func() (signals <-chan os.Signal, stop func())
 // may be for its live state to be published to the peers.
 func New(cfg Config, p Poller, ready func(*health.Snapshot[galera.Sample], time.Time) bool, maxStaleness time.Duration,
 	loop *recovery.Loop, db Mariadbd, hurry Hurry, log *slog.Logger) *Member {
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = time.Second
+	}
+	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin, 30*time.Second)
 	var idb [8]byte
 	_, _ = rand.Read(idb[:])
 	m := &Member{cfg: cfg, poller: p, judge: ready, fresh: maxStaleness, loop: loop, db: db, hurry: hurry, log: log}
@@ -164,7 +172,49 @@ func (e *ExitError) Error() string { return e.Msg }
 // start mariadbd, supervise it, and on ctx's end drain and stop it. It
 // returns nil after a clean stop, an *ExitError with mariadbd's status
 // when mariadbd ended otherwise, and an error when nothing was started.
+//
+// A failure that a later try can mend is tried again in the process, with
+// a growing pause, rather than by exiting: an orchestrator's back-off
+// grows to minutes between restarts, each one more downtime. That covers
+// mariadbd --wsrep-recover failing, the initialisation failing, and a
+// mariadbd that exits before it ever reached Synced (a state transfer
+// that broke off, a join that found no Primary component). Meanwhile the
+// member is held (not ready, alive) and /status says why. A mariadbd that
+// had been Synced and then exits ends Run with its status, so the
+// orchestrator sees the crash; a grastate.dat that cannot be believed, or
+// a start that cannot even exec, needs a person and ends Run too.
 func (m *Member) Run(ctx context.Context) error {
+	pause := m.cfg.RetryMin
+	for try := 1; ; try++ {
+		err := m.attempt(ctx)
+		var again *retryError
+		if !errors.As(err, &again) {
+			return err
+		}
+		reason := fmt.Sprintf("%s; trying again in %s (try %d)", again.reason, pause, try)
+		m.log.Warn("will try again", "reason", again.reason, "pause", pause, "try", try)
+		m.poller.SetHold(reason)
+		m.mu.Lock()
+		m.self.Member, m.self.Phase, m.self.Decision = galera.Member{Name: m.cfg.NodeName}, peer.PhasePosition, reason
+		m.mu.Unlock()
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		pause = min(2*pause, m.cfg.RetryMax)
+	}
+}
+
+// retryError is a failure that a later try may mend.
+type retryError struct{ reason string }
+
+func (e *retryError) Error() string { return e.reason }
+
+// attempt is one try at the member's life.
+func (m *Member) attempt(ctx context.Context) error {
 	m.poller.SetHold("reading this node's position")
 	local, err := recovery.ReadLocal(ctx, m.cfg.NodeName, m.cfg.DataDir, m.db.Recover)
 	if err != nil {
@@ -172,10 +222,13 @@ func (m *Member) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if errors.Is(err, recovery.ErrRecover) {
+			return &retryError{reason: "reading the position failed: " + oneLine(err)}
+		}
 		return fmt.Errorf("%w; nothing was started", err)
 	}
-	m.log.Info("local position", "how", local.How, "empty", local.Empty, "uuid", local.Position.UUID, "seqno", local.Position.Seqno,
-		"safe_to_bootstrap", local.SafeToBootstrap, "saved_view", local.SavedView)
+	m.log.Info("local position", "how", local.How, "empty", local.Empty, "fresh", local.Fresh, "needs_sst", local.NeedsSST,
+		"uuid", local.Position.UUID, "seqno", local.Position.Seqno, "safe_to_bootstrap", local.SafeToBootstrap, "saved_view", local.SavedView)
 	m.mu.Lock()
 	m.self.Member, m.self.Phase = local.Member, peer.PhaseWaiting
 	m.mu.Unlock()
@@ -187,11 +240,18 @@ func (m *Member) Run(ctx context.Context) error {
 		return nil
 	}
 	proc, err := m.start(ctx, plan, local)
-	if err != nil {
-		return err
+	if err != nil || proc == nil {
+		return err // proc is nil without an error when ctx ended first
 	}
+	started := time.Now()
 	select {
 	case <-proc.Done():
+		if s := m.poller.Snapshot(); s.SettledAt.Before(started) {
+			m.mu.Lock()
+			m.started = false
+			m.mu.Unlock()
+			return &retryError{reason: fmt.Sprintf("mariadbd exited before it was Synced (%s)", proc.Describe())}
+		}
 		msg := fmt.Sprintf("mariadbd exited on its own (%s); exiting so the orchestrator restarts this member", proc.Describe())
 		m.log.Error(msg)
 		// mariadbd's own status, 0 included (an operator's SHUTDOWN).
@@ -201,6 +261,8 @@ func (m *Member) Run(ctx context.Context) error {
 	return m.stop(proc)
 }
 
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
 // start prepares the data directory for the plan and starts mariadbd.
 func (m *Member) start(ctx context.Context, plan recovery.Plan, local recovery.Local) (*supervisor.Process, error) {
 	switch {
@@ -208,8 +270,10 @@ func (m *Member) start(ctx context.Context, plan recovery.Plan, local recovery.L
 		m.log.Info("the data directory is a fresh installation: the new cluster starts from it as it is")
 	case plan.Action == galera.BootstrapNew:
 		if err := m.db.Initialise(ctx); err != nil {
-			m.poller.SetHold("initialising the data directory failed")
-			return nil, err
+			if ctx.Err() != nil {
+				return nil, nil
+			}
+			return nil, &retryError{reason: "initialising the data directory failed: " + oneLine(err)}
 		}
 	case plan.Action == galera.Bootstrap:
 		if err := recovery.SetSafeToBootstrap(m.cfg.DataDir); err != nil {

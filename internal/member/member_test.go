@@ -3,6 +3,7 @@ package member
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -34,9 +35,16 @@ const token = "member-test-token-0123456789"
 
 // sampler plays the node once "mariadbd" runs: Synced, with conns client
 // connections (the sentinel's own included).
-type sampler struct{ conns atomic.Int64 }
+type sampler struct {
+	conns atomic.Int64
+	// down, when set, says when "mariadbd" does not answer yet.
+	down atomic.Pointer[func() bool]
+}
 
 func (s *sampler) Sample(context.Context) (galera.Sample, error) {
+	if f := s.down.Load(); f != nil && (*f)() {
+		return galera.Sample{}, errors.New("dial unix: no such file or directory")
+	}
 	return galera.Sample{WsrepOn: true, Connected: true, Ready: true, ClusterStatus: "Primary", LocalState: galera.StateSynced,
 		ClusterSize: 1, RejectQueries: "NONE", ThreadsConnected: int(s.conns.Load())}, nil
 }
@@ -71,12 +79,30 @@ func (f *fakeDB) Initialise(context.Context) error {
 func (f *fakeDB) Serve(s mariadbd.Start) (*supervisor.Process, error) {
 	f.mu.Lock()
 	f.starts = append(f.starts, s)
+	n := len(f.starts)
 	f.mu.Unlock()
-	return f.reaper.Start("fake mariadbd", exec.Command("/bin/sh", "-c", f.script))
+	// The shell installs its SIGTERM trap first, then says so: a stop
+	// that came before the trap would kill it, which no mariadbd does.
+	ready := filepath.Join(f.t.TempDir(), fmt.Sprintf("started-%d", n))
+	p, err := f.reaper.Start("fake mariadbd", exec.Command("/bin/sh", "-c", `trap "exit 0" TERM; touch `+ready+`; `+f.script))
+	if err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if _, err := os.Stat(ready); err == nil || time.Now().After(deadline) {
+			return p, nil
+		}
+		select {
+		case <-p.Done():
+			return p, nil
+		default:
+		}
+	}
 }
 
-// untilTerm exits 0 on SIGTERM, as mariadbd does after a clean shutdown.
-const untilTerm = `trap "exit 0" TERM; while :; do sleep 0.05; done`
+// untilTerm runs until SIGTERM, on which it exits 0 as mariadbd does
+// after a clean shutdown (the trap is Serve's).
+const untilTerm = `while :; do sleep 0.05; done`
 
 type rig struct {
 	m      *Member
@@ -308,5 +334,47 @@ func TestLowestReady(t *testing.T) {
 		if got := LowestReady(me, tc.a); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestRetriesInProcess: a mariadbd that exits before it is ever Synced
+// (a state transfer that broke off) is tried again by the member itself,
+// held and alive meanwhile, never by exiting; once it runs, it runs.
+func TestRetriesInProcess(t *testing.T) {
+	r := newRig(t, filepath.Join(t.TempDir(), "data"), Config{RetryMin: 50 * time.Millisecond})
+	marker := filepath.Join(t.TempDir(), "tries")
+	// The first two tries exit at once, before the poller can see them
+	// Synced; the third runs until it is told to stop.
+	r.db.script = `echo x >> ` + marker + `; [ $(wc -l < ` + marker + `) -ge 3 ] || exit 1; ` + untilTerm
+	down := func() bool {
+		b, _ := os.ReadFile(marker)
+		return strings.Count(string(b), "\n") < 3
+	}
+	r.smp.down.Store(&down)
+	errc, cancel := r.run()
+	defer cancel()
+	waitFor(t, "a held retry", func() bool {
+		return strings.Contains(r.poller.Snapshot().Hold, "mariadbd exited before it was Synced")
+	})
+	if v := r.poller.Judge().Live(r.poller.Snapshot().Observation, time.Now()); !v.OK {
+		t.Errorf("not alive while retrying: %+v", v)
+	}
+	waitFor(t, "running on the third try", func() bool {
+		return !down() && r.m.State().Ready && r.poller.Snapshot().Hold == ""
+	})
+	select {
+	case err := <-errc:
+		t.Fatalf("Run returned while retrying: %v", err)
+	default:
+	}
+	r.db.mu.Lock()
+	tries := len(r.db.starts)
+	r.db.mu.Unlock()
+	if tries < 3 {
+		t.Errorf("%d starts, want at least 3", tries)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -87,6 +87,9 @@ type Observation[S any] struct {
 	// EverSettled is set once the node has been seen in its working state
 	// (Policy.Settled) since the sentinel started.
 	EverSettled bool
+	// SettledAt is when the node was last seen in its working state; zero
+	// when never.
+	SettledAt time.Time
 	// Started is when the sentinel started polling.
 	Started time.Time
 	// Hold, when set, says why mariadbd is not running yet (run mode:

@@ -81,6 +81,12 @@ func classifyData(datadir string, m *galera.Member, why string) how {
 	return said(why + ": data of its own (" + strings.Join(user, ", ") + ")")
 }
 
+// ErrRecover marks a failure of mariadbd --wsrep-recover itself (it did
+// not run to the end): unlike a grastate.dat that cannot be believed, it
+// may pass on a later try (a data directory still locked by a mariadbd
+// that is shutting down).
+var ErrRecover = errors.New("mariadbd --wsrep-recover failed")
+
 // Local is this node's position as ReadLocal found it.
 type Local struct {
 	galera.Member
@@ -179,7 +185,7 @@ func readLocal(ctx context.Context, name, datadir string, recover Recoverer) (ga
 	// recoveries), so the data itself is the only witness: ask InnoDB.
 	log, err := recover(ctx)
 	if err != nil {
-		return m, how{}, fmt.Errorf("grastate.dat has seqno -1 and mariadbd --wsrep-recover failed: %w", err)
+		return m, how{}, fmt.Errorf("grastate.dat has seqno -1 and %w: %w", ErrRecover, err)
 	}
 	p, err := galera.ParseRecoveredPosition(log)
 	if err != nil {
