@@ -11,6 +11,7 @@
 package mariadbd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -259,9 +261,15 @@ func readTail(f *os.File, limit int64) ([]byte, error) {
 
 // prepareDataDir creates a data directory that does not exist yet, owned
 // by the user mariadbd runs as: mariadbd would abort ("Can't change dir")
-// rather than create it.
+// rather than create it. In one that exists it ends what a previous
+// mariadbd's state transfer left running.
 func (r *Runner) prepareDataDir() error {
-	if _, err := os.Stat(r.cfg.DataDir); err == nil || !errors.Is(err, fs.ErrNotExist) {
+	_, err := os.Stat(r.cfg.DataDir)
+	if err == nil {
+		r.endStaleSST()
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if err := os.MkdirAll(r.cfg.DataDir, 0o750); err != nil {
@@ -281,6 +289,41 @@ func (r *Runner) prepareDataDir() error {
 	}
 	r.log.Info("created the data directory", "datadir", r.cfg.DataDir, "owner", r.cfg.RunAs)
 	return nil
+}
+
+// sstPidFile is where the state-transfer scripts (wsrep_sst_common) keep
+// their process id, in the data directory.
+const sstPidFile = "wsrep_sst.pid"
+
+// endStaleSST stops a state-transfer script that outlived the mariadbd
+// that ran it (killed with SIGKILL, its scripts are not): the next one
+// would wait for it ("Previous SST is not completed") until mariadbd gives
+// up. Only the sentinel starts mariadbd on this data directory, so a
+// script named in its wsrep_sst.pid while no mariadbd runs is stale. A
+// process id that now belongs to anything else is left alone.
+func (r *Runner) endStaleSST() {
+	b, err := os.ReadFile(filepath.Join(r.cfg.DataDir, sstPidFile))
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !bytes.Contains(cmdline, []byte("wsrep_sst_")) || !bytes.Contains(cmdline, []byte(r.cfg.DataDir)) {
+		return
+	}
+	r.log.Warn("ending a state transfer script that outlived its mariadbd", "pid", pid)
+	// The scripts clean up after themselves (their rsync, their files)
+	// on SIGTERM.
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
 // tailMax bounds what is read of a child's output.

@@ -30,10 +30,12 @@ const (
 // filesystem's lost+found, and what a volume mount may add.
 var ignoredEntries = map[string]bool{"lost+found": true}
 
-// Files that only a state transfer in progress leaves behind. A joiner
-// killed (or whose donor died) in the middle of one keeps them, with
-// nothing trustworthy beside them.
-var sstMarkers = []string{"sst_in_progress", "wsrep_sst.pid", "rsync_sst.pid"}
+// Files that only the receiving side of a state transfer in progress
+// leaves behind. A joiner killed (or whose donor died) in the middle of
+// one keeps them, with nothing trustworthy beside them. (wsrep_sst.pid is
+// not one: a donor killed mid-transfer leaves it too, with its data
+// intact.)
+var sstMarkers = []string{"sst_in_progress", "rsync_sst.pid"}
 
 // GcacheFile is Galera's write-set cache.
 const GcacheFile = "galera.cache"
