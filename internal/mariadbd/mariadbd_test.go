@@ -1,7 +1,13 @@
 package mariadbd
 
 import (
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"syscall"
 	"testing"
 )
 
@@ -80,5 +86,42 @@ func TestShellQuote(t *testing.T) {
 		if got := ShellQuote(in); got != want {
 			t.Errorf("ShellQuote(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestPrepareDataDir: a data directory that does not exist is created for
+// the user mariadbd drops to (mariadbd would abort rather than create it);
+// one that exists is left as it is.
+func TestPrepareDataDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the directory to mysql")
+	}
+	u, err := user.Lookup("mysql")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no mysql user (scripts/install-deps.sh)")
+		}
+		t.Skip("no mysql user")
+	}
+	dir := filepath.Join(t.TempDir(), "lib", "mysql")
+	r := NewRunner(Config{DataDir: dir, RunAs: "mysql"}, nil, slog.New(slog.DiscardHandler), nil)
+	if err := r.prepareDataDir(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := st.Sys().(*syscall.Stat_t).Uid; strconv.Itoa(int(uid)) != u.Uid || st.Mode().Perm() != 0o750 {
+		t.Errorf("created %v owned by %d, want 0750 owned by mysql (%s)", st.Mode(), uid, u.Uid)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.prepareDataDir(); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
+		t.Errorf("an existing directory was changed: %v", st.Mode())
 	}
 }
