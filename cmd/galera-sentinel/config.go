@@ -385,6 +385,7 @@ func (c *RunConfig) followConfig(e mariadbd.Effective) error {
 // mariadbd is how the member runs mariadbd, after followConfig.
 func (c *RunConfig) mariadbd(exe string, e mariadbd.Effective) mariadbd.Config {
 	m := mariadbd.Config{Command: c.Mariadbd, DataDir: c.DataDir, PassDataDir: c.passDataDir, ConfigNamesCluster: e.HasClusterAddress(),
+		BindAddress: e.BindAddress, NodeAddress: e.NodeAddress,
 		InitCommand: c.InitCommand, ShutdownTimeout: c.ShutdownTimeout}
 	if c.NotifySocket != "" {
 		m.NotifyCommand = mariadbd.NotifyCommand(exe, c.NotifySocket)

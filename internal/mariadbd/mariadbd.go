@@ -18,6 +18,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -44,6 +45,9 @@ type Config struct {
 	// ConfigNamesCluster: mariadbd's configuration has its own
 	// wsrep_cluster_address, which the sentinel must not replace.
 	ConfigNamesCluster bool
+	// BindAddress and NodeAddress are bind-address and
+	// wsrep_node_address of the configuration (see ReachableAddress).
+	BindAddress, NodeAddress string
 	// RunAs is the user mariadbd drops to (user= in its configuration),
 	// who must own a data directory the sentinel creates; empty when
 	// mariadbd runs as the sentinel's own user.
@@ -69,6 +73,10 @@ type Start struct {
 	Position string
 	// NewCluster bootstraps a Primary component (--wsrep-new-cluster).
 	NewCluster bool
+	// NodeAddress, when set, is passed as --wsrep-node-address: the
+	// configuration leaves mariadbd only a loopback address to offer its
+	// peers for state transfers (see ReachableAddress).
+	NodeAddress string
 }
 
 // base is mariadbd's own arguments, with the data directory when the
@@ -115,6 +123,9 @@ func (c Config) ServeArgs(s Start) []string {
 		// joiner would need a full SST). mysqld_safe does the same.
 		args = append(args, "--wsrep-start-position="+s.Position)
 	}
+	if s.NodeAddress != "" {
+		args = append(args, "--wsrep-node-address="+s.NodeAddress)
+	}
 	if s.NewCluster {
 		args = append(args, "--wsrep-new-cluster")
 	}
@@ -147,6 +158,48 @@ func (c Config) InitArgs() (argv, env []string) {
 		argv = append(argv, "--auth-root-socket-user="+c.OSUser)
 	}
 	return argv, nil
+}
+
+// ReachableAddress is the address mariadbd must offer its peers for state
+// transfers when its configuration leaves it only a loopback one: with
+// bind-address=127.0.0.1 (Debian's 50-server.cnf) and no
+// wsrep_node_address, mariadbd derives its SST and IST addresses from the
+// bind address, and a remote donor gets "Connection refused". The address
+// is this host's own among the members' hosts. It returns "" when nothing
+// is to be passed, with a warning when the configuration is loopback-only
+// and no own address was found among the peers. The client port stays as
+// configured: with a loopback bind address clients elsewhere cannot
+// connect, which the warning says.
+func ReachableAddress(bind, nodeAddr string, peerHosts []string, local []net.IP) (addr, why string) {
+	if nodeAddr != "" || !isLoopback(bind) {
+		return "", ""
+	}
+	remote := false
+	for _, h := range peerHosts {
+		if !isLoopback(h) {
+			remote = true
+		}
+	}
+	if !remote {
+		return "", "" // every member on this host: loopback is reachable
+	}
+	for _, h := range peerHosts {
+		ip := net.ParseIP(h)
+		for _, l := range local {
+			if ip != nil && ip.Equal(l) && !ip.IsLoopback() {
+				return ip.String(), "bind-address=" + bind + " leaves mariadbd only a loopback address for state transfers, and the peers are remote: passing this member's own address (clients elsewhere still cannot connect; set bind-address=0.0.0.0)"
+			}
+		}
+	}
+	return "", "bind-address=" + bind + " and no wsrep_node_address: mariadbd will offer its peers a loopback address for state transfers, and none of the peers' addresses is this host's; set wsrep_node_address"
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // NotifyCommand is the wsrep_notify_cmd that tells the sentinel listening
@@ -351,8 +404,23 @@ func (r *Runner) Initialise(ctx context.Context) error {
 	return nil
 }
 
-// Serve starts the server.
-func (r *Runner) Serve(s Start) (*supervisor.Process, error) {
+// Serve starts the server. peerHosts are the members' hosts, for the
+// address mariadbd offers them (ReachableAddress).
+func (r *Runner) Serve(s Start, peerHosts []string) (*supervisor.Process, error) {
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		var local []net.IP
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				local = append(local, n.IP)
+			}
+		}
+		if addr, why := ReachableAddress(r.cfg.BindAddress, r.cfg.NodeAddress, peerHosts, local); addr != "" {
+			s.NodeAddress = addr
+			r.log.Warn(why, "wsrep_node_address", addr)
+		} else if why != "" {
+			r.log.Warn(why)
+		}
+	}
 	if err := r.prepareDataDir(); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package mariadbd
 
 import (
 	"log/slog"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -123,5 +124,32 @@ func TestPrepareDataDir(t *testing.T) {
 	}
 	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
 		t.Errorf("an existing directory was changed: %v", st.Mode())
+	}
+}
+
+func TestReachableAddress(t *testing.T) {
+	local := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.244.0.7"), net.ParseIP("fe80::1")}
+	pods := []string{"10.244.0.5", "10.244.0.6", "10.244.0.7"}
+	for _, tc := range []struct {
+		name, bind, node string
+		peers            []string
+		want             string
+		warns            bool
+	}{
+		{"Debian's bind-address in a pod: its own pod IP", "127.0.0.1", "", pods, "10.244.0.7", true},
+		{"wsrep_node_address set: left alone", "127.0.0.1", "10.244.0.7", pods, "", false},
+		{"every address: nothing to do", "0.0.0.0", "", pods, "", false},
+		{"no bind-address: nothing to do", "", "", pods, "", false},
+		{"all members on this host", "127.0.0.1", "", []string{"127.0.0.1", "127.0.0.1"}, "", false},
+		{"localhost and remote peers, own address not among them", "localhost", "", []string{"10.1.0.1", "10.1.0.2"}, "", true},
+	} {
+		got, why := ReachableAddress(tc.bind, tc.node, tc.peers, local)
+		if got != tc.want || (why != "") != tc.warns {
+			t.Errorf("%s: %q %q, want %q (warning %v)", tc.name, got, why, tc.want, tc.warns)
+		}
+	}
+	c := Config{Command: []string{"mariadbd"}}
+	if got := c.ServeArgs(Start{ClusterAddress: "gcomm://a", NodeAddress: "10.244.0.7"}); !slices.Contains(got, "--wsrep-node-address=10.244.0.7") {
+		t.Errorf("node address not passed: %q", got)
 	}
 }

@@ -59,7 +59,7 @@ type Poller interface {
 type Mariadbd interface {
 	Recover(ctx context.Context) ([]byte, error)
 	Initialise(ctx context.Context) error
-	Serve(s mariadbd.Start) (*supervisor.Process, error)
+	Serve(s mariadbd.Start, peerHosts []string) (*supervisor.Process, error)
 }
 
 // Member is one run-mode member.
@@ -284,7 +284,7 @@ func (m *Member) start(ctx context.Context, plan recovery.Plan, local recovery.L
 	if local.Recovered && local.HasPosition() {
 		s.Position = local.Position.String()
 	}
-	proc, err := m.db.Serve(s)
+	proc, err := m.db.Serve(s, plan.Hosts)
 	if err != nil {
 		m.poller.SetHold("mariadbd did not start")
 		return nil, err

@@ -76,7 +76,7 @@ func (f *fakeDB) Initialise(context.Context) error {
 	return os.MkdirAll(f.datadir, 0o750)
 }
 
-func (f *fakeDB) Serve(s mariadbd.Start) (*supervisor.Process, error) {
+func (f *fakeDB) Serve(s mariadbd.Start, _ []string) (*supervisor.Process, error) {
 	f.mu.Lock()
 	f.starts = append(f.starts, s)
 	n := len(f.starts)

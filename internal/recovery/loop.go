@@ -44,6 +44,9 @@ func (l *Loop) Force() { l.force.Store(true) }
 type Plan struct {
 	galera.Decision
 	ClusterAddress string
+	// Hosts are the members' hosts as discovery named them, this one's
+	// included.
+	Hosts []string
 }
 
 // Run decides every Interval until the decision starts mariadbd or ctx
@@ -124,7 +127,7 @@ func (l *Loop) Once(ctx context.Context) (Plan, error) {
 		v.Peers = append(v.Peers, a.Value.Member())
 	}
 	d := galera.Decide(v)
-	return Plan{Decision: d, ClusterAddress: GcommAddress(hosts, l.GcommPort)}, nil
+	return Plan{Decision: d, ClusterAddress: GcommAddress(hosts, l.GcommPort), Hosts: hosts}, nil
 }
 
 // GcommAddress builds wsrep_cluster_address from the peers' hosts.
