@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -172,4 +173,74 @@ func fileUID(st os.FileInfo) uint32 {
 		return s.Uid
 	}
 	return 0
+}
+
+// TestRunContradictingDatadir: a --datadir that names another directory
+// than mariadbd's configuration is refused before anything starts.
+func TestRunContradictingDatadir(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 1})
+	n := rc.c.Nodes[0]
+	rc.start(n, "--datadir=/var/lib/elsewhere")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code, err := n.ExitCode(ctx)
+	if err != nil || code != 1 {
+		t.Fatalf("sentinel exit %d, %v; want 1", code, err)
+	}
+	log := tailFile(n.SentinelLog(), 5)
+	if !strings.Contains(log, "--datadir=/var/lib/elsewhere, but mariadbd's configuration says datadir="+n.DataDir) || !strings.Contains(log, "nothing was started") {
+		t.Errorf("no clear refusal:\n%s", log)
+	}
+	if n.MariadbdPid() != 0 {
+		t.Error("mariadbd was started")
+	}
+}
+
+// TestRunFullCrashWithoutClusterAddress: the configuration names no
+// cluster (the sentinel passes the address, as the shipped Kubernetes
+// manifests once relied on) and uses rsync SST. After kill -9 of every
+// sentinel and mariadbd, --wsrep-recover must still run, although rsync
+// SST refuses to start without a cluster address, and every row is back.
+func TestRunFullCrashWithoutClusterAddress(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	noAddress := regexp.MustCompile(`(?m)^wsrep_cluster_address=.*\n`)
+	for _, n := range rc.c.Nodes {
+		b, err := os.ReadFile(n.ConfigFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(n.ConfigFile, noAddress.ReplaceAll(b, nil), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	n1 := rc.c.Nodes[0]
+	stmts := []string{"CREATE DATABASE k", "CREATE TABLE k.r (id INT PRIMARY KEY)"}
+	for i := 1; i <= 100; i++ {
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO k.r VALUES (%d)", i))
+	}
+	if err := n1.Exec(ctx, stmts...); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, n := range rc.c.Nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.Kill() }()
+	}
+	wg.Wait()
+	begin := time.Now()
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	t.Logf("kill -9 of everything, no cluster address in my.cnf: three Synced in %v", time.Since(begin).Round(time.Millisecond))
+	if got := countAll(rc, "recovered position"); got == 0 {
+		t.Error("no member recovered its position with --wsrep-recover")
+	}
+	for _, n := range rc.c.Nodes {
+		if got, err := n.QueryInt(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM k.r"); err != nil || got != 100 {
+			t.Errorf("%s: %d of 100 rows, %v", n.Name, got, err)
+		}
+	}
 }
