@@ -136,12 +136,7 @@ func TestRunAsRootWithMyCnfLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var wg sync.WaitGroup
-	for _, n := range rc.c.Nodes {
-		wg.Add(1)
-		go func() { defer wg.Done(); n.Kill() }()
-	}
-	wg.Wait()
+	rc.killAll()
 	begin := time.Now()
 	startAll()
 	waitReady(3)
@@ -225,12 +220,7 @@ func TestRunFullCrashWithoutClusterAddress(t *testing.T) {
 	if err := n1.Exec(ctx, stmts...); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	for _, n := range rc.c.Nodes {
-		wg.Add(1)
-		go func() { defer wg.Done(); n.Kill() }()
-	}
-	wg.Wait()
+	rc.killAll()
 	begin := time.Now()
 	rc.startAll()
 	rc.waitSynced(ctx, 3)

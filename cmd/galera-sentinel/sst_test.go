@@ -65,8 +65,9 @@ func TestRunInterruptedSST(t *testing.T) {
 	}
 	marker := filepath.Join(n2.DataDir, "sst_in_progress")
 	bootstraps := func() int { return strings.Count(tailFile(n2.SentinelLog(), 100000), "new_cluster=true") }
-
-	t.Run("joiner killed", func(t *testing.T) {
+	// rejoin stops the joiner, wipes it and starts it again, and returns
+	// once its state transfer is under way, with its bootstraps so far.
+	rejoin := func(t *testing.T) int {
 		rc.stop(ctx, n2)
 		if err := n2.Wipe(); err != nil {
 			t.Fatal(err)
@@ -74,6 +75,11 @@ func TestRunInterruptedSST(t *testing.T) {
 		before := bootstraps()
 		rc.start(n2)
 		waitFile(t, marker, time.Minute)
+		return before
+	}
+
+	t.Run("joiner killed", func(t *testing.T) {
+		before := rejoin(t)
 		if err := n2.Kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -83,21 +89,15 @@ func TestRunInterruptedSST(t *testing.T) {
 		rc.start(n2)
 		rc.waitSynced(ctx, 3)
 		if got := countLogs(n2, "an interrupted state transfer left sst_in_progress"); got == 0 {
-			t.Errorf("node2 did not see its interrupted transfer:\n%s", tailFile(n2.SentinelLog(), 20))
+			t.Errorf("%s did not see its interrupted transfer:\n%s", n2.Name, tailFile(n2.SentinelLog(), 20))
 		}
 		if bootstraps() != before {
-			t.Errorf("node2 bootstrapped from an interrupted state transfer")
+			t.Errorf("%s bootstrapped from an interrupted state transfer", n2.Name)
 		}
 	})
 
 	t.Run("donor killed", func(t *testing.T) {
-		rc.stop(ctx, n2)
-		if err := n2.Wipe(); err != nil {
-			t.Fatal(err)
-		}
-		before := bootstraps()
-		rc.start(n2)
-		waitFile(t, marker, time.Minute)
+		before := rejoin(t)
 		var donor *testcluster.Node
 		for deadline := time.Now().Add(30 * time.Second); donor == nil; time.Sleep(5 * time.Millisecond) {
 			if donor = donorOf(rc); donor == nil && time.Now().After(deadline) {
@@ -115,16 +115,16 @@ func TestRunInterruptedSST(t *testing.T) {
 		}
 		for deadline := time.Now().Add(time.Minute); countLogs(n2, "mariadbd exited before it was Synced") == 0; time.Sleep(100 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("node2 did not retry in its own process:\n%s", tailFile(n2.SentinelLog(), 20))
+				t.Fatalf("%s did not retry in its own process:\n%s", n2.Name, tailFile(n2.SentinelLog(), 20))
 			}
 		}
 		if !n2.Running() {
-			t.Fatalf("node2's sentinel exited instead of retrying:\n%s", tailFile(n2.SentinelLog(), 20))
+			t.Fatalf("%s: the sentinel exited instead of retrying:\n%s", n2.Name, tailFile(n2.SentinelLog(), 20))
 		}
 		rc.start(donor)
 		rc.waitSynced(ctx, 3)
 		if bootstraps() != before {
-			t.Errorf("node2 bootstrapped from an interrupted state transfer:\n%s", tailFile(n2.SentinelLog(), 30))
+			t.Errorf("%s bootstrapped from an interrupted state transfer:\n%s", n2.Name, tailFile(n2.SentinelLog(), 30))
 		}
 		for _, n := range rc.c.Nodes {
 			got, err := n.QueryInt(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM k.r")
