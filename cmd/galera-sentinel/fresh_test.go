@@ -88,6 +88,7 @@ func TestRunFreshInstalls(t *testing.T) {
 		installed(t, ctx, rc, rc.c.Nodes[1])
 		installed(t, ctx, rc, rc.c.Nodes[2], userData("crm", 20)...)
 		rc.startAll()
+		waitListening(t, rc.c.Nodes...)
 		want := "node1, node3 hold data but no Galera position"
 		for _, n := range rc.c.Nodes {
 			waitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, want, 30*time.Second)
