@@ -349,6 +349,7 @@ type RunConfig struct {
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
 	DrainTimeout    time.Duration
+	WriterHandover  time.Duration
 	ForceBootstrap  string
 	InitCommand     string
 
@@ -438,6 +439,7 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long mariadbd may take to shut down after SIGTERM before it is killed; keep it below the orchestrator's own limit (terminationGracePeriodSeconds, TimeoutStopSec)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the client connections are waited for: at least the load balancer's check interval times its fall count")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, after --drain-delay, how long to wait for client connections to close before mariadbd is stopped anyway")
+	fs.DurationVar(&c.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
 	fs.StringVar(&c.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
 }
@@ -463,7 +465,7 @@ func (c *RunConfig) Validate() error {
 	}
 	errs = append(errs, positive("decide-interval", c.DecideInterval), positive("peer-timeout", c.PeerTimeout),
 		positive("shutdown-timeout", c.ShutdownTimeout),
-		notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout))
+		notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout), notNegative("writer-handover", c.WriterHandover))
 	// --force-bootstrap naming another member is not an error: one
 	// environment shared by every pod of a StatefulSet names the one.
 	if len(c.Mariadbd) == 0 {

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ func (rc *runCluster) sigterm(ctx context.Context, n *testcluster.Node) time.Dur
 type writeLog struct {
 	mu       sync.Mutex
 	acked    []int64
+	ackedAt  []time.Time // when each acknowledged COMMIT returned
 	failures int
 	errs     map[string]int // error text -> count
 	// missing counts acknowledged rows absent from a member at the end,
@@ -85,12 +87,16 @@ func (w *writeLog) summary() string {
 	return strings.Join(lines, "\n")
 }
 
+var writerSets atomic.Int64
+
 // startWriters runs n clients that write through addr until ctx ends,
 // each transaction on a connection of its own (connect, BEGIN, INSERT,
 // COMMIT, close), as a PHP application or a short-lived job does. Every
 // transaction is either acknowledged (COMMIT returned OK) or a failure.
 func startWriters(ctx context.Context, t *testing.T, addr string, n int) (*writeLog, func()) {
 	log := &writeLog{errs: map[string]int{}}
+	// Ids of their own for every set of writers of a test.
+	base := writerSets.Add(1) * 1_000_000_000
 	var wg sync.WaitGroup
 	for w := range n {
 		cfg := mysql.NewConfig()
@@ -107,7 +113,7 @@ func startWriters(ctx context.Context, t *testing.T, addr string, n int) (*write
 			defer wg.Done()
 			defer db.Close()
 			for seq := int64(1); ctx.Err() == nil; seq++ {
-				id := int64(w)*10_000_000 + seq
+				id := base + int64(w)*10_000_000 + seq
 				err := func() error {
 					tctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 					defer cancel()
@@ -126,6 +132,7 @@ func startWriters(ctx context.Context, t *testing.T, addr string, n int) (*write
 				} else {
 					log.mu.Lock()
 					log.acked = append(log.acked, id)
+					log.ackedAt = append(log.ackedAt, time.Now())
 					log.mu.Unlock()
 				}
 				time.Sleep(5 * time.Millisecond)
@@ -140,10 +147,9 @@ func startWriters(ctx context.Context, t *testing.T, addr string, n int) (*write
 // stopped with SIGTERM and started again, and returns what the writers
 // saw. Every acknowledged row must be on every node at the end.
 func rollingRestart(t *testing.T, check testcluster.HAProxyCheck) *writeLog {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	rc.withFlags(func(n *testcluster.Node) []string {
+	rc := opsCluster(ctx, t, func(n *testcluster.Node) []string {
 		f := []string{"--agent-check-listen=" + n.AgentAddr(), "--notify-socket=" + filepath.Join(n.Dir, "notify.sock")}
 		if check == testcluster.CheckSentinel {
 			// HAProxy needs 2 × 300 ms to see the 503; leave it more.
@@ -152,23 +158,6 @@ func rollingRestart(t *testing.T, check testcluster.HAProxyCheck) *writeLog {
 		// No sentinel in the path: stop at once, as a plain restart does.
 		return append(f, "--drain-delay=0s", "--drain-timeout=0s")
 	})
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
-	n1 := rc.c.Nodes[0]
-	if err := n1.Exec(ctx, "CREATE DATABASE ops", "CREATE TABLE ops.t (id BIGINT PRIMARY KEY, writer INT NOT NULL)",
-		"CREATE USER app@'%' IDENTIFIED BY 'app-password'", "GRANT ALL ON ops.* TO app@'%'"); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range rc.c.Nodes {
-		if err := n.WaitFor(ctx, "the ops table", func(testcluster.Status) bool {
-			c, err := n.QueryInt(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='ops'")
-			return err == nil && c == 1
-		}); err != nil {
-			t.Fatal(err)
-		}
-		// The harness's own pool would count as clients in the drain.
-		n.CloseDB()
-	}
 	h := rc.c.StartHAProxy(t, check)
 	for _, n := range rc.c.Nodes {
 		if err := h.WaitStatus(ctx, n.Name, "UP"); err != nil {
@@ -195,7 +184,39 @@ func rollingRestart(t *testing.T, check testcluster.HAProxyCheck) *writeLog {
 	time.Sleep(2 * time.Second)
 	stopWriters()
 	wait()
+	checkAcked(ctx, t, rc, log)
+	return log
+}
 
+// opsCluster starts a 3-member cluster under run, with extra flags, and
+// the ops.t table and the app user the writers use.
+func opsCluster(ctx context.Context, t *testing.T, flags func(n *testcluster.Node) []string) *runCluster {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	rc.withFlags(flags)
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	n1 := rc.c.Nodes[0]
+	if err := n1.Exec(ctx, "CREATE DATABASE ops", "CREATE TABLE ops.t (id BIGINT PRIMARY KEY, writer INT NOT NULL)",
+		"CREATE USER app@'%' IDENTIFIED BY 'app-password'", "GRANT ALL ON ops.* TO app@'%'"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range rc.c.Nodes {
+		if err := n.WaitFor(ctx, "the ops table", func(testcluster.Status) bool {
+			c, err := n.QueryInt(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='ops'")
+			return err == nil && c == 1
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// The harness's own pool would count as clients in the drain.
+		n.CloseDB()
+	}
+	return rc
+}
+
+// checkAcked checks that every acknowledged row is on every member,
+// counting the missing ones into log.missing.
+func checkAcked(ctx context.Context, t *testing.T, rc *runCluster, log *writeLog) {
+	t.Helper()
 	log.mu.Lock()
 	acked := slices.Clone(log.acked)
 	log.mu.Unlock()
@@ -219,7 +240,6 @@ func rollingRestart(t *testing.T, check testcluster.HAProxyCheck) *writeLog {
 			t.Logf("%s: %d of %d acknowledged rows missing", n.Name, missing, len(acked))
 		}
 	}
-	return log
 }
 
 // ackedIDs reads every id on n with causal reads (wsrep_sync_wait=1): the
@@ -409,9 +429,10 @@ func waitOneWriter(t *testing.T, nodes []*testcluster.Node, not string, within t
 }
 
 // TestMaintenanceInRunMode drains the writer through the maintenance API:
-// its /readyz and /writerz answer 503 "maintenance" at once, its agent
-// says "maint", and another member becomes the one writer without the
-// drained one leaving the cluster. Ending maintenance brings it back.
+// its /readyz answers 503 "maintenance" at once and its agent says
+// "maint"; its /writerz hands over (200 while its successor already
+// answers 200, then 404 when the window ends), without the drained
+// member leaving the cluster. Ending maintenance brings it back.
 func TestMaintenanceInRunMode(t *testing.T) {
 	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -444,16 +465,40 @@ func TestMaintenanceInRunMode(t *testing.T) {
 	if code := post(w, "on", runToken); code != 200 {
 		t.Fatalf("maintenance on: %d", code)
 	}
-	for _, path := range []string{"/readyz", "/writerz"} {
-		if code, body, _ := tryProbe("http://" + w.SentinelAddr() + path); code != 503 || body != "maintenance" {
-			t.Errorf("%s %s right after maintenance on: %d %q", w.Name, path, code, body)
-		}
+	on := time.Now()
+	if code, body, _ := tryProbe("http://" + w.SentinelAddr() + "/readyz"); code != 503 || body != "maintenance" {
+		t.Errorf("%s /readyz right after maintenance on: %d %q", w.Name, code, body)
+	}
+	// The writer hands over: 200 for the window, its successor 200 at
+	// once, then 404 (stands by: its open transactions may finish).
+	if code, body, _ := tryProbe("http://" + w.SentinelAddr() + "/writerz"); code != 200 || !strings.Contains(body, "handing over") || !strings.HasSuffix(body, ": maintenance") {
+		t.Errorf("%s /writerz right after maintenance on: %d %q, want 200 handing over", w.Name, code, body)
 	}
 	if got := agentAnswer(t, w.AgentAddr()); got != "maint" {
 		t.Errorf("agent of the drained member: %q", got)
 	}
-	next, took := waitOneWriter(t, rc.c.Nodes, w.Name, 10*time.Second)
-	t.Logf("writer moved from %s to %s in %v while %s stays in the cluster", w.Name, next, took.Round(time.Millisecond), w.Name)
+	var next string
+	for next == "" && time.Since(on) < 10*time.Second {
+		for _, n := range writers(rc.c.Nodes) {
+			if n != w.Name {
+				next = n
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if next == "" {
+		t.Fatalf("no successor answers /writerz 200 while %s hands over", w.Name)
+	}
+	t.Logf("successor %s answers /writerz 200 %v after maintenance on", next, time.Since(on).Round(time.Millisecond))
+	waitProbe(t, "http://"+w.SentinelAddr()+"/writerz", 404, "maintenance", 10*time.Second)
+	standsBy := time.Since(on)
+	t.Logf("%s answers /writerz 404 (stands by) %v after maintenance on (--writer-handover=5s)", w.Name, standsBy.Round(time.Millisecond))
+	if standsBy < 4*time.Second {
+		t.Errorf("%s stopped answering as the writer after %v, before its handover window", w.Name, standsBy)
+	}
+	if one, _ := waitOneWriter(t, rc.c.Nodes, w.Name, 5*time.Second); one != next {
+		t.Errorf("the writer is %s once %s stands by, want %s", one, w.Name, next)
+	}
 	if st, err := w.Status(ctx); err != nil || st.ClusterSize != 3 {
 		t.Errorf("the drained member left the cluster: %+v %v", st, err)
 	}

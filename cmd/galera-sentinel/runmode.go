@@ -6,12 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
@@ -72,16 +74,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 
 	loop := &recovery.Loop{Expected: cfg.ExpectedSize, Source: source, Peers: peers, GcommPort: cfg.GcommPort,
 		Interval: cfg.DecideInterval, Logger: logger.With("component", "recovery")}
-	m := member.New(cfg.member(), poller, readyAt(poller), cfg.MaxStaleness, loop, db, secondSignal, logger)
-	if cfg.ForceBootstrap != "" && cfg.ForceBootstrap == cfg.NodeName {
-		logger.Warn("bootstrap override set by flag: this member may bootstrap without the others; remove the flag once the cluster is back", "node", cfg.NodeName)
-		loop.Force()
-	}
-	writers := &member.WriterView{Self: cfg.NodeName, Source: source, Peers: peers, State: m.State, Every: min(cfg.PollInterval, time.Second)}
-	h := health.NewHandlers(poller)
-	h.SetWriterView(writers.Lowest)
-	mux := httpserver.NewMux(h, admin(h, cfg.Token, logger), m.PeerAPI(cfg.Token, logger.With("component", "peer-api")))
-
+	m, writers, mux := wireMember(cfg, poller, loop, db, peers, source, logger)
 	logger.Info("run mode", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
 		"agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"peers", source.String(), "expected_size", cfg.ExpectedSize, "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,
@@ -96,6 +89,27 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	})
 	defer stop()
 	return m.Run(ctx)
+}
+
+// wireMember builds the member, its writer view (with the handover
+// between the probe handlers, the drain and the peer API) and the mux of
+// every endpoint.
+func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], loop *recovery.Loop, db *mariadbd.Runner,
+	peers *peer.Client, source discovery.Source, logger *slog.Logger) (*member.Member, *member.WriterView, *http.ServeMux) {
+	h := health.NewHandlers(poller)
+	mcfg := cfg.member()
+	mcfg.WriterUntil = h.WriterUntil
+	m := member.New(mcfg, poller, readyAt(poller), cfg.MaxStaleness, loop, db, secondSignal, logger)
+	if cfg.ForceBootstrap != "" && cfg.ForceBootstrap == cfg.NodeName {
+		logger.Warn("bootstrap override set by flag: this member may bootstrap without the others; remove the flag once the cluster is back", "node", cfg.NodeName)
+		loop.Force()
+	}
+	writers := &member.WriterView{Self: cfg.NodeName, Source: source, Peers: peers, State: m.State,
+		Every: min(cfg.PollInterval, time.Second), Changes: poller.Changes()}
+	h.SetWriterView(writers.Lowest, cfg.WriterHandover)
+	api := m.PeerAPI(cfg.Token, logger.With("component", "peer-api"))
+	api.Changed = writers.Kick
+	return m, writers, httpserver.NewMux(h, admin(h, cfg.Token, logger), api)
 }
 
 // readyAt is the poller's Ready verdict, as the member publishes it.

@@ -362,12 +362,15 @@ listen readers
     http-check expect status 200
     default-server inter 1s fall 2 rise 2 port 9200 agent-check agent-port 9201 agent-inter 1s
 %[4]s
-# The one writer: the member whose /writerz answers 200.
+# The one writer: the member whose /writerz answers 200 (404: stands by,
+# its open transactions finish; see deploy/haproxy/haproxy.cfg).
 listen writer
     bind %[3]s
+    balance first
     option httpchk GET /writerz
+    http-check disable-on-404
     http-check expect status 200
-    default-server inter 1s fall 2 rise 2 port 9200 agent-check agent-port 9201 agent-inter 1s on-marked-down shutdown-sessions
+    default-server inter 1s fall 2 rise 2 port 9200 on-marked-down shutdown-sessions
 %[4]s
 listen stats
     mode http

@@ -75,6 +75,33 @@ func (p Policy) Writer(s *Sample, lowestReadyIndex int) readiness.Verdict {
 	return readiness.Pass(fmt.Sprintf("writer: wsrep_local_index %d", s.LocalIndex))
 }
 
+// Writable decides whether the member could take a write now, ready or
+// not: connected to a Primary component with wsrep_ready=ON, Synced or
+// Donor/Desynced (a desynced member still certifies and commits),
+// not rejecting queries and not read-only. A member that drains or is in
+// maintenance is still writable; one split from its cluster or joining it
+// is not.
+func (p Policy) Writable(s *Sample) readiness.Verdict {
+	fail := readiness.Fail
+	switch {
+	case !s.WsrepOn:
+		return fail("wsrep_on=OFF")
+	case !s.Connected || !s.Primary():
+		return fail("not in a Primary component")
+	case !s.Ready:
+		return fail("wsrep_ready=OFF")
+	case s.LocalState != StateSynced && s.LocalState != StateDonor:
+		return fail("not Synced: " + s.LocalState.String())
+	case s.LocalState == StateDonor && s.SSTDonorRejectsQueries:
+		return fail("Donor and wsrep_sst_donor_rejects_queries=ON")
+	case s.RejectQueries != "" && !strings.EqualFold(s.RejectQueries, "NONE"):
+		return fail("wsrep_reject_queries=" + s.RejectQueries)
+	case s.ReadOnly:
+		return fail("read_only=ON")
+	}
+	return readiness.Pass("writable")
+}
+
 // Busy: a state transfer or catching up keeps a node alive while it does
 // not answer.
 func (Policy) Busy(s *Sample) bool { return s.LocalState.Busy() }

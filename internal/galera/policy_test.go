@@ -123,20 +123,27 @@ func TestStartedAndWriter(t *testing.T) {
 		t.Error("not started after Synced")
 	}
 	idx0 := with(func(s *Sample) { s.LocalIndex = 0 })
-	if v := writer(p, Observation{Last: idx0}, t0, -1); !v.OK {
-		t.Errorf("index 0 not writer: %s", v.Reason)
-	}
-	if v := writer(p, Observation{Last: synced()}, t0, -1); v.OK {
-		t.Error("index 1 is writer while index 0 is assumed ready")
-	}
-	if v := writer(p, Observation{Last: synced()}, t0, 1); !v.OK {
-		t.Errorf("index 1 not writer when it is the lowest ready: %s", v.Reason)
-	}
-	if v := writer(p, Observation{Last: idx0, Maintenance: true}, t0, -1); v.OK || v.Reason != "maintenance" {
-		t.Errorf("writer in maintenance: %v %q, want 503 \"maintenance\" as /readyz says", v.OK, v.Reason)
-	}
-	if v := writer(p, Observation{Last: idx0, Stopping: true}, t0, -1); v.OK || v.Reason != "maintenance: shutting down" {
-		t.Errorf("writer stopping: %v %q", v.OK, v.Reason)
+	for _, tc := range []struct {
+		name   string
+		o      Observation
+		lowest int
+		role   readiness.Role
+		want   string
+	}{
+		{"index 0, no view", Observation{Last: idx0}, -1, readiness.Writer, "writer: wsrep_local_index 0"},
+		{"index 1 while index 0 is assumed ready", Observation{Last: synced()}, -1, readiness.Standby, "not the writer: wsrep_local_index 1, writer is index 0"},
+		{"index 1, the lowest ready", Observation{Last: synced()}, 1, readiness.Writer, "writer: wsrep_local_index 1"},
+		{"maintenance", Observation{Last: idx0, Maintenance: true}, -1, readiness.Standby, "maintenance"},
+		{"stopping", Observation{Last: idx0, Stopping: true}, -1, readiness.Standby, "maintenance: shutting down"},
+		{"desynced", Observation{Last: with(func(s *Sample) { s.Desync = true; s.LocalState = StateDonor })}, 1, readiness.Standby, "not ready: desynced: wsrep_desync=ON"},
+		{"non-Primary", Observation{Last: with(func(s *Sample) { s.ClusterStatus = "non-Primary" })}, 1, readiness.Unfit, "not ready: not Primary: non-Primary"},
+		{"stopping and non-Primary", Observation{Last: with(func(s *Sample) { s.ClusterStatus = "non-Primary" }), Stopping: true}, 1, readiness.Unfit, "maintenance: shutting down"},
+		{"read-only", Observation{Last: with(func(s *Sample) { s.ReadOnly = true })}, 1, readiness.Unfit, "not ready: read_only=ON"},
+		{"joining", Observation{Last: with(func(s *Sample) { s.LocalState = StateJoined })}, 1, readiness.Unfit, "not ready: not Synced: Joined"},
+	} {
+		if v := writer(p, tc.o, t0, tc.lowest); v.Role != tc.role || v.Reason != tc.want {
+			t.Errorf("%s: %v %q, want %v %q", tc.name, v.Role, v.Reason, tc.role, tc.want)
+		}
 	}
 }
 
@@ -172,7 +179,7 @@ func TestHold(t *testing.T) {
 	}
 }
 
-func writer(j readiness.Judge[Sample], o Observation, now time.Time, lowest int) readiness.Verdict {
+func writer(j readiness.Judge[Sample], o Observation, now time.Time, lowest int) readiness.WriterVerdict {
 	o = fix(o)
-	return j.Writer(o, j.Ready(o, now), lowest)
+	return j.Writer(o, now, j.Ready(o, now), lowest)
 }

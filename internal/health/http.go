@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
@@ -17,6 +18,12 @@ type Handlers[S any] struct {
 	// lowestReady returns the lowest writer rank among the ready members,
 	// or -1 when unknown (then the domain's default writer applies).
 	lowestReady func() int
+	// handover is how long a member that stopped being the writer, and
+	// still could take writes, keeps answering as the writer;
+	// writerUntil (UnixNano) is when the last writer verdict's window
+	// ends.
+	handover    time.Duration
+	writerUntil atomic.Int64
 }
 
 // NewHandlers returns the probe handlers over p.
@@ -24,8 +31,23 @@ func NewHandlers[S any](p *Poller[S]) *Handlers[S] { return &Handlers[S]{poller:
 
 // SetWriterView tells /writerz the lowest writer rank among the ready
 // members (run mode learns it from its peers), so that the writer moves as
-// soon as the current one drains instead of when it leaves.
-func (h *Handlers[S]) SetWriterView(lowestReady func() int) { h.lowestReady = lowestReady }
+// soon as the current one drains instead of when it leaves; and for how
+// long a writer that hands over keeps answering 200 (make before break:
+// its successor answers 200 at once, and a load balancer needs its rise
+// count of checks to take it in).
+func (h *Handlers[S]) SetWriterView(lowestReady func() int, handover time.Duration) {
+	h.lowestReady, h.handover = lowestReady, handover
+}
+
+// WriterUntil is when this member's writer handover window ends: the
+// last time it was judged the writer plus the window (the zero time when
+// it never was, or there is no window).
+func (h *Handlers[S]) WriterUntil() time.Time {
+	if n := h.writerUntil.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
 
 func (h *Handlers[S]) lowest() int {
 	if h.lowestReady == nil {
@@ -77,7 +99,7 @@ func (h *Handlers[S]) RegisterAdmin(mux *http.ServeMux, auth func(http.Handler) 
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		if on {
-			fmt.Fprintln(w, "maintenance on: /readyz and /writerz answer 503 maintenance")
+			fmt.Fprintln(w, "maintenance on: /readyz answers 503 maintenance, /writerz 404 (a writer in run mode hands over first)")
 		} else {
 			fmt.Fprintln(w, "maintenance off")
 		}
@@ -99,9 +121,36 @@ func (h *Handlers[S]) started(w http.ResponseWriter, r *http.Request) {
 	writeVerdict(w, h.poller.judge.Started(h.poller.Snapshot().Observation))
 }
 
+// writer answers 200 for the writer, 404 for a member that stands by (it
+// could take writes but is not the writer: HAProxy's http-check
+// disable-on-404 then lets its open sessions finish) and 503 for one that
+// cannot take writes.
 func (h *Handlers[S]) writer(w http.ResponseWriter, r *http.Request) {
-	s, now := h.poller.Snapshot(), h.now()
-	writeVerdict(w, h.poller.judge.Writer(s.Observation, h.poller.Ready(s, now), h.lowest()))
+	v := h.writerVerdict(h.poller.Snapshot(), h.now())
+	w.WriteHeader(writerCodes[v.Role])
+	_, _ = w.Write([]byte(v.Reason + "\n"))
+}
+
+var writerCodes = [...]int{readiness.Unfit: http.StatusServiceUnavailable, readiness.Standby: http.StatusNotFound, readiness.Writer: http.StatusOK}
+
+// writerVerdict is the writer verdict at now with the handover window
+// applied: a member that was the writer less than the window ago, and
+// still could take writes, answers as the writer, so that the members
+// hand over without a moment when none does.
+func (h *Handlers[S]) writerVerdict(s *Snapshot[S], now time.Time) readiness.WriterVerdict {
+	v := h.poller.judge.Writer(s.Observation, now, h.poller.Ready(s, now), h.lowest())
+	switch {
+	case v.Role == readiness.Writer:
+		if h.handover > 0 {
+			h.writerUntil.Store(now.Add(h.handover).UnixNano())
+		}
+	case v.Role == readiness.Standby:
+		if left := time.Duration(h.writerUntil.Load() - now.UnixNano()); left > 0 {
+			v = readiness.WriterVerdict{Role: readiness.Writer,
+				Reason: fmt.Sprintf("writer, handing over (%.1fs left): %s", left.Seconds(), v.Reason)}
+		}
+	}
+	return v
 }
 
 // writeVerdict answers 200 or 503 with the reason on one line.
@@ -130,7 +179,7 @@ type StatusDoc struct {
 	Ready       VerdictDoc `json:"ready"`
 	Live        VerdictDoc `json:"live"`
 	Started     VerdictDoc `json:"started"`
-	Writer      VerdictDoc `json:"writer"`
+	Writer      WriterDoc  `json:"writer"`
 	Maintenance bool       `json:"maintenance"`
 	// Stopping is set while run mode drains and stops mariadbd.
 	Stopping bool `json:"stopping,omitempty"`
@@ -155,8 +204,16 @@ type VerdictDoc struct {
 	Reason string `json:"reason"`
 }
 
-// Status builds the status document of s at now.
-func (p *Poller[S]) Status(s *Snapshot[S], now time.Time, lowestReady int) StatusDoc {
+// WriterDoc is the writer verdict in StatusDoc: ok for the writer, and
+// the role ("writer", "standby", "unfit").
+type WriterDoc struct {
+	VerdictDoc
+	Role string `json:"role"`
+}
+
+// Status builds the status document of s at now, with writer the verdict
+// /writerz gives at the same moment.
+func (p *Poller[S]) Status(s *Snapshot[S], now time.Time, writer readiness.WriterVerdict) StatusDoc {
 	vd := func(v readiness.Verdict) VerdictDoc { return VerdictDoc{v.OK, v.Reason} }
 	j := p.judge
 	ready := p.Ready(s, now)
@@ -164,7 +221,7 @@ func (p *Poller[S]) Status(s *Snapshot[S], now time.Time, lowestReady int) Statu
 		Ready:               vd(ready),
 		Live:                vd(j.Live(s.Observation, now)),
 		Started:             vd(j.Started(s.Observation)),
-		Writer:              vd(j.Writer(s.Observation, ready, lowestReady)),
+		Writer:              WriterDoc{VerdictDoc{writer.Role == readiness.Writer, writer.Reason}, writer.Role.String()},
 		Maintenance:         s.Maintenance,
 		Stopping:            s.Stopping,
 		Hold:                s.Hold,
@@ -188,7 +245,8 @@ func (p *Poller[S]) Status(s *Snapshot[S], now time.Time, lowestReady int) Statu
 }
 
 func (h *Handlers[S]) status(w http.ResponseWriter, r *http.Request) {
-	d := h.poller.Status(h.poller.Snapshot(), h.now(), h.lowest())
+	snap, now := h.poller.Snapshot(), h.now()
+	d := h.poller.Status(snap, now, h.writerVerdict(snap, now))
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)

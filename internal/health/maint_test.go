@@ -75,9 +75,10 @@ func TestMaintenanceAPI(t *testing.T) {
 				t.Fatalf("maintenance on: %d %q", code, body)
 			}
 			// At once: no poll has run since (the interval is an hour).
-			for _, path := range []string{"/readyz", "/writerz"} {
-				if code, body := get(t, base+path); code != 503 || body != "maintenance\n" {
-					t.Errorf("%s in maintenance: %d %q, want 503 \"maintenance\"", path, code, body)
+			// The writer stands by: it still could take writes.
+			for path, want := range map[string]int{"/readyz": 503, "/writerz": 404} {
+				if code, body := get(t, base+path); code != want || body != "maintenance\n" {
+					t.Errorf("%s in maintenance: %d %q, want %d \"maintenance\"", path, code, body, want)
 				}
 			}
 			if _, body := get(t, base+"/status"); !strings.Contains(body, `"maintenance": true`) {

@@ -65,6 +65,9 @@ type Poller[S any] struct {
 	snap    atomic.Pointer[Snapshot[S]]
 	// kick asks for a poll now (wsrep_notify_cmd, maintenance API).
 	kick chan struct{}
+	// changes is signalled when a published snapshot's Ready verdict
+	// differs from the one before.
+	changes chan struct{}
 	// mu serialises publishing; reading stays lock-free.
 	mu sync.Mutex
 	// apiMaint is the maintenance API's switch when no maintenance file
@@ -78,7 +81,7 @@ func NewPoller[S any](cfg PollerConfig, judge readiness.Judge[S], s Sampler[S]) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Poller[S]{cfg: cfg, judge: judge, sampler: s, log: log.With("component", "poller"), kick: make(chan struct{}, 1)}
+	p := &Poller[S]{cfg: cfg, judge: judge, sampler: s, log: log.With("component", "poller"), kick: make(chan struct{}, 1), changes: make(chan struct{}, 1)}
 	p.store(&Snapshot[S]{Observation: readiness.Observation[S]{Started: time.Now()}})
 	return p
 }
@@ -90,8 +93,19 @@ func (p *Poller[S]) store(next *Snapshot[S]) {
 	next.ready = p.judge.Ready(next.Observation, now)
 	next.readyBody = []byte(next.ready.Reason + "\n")
 	next.readyUntil = p.judge.ReadyUntil(next.Observation)
-	p.snap.Store(next)
+	prev := p.snap.Swap(next)
+	if prev != nil && prev.ready.OK != next.ready.OK {
+		select {
+		case p.changes <- struct{}{}:
+		default:
+		}
+	}
 }
+
+// Changes is signalled (coalesced) whenever the node becomes ready or
+// stops being ready: when it starts to drain, goes into maintenance, or a
+// sample says so. It has one reader, run mode's writer view.
+func (p *Poller[S]) Changes() <-chan struct{} { return p.changes }
 
 // SetHold says why mariadbd is not running yet (empty: it runs now). It
 // shows in the probes at once. Releasing the hold restarts the liveness

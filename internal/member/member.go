@@ -45,6 +45,11 @@ type Config struct {
 	// RetryMin and RetryMax bound the pause before another try after a
 	// failure a try may mend; it doubles from one to the other.
 	RetryMin, RetryMax time.Duration
+	// WriterUntil, when set, is when this member's writer handover window
+	// ends (health.Handlers.WriterUntil): a writer that starts to drain
+	// keeps answering 200 on /writerz until then, so its drain delay
+	// counts from that moment.
+	WriterUntil func() time.Time
 }
 
 // Poller is what the member needs of the health poller.
@@ -326,7 +331,17 @@ func (m *Member) drain(proc *supervisor.Process) {
 	hurry, stop := m.hurry()
 	defer stop()
 	begin := time.Now()
-	m.log.Info("draining: readiness is 503; waiting for the load balancer", "drain_delay", m.cfg.DrainDelay, "drain_timeout", m.cfg.DrainTimeout)
+	delay := m.cfg.DrainDelay
+	if m.cfg.WriterUntil != nil {
+		if until := m.cfg.WriterUntil(); until.After(begin) {
+			// The writer hands over: /writerz stays 200 until the
+			// window ends, and the load balancer sees the change only
+			// after that.
+			delay += until.Sub(begin)
+			m.log.Info("draining the writer: its successor answers /writerz now; this member hands over until the window ends", "handover_left", until.Sub(begin).Round(time.Millisecond))
+		}
+	}
+	m.log.Info("draining: readiness is 503; waiting for the load balancer", "drain_delay", delay, "drain_timeout", m.cfg.DrainTimeout)
 	wait := func(d time.Duration) error {
 		t := time.NewTimer(d)
 		defer t.Stop()
@@ -339,10 +354,10 @@ func (m *Member) drain(proc *supervisor.Process) {
 		}
 		return errCutShort
 	}
-	if wait(m.cfg.DrainDelay) != nil {
+	if wait(delay) != nil {
 		return
 	}
-	deadline := begin.Add(m.cfg.DrainDelay + m.cfg.DrainTimeout)
+	deadline := begin.Add(delay + m.cfg.DrainTimeout)
 	last := -1
 	for {
 		n, fresh := ClientConnections(m.poller.Snapshot(), m.fresh, time.Now())

@@ -63,6 +63,27 @@ func (c *Client) State(ctx context.Context, addr string) (State, error) {
 	return DecodeState(resp.Body)
 }
 
+// Changed tells the sentinel at addr that this one's state changed, so
+// that it refreshes its writer view now (POST /api/v1/changed).
+func (c *Client) Changed(ctx context.Context, addr string) (struct{}, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.scheme+"://"+addr+"/api/v1/changed", nil)
+	if err != nil {
+		return struct{}{}, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return struct{}{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return struct{}{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, firstLine(resp))
+	}
+	return struct{}{}, nil
+}
+
 // Status fetches the /status document of the sentinel at addr and decodes
 // it into v.
 func (c *Client) Status(ctx context.Context, addr string, v any) error {

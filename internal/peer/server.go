@@ -22,13 +22,23 @@ type Server struct {
 	State func() State
 	// Bootstrap records the operator's override for the named node.
 	Bootstrap func(node string) error
-	Logger    *slog.Logger
+	// Changed, when set, is told that a peer's state just changed (it
+	// stopped being ready, or became ready): the writer view refreshes at
+	// once instead of at its next tick. It must not block.
+	Changed func()
+	Logger  *slog.Logger
 }
 
 // Register adds the peer endpoints to mux.
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/state", s.auth(http.HandlerFunc(s.state)))
 	mux.Handle("POST /api/v1/bootstrap", s.auth(http.HandlerFunc(s.bootstrap)))
+	if s.Changed != nil {
+		mux.Handle("POST /api/v1/changed", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.Changed()
+			w.WriteHeader(http.StatusNoContent)
+		})))
+	}
 }
 
 func (s *Server) auth(next http.Handler) http.Handler {

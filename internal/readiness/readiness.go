@@ -38,6 +38,12 @@ type Policy[S any] interface {
 	// Writer judges whether a ready node is the one writer, given the
 	// lowest writer rank among the ready members (-1 when unknown).
 	Writer(s *S, lowestReady int) Verdict
+	// Writable judges whether the node could take writes right now, ready
+	// or not: a member that drains, is in maintenance or is desynced still
+	// can, one split from its cluster cannot. It decides whether a member
+	// that is not the writer stands by (it may finish the transactions
+	// already sent to it) or is unfit.
+	Writable(s *S) Verdict
 	// Busy reports a node legitimately occupied (a state transfer): it is
 	// alive even while it does not answer.
 	Busy(s *S) bool
@@ -197,16 +203,62 @@ func (j Judge[S]) Started(o Observation[S]) Verdict {
 	return Fail("not yet " + j.Policy.SettledName() + " since start")
 }
 
-// Writer decides whether this node is the single writer, from its Ready
-// verdict at the same moment.
-func (j Judge[S]) Writer(o Observation[S], ready Verdict, lowestReady int) Verdict {
-	if !ready.OK {
-		if o.Maintenance || o.Stopping {
-			return ready // "maintenance", as /readyz says
-		}
-		return Fail("not ready: " + ready.Reason)
+// Role is a member's part in single-writer routing, as /writerz answers.
+type Role int
+
+const (
+	// Unfit: the node cannot take writes (split from its cluster, not
+	// answering, held back): 503.
+	Unfit Role = iota
+	// Standby: the node could take writes but is not the writer (another
+	// member is, or it drains): 404, which a load balancer can treat as
+	// "no new connections, let the open ones finish".
+	Standby
+	// Writer: the one writer: 200.
+	Writer
+)
+
+func (r Role) String() string {
+	switch r {
+	case Writer:
+		return "writer"
+	case Standby:
+		return "standby"
 	}
-	return j.Policy.Writer(o.Last, lowestReady)
+	return "unfit"
+}
+
+// WriterVerdict is a Role with its one-line reason.
+type WriterVerdict struct {
+	Role   Role
+	Reason string
+}
+
+// Writer decides this node's part in single-writer routing at now, from
+// its Ready verdict at the same moment and the lowest writer rank among
+// the ready members (-1 when unknown). A node that is not ready but could
+// still take writes (it drains, is in maintenance, is desynced) stands by
+// rather than being unfit, so that a load balancer lets its open
+// transactions finish.
+func (j Judge[S]) Writer(o Observation[S], now time.Time, ready Verdict, lowestReady int) WriterVerdict {
+	if ready.OK {
+		if v := j.Policy.Writer(o.Last, lowestReady); v.OK {
+			return WriterVerdict{Writer, v.Reason}
+		} else {
+			return WriterVerdict{Standby, v.Reason}
+		}
+	}
+	reason := ready.Reason
+	if !o.Maintenance && !o.Stopping {
+		reason = "not ready: " + ready.Reason
+	}
+	if o.Hold != "" || o.Last == nil || o.Age(now) > j.Limits.MaxStaleness {
+		return WriterVerdict{Unfit, reason}
+	}
+	if w := j.Policy.Writable(o.Last); !w.OK {
+		return WriterVerdict{Unfit, reason}
+	}
+	return WriterVerdict{Standby, reason}
 }
 
 // OneLine flattens an error to one line of single-spaced words.

@@ -12,7 +12,9 @@ import (
 // must work for any domain, not only Galera's.
 type sample struct {
 	up, busy, settled bool
-	rank              int
+	// split: cut off from its cluster, it cannot take writes at all.
+	split bool
+	rank  int
 }
 
 type policy struct{}
@@ -29,6 +31,12 @@ func (policy) Writer(s *sample, lowest int) Verdict {
 		return Fail("not the writer")
 	}
 	return Pass("writer")
+}
+func (policy) Writable(s *sample) Verdict {
+	if s.split {
+		return Fail("split")
+	}
+	return Pass("writable")
 }
 func (policy) Busy(s *sample) bool          { return s.busy }
 func (policy) Settled(s *sample) bool       { return s.settled }
@@ -109,19 +117,28 @@ func TestGenericLiveStartedWriter(t *testing.T) {
 	if v := j.Started(obs{EverSettled: true}); !v.OK || v.Reason != "started: has been settled" {
 		t.Errorf("Started after settling: %+v", v)
 	}
-	o := obs{Last: &sample{up: true, rank: 1}, LastAt: t0}
-	if v := j.Writer(o, j.Ready(o, t0), 1); !v.OK {
-		t.Errorf("lowest ready rank is not the writer: %+v", v)
-	}
-	if v := j.Writer(o, j.Ready(o, t0), -1); v.OK {
-		t.Errorf("rank 1 is the writer while rank 0 is assumed: %+v", v)
-	}
-	o.Maintenance = true
-	if v := j.Writer(o, j.Ready(o, t0), 1); v.OK || v.Reason != "maintenance" {
-		t.Errorf("writer in maintenance: %+v, want the readiness reason", v)
-	}
-	o = obs{Last: &sample{rank: 0}, LastAt: t0}
-	if v := j.Writer(o, j.Ready(o, t0), 0); v.OK || v.Reason != "not ready: down" {
-		t.Errorf("writer not ready: %+v", v)
+	for _, tc := range []struct {
+		name   string
+		o      obs
+		now    time.Time
+		lowest int
+		role   Role
+		want   string
+	}{
+		{"lowest ready rank", obs{Last: &sample{up: true, rank: 1}, LastAt: t0}, t0, 1, Writer, "writer"},
+		{"rank 1 while rank 0 is assumed", obs{Last: &sample{up: true, rank: 1}, LastAt: t0}, t0, -1, Standby, "not the writer"},
+		{"maintenance: stands by, the readiness reason", obs{Last: &sample{up: true, rank: 1}, LastAt: t0, Maintenance: true}, t0, 1, Standby, "maintenance"},
+		{"stopping: stands by", obs{Last: &sample{up: true}, LastAt: t0, Stopping: true}, t0, 0, Standby, "maintenance: shutting down"},
+		{"not ready but writable: stands by", obs{Last: &sample{rank: 0}, LastAt: t0}, t0, 0, Standby, "not ready: down"},
+		{"split: unfit", obs{Last: &sample{split: true}, LastAt: t0}, t0, 0, Unfit, "not ready: down"},
+		{"stopping and split: unfit", obs{Last: &sample{up: true, split: true}, LastAt: t0, Stopping: true}, t0, 0, Unfit, "maintenance: shutting down"},
+		{"stale: unfit", obs{Last: &sample{up: true}, LastAt: t0, Maintenance: true}, t0.Add(4 * time.Second), 0, Unfit, "maintenance"},
+		{"held: unfit", obs{Last: &sample{up: true}, LastAt: t0, Hold: "waiting"}, t0, 0, Unfit, "not ready: not started: waiting"},
+		{"no sample: unfit", obs{}, t0, 0, Unfit, "not ready: no sample yet"},
+	} {
+		v := j.Writer(tc.o, tc.now, j.Ready(tc.o, tc.now), tc.lowest)
+		if v.Role != tc.role || v.Reason != tc.want {
+			t.Errorf("%s: Writer = %v %q, want %v %q", tc.name, v.Role, v.Reason, tc.role, tc.want)
+		}
 	}
 }

@@ -54,8 +54,9 @@ func (c *Cluster) StartHAProxy(t testing.TB, check HAProxyCheck) *HAProxy {
 }
 
 // StartHAProxyWith is StartHAProxy with the check directives of the
-// listener given verbatim (indented lines such as "option httpchk"), for
-// tests of the configurations users already have.
+// listener given verbatim (indented lines such as "option httpchk", and
+// "balance", roundrobin when absent), for tests of the configurations
+// users already have.
 func (c *Cluster) StartHAProxyWith(t testing.TB, checkLines string) *HAProxy {
 	t.Helper()
 	bin := RequireBinary(t, "haproxy")
@@ -81,8 +82,10 @@ defaults
     option redispatch
 listen galera
     bind %s
-    balance roundrobin
 `, h.socket, h.Addr)
+	if !strings.Contains(checkLines, "balance ") {
+		b.WriteString("    balance roundrobin\n")
+	}
 	b.WriteString(checkLines)
 	for _, n := range c.Nodes {
 		fmt.Fprintf(&b, "    server %s %s check\n", n.Name, n.Addr())
