@@ -24,10 +24,13 @@ const (
 	Bridge = "gskube0"
 	// Dummy holds the route for ServiceCIDR, so that a Service address
 	// never follows the default route off this machine, even when
-	// kube-proxy is down (its DNAT rules are then simply absent).
+	// kube-proxy is down (its DNAT rules are then simply absent). It is a
+	// dummy interface, or an ifb one where the kernel has no dummy driver
+	// (these machines): both drop whatever is sent to them.
 	Dummy = "gskube-svc0"
-	// GuardChain, jumped to first from FORWARD, drops every forwarded
-	// packet that enters or leaves the bridge from or to another
+	// GuardChain, in the mangle table's FORWARD (seen before any filter
+	// rule, so kube-proxy's ACCEPTs cannot come first), drops every
+	// forwarded packet that enters or leaves the bridge from or to another
 	// interface: pods reach each other and this host, nothing else.
 	GuardChain = "GSKUBE-GUARD"
 	// cgroupName is the kubelet's cgroupRoot in every hierarchy.
@@ -66,14 +69,18 @@ func setupNetwork(ctx context.Context, root string) error {
 		{"ip", "link", "add", Bridge, "type", "bridge"},
 		{"ip", "addr", "add", NodeIP + "/24", "dev", Bridge},
 		{"ip", "link", "set", Bridge, "up"},
-		{"ip", "link", "add", Dummy, "type", "dummy"},
 		{"ip", "link", "set", Dummy, "up"},
 		{"ip", "route", "add", ServiceCIDR, "dev", Dummy},
-		{"iptables", "-w", "-N", GuardChain},
-		{"iptables", "-w", "-A", GuardChain, "-i", Bridge, "-o", Bridge, "-j", "RETURN"},
-		{"iptables", "-w", "-A", GuardChain, "-i", Bridge, "-j", "DROP"},
-		{"iptables", "-w", "-A", GuardChain, "-o", Bridge, "-j", "DROP"},
-		{"iptables", "-w", "-I", "FORWARD", "1", "-j", GuardChain},
+		{"iptables", "-w", "-t", "mangle", "-N", GuardChain},
+		{"iptables", "-w", "-t", "mangle", "-A", GuardChain, "-i", Bridge, "-o", Bridge, "-j", "RETURN"},
+		{"iptables", "-w", "-t", "mangle", "-A", GuardChain, "-i", Bridge, "-j", "DROP"},
+		{"iptables", "-w", "-t", "mangle", "-A", GuardChain, "-o", Bridge, "-j", "DROP"},
+		{"iptables", "-w", "-t", "mangle", "-I", "FORWARD", "1", "-j", GuardChain},
+	}
+	if _, err := run(ctx, "ip", "link", "add", Dummy, "type", "dummy"); err != nil {
+		if _, err2 := run(ctx, "ip", "link", "add", Dummy, "type", "ifb"); err2 != nil {
+			return errors.Join(err, err2)
+		}
 	}
 	for _, s := range steps {
 		if _, err := run(ctx, s[0], s[1:]...); err != nil {
