@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -288,15 +289,25 @@ type writeStats struct {
 	Failures []string
 }
 
-// firstAckAfter is the first acknowledgement after t (zero if none).
-func (s writeStats) firstAckAfter(t time.Time) time.Time {
-	var first time.Time
+// longestGap is the longest time without an acknowledged write, after t:
+// how long clients could not write.
+func (s writeStats) longestGap(t time.Time) time.Duration {
+	var ats []time.Time
 	for _, at := range s.AckedAt {
-		if at.After(t) && (first.IsZero() || at.Before(first)) {
-			first = at
+		if at.After(t) {
+			ats = append(ats, at)
 		}
 	}
-	return first
+	sort.Slice(ats, func(i, j int) bool { return ats[i].Before(ats[j]) })
+	var gap time.Duration
+	prev := t
+	for _, at := range ats {
+		if d := at.Sub(prev); d > gap {
+			gap = d
+		}
+		prev = at
+	}
+	return gap
 }
 
 func (s writeStats) byHost() map[string]int {
