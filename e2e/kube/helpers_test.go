@@ -62,8 +62,9 @@ type pod struct {
 			Status string `json:"status"`
 		} `json:"conditions"`
 		ContainerStatuses []struct {
-			RestartCount int  `json:"restartCount"`
-			Ready        bool `json:"ready"`
+			ContainerID  string `json:"containerID"`
+			RestartCount int    `json:"restartCount"`
+			Ready        bool   `json:"ready"`
 			LastState    struct {
 				Terminated *struct {
 					Reason   string `json:"reason"`

@@ -370,3 +370,15 @@ func (c *Cluster) ctr(ctx context.Context, args ...string) (string, error) {
 	defer cancel()
 	return run(ctx, "ctr", append([]string{"--address", containerdSock(c.Root)}, args...)...)
 }
+
+// KillContainer sends SIGKILL to every process of a container (its ID as
+// the kubelet reports it, "containerd://<id>"), like an OOM kill or a
+// crashed node would: no process in it gets to clean up.
+func (c *Cluster) KillContainer(ctx context.Context, containerID string) error {
+	id := strings.TrimPrefix(containerID, "containerd://")
+	if id == "" || id == containerID {
+		return fmt.Errorf("not a containerd container ID: %q", containerID)
+	}
+	_, err := c.ctr(ctx, "-n", "k8s.io", "tasks", "kill", "--all", "--signal", "SIGKILL", id)
+	return err
+}
