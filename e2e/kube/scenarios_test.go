@@ -5,9 +5,14 @@ package kube
 import (
 	"context"
 	"fmt"
+	"net"
+	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/testkube"
 )
 
 // The scenarios share one cluster and run in this order.
@@ -68,6 +73,54 @@ func TestS1Apply(t *testing.T) {
 		t.Errorf("the Service sent every connection to one member: %v", st.byHost())
 	}
 	verifyRows(t, ctx, st.Acked)
+}
+
+// The cluster's plumbing that the scenarios rely on, checked directly:
+// CoreDNS serves the headless Service's records (what --peers-dns reads)
+// and nothing outside cluster.local; the Service range is routed to the
+// local sink; the guard is the first thing forwarded packets meet; the
+// image's mariadbd listens on every address (Debian's 50-server.cnf
+// bind-address=127.0.0.1 removed).
+func TestS1Plumbing(t *testing.T) {
+	ctx := testCtx(t, 2*time.Minute)
+	waitHealthy(t, ctx, time.Minute)
+	ps, err := pods(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, net.JoinHostPort(testkube.NodeIP, "53"))
+	}}
+	addrs, err := r.LookupHost(ctx, "galera-peers."+ns+".svc.cluster.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(addrs)
+	var want []string
+	for _, p := range ps {
+		want = append(want, p.Status.PodIP)
+	}
+	sort.Strings(want)
+	if strings.Join(addrs, ",") != strings.Join(want, ",") {
+		t.Errorf("galera-peers resolves to %v, the pods are %v", addrs, want)
+	}
+	if a, err := r.LookupHost(ctx, "example.com"); err == nil {
+		t.Errorf("CoreDNS answered for a name outside cluster.local: %v", a)
+	}
+	out, err := exec.CommandContext(ctx, "ip", "route", "get", "10.218.0.250").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "dev "+testkube.Dummy) {
+		t.Errorf("the Service range is not routed to %s: %s %v", testkube.Dummy, out, err)
+	}
+	out, err = exec.CommandContext(ctx, "iptables", "-w", "-t", "mangle", "-S", "FORWARD").CombinedOutput()
+	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); err != nil || len(lines) < 2 || lines[1] != "-A FORWARD -j "+testkube.GuardChain {
+		t.Errorf("%s is not the first rule of mangle FORWARD: %s %v", testkube.GuardChain, out, err)
+	}
+	for name := range ps {
+		if v, err := query(ctx, name, "SELECT @@bind_address"); err != nil || v != "0.0.0.0" {
+			t.Errorf("%s: bind_address %q %v", name, v, err)
+		}
+	}
 }
 
 // 2. Every pod deleted at once → 3 Ready again with no human action, every
