@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/demo"
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
 )
 
@@ -89,7 +90,7 @@ func TestMakeDemo(t *testing.T) {
 		}
 	}
 	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = demoUser, demoPassword, "tcp", demoReadersAddr, demoUser
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = demo.User, demo.Password, "tcp", demo.ReadersAddr, demo.User
 	cfg.Timeout = 3 * time.Second
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {

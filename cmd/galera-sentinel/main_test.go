@@ -81,7 +81,7 @@ func TestBadRunCommandLines(t *testing.T) {
 		{[]string{"run", "--expected-size=3", "--peers=a:1"}, env(tok, runToken), "no mariadbd command"},
 		{[]string{"run", "--expected-size=3", "--peers=a:1", "mariadbd"}, env(tok, runToken), "put -- before"},
 		{append(good, "--wsrep-new-cluster"), env(tok, runToken), "decides when to bootstrap"},
-		{append(good, "--datadir=/elsewhere"), env(tok, runToken), "differs from --datadir"},
+		{append([]string{"run", "--datadir=/var/lib/mysql"}, append(good[1:], "--datadir=/elsewhere")...), env(tok, runToken), "differs from --datadir"},
 		{good, env(tok, runToken, "GALERA_SENTINEL_EXPECTED_SIZE", "three"), "GALERA_SENTINEL_EXPECTED_SIZE"},
 		{append([]string{"run", "--tls-cert-file=/x"}, good[1:]...), env(tok, runToken), "go together"},
 		{append([]string{"run", "--drain-delay=-1s"}, good[1:]...), env(tok, runToken), "--drain-delay=-1s: must not be negative"},
@@ -94,6 +94,50 @@ func TestBadRunCommandLines(t *testing.T) {
 		err := run(context.Background(), tc.args, tc.env, &out, &errOut)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want a usage error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestHelpAndHints: -h and --help exit 0 on every subcommand; the flags
+// people reach for by mistake get a hint.
+func TestHelpAndHints(t *testing.T) {
+	env := func(string) string { return "" }
+	for _, cmd := range []string{"serve", "run", "status", "demo", "version", "notify"} {
+		for _, h := range []string{"-h", "--help"} {
+			var out, errOut bytes.Buffer
+			if err := run(context.Background(), []string{cmd, h}, env, &out, &errOut); err != nil {
+				t.Errorf("%s %s: %v (exit %d), want exit 0", cmd, h, err, exitCode(err))
+			}
+			if !strings.Contains(out.String()+errOut.String(), "Usage") {
+				t.Errorf("%s %s printed no usage", cmd, h)
+			}
+			if strings.Contains(errOut.String(), "`") {
+				t.Errorf("%s %s: a stray backtick in the help:\n%s", cmd, h, errOut.String())
+			}
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		env  func(string) string
+		want string
+	}{
+		{[]string{"serve", "--mysql-password=hunter2"}, env, "--mysql-password-file or GALERA_SENTINEL_MYSQL_PASSWORD"},
+		{[]string{"run", "--token=abc"}, env, "--token-file or GALERA_SENTINEL_TOKEN"},
+		{[]string{"serve", "--poll-interval=5"}, env, "a duration needs a unit: 5s or 5ms"},
+		{[]string{"serve"}, func(k string) string {
+			if k == "GALERA_SENTINEL_TIMEOUT" {
+				return "2"
+			}
+			return ""
+		}, "a duration needs a unit: 2s or 2ms"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), tc.args, tc.env, &out, &errOut)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want a usage error containing %q", tc.args, err, tc.want)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%q: the error repeats the secret: %v", tc.args, err)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 )
 
 // Set by the linker: -X main.version=... -X main.commit=...
@@ -21,11 +23,11 @@ var (
 var errUsage = errors.New("usage")
 
 func exitCode(err error) int {
-	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+	if errors.Is(err, errUsage) {
 		return 2
 	}
-	if e, ok := errors.AsType[*exitError](err); ok {
-		return e.code
+	if e, ok := errors.AsType[*member.ExitError](err); ok {
+		return e.Code
 	}
 	return 1
 }
@@ -49,6 +51,14 @@ Run 'galera-sentinel <command> -h' for the flags of a command.
 // run is main without the process: arguments, environment and output are
 // injected so tests can drive every command.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, getenv, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h or --help: the usage was printed, as asked
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("%w: no command given", errUsage)

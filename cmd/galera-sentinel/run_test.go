@@ -122,6 +122,16 @@ func waitListening(t *testing.T, nodes ...*testcluster.Node) {
 	}
 }
 
+// killAll sends SIGKILL to every sentinel and its mariadbd at once.
+func (rc *runCluster) killAll() {
+	var wg sync.WaitGroup
+	for _, n := range rc.c.Nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.Kill() }()
+	}
+	wg.Wait()
+}
+
 // startAll starts every sentinel at (nearly) the same moment, in random
 // order.
 func (rc *runCluster) startAll(nodes ...*testcluster.Node) {
@@ -342,12 +352,7 @@ func TestRunFullOutage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		for _, n := range rc.c.Nodes {
-			wg.Add(1)
-			go func() { defer wg.Done(); n.Kill() }()
-		}
-		wg.Wait()
+		rc.killAll()
 		begin := time.Now()
 		rc.startAll()
 		rc.waitSynced(ctx, 3)

@@ -2,6 +2,9 @@
 // static list, or the A/AAAA records of a DNS name (the headless Service of
 // a StatefulSet, with publishNotReadyAddresses so that members that are not
 // ready yet, which is all of them during a full outage, are listed).
+//
+// It must not call the sentinels it finds (package peer does) or cache an
+// answer: every call looks again, so a member that moved is found.
 package discovery
 
 import (

@@ -12,9 +12,19 @@ import (
 // we know of ourselves) when deciding how to start.
 type Member struct {
 	Name string
-	// Empty: the data directory holds nothing. Only such a member may be
-	// part of a brand-new cluster.
+	// Empty: the data directory holds nothing. Only such a member, or a
+	// Fresh one, may be part of a brand-new cluster.
 	Empty bool
+	// Fresh: the data directory holds only what an installation creates
+	// (the system schemas of mariadb-install-db, a package or an image
+	// entrypoint) and no Galera position. It is as good as empty: a state
+	// transfer replaces it, and a new cluster may start from it.
+	Fresh bool
+	// NeedsSST: the member's last state transfer was interrupted
+	// (sst_in_progress, an empty grastate.dat): its data directory holds
+	// nothing trustworthy. It joins by a full state transfer and is never
+	// a bootstrap candidate, whatever it holds.
+	NeedsSST bool
 	// PositionKnown: the member has finished reading its position
 	// (grastate.dat, and mariadbd --wsrep-recover when needed).
 	PositionKnown bool
@@ -33,7 +43,16 @@ type Member struct {
 
 // HasPosition reports whether the member has a real cluster position.
 func (m Member) HasPosition() bool {
-	return m.PositionKnown && !m.Empty && m.Position.UUID != "" && m.Position.UUID != ZeroUUID
+	return m.PositionKnown && !m.Empty && !m.NeedsSST && m.Position.UUID != "" && m.Position.UUID != ZeroUUID
+}
+
+// asGoodAsEmpty: nothing of the member's may be kept.
+func (m Member) asGoodAsEmpty() bool { return m.Empty || m.Fresh }
+
+// userData: the member holds data of its own but no Galera position (a
+// standalone server that becomes a Galera member).
+func (m Member) userData() bool {
+	return m.PositionKnown && !m.asGoodAsEmpty() && !m.NeedsSST && !m.HasPosition()
 }
 
 // Unreachable is an expected member we could not hear from.
@@ -158,28 +177,27 @@ func Decide(v View) Decision {
 
 	ordered := slices.Clone(all)
 	slices.SortFunc(ordered, compareByOrdinal)
-	if every(all, func(m Member) bool { return m.Empty }) {
+	if every(all, Member.asGoodAsEmpty) {
 		first := ordered[0]
 		if first.Name == v.Self.Name {
-			return Decision{BootstrapNew, fmt.Sprintf("all %d members have empty data directories and this is the first: bootstrapping a new cluster", len(all))}
+			return Decision{BootstrapNew, fmt.Sprintf("all %d members have empty or freshly installed data directories and this is the first: bootstrapping a new cluster", len(all))}
 		}
-		return Decision{Wait, fmt.Sprintf("all %d members have empty data directories: waiting for %s to bootstrap a new cluster", len(all), first.Name)}
+		return Decision{Wait, fmt.Sprintf("all %d members have empty or freshly installed data directories: waiting for %s to bootstrap a new cluster", len(all), first.Name)}
 	}
 
-	var withData []Member
-	for _, m := range all {
-		if m.HasPosition() {
+	var withData, own, interrupted []Member
+	for _, m := range ordered {
+		switch {
+		case m.HasPosition():
 			withData = append(withData, m)
+		case m.userData():
+			own = append(own, m)
+		case m.NeedsSST:
+			interrupted = append(interrupted, m)
 		}
 	}
 	if len(withData) == 0 {
-		var names []string
-		for _, m := range ordered {
-			if !m.Empty {
-				names = append(names, m.Name)
-			}
-		}
-		return Decision{Refuse, fmt.Sprintf("no member has a Galera position, but the data directories of %s are not empty: bootstrap one of them by override", strings.Join(names, ", "))}
+		return withoutPosition(v, all, own, interrupted)
 	}
 	if r, ok := uuidConflict(withData); ok {
 		return Decision{Refuse, r}
@@ -191,6 +209,30 @@ func Decide(v View) Decision {
 	return Decision{Wait, fmt.Sprintf("all %d members down; waiting for %s (seqno %d, the most recent) to bootstrap", len(all), best.Name, best.Position.Seqno)}
 }
 
+// withoutPosition decides when no member has a Galera position: a single
+// member with data of its own (a standalone server becoming a cluster)
+// bootstraps and the fresh ones join; more than one is the operator's
+// choice; an interrupted state transfer with no source left is too.
+func withoutPosition(v View, all, own, interrupted []Member) Decision {
+	switch {
+	case len(own) == 1 && own[0].Name == v.Self.Name:
+		return Decision{Bootstrap, fmt.Sprintf("this member has data and no Galera position, the other %d are empty or freshly installed: bootstrapping from it; they join by state transfer", len(all)-1)}
+	case len(own) == 1:
+		return Decision{Wait, fmt.Sprintf("%s has data and no Galera position, the others are empty or freshly installed: waiting for it to bootstrap", own[0].Name)}
+	case len(own) > 1:
+		return Decision{Refuse, fmt.Sprintf("%s hold data but no Galera position, and the sentinel cannot tell which to keep: choose one with GALERA_SENTINEL_FORCE_BOOTSTRAP=<name> (or --force-bootstrap=<name>); the others' data will be replaced", names(own))}
+	}
+	return Decision{Refuse, fmt.Sprintf("the state transfer of %s was interrupted, but no member has data to send it: restore a member from a backup, or force a new cluster on an empty member", names(interrupted))}
+}
+
+func names(ms []Member) string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Name)
+	}
+	return strings.Join(out, ", ")
+}
+
 // forced is the operator's override. It still refuses to throw away data a
 // reachable member has and this one lacks.
 func forced(v View, all []Member) Decision {
@@ -198,9 +240,12 @@ func forced(v View, all []Member) Decision {
 	if !self.PositionKnown {
 		return Decision{Wait, "override: waiting for this member to read its position"}
 	}
-	if self.Empty {
+	if self.NeedsSST {
+		return Decision{Refuse, "override refused: this member's last state transfer was interrupted and its data directory holds nothing to bootstrap from"}
+	}
+	if self.asGoodAsEmpty() {
 		for _, p := range v.Peers {
-			if !p.Empty {
+			if !p.asGoodAsEmpty() && !p.NeedsSST {
 				return Decision{Refuse, fmt.Sprintf("override refused: this data directory is empty but %s has data; force the bootstrap on a member that has data", p.Name)}
 			}
 		}

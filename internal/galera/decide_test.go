@@ -3,6 +3,7 @@ package galera
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -13,6 +14,16 @@ const (
 )
 
 func empty(name string) Member { return Member{Name: name, Empty: true, PositionKnown: true} }
+
+// fresh: only what an installation creates; own: data of its own, no
+// Galera position; sst: an interrupted state transfer.
+func fresh(name string) Member {
+	return Member{Name: name, Fresh: true, PositionKnown: true, Position: Position{ZeroUUID, -1}}
+}
+func own(name string) Member {
+	return Member{Name: name, PositionKnown: true, Position: Position{ZeroUUID, -1}}
+}
+func sst(name string) Member { return Member{Name: name, NeedsSST: true, PositionKnown: true} }
 
 func at(name string, seqno int64) Member {
 	return Member{Name: name, PositionKnown: true, Position: Position{uuidA, seqno}}
@@ -54,7 +65,14 @@ func TestDecide(t *testing.T) {
 		{"empty member is never chosen", View{Self: empty("galera-0"), Peers: []Member{at("galera-1", 4), at("galera-2", 2)}, Expected: 3}, Wait, "galera-1"},
 		{"member without state is never chosen", View{Self: noState, Peers: []Member{at("galera-0", -1), empty("galera-2")}, Expected: 3}, Wait, "galera-0 (seqno -1"},
 		{"different clusters", View{Self: at("galera-0", 5), Peers: []Member{at("galera-1", 5), other}, Expected: 3}, Refuse, "different clusters"},
-		{"data without position", View{Self: Member{Name: "galera-0", PositionKnown: true, Position: Position{ZeroUUID, -1}}, Peers: []Member{empty("galera-1")}, Expected: 2}, Refuse, "galera-0 are not empty"},
+		{"data without position, the others empty: it bootstraps", View{Self: own("galera-1"), Peers: []Member{empty("galera-0"), fresh("galera-2")}, Expected: 3}, Bootstrap, "this member has data and no Galera position"},
+		{"data without position elsewhere: the fresh one waits for it", View{Self: fresh("galera-0"), Peers: []Member{own("galera-1"), empty("galera-2")}, Expected: 3}, Wait, "galera-1 has data and no Galera position, the others are empty or freshly installed: waiting for it to bootstrap"},
+		{"two with data and no position: refused, naming both and the override", View{Self: own("galera-0"), Peers: []Member{own("galera-2"), fresh("galera-1")}, Expected: 3}, Refuse, "galera-0, galera-2 hold data but no Galera position, and the sentinel cannot tell which to keep: choose one with GALERA_SENTINEL_FORCE_BOOTSTRAP=<name>"},
+		{"fresh installs are as good as empty: the first bootstraps a new cluster", View{Self: fresh("galera-0"), Peers: []Member{fresh("galera-1"), empty("galera-2")}, Expected: 3}, BootstrapNew, "freshly installed"},
+		{"fresh installs: the others wait", View{Self: fresh("galera-2"), Peers: []Member{fresh("galera-1"), fresh("galera-0")}, Expected: 3}, Wait, "waiting for galera-0"},
+		{"an interrupted SST is never a candidate, even with the highest ordinal rule", View{Self: sst("galera-0"), Peers: []Member{at("galera-1", 7), at("galera-2", 5)}, Expected: 3}, Wait, "waiting for galera-1"},
+		{"an interrupted SST and fresh members only: refused", View{Self: fresh("galera-0"), Peers: []Member{sst("galera-1"), empty("galera-2")}, Expected: 3}, Refuse, "state transfer of galera-1 was interrupted"},
+		{"override on an interrupted SST: refused", View{Self: sst("galera-0"), Peers: []Member{empty("galera-1")}, Expected: 3, Force: true}, Refuse, "interrupted"},
 		{"all crashed together: most advanced bootstraps", View{Self: saved(at("galera-0", 9)), Peers: []Member{saved(at("galera-1", 9)), saved(at("galera-2", 9))}, Expected: 3}, Bootstrap, "most recent"},
 		{"crashed together, positions differ: most advanced bootstraps", View{Self: saved(at("galera-0", 10)), Peers: []Member{saved(at("galera-1", 10)), saved(at("galera-2", 9))}, Expected: 3}, Bootstrap, "most recent"},
 		{"crashed together, positions differ: behind waits", View{Self: saved(at("galera-2", 9)), Peers: []Member{saved(at("galera-1", 10)), saved(at("galera-0", 10))}, Expected: 3}, Wait, "waiting for galera-0"},
@@ -86,9 +104,13 @@ func TestDecideAgrees(t *testing.T) {
 		ms := make([]Member, n)
 		for i := range ms {
 			m := Member{Name: fmt.Sprintf("galera-%d", i), PositionKnown: r.IntN(10) > 0}
-			switch r.IntN(5) {
+			switch r.IntN(7) {
 			case 0:
 				m.Empty = true
+			case 5:
+				m.Fresh, m.Position = true, Position{ZeroUUID, -1}
+			case 6:
+				m.NeedsSST = true
 			case 1:
 				m.Position = Position{ZeroUUID, -1}
 			default:
@@ -123,8 +145,13 @@ func TestDecideAgrees(t *testing.T) {
 					t.Fatalf("bootstrap with a member missing: %+v -> %s", ms, d.Reason)
 				}
 			}
-			if d.Action == Bootstrap && !ms[i].HasPosition() {
+			// Bootstrap from data without a position only when no member
+			// has a position; never from an interrupted state transfer.
+			if d.Action == Bootstrap && (ms[i].NeedsSST || (!ms[i].HasPosition() && slices.ContainsFunc(ms, Member.HasPosition))) {
 				t.Fatalf("inconsistent: %+v\n%s", ms, strings.Join(decisions, "\n"))
+			}
+			if d.Action == BootstrapNew && !ms[i].asGoodAsEmpty() {
+				t.Fatalf("a new cluster on data: %+v\n%s", ms, strings.Join(decisions, "\n"))
 			}
 		}
 		if starters > 1 {

@@ -5,7 +5,24 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 )
+
+// Observation is what the tests judge; fix sets LastAt from the sample.
+type Observation = readiness.Observation[Sample]
+
+func fix(o Observation) Observation {
+	if o.Last != nil && o.LastAt.IsZero() {
+		o.LastAt = o.Last.At
+	}
+	return o
+}
+
+// judge is p behind the generic checks, with the limits the tests use.
+func judge(p Policy) readiness.Judge[Sample] {
+	return readiness.Judge[Sample]{Policy: p, Limits: readiness.Limits{MaxStaleness: 3 * time.Second, LivenessGrace: 30 * time.Second}}
+}
 
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
@@ -18,7 +35,7 @@ func synced() *Sample {
 func with(f func(*Sample)) *Sample { s := synced(); f(s); return s }
 
 func TestReady(t *testing.T) {
-	base := Policy{MaxStaleness: 3 * time.Second, LivenessGrace: 30 * time.Second}
+	base := Policy{}
 	donorOK := base
 	donorOK.AvailableWhenDonor = true
 	roOK := base
@@ -59,7 +76,7 @@ func TestReady(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v := tc.p.Ready(tc.o, tc.now)
+			v := judge(tc.p).Ready(fix(tc.o), tc.now)
 			if v.OK != tc.ok || !strings.Contains(v.Reason, tc.reason) {
 				t.Errorf("Ready = %v %q, want %v containing %q", v.OK, v.Reason, tc.ok, tc.reason)
 			}
@@ -71,7 +88,7 @@ func TestReady(t *testing.T) {
 }
 
 func TestLive(t *testing.T) {
-	p := Policy{MaxStaleness: 3 * time.Second, LivenessGrace: 30 * time.Second}
+	p := judge(Policy{})
 	down := errors.New("dial tcp: connection refused")
 	tests := []struct {
 		name string
@@ -90,7 +107,7 @@ func TestLive(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if v := p.Live(tc.o, tc.now); v.OK != tc.ok {
+			if v := p.Live(fix(tc.o), tc.now); v.OK != tc.ok {
 				t.Errorf("Live = %v %q, want %v", v.OK, v.Reason, tc.ok)
 			}
 		})
@@ -98,27 +115,27 @@ func TestLive(t *testing.T) {
 }
 
 func TestStartedAndWriter(t *testing.T) {
-	p := Policy{MaxStaleness: 3 * time.Second}
+	p := judge(Policy{})
 	if v := p.Started(Observation{}); v.OK {
 		t.Error("started before ever Synced")
 	}
-	if v := p.Started(Observation{EverSynced: true}); !v.OK {
+	if v := p.Started(Observation{EverSettled: true}); !v.OK {
 		t.Error("not started after Synced")
 	}
 	idx0 := with(func(s *Sample) { s.LocalIndex = 0 })
-	if v := p.Writer(Observation{Last: idx0}, t0, -1); !v.OK {
+	if v := writer(p, Observation{Last: idx0}, t0, -1); !v.OK {
 		t.Errorf("index 0 not writer: %s", v.Reason)
 	}
-	if v := p.Writer(Observation{Last: synced()}, t0, -1); v.OK {
+	if v := writer(p, Observation{Last: synced()}, t0, -1); v.OK {
 		t.Error("index 1 is writer while index 0 is assumed ready")
 	}
-	if v := p.Writer(Observation{Last: synced()}, t0, 1); !v.OK {
+	if v := writer(p, Observation{Last: synced()}, t0, 1); !v.OK {
 		t.Errorf("index 1 not writer when it is the lowest ready: %s", v.Reason)
 	}
-	if v := p.Writer(Observation{Last: idx0, Maintenance: true}, t0, -1); v.OK || v.Reason != "maintenance" {
+	if v := writer(p, Observation{Last: idx0, Maintenance: true}, t0, -1); v.OK || v.Reason != "maintenance" {
 		t.Errorf("writer in maintenance: %v %q, want 503 \"maintenance\" as /readyz says", v.OK, v.Reason)
 	}
-	if v := p.Writer(Observation{Last: idx0, Stopping: true}, t0, -1); v.OK || v.Reason != "maintenance: shutting down" {
+	if v := writer(p, Observation{Last: idx0, Stopping: true}, t0, -1); v.OK || v.Reason != "maintenance: shutting down" {
 		t.Errorf("writer stopping: %v %q", v.OK, v.Reason)
 	}
 }
@@ -140,17 +157,22 @@ func TestParseLocalState(t *testing.T) {
 // TestHold: while run mode holds mariadbd back, the node is not ready (even
 // with a fresh sample left from before) and alive however long the wait.
 func TestHold(t *testing.T) {
-	p := Policy{MaxStaleness: 3 * time.Second, LivenessGrace: 30 * time.Second}
+	p := judge(Policy{})
 	o := Observation{Last: synced(), Hold: "wait: waiting for every expected member: 2 of 3", Started: t0,
 		FailingSince: t0.Add(-time.Hour), Err: errors.New("connect: no such file or directory")}
-	if v := p.Ready(o, t0); v.OK || !strings.Contains(v.Reason, "not started: wait: waiting for every expected member") {
+	if v := p.Ready(fix(o), t0); v.OK || !strings.Contains(v.Reason, "not started: wait: waiting for every expected member") {
 		t.Fatalf("ready while held: %+v", v)
 	}
-	if v := p.Live(o, t0); !v.OK || !strings.Contains(v.Reason, "2 of 3") {
+	if v := p.Live(fix(o), t0); !v.OK || !strings.Contains(v.Reason, "2 of 3") {
 		t.Fatalf("not alive while held for an hour: %+v", v)
 	}
 	o.Hold = ""
-	if v := p.Live(o, t0); v.OK {
+	if v := p.Live(fix(o), t0); v.OK {
 		t.Fatalf("no hold, an hour without answers, still alive: %+v", v)
 	}
+}
+
+func writer(j readiness.Judge[Sample], o Observation, now time.Time, lowest int) readiness.Verdict {
+	o = fix(o)
+	return j.Writer(o, j.Ready(o, now), lowest)
 }

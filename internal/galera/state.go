@@ -1,7 +1,11 @@
-// Package galera is the domain of galera-sentinel: what a node's wsrep
-// status means, and the policies that turn a status sample into verdicts
-// (ready, live, started, writer). It does no I/O and reads no clock: callers
-// pass the time in, so every decision is a table-testable function.
+// Package galera is the Galera domain of galera-sentinel: what a node's
+// wsrep status means, Galera's half of the probe verdicts, grastate.dat and
+// the recovered position, and the bootstrap decision. Every decision is a
+// table-testable function.
+//
+// It must not do I/O or read a clock (callers pass the time in), and it
+// holds no generic probe rule (maintenance, staleness, liveness grace:
+// those are package readiness's, shared with other domains).
 package galera
 
 import (

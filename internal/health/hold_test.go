@@ -19,8 +19,8 @@ func (downSampler) Sample(context.Context) (galera.Sample, error) {
 // held mariadbd back must not count against the mariadbd that starts when
 // the hold is released.
 func TestReleasingHoldRestartsLivenessClock(t *testing.T) {
-	pol := galera.Policy{MaxStaleness: time.Second, LivenessGrace: 50 * time.Millisecond}
-	p := NewPoller(PollerConfig{Interval: time.Hour, Timeout: time.Second, Policy: pol}, downSampler{})
+	pol := testJudge(time.Second, 50*time.Millisecond)
+	p := NewPoller(PollerConfig{Interval: time.Hour, Timeout: time.Second}, pol, downSampler{})
 	p.SetHold("waiting for peers")
 	p.pollOnce(context.Background())
 	time.Sleep(100 * time.Millisecond) // longer than the grace

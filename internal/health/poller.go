@@ -1,8 +1,13 @@
 // Package health turns a stream of samples into probe answers. One poller
 // goroutine samples the node every interval, under a hard deadline, and
-// publishes an immutable snapshot; HTTP handlers only read the latest
-// snapshot, so probe traffic never reaches the database and never waits on
-// it.
+// publishes an immutable snapshot with its verdicts; HTTP handlers only
+// read the latest snapshot, so probe traffic never reaches the database and
+// never waits on it.
+//
+// It is generic over the sample type: the domain (galera, or an
+// asynchronous-replication policy) comes in through readiness.Policy. It
+// must not know what a sample means, open connections of its own, or
+// serve anything but the probe and operator endpoints.
 package health
 
 import (
@@ -12,16 +17,17 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 )
 
-// Sampler reads one sample; mysqlstat.Client is the real one.
-type Sampler interface {
-	Sample(ctx context.Context) (galera.Sample, error)
+// Sampler reads one sample; mysqlstat.Client is the real one for Galera.
+type Sampler[S any] interface {
+	Sample(ctx context.Context) (S, error)
 }
 
 // PollerConfig configures a Poller.
@@ -30,26 +36,33 @@ type PollerConfig struct {
 	Timeout  time.Duration // bound on one poll
 	// MaintenanceFile, when set, drains the node while the file exists.
 	MaintenanceFile string
-	Policy          galera.Policy
 	Logger          *slog.Logger
 }
 
 // Snapshot is what the poller knows after a poll. It is never modified
 // once published.
-type Snapshot struct {
-	galera.Observation
+type Snapshot[S any] struct {
+	readiness.Observation[S]
 	Polls    uint64 // polls attempted
 	Failures uint64 // polls that failed
 	// PollDuration is how long the latest poll took.
 	PollDuration time.Duration
+
+	// The Ready verdict as of publishing, and its answer as /readyz
+	// sends it: valid until readyUntil, after which the sample is too old
+	// and the verdict is computed again per request.
+	ready      readiness.Verdict
+	readyBody  []byte
+	readyUntil time.Time
 }
 
 // Poller samples a node and publishes snapshots.
-type Poller struct {
+type Poller[S any] struct {
 	cfg     PollerConfig
-	sampler Sampler
+	judge   readiness.Judge[S]
+	sampler Sampler[S]
 	log     *slog.Logger
-	snap    atomic.Pointer[Snapshot]
+	snap    atomic.Pointer[Snapshot[S]]
 	// kick asks for a poll now (wsrep_notify_cmd, maintenance API).
 	kick chan struct{}
 	// mu serialises publishing; reading stays lock-free.
@@ -60,21 +73,31 @@ type Poller struct {
 }
 
 // NewPoller returns a poller that has not polled yet.
-func NewPoller(cfg PollerConfig, s Sampler) *Poller {
+func NewPoller[S any](cfg PollerConfig, judge readiness.Judge[S], s Sampler[S]) *Poller[S] {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Poller{cfg: cfg, sampler: s, log: log.With("component", "poller"), kick: make(chan struct{}, 1)}
-	p.snap.Store(&Snapshot{Observation: galera.Observation{Started: time.Now()}})
+	p := &Poller[S]{cfg: cfg, judge: judge, sampler: s, log: log.With("component", "poller"), kick: make(chan struct{}, 1)}
+	p.store(&Snapshot[S]{Observation: readiness.Observation[S]{Started: time.Now()}})
 	return p
+}
+
+// store publishes next with its Ready verdict computed once: probes then
+// answer from it without judging again.
+func (p *Poller[S]) store(next *Snapshot[S]) {
+	now := time.Now()
+	next.ready = p.judge.Ready(next.Observation, now)
+	next.readyBody = []byte(next.ready.Reason + "\n")
+	next.readyUntil = p.judge.ReadyUntil(next.Observation)
+	p.snap.Store(next)
 }
 
 // SetHold says why mariadbd is not running yet (empty: it runs now). It
 // shows in the probes at once. Releasing the hold restarts the liveness
 // clock: the polls that failed while mariadbd was deliberately not
 // running say nothing about the mariadbd that starts now.
-func (p *Poller) SetHold(reason string) {
+func (p *Poller[S]) SetHold(reason string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	next := *p.snap.Load()
@@ -82,7 +105,7 @@ func (p *Poller) SetHold(reason string) {
 		next.FailingSince = time.Now()
 	}
 	next.Hold = reason
-	p.snap.Store(&next)
+	p.store(&next)
 }
 
 // SetMaintenance turns the operator's drain on or off and publishes it at
@@ -90,7 +113,7 @@ func (p *Poller) SetHold(reason string) {
 // the API creates and removes: a drain then survives a restart of the
 // sentinel, and the file and the API never disagree. Without one the
 // switch lives in memory.
-func (p *Poller) SetMaintenance(on bool) error {
+func (p *Poller[S]) SetMaintenance(on bool) error {
 	if f := p.cfg.MaintenanceFile; f != "" {
 		var err error
 		if on {
@@ -110,38 +133,56 @@ func (p *Poller) SetMaintenance(on bool) error {
 
 // SetStopping drains the node for good: run mode is about to stop
 // mariadbd. It shows in the probes at once.
-func (p *Poller) SetStopping() {
+func (p *Poller[S]) SetStopping() {
 	p.stopping.Store(true)
 	p.republish()
 }
 
 // republish publishes the drain switches without waiting for a poll.
-func (p *Poller) republish() {
+func (p *Poller[S]) republish() {
 	p.mu.Lock()
 	prev := p.snap.Load()
 	next := *prev
 	p.setSwitches(&next)
-	p.snap.Store(&next)
+	p.store(&next)
 	p.mu.Unlock()
 	p.logChange(prev, &next, time.Now())
 }
 
 // setSwitches copies the drain switches into a snapshot; called with mu
 // held so that a poll in flight cannot publish an older value.
-func (p *Poller) setSwitches(s *Snapshot) {
+func (p *Poller[S]) setSwitches(s *Snapshot[S]) {
 	s.Maintenance = p.maintenance()
 	s.Stopping = p.stopping.Load()
 }
 
 // Snapshot returns the latest snapshot; it never blocks.
-func (p *Poller) Snapshot() *Snapshot { return p.snap.Load() }
+func (p *Poller[S]) Snapshot() *Snapshot[S] { return p.snap.Load() }
 
-// Policy is the policy the poller's verdicts follow.
-func (p *Poller) Policy() galera.Policy { return p.cfg.Policy }
+// Judge is what the poller's verdicts follow.
+func (p *Poller[S]) Judge() readiness.Judge[S] { return p.judge }
+
+// Ready is the Ready verdict at now: judged once when the snapshot was
+// published, and again per call only once its sample has grown stale.
+func (p *Poller[S]) Ready(s *Snapshot[S], now time.Time) readiness.Verdict {
+	if !now.After(s.readyUntil) {
+		return s.ready
+	}
+	return p.judge.Ready(s.Observation, now)
+}
+
+// readyAnswer is Ready with the body /readyz sends.
+func (p *Poller[S]) readyAnswer(s *Snapshot[S], now time.Time) (bool, []byte) {
+	if !now.After(s.readyUntil) {
+		return s.ready.OK, s.readyBody
+	}
+	v := p.judge.Ready(s.Observation, now)
+	return v.OK, []byte(v.Reason + "\n")
+}
 
 // Kick asks for a poll as soon as possible, without waiting for the next
 // tick. Kicks while one is pending coalesce.
-func (p *Poller) Kick() {
+func (p *Poller[S]) Kick() {
 	select {
 	case p.kick <- struct{}{}:
 	default:
@@ -155,14 +196,14 @@ const notifyRepoll = 150 * time.Millisecond
 
 // Notify is how a wsrep notification reaches the poller: poll now, and
 // once more shortly after.
-func (p *Poller) Notify() {
+func (p *Poller[S]) Notify() {
 	p.Kick()
 	time.AfterFunc(notifyRepoll, p.Kick)
 }
 
 // Run polls until ctx ends. A poll never outlives Timeout, so Run returns
 // promptly.
-func (p *Poller) Run(ctx context.Context) {
+func (p *Poller[S]) Run(ctx context.Context) {
 	t := time.NewTicker(p.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -176,7 +217,7 @@ func (p *Poller) Run(ctx context.Context) {
 	}
 }
 
-func (p *Poller) pollOnce(ctx context.Context) {
+func (p *Poller[S]) pollOnce(ctx context.Context) {
 	prev := p.Snapshot()
 	next := *prev
 	next.Polls++
@@ -195,12 +236,11 @@ func (p *Poller) pollOnce(ctx context.Context) {
 			next.FailingSince = begin
 		}
 	} else {
-		s.At = now
-		next.Last = &s
+		next.Last, next.LastAt = &s, now
 		next.Err = nil
 		next.FailingSince = time.Time{}
-		if s.SyncedPrimary() {
-			next.EverSynced = true
+		if p.judge.Policy.Settled(&s) {
+			next.EverSettled, next.SettledAt = true, now
 		}
 	}
 	p.mu.Lock()
@@ -213,12 +253,12 @@ func (p *Poller) pollOnce(ctx context.Context) {
 			next.FailingSince = cur.FailingSince
 		}
 	}
-	p.snap.Store(&next)
+	p.store(&next)
 	p.mu.Unlock()
 	p.logChange(prev, &next, now)
 }
 
-func (p *Poller) maintenance() bool {
+func (p *Poller[S]) maintenance() bool {
 	if p.cfg.MaintenanceFile == "" {
 		return p.apiMaint.Load()
 	}
@@ -227,9 +267,9 @@ func (p *Poller) maintenance() bool {
 }
 
 // logChange logs one line when a verdict changes, not one per sample.
-func (p *Poller) logChange(prev, next *Snapshot, now time.Time) {
-	pol := p.cfg.Policy
-	was, is := pol.Ready(prev.Observation, now), pol.Ready(next.Observation, now)
+func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
+	j := p.judge
+	was, is := p.Ready(prev, now), next.ready
 	if was.OK != is.OK || category(was.Reason) != category(is.Reason) {
 		level := slog.LevelInfo
 		if !is.OK {
@@ -237,17 +277,18 @@ func (p *Poller) logChange(prev, next *Snapshot, now time.Time) {
 		}
 		p.log.Log(context.Background(), level, "readiness changed", "ready", is.OK, "reason", is.Reason)
 	}
-	wasLive, isLive := pol.Live(prev.Observation, now), pol.Live(next.Observation, now)
+	wasLive, isLive := j.Live(prev.Observation, now), j.Live(next.Observation, now)
 	if wasLive.OK != isLive.OK {
 		p.log.Warn("liveness changed", "live", isLive.OK, "reason", isLive.Reason)
 	}
-	if a, b := prev.Last, next.Last; a != b && b != nil && (a == nil ||
-		a.ClusterStatus != b.ClusterStatus || a.LocalState != b.LocalState || a.ClusterSize != b.ClusterSize) {
-		p.log.Info("node state", "cluster_status", b.ClusterStatus, "local_state", b.LocalState.String(),
-			"cluster_size", b.ClusterSize, "local_index", b.LocalIndex)
+	if a, b := prev.Last, next.Last; a != b && b != nil {
+		attrs := j.Policy.LogAttrs(b)
+		if a == nil || !slices.EqualFunc(j.Policy.LogAttrs(a), attrs, func(x, y slog.Attr) bool { return x.Equal(y) }) {
+			p.log.LogAttrs(context.Background(), slog.LevelInfo, "node state", attrs...)
+		}
 	}
-	if !prev.EverSynced && next.EverSynced {
-		p.log.Info("node Synced for the first time since start")
+	if !prev.EverSettled && next.EverSettled {
+		p.log.Info("node " + j.Policy.SettledName() + " for the first time since start")
 	}
 }
 

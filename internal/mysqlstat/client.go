@@ -1,5 +1,8 @@
-// Package mysqlstat holds the sentinel's one connection to mariadbd and
-// turns wsrep status into galera.Sample values.
+// Package mysqlstat holds the sentinel's one connection to mariadbd, reads
+// what the readiness policies need through it (wsrep status and variables
+// as galera.Sample; any one-row result such as SHOW REPLICA STATUS), and
+// never opens a second one. It must not judge what it reads: verdicts are
+// the domain packages' (galera) and readiness's.
 //
 // Its promises: never more than one connection open and one attempt in
 // flight; every Sample call returns within its context; and a connection
@@ -113,19 +116,33 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// Sample connects if needed and reads the node's status. It returns within
-// ctx; on error the connection is dropped and the next call reconnects.
-func (c *Client) Sample(ctx context.Context) (galera.Sample, error) {
+// Read connects if needed and runs f with a Querier on the one
+// connection. It returns within ctx; when f fails the connection is
+// dropped and the next call reconnects. Every reader of the node (the
+// Galera sample, a replica's SHOW REPLICA STATUS) goes through Read, so
+// there is never a second connection.
+func (c *Client) Read(ctx context.Context, f func(q Querier) error) error {
 	conn, err := c.get(ctx)
 	if err != nil {
-		return galera.Sample{}, err
+		return err
 	}
-	s, err := readSample(ctx, conn)
-	if err != nil {
+	if err := f(Querier{ctx: ctx, conn: conn}); err != nil {
 		c.drop(conn)
-		return galera.Sample{}, err
+		return err
 	}
-	return s, nil
+	return nil
+}
+
+// Sample reads a Galera node's status: the wsrep status and variables the
+// policy needs.
+func (c *Client) Sample(ctx context.Context) (galera.Sample, error) {
+	var s galera.Sample
+	err := c.Read(ctx, func(q Querier) error {
+		var err error
+		s, err = readSample(q)
+		return err
+	})
+	return s, err
 }
 
 // get returns the open connection, or waits (within ctx) for the attempt
@@ -203,41 +220,83 @@ var (
 	variableQuery = "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('" + strings.Join(variableNames, "','") + "')"
 )
 
-func readSample(ctx context.Context, conn driver.Conn) (galera.Sample, error) {
-	status, err := queryPairs(ctx, conn, statusQuery)
+func readSample(q Querier) (galera.Sample, error) {
+	status, err := q.Pairs(statusQuery)
 	if err != nil {
 		return galera.Sample{}, fmt.Errorf("show status: %w", err)
 	}
-	vars, err := queryPairs(ctx, conn, variableQuery)
+	vars, err := q.Pairs(variableQuery)
 	if err != nil {
 		return galera.Sample{}, fmt.Errorf("show variables: %w", err)
 	}
 	return ParseSample(status, vars, time.Now())
 }
 
-func queryPairs(ctx context.Context, conn driver.Conn, q string) (map[string]string, error) {
-	qc, ok := conn.(driver.QueryerContext)
-	if !ok {
-		return nil, errors.New("driver does not support QueryContext")
-	}
-	rows, err := qc.QueryContext(ctx, q, nil)
+// Querier runs queries on the client's connection, bounded by the context
+// of the Read that handed it out. It is valid only inside that Read.
+type Querier struct {
+	ctx  context.Context
+	conn driver.Conn
+}
+
+// Pairs runs a query whose rows are name/value pairs (SHOW STATUS, SHOW
+// VARIABLES) and returns them keyed by lower-cased name.
+func (q Querier) Pairs(query string) (map[string]string, error) {
+	out := map[string]string{}
+	err := q.each(query, func(cols []string, row []driver.Value) error {
+		if len(cols) != 2 {
+			return fmt.Errorf("%d columns, want 2", len(cols))
+		}
+		out[strings.ToLower(asString(row[0]))] = asString(row[1])
+		return nil
+	})
+	return out, err
+}
+
+// Row runs a query that returns at most one wide row (SHOW REPLICA
+// STATUS on a server with one replication source) and returns it keyed by
+// column name. No row is a nil map and no error; more than one row is an
+// error, since the caller would not know which to believe.
+func (q Querier) Row(query string) (map[string]string, error) {
+	var out map[string]string
+	err := q.each(query, func(cols []string, row []driver.Value) error {
+		if out != nil {
+			return errors.New("more than one row")
+		}
+		out = make(map[string]string, len(cols))
+		for i, c := range cols {
+			out[c] = asString(row[i])
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	dest := make([]driver.Value, len(rows.Columns()))
-	if len(dest) != 2 {
-		return nil, fmt.Errorf("%d columns, want 2", len(dest))
+	return out, nil
+}
+
+func (q Querier) each(query string, f func(cols []string, row []driver.Value) error) error {
+	qc, ok := q.conn.(driver.QueryerContext)
+	if !ok {
+		return errors.New("driver does not support QueryContext")
 	}
+	rows, err := qc.QueryContext(q.ctx, query, nil)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols := rows.Columns()
+	dest := make([]driver.Value, len(cols))
 	for {
 		if err := rows.Next(dest); err != nil {
 			if errors.Is(err, io.EOF) {
-				return out, nil
+				return nil
 			}
-			return nil, err
+			return err
 		}
-		out[strings.ToLower(asString(dest[0]))] = asString(dest[1])
+		if err := f(cols, dest); err != nil {
+			return err
+		}
 	}
 }
 

@@ -5,7 +5,8 @@
 // A notification is only a hint: it makes the sentinel poll now. It never
 // changes a verdict by itself, so a local user who writes to the socket
 // can at most cause extra polls, which coalesce. That is why the socket
-// may be writable by the mysql user that runs mariadbd.
+// may be writable by the mysql user that runs mariadbd. It must not carry
+// a state or a verdict: the poller reads the node itself.
 package notify
 
 import (

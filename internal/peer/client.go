@@ -4,22 +4,26 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"time"
 )
 
-// Client asks other sentinels for their state.
+// Client is the one HTTP client for other sentinels: their peer state
+// (token-authenticated) and their public /status.
 type Client struct {
 	http   *http.Client
 	token  string
 	scheme string
 }
 
-// NewClient returns a client that presents token and gives up on a call
-// after timeout. With tlsConf set it speaks HTTPS and verifies peers.
+// NewClient returns a client that presents token (when not empty) and
+// gives up on a call after timeout. With tlsConf set it speaks HTTPS and
+// verifies peers.
 func NewClient(token string, tlsConf *tls.Config, timeout time.Duration) *Client {
 	tr := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
@@ -45,7 +49,9 @@ func (c *Client) State(ctx context.Context, addr string) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return State{}, err
@@ -55,6 +61,27 @@ func (c *Client) State(ctx context.Context, addr string) (State, error) {
 		return State{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, firstLine(resp))
 	}
 	return DecodeState(resp.Body)
+}
+
+// Status fetches the /status document of the sentinel at addr and decodes
+// it into v.
+func (c *Client) Status(ctx context.Context, addr string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme+"://"+addr+"/status", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxStateBytes)).Decode(v); err != nil {
+		return fmt.Errorf("decode /status: %w", err)
+	}
+	return nil
 }
 
 // Close drops idle connections.

@@ -22,6 +22,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 )
 
 const token = "0123456789abcdef-peer-token"
@@ -162,17 +165,6 @@ func TestLyingPeers(t *testing.T) {
 	}
 }
 
-func TestCheckToken(t *testing.T) {
-	for _, bad := range []string{"", "short", "has a space in the middle!!", "0123456789abcdef\n"} {
-		if CheckToken(bad) == nil {
-			t.Errorf("accepted %q", bad)
-		}
-	}
-	if err := CheckToken(token); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestTLS: a sentinel serving TLS is reachable by a client that trusts its
 // CA, and by no other: not one with another CA, not one speaking plain
 // HTTP. A rotated certificate is served without a restart.
@@ -186,7 +178,7 @@ func TestTLS(t *testing.T) {
 	otherFile := filepath.Join(dir, "other.pem")
 	writePEM(t, otherFile, "CERTIFICATE", other.Raw)
 
-	stc, err := ServerTLS(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key"))
+	stc, err := httpserver.ServerTLS(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,14 +193,14 @@ func TestTLS(t *testing.T) {
 	defer hs.Close()
 	a := ln.Addr().String()
 
-	ctc, err := ClientTLS(caFile)
+	ctc, err := httpserver.ClientTLS(caFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := NewClient(token, ctc, time.Second).State(context.Background(), a); err != nil {
 		t.Fatalf("trusted client: %v", err)
 	}
-	otc, _ := ClientTLS(otherFile)
+	otc, _ := httpserver.ClientTLS(otherFile)
 	if _, err := NewClient(token, otc, time.Second).State(context.Background(), a); err == nil {
 		t.Fatal("a client trusting another CA was served")
 	} else if !errors.As(err, new(*tls.CertificateVerificationError)) {
@@ -231,10 +223,10 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("served certificate %v, want the rotated %v", got, serial)
 	}
 
-	if _, err := ClientTLS(filepath.Join(dir, "server.key")); err == nil {
+	if _, err := httpserver.ClientTLS(filepath.Join(dir, "server.key")); err == nil {
 		t.Fatal("a key file was accepted as a CA")
 	}
-	if _, err := ServerTLS(filepath.Join(dir, "missing.pem"), filepath.Join(dir, "server.key")); err == nil {
+	if _, err := httpserver.ServerTLS(filepath.Join(dir, "missing.pem"), filepath.Join(dir, "server.key")); err == nil {
 		t.Fatal("a missing certificate was accepted")
 	}
 }
@@ -302,4 +294,84 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatalf("accepted %+v from %q", s, in)
 		}
 	})
+}
+
+// TestNewState: what a member publishes validates, and maps back to the
+// same member for the decision; the live part needs a fresh sample and a
+// running mariadbd.
+func TestNewState(t *testing.T) {
+	m := galera.Member{Name: "galera-1", PositionKnown: true, Position: galera.Position{UUID: "c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99", Seqno: 12}, SafeToBootstrap: true}
+	synced := &galera.Sample{WsrepOn: true, Connected: true, Ready: true, ClusterStatus: "Primary", LocalState: galera.StateSynced, LocalIndex: 2, ClusterSize: 3}
+	for _, tc := range []struct {
+		name  string
+		phase string
+		last  *galera.Sample
+		ready bool
+		check func(State) string
+	}{
+		{"waiting", PhaseWaiting, nil, false, func(s State) string {
+			if s.Running || s.Primary || s.Ready || s.LocalIndex != -1 {
+				return "live state while waiting"
+			}
+			return ""
+		}},
+		{"running and ready", PhaseRunning, synced, true, func(s State) string {
+			if !s.Running || !s.Primary || !s.Synced || !s.Ready || s.LocalIndex != 2 || s.ClusterSize != 3 || s.LocalState != "Synced" {
+				return "live state lost"
+			}
+			return ""
+		}},
+		{"running, sample stale (nil)", PhaseRunning, nil, true, func(s State) string {
+			if !s.Running || s.Primary || s.Ready {
+				return "vouches for a node it has not seen lately"
+			}
+			return ""
+		}},
+		{"stopping, not ready", PhaseStopping, synced, false, func(s State) string {
+			if !s.Running || !s.Primary || s.Ready {
+				return "a draining member claims to be ready"
+			}
+			return ""
+		}},
+		{"running outside a Primary component", PhaseRunning, &galera.Sample{ClusterStatus: "non-Primary", LocalIndex: -1}, false, func(s State) string {
+			if s.Primary || s.LocalIndex != -1 {
+				return "non-Primary published as Primary"
+			}
+			return ""
+		}},
+	} {
+		s := NewState(Self{Member: m, InstanceID: "i1", Phase: tc.phase, Decision: "join: x"}, tc.last, tc.ready)
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: does not validate: %v", tc.name, err)
+		}
+		if msg := tc.check(s); msg != "" {
+			t.Errorf("%s: %s: %+v", tc.name, msg, s)
+		}
+		back := s.Member()
+		if back.Name != m.Name || back.Position != m.Position || back.SafeToBootstrap != m.SafeToBootstrap || back.Running != s.Running || back.Primary != s.Primary {
+			t.Errorf("%s: round trip %+v -> %+v", tc.name, m, back)
+		}
+	}
+	empty := NewState(Self{Member: galera.Member{Name: "galera-2", Empty: true, PositionKnown: true}, InstanceID: "i2", Phase: PhaseWaiting}, nil, false)
+	if err := empty.Validate(); err != nil || !empty.DataDirEmpty || empty.UUID != "" {
+		t.Errorf("empty member: %+v %v", empty, err)
+	}
+}
+
+// TestFanOut: every address is asked at once, answers keep their order.
+func TestFanOut(t *testing.T) {
+	begin := time.Now()
+	got := FanOut(context.Background(), []string{"a", "b", "c"}, func(ctx context.Context, addr string) (string, error) {
+		time.Sleep(100 * time.Millisecond)
+		if addr == "b" {
+			return "", errors.New("no")
+		}
+		return addr + "!", nil
+	})
+	if d := time.Since(begin); d > time.Second {
+		t.Errorf("took %v: not in parallel", d)
+	}
+	if len(got) != 3 || got[0].Value != "a!" || got[1].Err == nil || got[2].Addr != "c" || got[2].Value != "c!" {
+		t.Errorf("answers %+v", got)
+	}
 }

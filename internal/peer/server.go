@@ -1,18 +1,14 @@
 package peer
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
-)
 
-// MinTokenBytes is the shortest shared token accepted.
-const MinTokenBytes = 16
+	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+)
 
 // ErrOverrideRejected is returned by a Bootstrap hook that cannot take the
 // override now (mariadbd already runs, or the name is wrong).
@@ -29,59 +25,14 @@ type Server struct {
 	Logger    *slog.Logger
 }
 
-// CheckToken validates a token read from a file or the environment.
-func CheckToken(tok string) error {
-	if len(tok) < MinTokenBytes {
-		return fmt.Errorf("token is %d bytes; use at least %d (e.g. head -c 32 /dev/urandom | base64)", len(tok), MinTokenBytes)
-	}
-	if strings.ContainsAny(tok, " \t\r\n") {
-		return errors.New("token contains white space")
-	}
-	return nil
-}
-
 // Register adds the peer endpoints to mux.
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/state", s.auth(http.HandlerFunc(s.state)))
 	mux.Handle("POST /api/v1/bootstrap", s.auth(http.HandlerFunc(s.bootstrap)))
 }
 
-func (s *Server) auth(next http.Handler) http.Handler { return RequireToken(s.Token, s.Logger)(next) }
-
-// RequireToken admits requests that carry "Authorization: Bearer <token>":
-// 401 without credentials, 403 with wrong ones. The comparison runs in
-// constant time over hashes, so neither the content nor the length of the
-// token leaks through timing. With no token configured every request is
-// refused with 403: an API without a token is switched off, not open.
-func RequireToken(token string, logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler { return requireToken(token, logger, next) }
-}
-
-func requireToken(token string, logger *slog.Logger, next http.Handler) http.Handler {
-	if token == "" {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "this API is off: start the sentinel with --token-file (or GALERA_SENTINEL_TOKEN)", http.StatusForbidden)
-		})
-	}
-	want := sha256.Sum256([]byte(token))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if h == "" || !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="galera-sentinel"`)
-			http.Error(w, "token required", http.StatusUnauthorized)
-			return
-		}
-		got := sha256.Sum256([]byte(tok))
-		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			if logger != nil {
-				logger.Warn("API: wrong token", "remote", r.RemoteAddr, "path", r.URL.Path)
-			}
-			http.Error(w, "wrong token", http.StatusForbidden)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+func (s *Server) auth(next http.Handler) http.Handler {
+	return httpserver.RequireToken(s.Token, s.Logger)(next)
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {

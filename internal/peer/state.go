@@ -2,7 +2,12 @@
 // publishes what it knows of its own node (GET /api/v1/state) so that every
 // member can make the same bootstrap decision, and accepts the operator's
 // bootstrap override (POST /api/v1/bootstrap). Every call carries a shared
-// token; every answer is validated before it is believed.
+// token; every answer is validated before it is believed. It also holds the
+// one client for other sentinels and the fan-out over their addresses.
+//
+// It must not decide anything: the bootstrap decision is galera.Decide's,
+// run by package recovery; what to do with an override is run mode's
+// (package member).
 package peer
 
 import (
@@ -39,8 +44,12 @@ type State struct {
 	Phase      string `json:"phase"`
 	// The node's position as read before mariadbd started; it does not
 	// change while mariadbd runs.
-	PositionKnown   bool   `json:"position_known"`
-	DataDirEmpty    bool   `json:"datadir_empty"`
+	PositionKnown bool `json:"position_known"`
+	DataDirEmpty  bool `json:"datadir_empty"`
+	// DataDirFresh: only what an installation creates; NeedsSST: an
+	// interrupted state transfer (see galera.Member).
+	DataDirFresh    bool   `json:"datadir_fresh,omitempty"`
+	NeedsSST        bool   `json:"needs_sst,omitempty"`
 	UUID            string `json:"uuid"`
 	Seqno           int64  `json:"seqno"`
 	SafeToBootstrap bool   `json:"safe_to_bootstrap"`
@@ -63,11 +72,48 @@ type State struct {
 // Member converts a validated State to the decision's input.
 func (s State) Member() galera.Member {
 	return galera.Member{
-		Name: s.NodeName, Empty: s.DataDirEmpty, PositionKnown: s.PositionKnown,
+		Name: s.NodeName, Empty: s.DataDirEmpty, Fresh: s.DataDirFresh, NeedsSST: s.NeedsSST, PositionKnown: s.PositionKnown,
 		Position:        galera.Position{UUID: s.UUID, Seqno: s.Seqno},
 		SafeToBootstrap: s.SafeToBootstrap, SavedView: s.SavedView,
 		Running: s.Running, Primary: s.Primary,
 	}
+}
+
+// Self is what run mode knows of its own member, apart from the live
+// sample: its position, phase and last decision.
+type Self struct {
+	Member     galera.Member
+	InstanceID string
+	Phase      string
+	Decision   string
+}
+
+// NewState builds the State a sentinel publishes: the position it read,
+// and the live state from its last sample when that sample is fresh
+// (last is nil otherwise). ready is the sample's /readyz verdict. It is the
+// reverse of State.Member.
+func NewState(self Self, last *galera.Sample, ready bool) State {
+	m := self.Member
+	s := State{
+		Version: StateVersion, NodeName: m.Name, InstanceID: self.InstanceID, Phase: self.Phase,
+		PositionKnown: m.PositionKnown, DataDirEmpty: m.Empty, DataDirFresh: m.Fresh, NeedsSST: m.NeedsSST, SafeToBootstrap: m.SafeToBootstrap,
+		SavedView: m.SavedView, Running: self.Phase == PhaseRunning || self.Phase == PhaseStopping,
+		Decision: self.Decision, LocalIndex: -1,
+	}
+	if m.PositionKnown && !m.Empty && !m.NeedsSST {
+		s.UUID, s.Seqno = m.Position.UUID, m.Position.Seqno
+	}
+	if l := last; s.Running && l != nil {
+		s.Primary = l.Primary() && l.ClusterSize > 0
+		s.Synced = l.SyncedPrimary()
+		s.ClusterSize = l.ClusterSize
+		s.LocalState = l.LocalState.String()
+		if s.Primary && l.LocalIndex >= 0 && l.LocalIndex < l.ClusterSize {
+			s.LocalIndex = l.LocalIndex
+			s.Ready = ready
+		}
+	}
+	return s
 }
 
 // Validate checks a peer's State: a peer that lies in a way we can detect
@@ -88,7 +134,7 @@ func (s State) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("unknown phase %q", clip(s.Phase)))
 	}
-	if s.PositionKnown && !s.DataDirEmpty {
+	if s.PositionKnown && !s.DataDirEmpty && !s.NeedsSST {
 		if !galera.ValidUUID(s.UUID) {
 			errs = append(errs, fmt.Errorf("uuid %q is not a UUID", clip(s.UUID)))
 		}
@@ -98,6 +144,12 @@ func (s State) Validate() error {
 	}
 	if s.DataDirEmpty && (s.UUID != "" || s.Seqno != 0 || s.SavedView || s.SafeToBootstrap) {
 		errs = append(errs, errors.New("says its data directory is empty but reports a position"))
+	}
+	if (s.DataDirEmpty && s.DataDirFresh) || (s.NeedsSST && (s.DataDirEmpty || s.DataDirFresh)) {
+		errs = append(errs, errors.New("says its data directory is of two kinds at once"))
+	}
+	if (s.DataDirFresh || s.NeedsSST) && s.UUID != "" && s.UUID != galera.ZeroUUID {
+		errs = append(errs, errors.New("says it has no usable data but reports a cluster position"))
 	}
 	if s.Primary && !s.Running {
 		errs = append(errs, errors.New("says it is Primary but not running"))

@@ -35,14 +35,27 @@ func TestReadLocal(t *testing.T) {
 	}{
 		{"empty", nil, noRecover, galera.Member{Empty: true, PositionKnown: true}, ""},
 		{"lost+found only", map[string]string{"lost+found/": ""}, noRecover, galera.Member{Empty: true, PositionKnown: true}, ""},
-		{"data without grastate.dat", map[string]string{"ibdata1": "x"}, noRecover, galera.Member{PositionKnown: true, Position: galera.Position{UUID: galera.ZeroUUID, Seqno: -1}}, ""},
+		{"an installation without grastate.dat: fresh", map[string]string{"ibdata1": "x", "mysql/": "", "performance_schema/": "", "sys/": "", "test/": "", "#innodb_temp/": ""}, noRecover,
+			galera.Member{Fresh: true, PositionKnown: true, Position: galera.Position{UUID: galera.ZeroUUID, Seqno: -1}}, ""},
+		{"a user database without grastate.dat: data of its own", map[string]string{"ibdata1": "x", "mysql/": "", "shop/": ""}, noRecover,
+			galera.Member{PositionKnown: true, Position: galera.Position{UUID: galera.ZeroUUID, Seqno: -1}}, ""},
+		{"a test database with tables is data", map[string]string{"ibdata1": "x", "mysql/": "", "test/": "", "test/t.frm": "x"}, noRecover,
+			galera.Member{PositionKnown: true, Position: galera.Position{UUID: galera.ZeroUUID, Seqno: -1}}, ""},
+		{"sst_in_progress: an interrupted state transfer", map[string]string{"sst_in_progress": "", "grastate.dat": grastate(uuid, "42", "0"), "shop/": ""}, noRecover,
+			galera.Member{NeedsSST: true, PositionKnown: true}, ""},
+		{"an empty grastate.dat: an interrupted state transfer", map[string]string{"grastate.dat": "", "ibdata1": "x"}, noRecover,
+			galera.Member{NeedsSST: true, PositionKnown: true}, ""},
+		{"galera.cache without grastate.dat: an interrupted state transfer", map[string]string{"galera.cache": "x", "mysql/": ""}, noRecover,
+			galera.Member{NeedsSST: true, PositionKnown: true}, ""},
 		{"clean shutdown", map[string]string{"grastate.dat": grastate(uuid, "42", "1")}, noRecover,
 			galera.Member{PositionKnown: true, Position: galera.Position{UUID: uuid, Seqno: 42}, SafeToBootstrap: true}, ""},
 		{"crash", map[string]string{"grastate.dat": grastate(uuid, "-1", "0"), "gvwstate.dat": "view"}, recovered(uuid + ":57"),
 			galera.Member{PositionKnown: true, Position: galera.Position{UUID: uuid, Seqno: 57}, SavedView: true}, ""},
 		{"crash with zero uuid", map[string]string{"grastate.dat": grastate(galera.ZeroUUID, "-1", "0")}, recovered(uuid + ":9"),
 			galera.Member{PositionKnown: true, Position: galera.Position{UUID: uuid, Seqno: 9}}, ""},
-		{"nothing to recover", map[string]string{"grastate.dat": grastate(galera.ZeroUUID, "-1", "0")}, recovered(galera.ZeroUUID + ":-1"),
+		{"nothing to recover, an installation only: fresh", map[string]string{"grastate.dat": grastate(galera.ZeroUUID, "-1", "0"), "mysql/": ""}, recovered(galera.ZeroUUID + ":-1"),
+			galera.Member{Fresh: true, PositionKnown: true, Position: galera.Position{UUID: galera.ZeroUUID, Seqno: -1}}, ""},
+		{"nothing to recover, data of its own", map[string]string{"grastate.dat": grastate(galera.ZeroUUID, "-1", "0"), "shop/": ""}, recovered(galera.ZeroUUID + ":-1"),
 			galera.Member{PositionKnown: true, Position: galera.Position{UUID: galera.ZeroUUID, Seqno: -1}}, ""},
 		{"corrupt", map[string]string{"grastate.dat": "version: 2.1\nuuid: nope\nseqno: 1\n"}, noRecover, galera.Member{}, "grastate.dat line 2"},
 		{"recovered another cluster", map[string]string{"grastate.dat": grastate(uuid, "-1", "0")}, recovered("0a3f5e10-e5d8-11f1-9c1e-6a0b1f2e3d4c:3"), galera.Member{}, "names cluster"},
@@ -63,7 +76,8 @@ func TestReadLocal(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, _, err := ReadLocal(context.Background(), "n", dir, tc.recover)
+			local, err := ReadLocal(context.Background(), "n", dir, tc.recover)
+			got := local.Member
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want one containing %q", err, tc.err)
@@ -77,9 +91,14 @@ func TestReadLocal(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("got %+v\nwant %+v", got, tc.want)
 			}
+			// The typed hand-off: mariadbd must be given the position only
+			// when it came from --wsrep-recover.
+			if wantRecovered := strings.Contains(tc.files["grastate.dat"], "seqno:   -1"); local.Recovered != wantRecovered {
+				t.Fatalf("Recovered = %v, want %v (%s)", local.Recovered, wantRecovered, local.How)
+			}
 		})
 	}
-	m, _, err := ReadLocal(context.Background(), "n", filepath.Join(t.TempDir(), "missing"), nil)
+	m, err := ReadLocal(context.Background(), "n", filepath.Join(t.TempDir(), "missing"), nil)
 	if err != nil || !m.Empty {
 		t.Fatalf("missing directory: %+v, %v", m, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +44,9 @@ func (l *Loop) Force() { l.force.Store(true) }
 type Plan struct {
 	galera.Decision
 	ClusterAddress string
+	// Hosts are the members' hosts as discovery named them, this one's
+	// included.
+	Hosts []string
 }
 
 // Run decides every Interval until the decision starts mariadbd or ctx
@@ -96,51 +98,36 @@ func (l *Loop) Once(ctx context.Context) (Plan, error) {
 		return Plan{}, fmt.Errorf("discover peers (%s): %w", l.Source, err)
 	}
 	self := l.Self()
-	type answer struct {
-		addr  string
-		state peer.State
-		err   error
-	}
-	answers := make([]answer, len(addrs))
-	var wg sync.WaitGroup
-	for i, a := range addrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, err := l.Peers.State(ctx, a)
-			answers[i] = answer{a, s, err}
-		}()
-	}
-	wg.Wait()
+	answers := peer.FanOut(ctx, addrs, l.Peers.State)
 
 	v := galera.View{Self: self, Expected: l.Expected, Force: l.force.Load()}
 	byName := map[string]string{}
 	var hosts []string
 	for _, a := range answers {
-		if host, _, err := net.SplitHostPort(a.addr); err == nil {
+		if host, _, err := net.SplitHostPort(a.Addr); err == nil {
 			hosts = append(hosts, host)
 		}
-		if a.err != nil {
-			v.Unreachable = append(v.Unreachable, galera.Unreachable{Addr: a.addr, Err: oneLine(a.err)})
+		if a.Err != nil {
+			v.Unreachable = append(v.Unreachable, galera.Unreachable{Addr: a.Addr, Err: oneLine(a.Err)})
 			continue
 		}
-		name := a.state.NodeName
+		name := a.Value.NodeName
 		if name == self.Name {
-			if a.state.InstanceID != l.Instance {
-				return Plan{}, fmt.Errorf("the sentinel at %s claims this node's name %s: every member needs a name of its own (--node-name)", a.addr, name)
+			if a.Value.InstanceID != l.Instance {
+				return Plan{}, fmt.Errorf("the sentinel at %s claims this node's name %s: every member needs a name of its own (--node-name)", a.Addr, name)
 			}
 			continue // ourselves, listed by DNS or the static list
 		}
 		if prev, dup := byName[name]; dup {
 			// Two sentinels claim one name: a misconfiguration or a lie.
 			// Deciding with either could count one member twice.
-			return Plan{}, fmt.Errorf("peers %s and %s both claim to be %s", prev, a.addr, name)
+			return Plan{}, fmt.Errorf("peers %s and %s both claim to be %s", prev, a.Addr, name)
 		}
-		byName[name] = a.addr
-		v.Peers = append(v.Peers, a.state.Member())
+		byName[name] = a.Addr
+		v.Peers = append(v.Peers, a.Value.Member())
 	}
 	d := galera.Decide(v)
-	return Plan{Decision: d, ClusterAddress: GcommAddress(hosts, l.GcommPort)}, nil
+	return Plan{Decision: d, ClusterAddress: GcommAddress(hosts, l.GcommPort), Hosts: hosts}, nil
 }
 
 // GcommAddress builds wsrep_cluster_address from the peers' hosts.

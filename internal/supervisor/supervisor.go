@@ -3,6 +3,9 @@
 // context ended, and reaps what it leaves behind. When the sentinel is PID 1
 // in a container it also reaps orphans re-parented to it, so no zombie
 // piles up.
+//
+// It must not decide what runs or when (packages member and mariadbd do),
+// and it never sends SIGKILL except when a stop outlives its timeout.
 package supervisor
 
 import (

@@ -42,6 +42,22 @@ type HAProxy struct {
 // ClientPort, and is stopped when the test ends.
 func (c *Cluster) StartHAProxy(t testing.TB, check HAProxyCheck) *HAProxy {
 	t.Helper()
+	switch check {
+	case CheckSentinel:
+		return c.StartHAProxyWith(t, fmt.Sprintf(`    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 300ms fall 2 rise 2 port %d agent-check agent-port %d agent-inter 300ms
+`, SentinelPort, AgentPort))
+	default:
+		return c.StartHAProxyWith(t, "    default-server inter 300ms fall 2 rise 2\n")
+	}
+}
+
+// StartHAProxyWith is StartHAProxy with the check directives of the
+// listener given verbatim (indented lines such as "option httpchk"), for
+// tests of the configurations users already have.
+func (c *Cluster) StartHAProxyWith(t testing.TB, checkLines string) *HAProxy {
+	t.Helper()
 	bin := RequireBinary(t, "haproxy")
 	if c.opts.Netns {
 		t.Fatal("testcluster: StartHAProxy needs a loopback cluster")
@@ -67,15 +83,7 @@ listen galera
     bind %s
     balance roundrobin
 `, h.socket, h.Addr)
-	switch check {
-	case CheckSentinel:
-		fmt.Fprintf(&b, `    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 300ms fall 2 rise 2 port %d agent-check agent-port %d agent-inter 300ms
-`, SentinelPort, AgentPort)
-	case CheckTCP:
-		b.WriteString("    default-server inter 300ms fall 2 rise 2\n")
-	}
+	b.WriteString(checkLines)
 	for _, n := range c.Nodes {
 		fmt.Fprintf(&b, "    server %s %s check\n", n.Name, n.Addr())
 	}

@@ -37,6 +37,7 @@ type Node struct {
 	mu       sync.Mutex
 	cmd      *exec.Cmd     // mariadbd, or the sentinel that runs it
 	sentinel bool          // cmd is a sentinel (StartRun)
+	asRoot   bool          // the next launch runs as root (StartRunAsRoot)
 	exited   chan struct{} // closed when cmd has been waited for
 	exitErr  error
 	db       *sql.DB
@@ -169,6 +170,19 @@ func (n *Node) StartRun(bin string, flags ...string) error {
 	return err
 }
 
+// StartRunAsRoot is StartRun with the sentinel running as root, the
+// classic VM layout: mariadbd drops to the user its configuration names
+// (user=mysql), which the test's my.cnf must set.
+func (n *Node) StartRunAsRoot(bin string, flags ...string) error {
+	args := append([]string{"run"}, flags...)
+	args = append(args, "--", MariadbdPath, "--defaults-file="+n.ConfigFile)
+	n.mu.Lock()
+	n.asRoot = true
+	n.mu.Unlock()
+	_, err := n.launch(bin, args, "sentinel.log", true)
+	return err
+}
+
 // launch starts one process for the node and records it as the node's.
 func (n *Node) launch(bin string, args []string, logName string, sentinel bool) (<-chan struct{}, error) {
 	n.mu.Lock()
@@ -178,8 +192,12 @@ func (n *Node) launch(bin string, args []string, logName string, sentinel bool) 
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = n.Dir
+	cred := &syscall.Credential{Uid: uint32(n.c.uid), Gid: uint32(n.c.gid)}
+	if n.asRoot {
+		cred, n.asRoot = nil, false
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: uint32(n.c.uid), Gid: uint32(n.c.gid)},
+		Credential: cred,
 		// Go sets the parent-death signal after dropping to mysql, so it
 		// survives: if the test binary dies, the process dies with it.
 		Pdeathsig: syscall.SIGKILL,

@@ -1,4 +1,9 @@
-package health
+// Package haproxy is the HAProxy integration: the agent-check server
+// (agent-check, agent-port), which tells HAProxy up, drain, maint or down
+// with a weight, one line per connection. It reads the node's state from
+// health and must not judge it: verdicts are readiness's and the domain's.
+// Another load balancer gets a package of its own next to this one.
+package haproxy
 
 import (
 	"context"
@@ -6,22 +11,19 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/health"
 )
 
-// DonorWeight is the agent's weight for a Donor/Desynced node that stays
-// ready (--available-when-donor): it is busy sending a state transfer, so
-// it gets a quarter of its share.
-const DonorWeight = "25%"
-
-// AgentAnswer is the reply to HAProxy's agent-check at now: one line of
-// words HAProxy understands.
+// Answer is the reply to HAProxy's agent-check: one line of words HAProxy
+// understands.
 //
-//   - ready: "up ready 100%" (the weight of a ready donor is DonorWeight).
+//   - ready: "up ready 100%" (a lower weight for a node that is ready but
+//     busy, such as a Galera donor with --available-when-donor).
 //     "ready" ends a drain or maintenance the agent started earlier: only
 //     the agent can undo what it did.
 //   - stopping (run mode drains before mariadbd stops): "drain". HAProxy
@@ -30,19 +32,16 @@ const DonorWeight = "25%"
 //     connections; HAProxy shows MAINT, and keeps asking the agent, which
 //     answers "ready" when maintenance ends.
 //   - anything else: "down #<reason>".
-func AgentAnswer(s *Snapshot, pol galera.Policy, now time.Time) string {
-	r := pol.Ready(s.Observation, now)
+func Answer(t health.Traffic) string {
 	switch {
-	case s.Stopping:
+	case t.Stopping:
 		return "drain"
-	case s.Maintenance:
+	case t.Maintenance:
 		return "maint"
-	case r.OK && s.Last != nil && s.Last.LocalState == galera.StateDonor:
-		return "up ready " + DonorWeight
-	case r.OK:
-		return "up ready 100%"
+	case t.Ready.OK:
+		return "up ready " + strconv.Itoa(t.Weight) + "%"
 	}
-	return "down #" + agentComment(r.Reason)
+	return "down #" + agentComment(t.Ready.Reason)
 }
 
 // agentComment keeps a reason on one line of printable ASCII: HAProxy
@@ -68,13 +67,13 @@ const (
 	agentDrain    = 500 * time.Millisecond
 )
 
-// ServeAgent answers HAProxy's agent-check on ln until ctx ends: each
+// Serve answers HAProxy's agent-check on ln until ctx ends: each
 // connection gets one line at once and is closed. HAProxy may send a line
 // first (agent-send); it is read and ignored, so that closing the socket
 // never resets the connection before HAProxy has read the answer. Every
 // connection ends within agentDeadline, whatever the peer does, so a
 // flood of them costs bounded memory and never delays an answer.
-func ServeAgent(ctx context.Context, ln net.Listener, p *Poller) error {
+func Serve(ctx context.Context, ln net.Listener, state func(now time.Time) health.Traffic) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
@@ -95,7 +94,7 @@ func ServeAgent(ctx context.Context, ln net.Listener, p *Poller) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answerAgent(c, AgentAnswer(p.Snapshot(), p.Policy(), time.Now()))
+			answerAgent(c, Answer(state(time.Now())))
 		}()
 	}
 }

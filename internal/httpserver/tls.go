@@ -1,4 +1,4 @@
-package peer
+package httpserver
 
 import (
 	"crypto/tls"

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+)
+
+// sameHostLayout rewrites the nodes' my.cnf as many users lay out a test
+// cluster: every member on one address, told apart by its ports, with
+// the data directory, the socket, the cluster address and user=mysql only
+// in the file. It returns each member's sentinel address.
+func sameHostLayout(t *testing.T, c *testcluster.Cluster) []string {
+	t.Helper()
+	host := c.Nodes[0].Host
+	var members, sentinels []string
+	for i := range c.Nodes {
+		members = append(members, fmt.Sprintf("%s:%d", host, testcluster.GcommPort+10*i))
+		sentinels = append(sentinels, fmt.Sprintf("%s:%d", host, testcluster.SentinelPort+i))
+	}
+	for i, n := range c.Nodes {
+		cnf := fmt.Sprintf(`[mysqld]
+user=mysql
+datadir=%[1]s
+socket=%[2]s
+pid-file=%[3]s/mysqld.pid
+log-error=%[4]s
+bind-address=%[5]s
+port=%[6]d
+skip-name-resolve
+performance_schema=OFF
+innodb_buffer_pool_size=16M
+innodb_log_file_size=16M
+max_connections=60
+binlog_format=ROW
+default_storage_engine=InnoDB
+innodb_autoinc_lock_mode=2
+[galera]
+wsrep_on=ON
+wsrep_provider=%[7]s
+wsrep_cluster_name=same-host
+wsrep_cluster_address=gcomm://%[8]s
+wsrep_node_name=%[9]s
+wsrep_node_address=%[5]s:%[10]d
+wsrep_sst_method=rsync
+wsrep_sst_receive_address=%[5]s:%[11]d
+wsrep_provider_options="gmcast.listen_addr=tcp://%[5]s:%[10]d;ist.recv_addr=%[5]s:%[12]d;gcache.size=32M;evs.suspect_timeout=PT3S;evs.inactive_timeout=PT6S;evs.install_timeout=PT6S"
+`, n.DataDir, n.Socket, n.Dir, n.ErrorLog, host, testcluster.ClientPort+10*i, testcluster.ProviderPath,
+			strings.Join(members, ","), n.Name, testcluster.GcommPort+10*i, testcluster.SSTPort+10*i, testcluster.ISTPort+10*i)
+		if err := os.WriteFile(n.ConfigFile, []byte(cnf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sentinels
+}
+
+// TestRunAsRootWithMyCnfLayout: the classic VM layout. The sentinel runs
+// as root, mariadbd drops to user=mysql, and the data directory, socket,
+// ports and cluster address are only in my.cnf (three members on one
+// address, apart by their ports). They form a cluster with no --datadir,
+// --mysql-addr or --gcomm-port, survive kill -9 of every sentinel and
+// mariadbd at once, and come back with every row: --wsrep-recover, run for
+// a mariadbd that drops to mysql, finds the position.
+func TestRunAsRootWithMyCnfLayout(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	sentinels := sameHostLayout(t, rc.c)
+	tmpl, err := rc.c.Template()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(i int) {
+		n := rc.c.Nodes[i]
+		err := n.StartRunAsRoot(rc.bin, "--node-name="+n.Name, "--expected-size=3", "--peers="+strings.Join(sentinels, ","),
+			"--listen="+sentinels[i], "--token-file="+rc.token, "--mysql-user=root",
+			"--poll-interval=250ms", "--max-staleness=2s", "--decide-interval=300ms", "--peer-timeout=1s", "--shutdown-timeout=60s",
+			"--log-format=text", "--init-command=cp -a "+tmpl+"/. \"$DATADIR\"/ && chown -R mysql:mysql \"$DATADIR\"")
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	startAll := func() {
+		var wg sync.WaitGroup
+		for i := range rc.c.Nodes {
+			wg.Add(1)
+			go func() { defer wg.Done(); start(i) }()
+		}
+		wg.Wait()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	waitReady := func(size int) time.Duration {
+		begin := time.Now()
+		want := fmt.Sprintf("ready: Primary, Synced, size %d", size)
+		for i, addr := range sentinels {
+			for {
+				code, body, err := tryProbe("http://" + addr + "/readyz")
+				if err == nil && code == 200 && body == want {
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("%s: %d %q %v\n%s", rc.c.Nodes[i].Name, code, body, err, tailFile(rc.c.Nodes[i].SentinelLog(), 20))
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		return time.Since(begin)
+	}
+
+	startAll()
+	t.Logf("three members from my.cnf alone: Synced in %v", waitReady(3).Round(time.Millisecond))
+	for _, n := range rc.c.Nodes {
+		log := tailFile(n.SentinelLog(), 400)
+		if !strings.Contains(log, "datadir="+n.DataDir) || !strings.Contains(log, "mysql_addr="+n.Socket) {
+			t.Errorf("%s did not take its datadir and socket from my.cnf:\n%s", n.Name, tailFile(n.SentinelLog(), 5))
+		}
+		if strings.Contains(log, "--datadir=") || strings.Contains(log, "--wsrep-cluster-address=") {
+			t.Errorf("%s overrode my.cnf on mariadbd's command line", n.Name)
+		}
+	}
+	n1 := rc.c.Nodes[0]
+	if err := n1.Exec(ctx, "CREATE DATABASE k", "CREATE TABLE k.r (id INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 120
+	for i := 1; i <= rows; i++ {
+		if err := n1.Exec(ctx, fmt.Sprintf("INSERT INTO k.r VALUES (%d)", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc.killAll()
+	begin := time.Now()
+	startAll()
+	waitReady(3)
+	t.Logf("kill -9 of every sentinel and mariadbd: back to three Synced in %v", time.Since(begin).Round(time.Millisecond))
+	recovered := 0
+	for _, n := range rc.c.Nodes {
+		recovered += countLogs(n, "recovered position")
+		got, err := n.QueryInt(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM k.r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != rows {
+			t.Errorf("%s: %d of %d rows", n.Name, got, rows)
+		}
+		owner := filepath.Join(n.DataDir, "grastate.dat")
+		if st, err := os.Stat(owner); err != nil {
+			t.Errorf("%s: %v", n.Name, err)
+		} else if uid := fileUID(st); uid == 0 {
+			t.Errorf("%s: grastate.dat belongs to root: mariadbd did not run as mysql", n.Name)
+		}
+	}
+	if recovered == 0 {
+		t.Error("no sentinel recovered a position with --wsrep-recover after kill -9")
+	}
+}
+
+func fileUID(st os.FileInfo) uint32 {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return s.Uid
+	}
+	return 0
+}
+
+// TestRunContradictingDatadir: a --datadir that names another directory
+// than mariadbd's configuration is refused before anything starts.
+func TestRunContradictingDatadir(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 1})
+	n := rc.c.Nodes[0]
+	rc.start(n, "--datadir=/var/lib/elsewhere")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code, err := n.ExitCode(ctx)
+	if err != nil || code != 1 {
+		t.Fatalf("sentinel exit %d, %v; want 1", code, err)
+	}
+	log := tailFile(n.SentinelLog(), 5)
+	if !strings.Contains(log, "--datadir=/var/lib/elsewhere, but mariadbd's configuration says datadir="+n.DataDir) || !strings.Contains(log, "nothing was started") {
+		t.Errorf("no clear refusal:\n%s", log)
+	}
+	if n.MariadbdPid() != 0 {
+		t.Error("mariadbd was started")
+	}
+}
+
+// TestRunFullCrashWithoutClusterAddress: the configuration names no
+// cluster (the sentinel passes the address, as the shipped Kubernetes
+// manifests once relied on) and uses rsync SST. After kill -9 of every
+// sentinel and mariadbd, --wsrep-recover must still run, although rsync
+// SST refuses to start without a cluster address, and every row is back.
+func TestRunFullCrashWithoutClusterAddress(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	noAddress := regexp.MustCompile(`(?m)^wsrep_cluster_address=.*\n`)
+	for _, n := range rc.c.Nodes {
+		b, err := os.ReadFile(n.ConfigFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(n.ConfigFile, noAddress.ReplaceAll(b, nil), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	n1 := rc.c.Nodes[0]
+	stmts := []string{"CREATE DATABASE k", "CREATE TABLE k.r (id INT PRIMARY KEY)"}
+	for i := 1; i <= 100; i++ {
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO k.r VALUES (%d)", i))
+	}
+	if err := n1.Exec(ctx, stmts...); err != nil {
+		t.Fatal(err)
+	}
+	rc.killAll()
+	begin := time.Now()
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	t.Logf("kill -9 of everything, no cluster address in my.cnf: three Synced in %v", time.Since(begin).Round(time.Millisecond))
+	if got := countAll(rc, "recovered position"); got == 0 {
+		t.Error("no member recovered its position with --wsrep-recover")
+	}
+	for _, n := range rc.c.Nodes {
+		if got, err := n.QueryInt(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM k.r"); err != nil || got != 100 {
+			t.Errorf("%s: %d of 100 rows, %v", n.Name, got, err)
+		}
+	}
+}

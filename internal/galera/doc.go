@@ -1,0 +1,36 @@
+package galera
+
+import "time"
+
+// SampleDoc is a Sample as GET /status shows it.
+type SampleDoc struct {
+	At                     time.Time `json:"at"`
+	NodeName               string    `json:"node_name"`
+	ClusterStatus          string    `json:"cluster_status"`
+	LocalState             string    `json:"local_state"`
+	LocalStateCode         int       `json:"local_state_code"`
+	LocalIndex             int       `json:"local_index"`
+	ClusterSize            int       `json:"cluster_size"`
+	ClusterUUID            string    `json:"cluster_state_uuid"`
+	LastCommitted          int64     `json:"last_committed"`
+	WsrepOn                bool      `json:"wsrep_on"`
+	WsrepReady             bool      `json:"wsrep_ready"`
+	WsrepConnected         bool      `json:"wsrep_connected"`
+	Desync                 bool      `json:"wsrep_desync"`
+	RejectQueries          string    `json:"wsrep_reject_queries"`
+	ReadOnly               bool      `json:"read_only"`
+	SSTDonorRejectsQueries bool      `json:"wsrep_sst_donor_rejects_queries"`
+	ThreadsConnected       int       `json:"threads_connected"`
+}
+
+// Doc returns the /status form of s.
+func (s *Sample) Doc() *SampleDoc {
+	return &SampleDoc{
+		At: s.At, NodeName: s.NodeName, ClusterStatus: s.ClusterStatus,
+		LocalState: s.LocalState.String(), LocalStateCode: int(s.LocalState), LocalIndex: s.LocalIndex,
+		ClusterSize: s.ClusterSize, ClusterUUID: s.ClusterUUID, LastCommitted: s.LastCommitted,
+		WsrepOn: s.WsrepOn, WsrepReady: s.Ready, WsrepConnected: s.Connected, Desync: s.Desync,
+		RejectQueries: s.RejectQueries, ReadOnly: s.ReadOnly, SSTDonorRejectsQueries: s.SSTDonorRejectsQueries,
+		ThreadsConnected: s.ThreadsConnected,
+	}
+}

@@ -1,0 +1,438 @@
+// Package mariadbd runs the server binary in the roles run mode needs:
+// --wsrep-recover (read the committed position after a crash), the
+// initialisation of an empty data directory, and the server itself. The
+// command line of each role is built by a pure function of Config, so it
+// is unit-tested; processes are started through package supervisor, so
+// they are reaped, signalled and stopped the one safe way.
+//
+// It must not decide which role to run or when (package member does, from
+// recovery's plan), and it must not kill mariadbd except through the
+// supervisor's bounded stop.
+package mariadbd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
+)
+
+// Config is how this member's mariadbd is run.
+type Config struct {
+	// Command is mariadbd and its arguments, as given after "--".
+	Command []string
+	// DataDir is the data directory mariadbd uses.
+	DataDir string
+	// PassDataDir passes DataDir as --datadir: the operator chose it with
+	// the sentinel's flag and mariadbd's configuration does not name one.
+	// Otherwise mariadbd's own configuration is left to say it.
+	PassDataDir bool
+	// ConfigNamesCluster: mariadbd's configuration has its own
+	// wsrep_cluster_address, which the sentinel must not replace.
+	ConfigNamesCluster bool
+	// BindAddress and NodeAddress are bind-address and
+	// wsrep_node_address of the configuration (see ReachableAddress).
+	BindAddress, NodeAddress string
+	// RunAs is the user mariadbd drops to (user= in its configuration),
+	// who must own a data directory the sentinel creates; empty when
+	// mariadbd runs as the sentinel's own user.
+	RunAs string
+	// InitCommand, when set, is a shell command that initialises an empty
+	// data directory (with $DATADIR set); otherwise mariadb-install-db.
+	InitCommand string
+	// NotifyCommand, when set, is passed as --wsrep-notify-cmd.
+	NotifyCommand string
+	// OSUser is the operating-system user the sentinel runs as: when not
+	// root, the new data directory gives it a unix_socket account.
+	OSUser string
+	// ShutdownTimeout bounds a stop (SIGTERM, then SIGKILL).
+	ShutdownTimeout time.Duration
+}
+
+// Start is how the server role starts this time.
+type Start struct {
+	// ClusterAddress is wsrep_cluster_address (gcomm://...).
+	ClusterAddress string
+	// Position, when set, is passed as --wsrep-start-position: the
+	// position --wsrep-recover found, which grastate.dat does not hold.
+	Position string
+	// NewCluster bootstraps a Primary component (--wsrep-new-cluster).
+	NewCluster bool
+	// NodeAddress, when set, is passed as --wsrep-node-address: the
+	// configuration leaves mariadbd only a loopback address to offer its
+	// peers for state transfers (see ReachableAddress).
+	NodeAddress string
+}
+
+// base is mariadbd's own arguments, with the data directory when the
+// sentinel chose it.
+func (c Config) base() []string {
+	args := slices.Clone(c.Command)
+	if c.PassDataDir {
+		args = append(args, "--datadir="+c.DataDir)
+	}
+	return args
+}
+
+// recoverClusterAddress satisfies mariadbd's start-up check that an rsync
+// or mariabackup SST has a cluster address to work with, when the
+// configuration has none (the sentinel passes it to the server role).
+// --wsrep-recover exits after reading InnoDB and never connects; the
+// address is one nothing listens on, so that even a mariadbd that went on
+// could never form a Primary component with it.
+const recoverClusterAddress = "gcomm://127.0.0.1:1"
+
+// RecoverArgs is the argv of mariadbd --wsrep-recover. Its log goes to
+// stderr (--disable-log-error), which the sentinel reads through a pipe:
+// a log file of the sentinel's would be unwritable for the user mariadbd
+// drops to, and a log_error of the configuration would hide the answer.
+func (c Config) RecoverArgs() []string {
+	args := append(c.base(), "--wsrep-recover", "--disable-log-error")
+	if !c.ConfigNamesCluster {
+		args = append(args, "--wsrep-cluster-address="+recoverClusterAddress)
+	}
+	return args
+}
+
+// ServeArgs is the argv of the server. The cluster address from the peers
+// is passed only when the configuration names none.
+func (c Config) ServeArgs(s Start) []string {
+	args := c.base()
+	if !c.ConfigNamesCluster {
+		args = append(args, "--wsrep-cluster-address="+s.ClusterAddress)
+	}
+	if s.Position != "" {
+		// grastate.dat still says seqno -1: without the position that
+		// --wsrep-recover found, Galera starts this member from an
+		// undefined state (a bootstrap would begin a new history, a
+		// joiner would need a full SST). mysqld_safe does the same.
+		args = append(args, "--wsrep-start-position="+s.Position)
+	}
+	if s.NodeAddress != "" {
+		args = append(args, "--wsrep-node-address="+s.NodeAddress)
+	}
+	if s.NewCluster {
+		args = append(args, "--wsrep-new-cluster")
+	}
+	if c.NotifyCommand != "" {
+		args = append(args, "--wsrep-notify-cmd="+c.NotifyCommand)
+	}
+	return args
+}
+
+// InitArgs is the argv (and extra environment) that initialises an empty
+// data directory.
+func (c Config) InitArgs() (argv, env []string) {
+	if c.InitCommand != "" {
+		return []string{"/bin/sh", "-c", c.InitCommand}, []string{"DATADIR=" + c.DataDir}
+	}
+	argv = []string{"mariadb-install-db"}
+	if d := c.Command[1:]; len(d) > 0 && strings.HasPrefix(d[0], "--defaults-file=") {
+		argv = append(argv, d[0]) // must come first
+	}
+	// --wsrep-on=OFF: with the node's Galera settings (rsync SST, say)
+	// and no cluster address, mariadbd --bootstrap would abort.
+	argv = append(argv, "--datadir="+c.DataDir, "--auth-root-authentication-method=socket", "--skip-test-db", "--wsrep-on=OFF")
+	if c.RunAs != "" {
+		argv = append(argv, "--user="+c.RunAs)
+	}
+	// Like Debian's own packages: the OS user that runs mariadbd (and this
+	// sentinel) gets a unix_socket account, so that the sentinel can
+	// watch the node over the socket with no password.
+	if c.OSUser != "" && c.OSUser != "root" {
+		argv = append(argv, "--auth-root-socket-user="+c.OSUser)
+	}
+	return argv, nil
+}
+
+// ReachableAddress is the address mariadbd must offer its peers for state
+// transfers when its configuration leaves it only a loopback one: with
+// bind-address=127.0.0.1 (Debian's 50-server.cnf) and no
+// wsrep_node_address, mariadbd derives its SST and IST addresses from the
+// bind address, and a remote donor gets "Connection refused". The address
+// is this host's own among the members' hosts. It returns "" when nothing
+// is to be passed, with a warning when the configuration is loopback-only
+// and no own address was found among the peers. The client port stays as
+// configured: with a loopback bind address clients elsewhere cannot
+// connect, which the warning says.
+func ReachableAddress(bind, nodeAddr string, peerHosts []string, local []net.IP) (addr, why string) {
+	if nodeAddr != "" || !isLoopback(bind) {
+		return "", ""
+	}
+	remote := false
+	for _, h := range peerHosts {
+		if !isLoopback(h) {
+			remote = true
+		}
+	}
+	if !remote {
+		return "", "" // every member on this host: loopback is reachable
+	}
+	for _, h := range peerHosts {
+		ip := net.ParseIP(h)
+		for _, l := range local {
+			if ip != nil && ip.Equal(l) && !ip.IsLoopback() {
+				return ip.String(), "bind-address=" + bind + " leaves mariadbd only a loopback address for state transfers, and the peers are remote: passing this member's own address (clients elsewhere still cannot connect; set bind-address=0.0.0.0)"
+			}
+		}
+	}
+	return "", "bind-address=" + bind + " and no wsrep_node_address: mariadbd will offer its peers a loopback address for state transfers, and none of the peers' addresses is this host's; set wsrep_node_address"
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// NotifyCommand is the wsrep_notify_cmd that tells the sentinel listening
+// on socket about a state change: exe is galera-sentinel itself. mariadbd
+// runs it through /bin/sh.
+func NotifyCommand(exe, socket string) string {
+	return ShellQuote(exe) + " notify --socket=" + ShellQuote(socket)
+}
+
+// ShellQuote quotes s for /bin/sh when it needs quoting.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Runner starts the roles through a supervisor.
+type Runner struct {
+	cfg    Config
+	reaper *supervisor.Reaper
+	log    *slog.Logger
+	// output receives what the processes print, a record per line.
+	output *slog.Logger
+}
+
+// NewRunner returns a runner that logs its own steps to log and what the
+// processes print, line by line, to output.
+func NewRunner(cfg Config, reaper *supervisor.Reaper, log, output *slog.Logger) *Runner {
+	return &Runner{cfg: cfg, reaper: reaper, log: log, output: output}
+}
+
+// start starts cmd through the supervisor, its output (unless the caller
+// directed it) turned into log records.
+func (r *Runner) start(name string, cmd *exec.Cmd) (*supervisor.Process, error) {
+	if cmd.Stdout == nil && cmd.Stderr == nil {
+		w, closeParent, err := logPipe(r.output)
+		if err != nil {
+			return nil, fmt.Errorf("%s: output pipe: %w", name, err)
+		}
+		defer closeParent()
+		cmd.Stdout, cmd.Stderr = w, w
+	}
+	return r.reaper.Start(name, cmd)
+}
+
+func (r *Runner) command(argv, env []string) *exec.Cmd {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	// If the sentinel dies without stopping mariadbd (OOM kill), mariadbd
+	// shuts down cleanly rather than running on unsupervised: the next
+	// sentinel could not see it and would find its data directory locked.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	return cmd
+}
+
+// Recover runs mariadbd --wsrep-recover and returns what it logged.
+func (r *Runner) Recover(ctx context.Context) ([]byte, error) {
+	if err := r.prepareDataDir(); err != nil {
+		return nil, err
+	}
+	// mariadbd --wsrep-recover wants its output in a file. The file is
+	// opened here and inherited as stdout and stderr, as Debian's
+	// galera_recovery does: mariadbd writes to the open descriptor after
+	// it drops to the user of its configuration, who could not open a
+	// file of the sentinel's.
+	f, err := os.CreateTemp("", "galera-sentinel-recover-*.log")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	cmd := r.command(r.cfg.RecoverArgs(), nil)
+	cmd.Stdout, cmd.Stderr = f, f
+	r.log.Info("seqno unknown: running mariadbd --wsrep-recover", "args", cmd.Args)
+	p, err := r.start("mariadbd --wsrep-recover", cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Wait(ctx); err != nil {
+		// Stopping: let it finish what it does to InnoDB, briefly.
+		_ = p.Stop(r.cfg.ShutdownTimeout)
+		return nil, err
+	}
+	log, err := readTail(f, tailMax)
+	if err != nil {
+		return nil, fmt.Errorf("read mariadbd --wsrep-recover's output: %w", err)
+	}
+	if p.ExitCode() != 0 {
+		return nil, fmt.Errorf("mariadbd --wsrep-recover: %s\n%s", p.Describe(), tailLines(string(log), 10))
+	}
+	return log, nil
+}
+
+// readTail reads the last limit bytes of f: what a recovery logs is small,
+// but nothing a child writes may be read without bound.
+func readTail(f *os.File, limit int64) ([]byte, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := max(st.Size()-limit, 0)
+	b := make([]byte, st.Size()-off)
+	_, err = f.ReadAt(b, off)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return b, err
+}
+
+// prepareDataDir creates a data directory that does not exist yet, owned
+// by the user mariadbd runs as: mariadbd would abort ("Can't change dir")
+// rather than create it. In one that exists it ends what a previous
+// mariadbd's state transfer left running.
+func (r *Runner) prepareDataDir() error {
+	_, err := os.Stat(r.cfg.DataDir)
+	if err == nil {
+		r.endStaleSST()
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(r.cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create the data directory: %w", err)
+	}
+	if r.cfg.RunAs == "" || os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(r.cfg.RunAs)
+	if err != nil {
+		return fmt.Errorf("data directory owner: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(r.cfg.DataDir, uid, gid); err != nil {
+		return fmt.Errorf("data directory owner: %w", err)
+	}
+	r.log.Info("created the data directory", "datadir", r.cfg.DataDir, "owner", r.cfg.RunAs)
+	return nil
+}
+
+// sstPidFile is where the state-transfer scripts (wsrep_sst_common) keep
+// their process id, in the data directory.
+const sstPidFile = "wsrep_sst.pid"
+
+// endStaleSST stops a state-transfer script that outlived the mariadbd
+// that ran it (killed with SIGKILL, its scripts are not): the next one
+// would wait for it ("Previous SST is not completed") until mariadbd gives
+// up. Only the sentinel starts mariadbd on this data directory, so a
+// script named in its wsrep_sst.pid while no mariadbd runs is stale. A
+// process id that now belongs to anything else is left alone.
+func (r *Runner) endStaleSST() {
+	b, err := os.ReadFile(filepath.Join(r.cfg.DataDir, sstPidFile))
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !bytes.Contains(cmdline, []byte("wsrep_sst_")) || !bytes.Contains(cmdline, []byte(r.cfg.DataDir)) {
+		return
+	}
+	r.log.Warn("ending a state transfer script that outlived its mariadbd", "pid", pid)
+	// The scripts clean up after themselves (their rsync, their files)
+	// on SIGTERM.
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// tailMax bounds what is read of a child's output.
+const tailMax = 1 << 20
+
+// Initialise fills an empty data directory before a brand-new cluster is
+// bootstrapped on it.
+func (r *Runner) Initialise(ctx context.Context) error {
+	if err := r.prepareDataDir(); err != nil {
+		return err
+	}
+	cmd := r.command(r.cfg.InitArgs())
+	r.log.Info("initialising the empty data directory of a new cluster", "command", cmd.Args)
+	p, err := r.start("init command", cmd)
+	if err != nil {
+		return err
+	}
+	if err := p.Wait(ctx); err != nil {
+		<-p.Done()
+		return err
+	}
+	if p.ExitCode() != 0 {
+		return fmt.Errorf("initialising %s: %s %s", r.cfg.DataDir, cmd.Args[0], p.Describe())
+	}
+	return nil
+}
+
+// Serve starts the server. peerHosts are the members' hosts, for the
+// address mariadbd offers them (ReachableAddress).
+func (r *Runner) Serve(s Start, peerHosts []string) (*supervisor.Process, error) {
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		var local []net.IP
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				local = append(local, n.IP)
+			}
+		}
+		if addr, why := ReachableAddress(r.cfg.BindAddress, r.cfg.NodeAddress, peerHosts, local); addr != "" {
+			s.NodeAddress = addr
+			r.log.Warn(why, "wsrep_node_address", addr)
+		} else if why != "" {
+			r.log.Warn(why)
+		}
+	}
+	if err := r.prepareDataDir(); err != nil {
+		return nil, err
+	}
+	cmd := r.command(r.cfg.ServeArgs(s), nil)
+	r.log.Info("starting mariadbd", "new_cluster", s.NewCluster, "args", cmd.Args)
+	return r.start("mariadbd", cmd)
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

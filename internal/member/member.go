@@ -1,0 +1,375 @@
+// Package member is run mode's member: the life of one cluster member from
+// the sentinel's start to mariadbd's clean stop. It reads the node's
+// position, lets the recovery loop decide with the peers, prepares the
+// data directory, starts mariadbd, publishes its state to the peers, keeps
+// the view of who is the writer, and on SIGTERM drains before it stops
+// mariadbd.
+//
+// It must not parse flags or the environment, serve HTTP itself (it hands
+// its peer API to whoever serves), make the bootstrap decision (galera's),
+// or build mariadbd's command line (package mariadbd's).
+package member
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/health"
+	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
+	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
+	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
+)
+
+// Config is what the member needs besides its collaborators.
+type Config struct {
+	NodeName string
+	DataDir  string
+	// DrainDelay is how long readiness is 503 before client connections
+	// are waited for; DrainTimeout bounds that wait.
+	DrainDelay   time.Duration
+	DrainTimeout time.Duration
+	// ShutdownTimeout bounds mariadbd's shutdown.
+	ShutdownTimeout time.Duration
+	// PollInterval paces the drain's checks of the connection count.
+	PollInterval time.Duration
+	// RetryMin and RetryMax bound the pause before another try after a
+	// failure a try may mend; it doubles from one to the other.
+	RetryMin, RetryMax time.Duration
+}
+
+// Poller is what the member needs of the health poller.
+type Poller interface {
+	SetHold(reason string)
+	SetStopping()
+	Kick()
+	Snapshot() *health.Snapshot[galera.Sample]
+}
+
+// Mariadbd is what the member needs of mariadbd's roles.
+type Mariadbd interface {
+	Recover(ctx context.Context) ([]byte, error)
+	Initialise(ctx context.Context) error
+	Serve(s mariadbd.Start, peerHosts []string) (*supervisor.Process, error)
+}
+
+// Member is one run-mode member.
+type Member struct {
+	cfg    Config
+	poller Poller
+	judge  func(*health.Snapshot[galera.Sample], time.Time) bool // the Ready verdict
+	fresh  time.Duration                                         // how old a sample may be to be published
+	loop   *recovery.Loop
+	db     Mariadbd
+	log    *slog.Logger
+	// hurry subscribes to a second SIGTERM or SIGINT while draining.
+	hurry Hurry
+
+	mu       sync.Mutex
+	self     peer.Self
+	started  bool
+	instance string
+}
+
+// Hurry subscribes to the signals that cut a drain short (a second
+// SIGTERM or SIGINT) from the moment the drain begins; stop ends the
+// subscription.
+type Hurry func() (signals <-chan os.Signal, stop func())
+
+// New returns a member that has not read its position yet. ready is the
+// poller's Ready verdict over a snapshot; maxStaleness is how old a sample
+// may be for its live state to be published to the peers.
+func New(cfg Config, p Poller, ready func(*health.Snapshot[galera.Sample], time.Time) bool, maxStaleness time.Duration,
+	loop *recovery.Loop, db Mariadbd, hurry Hurry, log *slog.Logger) *Member {
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = time.Second
+	}
+	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin, 30*time.Second)
+	var idb [8]byte
+	_, _ = rand.Read(idb[:])
+	m := &Member{cfg: cfg, poller: p, judge: ready, fresh: maxStaleness, loop: loop, db: db, hurry: hurry, log: log}
+	m.instance = hex.EncodeToString(idb[:])
+	m.self = peer.Self{Member: galera.Member{Name: cfg.NodeName}, InstanceID: m.instance, Phase: peer.PhasePosition}
+	loop.Self, loop.Instance = m.position, m.instance
+	loop.OnDecision = m.decided
+	return m
+}
+
+func (m *Member) position() galera.Member {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.self.Member
+}
+
+func (m *Member) decided(d galera.Decision) {
+	m.mu.Lock()
+	m.self.Decision = d.Action.String() + ": " + d.Reason
+	m.mu.Unlock()
+	if !d.Action.Starts() {
+		m.poller.SetHold(d.Action.String() + ": " + d.Reason)
+	}
+}
+
+func (m *Member) setPhase(phase string) {
+	m.mu.Lock()
+	m.self.Phase = phase
+	m.mu.Unlock()
+}
+
+// State is the document this sentinel publishes to its peers, from what it
+// knows and the poller's last sample.
+func (m *Member) State() peer.State {
+	m.mu.Lock()
+	self := m.self
+	m.mu.Unlock()
+	snap, now := m.poller.Snapshot(), time.Now()
+	var last *galera.Sample
+	if snap.Last != nil && now.Sub(snap.LastAt) <= m.fresh {
+		last = snap.Last
+	}
+	return peer.NewState(self, last, last != nil && m.judge(snap, now))
+}
+
+// PeerAPI is the peer API over this member: its state, and the operator's
+// bootstrap override.
+func (m *Member) PeerAPI(token string, log *slog.Logger) *peer.Server {
+	return &peer.Server{Token: token, State: m.State, Bootstrap: m.override, Logger: log}
+}
+
+func (m *Member) override(name string) error {
+	if name != m.cfg.NodeName {
+		return fmt.Errorf("%w: this is %s, not %s", peer.ErrOverrideRejected, m.cfg.NodeName, name)
+	}
+	m.mu.Lock()
+	started := m.started
+	m.mu.Unlock()
+	if started {
+		return fmt.Errorf("%w: mariadbd already runs on %s", peer.ErrOverrideRejected, name)
+	}
+	m.loop.Force()
+	return nil
+}
+
+// ExitError carries mariadbd's exit status out of Run: the sentinel exits
+// with it, so the orchestrator sees what mariadbd did.
+type ExitError struct {
+	Code int
+	Msg  string
+}
+
+func (e *ExitError) Error() string { return e.Msg }
+
+// Run is the member's life: read the position, decide with the peers,
+// start mariadbd, supervise it, and on ctx's end drain and stop it. It
+// returns nil after a clean stop, an *ExitError with mariadbd's status
+// when mariadbd ended otherwise, and an error when nothing was started.
+//
+// A failure that a later try can mend is tried again in the process, with
+// a growing pause, rather than by exiting: an orchestrator's back-off
+// grows to minutes between restarts, each one more downtime. That covers
+// mariadbd --wsrep-recover failing, the initialisation failing, and a
+// mariadbd that exits before it ever reached Synced (a state transfer
+// that broke off, a join that found no Primary component). Meanwhile the
+// member is held (not ready, alive) and /status says why. A mariadbd that
+// had been Synced and then exits ends Run with its status, so the
+// orchestrator sees the crash; a grastate.dat that cannot be believed, or
+// a start that cannot even exec, needs a person and ends Run too.
+func (m *Member) Run(ctx context.Context) error {
+	pause := m.cfg.RetryMin
+	for try := 1; ; try++ {
+		err := m.attempt(ctx)
+		var again *retryError
+		if !errors.As(err, &again) {
+			return err
+		}
+		reason := fmt.Sprintf("%s; trying again in %s (try %d)", again.reason, pause, try)
+		m.log.Warn("will try again", "reason", again.reason, "pause", pause, "try", try)
+		m.poller.SetHold(reason)
+		m.mu.Lock()
+		m.self.Member, m.self.Phase, m.self.Decision = galera.Member{Name: m.cfg.NodeName}, peer.PhasePosition, reason
+		m.mu.Unlock()
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		pause = min(2*pause, m.cfg.RetryMax)
+	}
+}
+
+// retryError is a failure that a later try may mend.
+type retryError struct{ reason string }
+
+func (e *retryError) Error() string { return e.reason }
+
+// attempt is one try at the member's life.
+func (m *Member) attempt(ctx context.Context) error {
+	m.poller.SetHold("reading this node's position")
+	local, err := recovery.ReadLocal(ctx, m.cfg.NodeName, m.cfg.DataDir, m.db.Recover)
+	if err != nil {
+		m.poller.SetHold("cannot read this node's position: " + err.Error())
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, recovery.ErrRecover) {
+			return &retryError{reason: "reading the position failed: " + oneLine(err)}
+		}
+		return fmt.Errorf("%w; nothing was started", err)
+	}
+	m.log.Info("local position", "how", local.How, "empty", local.Empty, "fresh", local.Fresh, "needs_sst", local.NeedsSST,
+		"uuid", local.Position.UUID, "seqno", local.Position.Seqno, "safe_to_bootstrap", local.SafeToBootstrap, "saved_view", local.SavedView)
+	m.mu.Lock()
+	m.self.Member, m.self.Phase = local.Member, peer.PhaseWaiting
+	m.mu.Unlock()
+	m.poller.SetHold("waiting for peers")
+
+	plan, err := m.loop.Run(ctx)
+	if err != nil {
+		m.log.Info("stopped while waiting; mariadbd was not started")
+		return nil
+	}
+	proc, err := m.start(ctx, plan, local)
+	if err != nil || proc == nil {
+		return err // proc is nil without an error when ctx ended first
+	}
+	started := time.Now()
+	select {
+	case <-proc.Done():
+		if s := m.poller.Snapshot(); s.SettledAt.Before(started) {
+			m.mu.Lock()
+			m.started = false
+			m.mu.Unlock()
+			return &retryError{reason: fmt.Sprintf("mariadbd exited before it was Synced (%s)", proc.Describe())}
+		}
+		msg := fmt.Sprintf("mariadbd exited on its own (%s); exiting so the orchestrator restarts this member", proc.Describe())
+		m.log.Error(msg)
+		// mariadbd's own status, 0 included (an operator's SHUTDOWN).
+		return &ExitError{Code: proc.ExitCode(), Msg: msg}
+	case <-ctx.Done():
+	}
+	return m.stop(proc)
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
+// start prepares the data directory for the plan and starts mariadbd.
+func (m *Member) start(ctx context.Context, plan recovery.Plan, local recovery.Local) (*supervisor.Process, error) {
+	switch {
+	case plan.Action == galera.BootstrapNew && local.Fresh:
+		m.log.Info("the data directory is a fresh installation: the new cluster starts from it as it is")
+	case plan.Action == galera.BootstrapNew:
+		if err := m.db.Initialise(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, nil
+			}
+			return nil, &retryError{reason: "initialising the data directory failed: " + oneLine(err)}
+		}
+	case plan.Action == galera.Bootstrap:
+		if err := recovery.SetSafeToBootstrap(m.cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("set safe_to_bootstrap: %w; nothing was started", err)
+		}
+	}
+	s := mariadbd.Start{ClusterAddress: plan.ClusterAddress, NewCluster: plan.Action == galera.Bootstrap || plan.Action == galera.BootstrapNew}
+	if local.Recovered && local.HasPosition() {
+		s.Position = local.Position.String()
+	}
+	proc, err := m.db.Serve(s, plan.Hosts)
+	if err != nil {
+		m.poller.SetHold("mariadbd did not start")
+		return nil, err
+	}
+	m.mu.Lock()
+	m.started, m.self.Phase = true, peer.PhaseRunning
+	m.mu.Unlock()
+	m.poller.SetHold("")
+	m.poller.Kick()
+	return proc, nil
+}
+
+// stop drains, then stops mariadbd within the shutdown timeout.
+func (m *Member) stop(proc *supervisor.Process) error {
+	m.setPhase(peer.PhaseStopping)
+	m.drain(proc)
+	m.log.Info("stopping mariadbd", "pid", proc.Pid, "timeout", m.cfg.ShutdownTimeout)
+	begin := time.Now()
+	if err := proc.Stop(m.cfg.ShutdownTimeout); err != nil {
+		m.log.Error("mariadbd shutdown", "err", err)
+		return &ExitError{Code: proc.ExitCode(), Msg: err.Error()}
+	}
+	m.log.Info("mariadbd stopped", "status", proc.Describe(), "took", time.Since(begin).Round(time.Millisecond))
+	if code := proc.ExitCode(); code != 0 {
+		return &ExitError{Code: code, Msg: "mariadbd " + proc.Describe()}
+	}
+	return nil
+}
+
+// errCutShort ends a drain wait early.
+var errCutShort = errors.New("drain cut short")
+
+// drain takes the node out of the load balancer before mariadbd stops:
+// readiness 503 at once, DrainDelay for the load balancer to notice, then
+// up to DrainTimeout for the client connections to close. A second signal,
+// or mariadbd exiting, cuts it short.
+func (m *Member) drain(proc *supervisor.Process) {
+	m.poller.SetStopping()
+	hurry, stop := m.hurry()
+	defer stop()
+	begin := time.Now()
+	m.log.Info("draining: readiness is 503; waiting for the load balancer", "drain_delay", m.cfg.DrainDelay, "drain_timeout", m.cfg.DrainTimeout)
+	wait := func(d time.Duration) error {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case sig := <-hurry:
+			m.log.Warn("second signal: stopping without finishing the drain", "signal", sig.String())
+		case <-proc.Done():
+		}
+		return errCutShort
+	}
+	if wait(m.cfg.DrainDelay) != nil {
+		return
+	}
+	deadline := begin.Add(m.cfg.DrainDelay + m.cfg.DrainTimeout)
+	last := -1
+	for {
+		n, fresh := ClientConnections(m.poller.Snapshot(), m.fresh, time.Now())
+		switch {
+		case fresh && n == 0:
+			m.log.Info("drained: no client connections left", "took", time.Since(begin).Round(time.Millisecond))
+			return
+		case time.Now().After(deadline):
+			m.log.Warn("drain timeout: stopping mariadbd with client connections still open", "connections", n, "drain_timeout", m.cfg.DrainTimeout)
+			return
+		case fresh && n != last:
+			m.log.Info("waiting for client connections to close", "connections", n)
+			last = n
+		}
+		m.poller.Kick()
+		if wait(min(m.cfg.PollInterval, 250*time.Millisecond)) != nil {
+			return
+		}
+	}
+}
+
+// ClientConnections is the number of client connections in the last
+// sample, the sentinel's own not counted, and whether that sample is fresh
+// enough (at most maxStale old at now) to trust.
+func ClientConnections(s *health.Snapshot[galera.Sample], maxStale time.Duration, now time.Time) (int, bool) {
+	if s.Last == nil || now.Sub(s.LastAt) > maxStale {
+		return 0, false
+	}
+	return max(s.Last.ThreadsConnected-1, 0), true
+}

@@ -1,0 +1,218 @@
+// Package readiness is the half of every probe verdict that does not depend
+// on what kind of node is watched: the sentinel is stopping, the operator
+// drained the node, run mode holds mariadbd back, there is no sample yet,
+// the last sample is too old to vouch for, and how long an unresponsive
+// node stays alive. The other half, what a fresh sample means, comes from a
+// domain policy through the Policy interface: galera.Policy for Galera
+// members, and a sibling package for asynchronous replicas.
+//
+// It is pure: no I/O, no clock (callers pass now), and nothing about Galera
+// or any other replication scheme.
+package readiness
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Verdict is an answer to one probe: OK, and a one-line reason.
+type Verdict struct {
+	OK     bool
+	Reason string
+}
+
+// Pass and Fail build verdicts.
+func Pass(reason string) Verdict { return Verdict{OK: true, Reason: reason} }
+
+// Fail builds a failing verdict.
+func Fail(reason string) Verdict { return Verdict{Reason: reason} }
+
+// Policy is a domain's half of the verdicts over its own sample type S.
+// Every method is pure and is called only with a sample the generic checks
+// found fresh enough to judge.
+type Policy[S any] interface {
+	// Ready judges whether the node may take client traffic.
+	Ready(s *S) Verdict
+	// Writer judges whether a ready node is the one writer, given the
+	// lowest writer rank among the ready members (-1 when unknown).
+	Writer(s *S, lowestReady int) Verdict
+	// Busy reports a node legitimately occupied (a state transfer): it is
+	// alive even while it does not answer.
+	Busy(s *S) bool
+	// Settled reports whether s is the node's working state; /startupz
+	// passes once one such sample was seen.
+	Settled(s *S) bool
+	// SettledName names that state in reasons ("Synced").
+	SettledName() string
+	// State names the node's state in a word or two ("Joining").
+	State(s *S) string
+	// Weight is the share of traffic, in percent of a full share, that a
+	// ready node should get from a load balancer.
+	Weight(s *S) int
+	// LogAttrs describe the node's state in the log; a change of them is
+	// logged once.
+	LogAttrs(s *S) []slog.Attr
+	// Doc is the sample as /status shows it (JSON).
+	Doc(s *S) any
+}
+
+// Limits are the operator's bounds on what the sentinel vouches for.
+type Limits struct {
+	// MaxStaleness is how old the last good sample may be before the node
+	// is not ready: the sentinel cannot vouch for what it has not seen.
+	MaxStaleness time.Duration
+	// LivenessGrace is how long the node may be unresponsive, outside a
+	// busy state, before it is reported not alive.
+	LivenessGrace time.Duration
+}
+
+// Observation is what the poller knows at one moment: the last good sample,
+// the outcome of the latest attempt, and the switches that drain the node.
+type Observation[S any] struct {
+	Last *S // last successful sample; nil if there never was one
+	// LastAt is when Last was taken.
+	LastAt time.Time
+	// FailingSince is when the current run of failed polls began; zero
+	// when the latest poll succeeded.
+	FailingSince time.Time
+	// Err is the error of the latest poll, nil when it succeeded.
+	Err error
+	// Maintenance is the operator's drain switch (file or API).
+	Maintenance bool
+	// Stopping is set when run mode has been told to stop: the node drains
+	// before mariadbd is shut down.
+	Stopping bool
+	// EverSettled is set once the node has been seen in its working state
+	// (Policy.Settled) since the sentinel started.
+	EverSettled bool
+	// SettledAt is when the node was last seen in its working state; zero
+	// when never.
+	SettledAt time.Time
+	// Started is when the sentinel started polling.
+	Started time.Time
+	// Hold, when set, says why mariadbd is not running yet (run mode:
+	// reading the position, waiting for peers). The node is not ready,
+	// and it is alive: Kubernetes must not restart a member that waits.
+	Hold string
+}
+
+// Age is how old the last good sample is at now; -1 when there is none.
+func (o Observation[S]) Age(now time.Time) time.Duration {
+	if o.Last == nil {
+		return -1
+	}
+	return now.Sub(o.LastAt)
+}
+
+// Judge combines the generic checks with a domain policy.
+type Judge[S any] struct {
+	Policy Policy[S]
+	Limits Limits
+}
+
+// Ready decides whether the node may take client traffic.
+func (j Judge[S]) Ready(o Observation[S], now time.Time) Verdict {
+	if v, done := j.gate(o, now); done {
+		return v
+	}
+	return j.Policy.Ready(o.Last)
+}
+
+// gate applies the generic checks that come before the domain's: it
+// returns done when they decide on their own.
+func (j Judge[S]) gate(o Observation[S], now time.Time) (Verdict, bool) {
+	switch {
+	case o.Stopping:
+		return Fail("maintenance: shutting down"), true
+	case o.Maintenance:
+		return Fail("maintenance"), true
+	case o.Hold != "":
+		return Fail("not started: " + o.Hold), true
+	case o.Last == nil && o.Err != nil:
+		return Fail("no sample yet: " + OneLine(o.Err)), true
+	case o.Last == nil:
+		return Fail("no sample yet"), true
+	}
+	if age := o.Age(now); age > j.Limits.MaxStaleness {
+		r := fmt.Sprintf("stale: last good sample %.1fs ago", age.Seconds())
+		if o.Err != nil {
+			r += ": " + OneLine(o.Err)
+		}
+		return Fail(r), true
+	}
+	return Verdict{}, false
+}
+
+// ReadyUntil is how long Ready's verdict on o stays what it is now: until
+// the last sample grows too old to vouch for (after that the reason says
+// its age, which changes every moment). A verdict that does not depend on
+// the sample's age (a drain switch, a hold, no sample) holds for ever, or
+// until a newer observation replaces o.
+func (j Judge[S]) ReadyUntil(o Observation[S]) time.Time {
+	if o.Stopping || o.Maintenance || o.Hold != "" || o.Last == nil {
+		return Forever
+	}
+	return o.LastAt.Add(j.Limits.MaxStaleness)
+}
+
+// Forever is a time no clock reaches.
+var Forever = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Live decides whether the node is alive. It fails only when the node has
+// not answered for longer than the grace period and the last thing seen
+// was not a busy state: restarting a node in the middle of a state
+// transfer only starts the transfer again. A node that has never answered
+// is given the same benefit: it may be receiving its first transfer.
+func (j Judge[S]) Live(o Observation[S], now time.Time) Verdict {
+	if o.Hold != "" {
+		return Pass("alive: " + o.Hold)
+	}
+	if o.FailingSince.IsZero() {
+		if o.Last == nil {
+			return Pass("alive: starting")
+		}
+		return Pass("alive: " + j.Policy.State(o.Last))
+	}
+	if o.Last == nil {
+		return Pass("alive: starting, not answering yet: " + OneLine(o.Err))
+	}
+	if j.Policy.Busy(o.Last) {
+		return Pass("alive: " + j.Policy.State(o.Last) + ", not answering: " + OneLine(o.Err))
+	}
+	down := now.Sub(o.FailingSince)
+	if down <= j.Limits.LivenessGrace {
+		return Pass(fmt.Sprintf("alive: not answering for %.1fs (grace %s): %s", down.Seconds(), j.Limits.LivenessGrace, OneLine(o.Err)))
+	}
+	return Fail(fmt.Sprintf("unresponsive for %.1fs: %s", down.Seconds(), OneLine(o.Err)))
+}
+
+// Started decides /startupz: the node has reached its working state at
+// least once.
+func (j Judge[S]) Started(o Observation[S]) Verdict {
+	if o.EverSettled {
+		return Pass("started: has been " + j.Policy.SettledName())
+	}
+	return Fail("not yet " + j.Policy.SettledName() + " since start")
+}
+
+// Writer decides whether this node is the single writer, from its Ready
+// verdict at the same moment.
+func (j Judge[S]) Writer(o Observation[S], ready Verdict, lowestReady int) Verdict {
+	if !ready.OK {
+		if o.Maintenance || o.Stopping {
+			return ready // "maintenance", as /readyz says
+		}
+		return Fail("not ready: " + ready.Reason)
+	}
+	return j.Policy.Writer(o.Last, lowestReady)
+}
+
+// OneLine flattens an error to one line of single-spaced words.
+func OneLine(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
