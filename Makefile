@@ -16,7 +16,7 @@ LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 TEST_TIMEOUT ?= 45m
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build dist test test-go fuzz lint deps demo clean
+.PHONY: help build dist test test-go fuzz lint deps demo clean kube-deps kube-binaries image e2e-k8s e2e-k8s-sweep
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -61,6 +61,31 @@ lint: ## gofmt, go vet, staticcheck
 
 demo: deps build ## a local 3-node cluster under `run`, HAProxy in front, the cluster view; Ctrl-C stops it and removes everything
 	$(BIN) demo
+
+# --- Kubernetes (issue 11): the image, a real single-node Kubernetes, e2e ---
+# Built and cached under KUBE_CACHE (a second run builds nothing). See
+# internal/testkube for what the cluster creates on the host.
+KUBE_CACHE   ?= /var/cache/galera-sentinel-kube
+IMAGE_TAG    ?= test
+IMAGE_OUT    ?= $(KUBE_CACHE)/images/galera-sentinel-mariadb-$(IMAGE_TAG).tar
+E2E_TIMEOUT  ?= 50m
+export KUBE_CACHE
+
+kube-deps: ## install containerd, runc, CNI plugins, buildah, debootstrap (apt-get, idempotent)
+	scripts/kube-deps.sh
+
+kube-binaries: ## build etcd, Kubernetes 1.31 and CoreDNS from the Go module proxy (cached)
+	scripts/kube-binaries.sh
+
+image: ## build the Dockerfile (on a debootstrap base) with buildah into an OCI archive (IMAGE_OUT)
+	scripts/build-image.sh $(IMAGE_OUT) $(IMAGE_TAG)
+
+e2e-k8s: kube-deps kube-binaries image ## the six scenarios of deploy/kubernetes on a real single-node Kubernetes
+	GALERA_SENTINEL_IMAGE_ARCHIVE=$(IMAGE_OUT) GALERA_KUBE_CACHE=$(KUBE_CACHE) \
+		$(GO) test -tags e2ek8s -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/kube/
+
+e2e-k8s-sweep: ## remove whatever a killed e2e-k8s run left on this machine
+	$(GO) run ./internal/testkube/testkube sweep
 
 clean: ## remove build output
 	rm -rf bin $(DISTDIR)

@@ -1,0 +1,366 @@
+//go:build e2ek8s
+
+package kube
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/testkube"
+)
+
+const (
+	ns       = "galera-e2e"
+	replicas = 3
+	appUser  = "e2e"
+	appPass  = "e2e-password"
+)
+
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func kubectl(t *testing.T, ctx context.Context, args ...string) string {
+	t.Helper()
+	out, err := cluster.Kubectl(ctx, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func overlay(t *testing.T) string {
+	repo, err := testkube.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(repo, "deploy/kubernetes/overlays/e2e")
+}
+
+type pod struct {
+	Metadata struct {
+		Name              string `json:"name"`
+		UID               string `json:"uid"`
+		DeletionTimestamp string `json:"deletionTimestamp"`
+	} `json:"metadata"`
+	Status struct {
+		PodIP      string `json:"podIP"`
+		Conditions []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+		} `json:"conditions"`
+		ContainerStatuses []struct {
+			ContainerID  string `json:"containerID"`
+			RestartCount int    `json:"restartCount"`
+			Ready        bool   `json:"ready"`
+			LastState    struct {
+				Terminated *struct {
+					Reason   string `json:"reason"`
+					ExitCode int    `json:"exitCode"`
+				} `json:"terminated"`
+			} `json:"lastState"`
+		} `json:"containerStatuses"`
+	} `json:"status"`
+}
+
+func (p pod) ready() bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == "Ready" {
+			return c.Status == "True"
+		}
+	}
+	return false
+}
+
+func (p pod) restarts() int {
+	if len(p.Status.ContainerStatuses) == 0 {
+		return 0
+	}
+	return p.Status.ContainerStatuses[0].RestartCount
+}
+
+func pods(ctx context.Context) (map[string]pod, error) {
+	out, err := cluster.Kubectl(ctx, "-n", ns, "get", "pods", "-l", "app=galera", "-o", "json")
+	if err != nil {
+		return nil, err
+	}
+	var list struct{ Items []pod }
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		return nil, err
+	}
+	m := map[string]pod{}
+	for _, p := range list.Items {
+		m[p.Metadata.Name] = p
+	}
+	return m, nil
+}
+
+// readyEndpoints returns the addresses the client Service sends traffic to.
+func readyEndpoints(ctx context.Context) (map[string]bool, error) {
+	out, err := cluster.Kubectl(ctx, "-n", ns, "get", "endpointslices", "-l", "kubernetes.io/service-name=galera", "-o", "json")
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Items []struct {
+			Endpoints []struct {
+				Addresses  []string `json:"addresses"`
+				Conditions struct {
+					Ready *bool `json:"ready"`
+				} `json:"conditions"`
+			} `json:"endpoints"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		return nil, err
+	}
+	m := map[string]bool{}
+	for _, s := range list.Items {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready == nil || *e.Conditions.Ready {
+				for _, a := range e.Addresses {
+					m[a] = true
+				}
+			}
+		}
+	}
+	return m, nil
+}
+
+// query runs SQL inside a pod, over mariadbd's socket, as the mysql user
+// (the unix_socket account the sentinel's initialisation creates).
+func query(ctx context.Context, podName, q string) (string, error) {
+	out, err := cluster.Kubectl(ctx, "-n", ns, "exec", podName, "--", "mariadb", "-S", "/run/mysqld/mysqld.sock", "-N", "-B", "-e", q)
+	return strings.TrimSpace(out), err
+}
+
+func waitUntil(t *testing.T, ctx context.Context, what string, every time.Duration, check func() error) {
+	t.Helper()
+	var last error
+	for {
+		if last = check(); last == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v (last: %v)", what, ctx.Err(), last)
+		case <-time.After(every):
+		}
+	}
+}
+
+// healthy: every pod Ready, and every member Synced in a Primary
+// component of replicas members.
+func healthy(ctx context.Context) error {
+	ps, err := pods(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ps) != replicas {
+		return fmt.Errorf("%d pods", len(ps))
+	}
+	for name, p := range ps {
+		if !p.ready() || p.Metadata.DeletionTimestamp != "" {
+			return fmt.Errorf("%s not Ready", name)
+		}
+		out, err := query(ctx, name, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('wsrep_cluster_size','wsrep_local_state_comment','wsrep_cluster_status') ORDER BY VARIABLE_NAME")
+		if err != nil {
+			return err
+		}
+		if f := strings.Fields(out); len(f) != 3 || f[0] != fmt.Sprint(replicas) || f[1] != "Primary" || f[2] != "Synced" {
+			return fmt.Errorf("%s: size, status, state = %v", name, f)
+		}
+	}
+	return nil
+}
+
+func waitHealthy(t *testing.T, ctx context.Context, timeout time.Duration) time.Duration {
+	t.Helper()
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	waitUntil(t, ctx, "3 Ready members, Synced, cluster size 3", time.Second, func() error { return healthy(ctx) })
+	return time.Since(t0)
+}
+
+// client opens a pool on the client Service. Connections live for at most
+// a second: a client that keeps a connection for ever to a member being
+// drained is cut at --drain-timeout, whatever the Service does.
+func client(t *testing.T, ctx context.Context) *sql.DB {
+	t.Helper()
+	ip := strings.TrimSpace(kubectl(t, ctx, "-n", ns, "get", "service", "galera", "-o", "jsonpath={.spec.clusterIP}"))
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = appUser, appPass, "tcp", ip+":3306", "e2e"
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 3*time.Second, 10*time.Second, 10*time.Second
+	cfg.Params = map[string]string{"wsrep_sync_wait": "0"}
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetConnMaxLifetime(time.Second)
+	db.SetMaxIdleConns(2)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// writer inserts one row per transaction, through the client Service,
+// and remembers which ones were acknowledged and by which member.
+type writer struct {
+	db     *sql.DB
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex
+	next     int64
+	attempts int
+	acked    map[int64]string // id → @@hostname that committed it
+	ackedAt  map[int64]time.Time
+	failures []string
+}
+
+func startWriter(db *sql.DB, firstID int64, every time.Duration) *writer {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &writer{db: db, cancel: cancel, done: make(chan struct{}), next: firstID, acked: map[int64]string{}, ackedAt: map[int64]time.Time{}}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			w.once(ctx)
+		}
+	}()
+	return w
+}
+
+func (w *writer) once(ctx context.Context) {
+	w.mu.Lock()
+	id := w.next
+	w.next++
+	w.attempts++
+	w.mu.Unlock()
+	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	err := func() error {
+		conn, err := w.db.Conn(qctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		var host string
+		if err := conn.QueryRowContext(qctx, "SELECT @@hostname").Scan(&host); err != nil {
+			return err
+		}
+		_, err = conn.ExecContext(qctx, "INSERT INTO t (id, host) VALUES (?, ?)", id, host)
+		if err == nil {
+			w.mu.Lock()
+			w.acked[id] = host
+			w.ackedAt[id] = time.Now()
+			w.mu.Unlock()
+		}
+		return err
+	}()
+	if err != nil && ctx.Err() == nil {
+		w.mu.Lock()
+		w.failures = append(w.failures, fmt.Sprintf("%s id %d: %v", time.Now().Format("15:04:05.000"), id, err))
+		w.mu.Unlock()
+	}
+}
+
+type writeStats struct {
+	Attempts int
+	Acked    map[int64]string
+	AckedAt  map[int64]time.Time
+	Failures []string
+}
+
+// longestGap is the longest time without an acknowledged write, after t:
+// how long clients could not write.
+func (s writeStats) longestGap(t time.Time) time.Duration {
+	var ats []time.Time
+	for _, at := range s.AckedAt {
+		if at.After(t) {
+			ats = append(ats, at)
+		}
+	}
+	sort.Slice(ats, func(i, j int) bool { return ats[i].Before(ats[j]) })
+	var gap time.Duration
+	prev := t
+	for _, at := range ats {
+		if d := at.Sub(prev); d > gap {
+			gap = d
+		}
+		prev = at
+	}
+	return gap
+}
+
+func (s writeStats) byHost() map[string]int {
+	m := map[string]int{}
+	for _, h := range s.Acked {
+		m[h]++
+	}
+	return m
+}
+
+func (w *writer) stop() writeStats {
+	w.cancel()
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return writeStats{Attempts: w.attempts, Acked: w.acked, AckedAt: w.ackedAt, Failures: w.failures}
+}
+
+// verifyRows checks, on every member, that every acknowledged row is there
+// (wsrep_sync_wait: a row still in a member's apply queue counts).
+func verifyRows(t *testing.T, ctx context.Context, acked map[int64]string) {
+	t.Helper()
+	for i := 0; i < replicas; i++ {
+		name := fmt.Sprintf("galera-%d", i)
+		out, err := query(ctx, name, "SET SESSION wsrep_sync_wait=1; SELECT id FROM e2e.t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]bool{}
+		for _, l := range strings.Fields(out) {
+			have[l] = true
+		}
+		missing := 0
+		for id := range acked {
+			if !have[fmt.Sprint(id)] {
+				missing++
+			}
+		}
+		if missing > 0 {
+			t.Errorf("%s: %d of %d acknowledged rows missing", name, missing, len(acked))
+		} else {
+			t.Logf("%s: all %d acknowledged rows present (%d rows in the table)", name, len(acked), len(have))
+		}
+	}
+}
+
+func maxID(t *testing.T, ctx context.Context) int64 {
+	out, err := query(ctx, "galera-0", "SET SESSION wsrep_sync_wait=1; SELECT COALESCE(MAX(id),0) FROM e2e.t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	fmt.Sscan(out, &n)
+	return n + 1
+}

@@ -1,0 +1,111 @@
+package testkube
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// daemon is one component, run as a plain process with its output in
+// logs/NAME.log under the state root. Its command line always names the
+// state root, which is how Sweep finds it after a crash.
+type daemon struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+func (c *Cluster) start(name string, args ...string) (*daemon, error) {
+	logf, err := os.OpenFile(filepath.Join(c.Root, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	bin := args[0]
+	if filepath.Base(bin) == bin {
+		if p := filepath.Join(c.BinDir, bin); fileExists(p) {
+			bin = p
+		} else if p, err := exec.LookPath(bin); err == nil {
+			bin = p
+		}
+	}
+	cmd := exec.Command(bin, args[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	// Own process group: a ^C to the test does not hit the daemons before
+	// Stop has put them down in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	d := &daemon{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		d.err = cmd.Wait()
+		logf.Close()
+		close(d.done)
+	}()
+	c.daemons = append(c.daemons, d)
+	c.logf("testkube: started %s (pid %d)", name, cmd.Process.Pid)
+	return d, nil
+}
+
+// stop sends SIGTERM and waits up to grace, then SIGKILL.
+func (d *daemon) stop(grace time.Duration) {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(grace):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
+func (d *daemon) exited() error {
+	select {
+	case <-d.done:
+		return fmt.Errorf("%s exited: %v", d.name, d.err)
+	default:
+		return nil
+	}
+}
+
+// waitFor polls check until it returns nil, every daemon is still
+// running, and ctx and timeout allow.
+func (c *Cluster) waitFor(ctx context.Context, what string, timeout time.Duration, check func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		for _, d := range c.daemons {
+			if err := d.exited(); err != nil {
+				return fmt.Errorf("waiting for %s: %w (see %s)", what, err, filepath.Join(c.Root, "logs", d.name+".log"))
+			}
+		}
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		last = check(cctx)
+		ccancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,384 @@
+// Package testkube runs a real single-node Kubernetes on this machine for
+// the e2e-k8s tests: etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler, a kubelet on containerd (runc, CNI bridge), kube-proxy in
+// iptables mode and CoreDNS, every one built from source by
+// scripts/kube-binaries.sh and run as a plain process.
+//
+// It is for tests only, on a machine of their own (root, one cluster at a
+// time, see Lock). It must never send a packet off this machine: pods live
+// on a local bridge, forwarded traffic to or from any other interface is
+// dropped (GuardChain), the Service range is routed to a dummy interface,
+// CoreDNS forwards nothing, and images are imported, never pulled. All of
+// its state is under Root; everything it makes outside Root is listed in
+// host.go, and Sweep removes all of it, at Stop and again at the next
+// Start after a crash.
+package testkube
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Addresses and ports. PodCIDR and ServiceCIDR are private ranges that
+// nothing else on these machines uses (internal/testcluster uses 10.213/16).
+const (
+	Root        = "/var/lib/galera-sentinel-kube"
+	LockPath    = "/run/galera-sentinel-kube.lock"
+	PodCIDR     = "10.217.0.0/24"
+	NodeIP      = "10.217.0.1"
+	ServiceCIDR = "10.218.0.0/24"
+	NodeName    = "gskube-node"
+	APIPort     = 16443
+
+	etcdClientPort     = 23790
+	etcdPeerPort       = 23800
+	kubeletPort        = 20250
+	kubeletHealthzPort = 20248
+	proxyHealthzPort   = 20256
+	proxyMetricsPort   = 20249
+
+	// PauseImage is the sandbox image containerd is told to use.
+	PauseImage = "localhost/galera-sentinel-kube/pause:1"
+	// PersistentVolumes is how many hostPath volumes are made: three
+	// members and spares for members whose PVC a test deletes.
+	PersistentVolumes = 8
+)
+
+// Options says where the binaries and images are.
+type Options struct {
+	// BinDir holds the binaries scripts/kube-binaries.sh builds.
+	BinDir string
+	// Images are OCI archives to import into containerd's k8s.io
+	// namespace (the pause image is always imported).
+	Images []string
+	// PauseArchive is the OCI archive of the pause image (see BuildPause).
+	PauseArchive string
+	// Logf reports progress (t.Logf, log.Printf); nil is silent.
+	Logf func(format string, args ...any)
+}
+
+// Cluster is a running single-node cluster.
+type Cluster struct {
+	Options
+	Root string
+	// Kubeconfig is an admin kubeconfig (system:masters).
+	Kubeconfig string
+
+	daemons []*daemon
+	lock    *os.File
+}
+
+func (c *Cluster) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+	}
+}
+
+// Lock takes the machine-wide lock, waiting up to timeout: one cluster at
+// a time (the bridge, ports and chains are fixed). The lock dies with the
+// process.
+func Lock(ctx context.Context, timeout time.Duration) (*os.File, error) {
+	f, err := os.OpenFile(LockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			f.Close()
+			return nil, fmt.Errorf("another cluster holds %s: %w", LockPath, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// Start sweeps what an earlier run left, then starts every component and
+// waits (bounded) until the node is Ready and the default StorageClass and
+// its volumes exist. On error everything started is torn down again.
+func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
+	t0 := time.Now()
+	lock, err := Lock(ctx, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	c = &Cluster{Options: opts, Root: Root, lock: lock}
+	c.Kubeconfig = filepath.Join(c.Root, "admin.kubeconfig")
+	if err := Sweep(ctx, c.Root); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("sweep leftovers of an earlier run: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			if serr := c.Stop(); serr != nil {
+				err = errors.Join(err, serr)
+			}
+			c = nil
+		}
+	}()
+	for _, d := range []string{"logs", "run", "etcd", "pod-logs", "kubelet", "cni/net.d", "cni/ipam"} {
+		if err := os.MkdirAll(filepath.Join(c.Root, d), 0o755); err != nil {
+			return c, err
+		}
+	}
+	if err := c.writeConfig(); err != nil {
+		return c, err
+	}
+	if err := setupNetwork(ctx, c.Root); err != nil {
+		return c, fmt.Errorf("network: %w", err)
+	}
+	if err := makeCgroups(); err != nil {
+		return c, err
+	}
+	if err := c.startAll(ctx); err != nil {
+		return c, err
+	}
+	c.logf("testkube: cluster up in %s (kubeconfig %s)", time.Since(t0).Round(time.Second), c.Kubeconfig)
+	return c, nil
+}
+
+func (c *Cluster) writeConfig() error {
+	p, err := newPKI(filepath.Join(c.Root, "pki"))
+	if err != nil {
+		return err
+	}
+	localIPs := []net.IP{net.ParseIP(NodeIP), net.ParseIP("127.0.0.1"), net.ParseIP("10.218.0.1")}
+	if err := p.issue("apiserver", "kube-apiserver", nil, localIPs,
+		[]string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"},
+		x509.ExtKeyUsageServerAuth); err != nil {
+		return err
+	}
+	if err := p.issue("kubelet", NodeName, nil, []net.IP{net.ParseIP(NodeIP)}, []string{NodeName}, x509.ExtKeyUsageServerAuth); err != nil {
+		return err
+	}
+	if err := p.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}, nil, nil, x509.ExtKeyUsageClientAuth); err != nil {
+		return err
+	}
+	if err := p.serviceAccountKey(); err != nil {
+		return err
+	}
+	// Token authentication: one identity per component, the ones the
+	// default RBAC bindings know (CoreDNS and the tests are admins).
+	type ident struct{ file, user, groups string }
+	idents := []ident{
+		{"admin", "testkube-admin", "system:masters"},
+		{"controller-manager", "system:kube-controller-manager", ""},
+		{"scheduler", "system:kube-scheduler", ""},
+		{"kubelet", "system:node:" + NodeName, "system:nodes"},
+		{"kube-proxy", "system:kube-proxy", ""},
+		{"coredns", "testkube-coredns", "system:masters"},
+	}
+	server := fmt.Sprintf("https://%s:%d", NodeIP, APIPort)
+	files := map[string]string{}
+	var csv strings.Builder
+	for _, id := range idents {
+		tok, err := randomToken()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&csv, "%s,%s,%s,%q\n", tok, id.user, id.user, id.groups)
+		files[filepath.Join(c.Root, id.file+".kubeconfig")] = kubeconfig(server, p.path("ca.crt"), id.user, tok)
+	}
+	files[p.path("tokens.csv")] = csv.String()
+	files[filepath.Join(c.Root, "containerd.toml")] = containerdConfig(c.Root, PauseImage)
+	files[filepath.Join(c.Root, "cni/net.d/10-gskube.conflist")] = cniConfig(c.Root)
+	files[filepath.Join(c.Root, "kubelet.yaml")] = kubeletConfig(c.Root)
+	files[filepath.Join(c.Root, "kube-proxy.yaml")] = kubeProxyConfig(c.Root)
+	files[filepath.Join(c.Root, "Corefile")] = corefile(c.Root)
+	// The host's resolv.conf must not leak into pods: an empty one.
+	files[filepath.Join(c.Root, "resolv.conf")] = "# testkube: pods resolve through CoreDNS only\n"
+	return writeFiles(files)
+}
+
+func (c *Cluster) startAll(ctx context.Context) error {
+	r := c.Root
+	pki := func(n string) string { return filepath.Join(r, "pki", n) }
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClientPort)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeerPort)
+
+	// containerd first: importing images takes a while and needs nothing else.
+	if _, err := c.start("containerd", "containerd", "--config", filepath.Join(r, "containerd.toml")); err != nil {
+		return err
+	}
+	if _, err := c.start("etcd", "etcd", "--name", "testkube", "--data-dir", filepath.Join(r, "etcd"),
+		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+		"--initial-cluster", "testkube="+peerURL, "--listen-metrics-urls", "",
+		"--unsafe-no-fsync", "--log-level", "warn"); err != nil {
+		return err
+	}
+	if err := c.waitFor(ctx, "containerd", time.Minute, func(ctx context.Context) error {
+		_, err := c.ctr(ctx, "version")
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, img := range append([]string{c.PauseArchive}, c.Images...) {
+		if err := c.ImportImage(ctx, img); err != nil {
+			return err
+		}
+	}
+	if _, err := c.start("kube-apiserver", "kube-apiserver",
+		"--etcd-servers", etcdURL,
+		"--bind-address", NodeIP, "--advertise-address", NodeIP, "--secure-port", fmt.Sprint(APIPort),
+		"--service-cluster-ip-range", ServiceCIDR,
+		"--token-auth-file", pki("tokens.csv"),
+		"--client-ca-file", pki("ca.crt"),
+		"--tls-cert-file", pki("apiserver.crt"), "--tls-private-key-file", pki("apiserver.key"),
+		"--kubelet-client-certificate", pki("apiserver-kubelet-client.crt"),
+		"--kubelet-client-key", pki("apiserver-kubelet-client.key"),
+		"--kubelet-certificate-authority", pki("ca.crt"),
+		"--kubelet-preferred-address-types", "InternalIP",
+		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file", pki("sa.pub"),
+		"--service-account-signing-key-file", pki("sa.key"),
+		"--authorization-mode", "Node,RBAC",
+		"--enable-admission-plugins", "NodeRestriction",
+		"--allow-privileged=true", "--profiling=false", "--v=1"); err != nil {
+		return err
+	}
+	if err := c.waitFor(ctx, "kube-apiserver", 3*time.Minute, func(ctx context.Context) error {
+		_, err := c.Kubectl(ctx, "get", "--raw", "/readyz")
+		return err
+	}); err != nil {
+		return err
+	}
+	starts := [][]string{
+		{"kube-controller-manager", "--kubeconfig", filepath.Join(r, "controller-manager.kubeconfig"),
+			"--secure-port=0", "--leader-elect=false", "--use-service-account-credentials=true",
+			"--service-account-private-key-file", pki("sa.key"), "--root-ca-file", pki("ca.crt"),
+			"--cluster-name", "testkube", "--controllers", "*,-bootstrapsigner,-tokencleaner,-nodeipam",
+			"--profiling=false", "--v=1"},
+		{"kube-scheduler", "--kubeconfig", filepath.Join(r, "scheduler.kubeconfig"),
+			"--secure-port=0", "--leader-elect=false", "--profiling=false", "--v=1"},
+		{"kubelet", "--config", filepath.Join(r, "kubelet.yaml"), "--kubeconfig", filepath.Join(r, "kubelet.kubeconfig"),
+			"--hostname-override", NodeName, "--node-ip", NodeIP, "--root-dir", filepath.Join(r, "kubelet"), "--v=1"},
+		{"kube-proxy", "--config", filepath.Join(r, "kube-proxy.yaml"), "--v=1"},
+		{"coredns", "-conf", filepath.Join(r, "Corefile")},
+	}
+	for _, s := range starts {
+		if _, err := c.start(s[0], s...); err != nil {
+			return err
+		}
+	}
+	if err := c.waitFor(ctx, "node Ready", 3*time.Minute, func(ctx context.Context) error {
+		out, err := c.Kubectl(ctx, "get", "node", NodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) != "True" {
+			return fmt.Errorf("node Ready=%q", out)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	manifest, dirs := storage(r, PersistentVolumes)
+	for _, d := range dirs {
+		// mariadbd runs as uid 999 (the image's mysql user); hostPath
+		// volumes get no fsGroup treatment, so the directory is made its.
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return err
+		}
+		if err := os.Chown(d, 999, 999); err != nil {
+			return err
+		}
+	}
+	if err := c.Apply(ctx, manifest); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	return c.waitFor(ctx, "default service account", time.Minute, func(ctx context.Context) error {
+		_, err := c.Kubectl(ctx, "-n", "default", "get", "serviceaccount", "default")
+		return err
+	})
+}
+
+// Stop puts the cluster down: the kubelet and the control plane first (so
+// nothing restarts a pod), then the pods' processes, containerd and its
+// shims, then Sweep for everything on the host. It also releases the lock.
+func (c *Cluster) Stop() error {
+	byName := map[string]*daemon{}
+	for _, d := range c.daemons {
+		byName[d.name] = d
+	}
+	for _, n := range []string{"kubelet", "kube-proxy", "coredns", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd", "containerd"} {
+		if d := byName[n]; d != nil {
+			d.stop(10 * time.Second)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err := Sweep(ctx, c.Root)
+	if c.lock != nil {
+		c.lock.Close()
+	}
+	return err
+}
+
+// Kubectl runs kubectl as admin, bounded by ctx (and two minutes).
+func (c *Cluster) Kubectl(ctx context.Context, args ...string) (string, error) {
+	return c.kubectlIn(ctx, "", args...)
+}
+
+func (c *Cluster) kubectlIn(ctx context.Context, stdin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(c.BinDir, "kubectl"), append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), nil
+}
+
+// Apply applies a manifest with server-side apply.
+func (c *Cluster) Apply(ctx context.Context, manifest string) error {
+	_, err := c.kubectlIn(ctx, manifest, "apply", "--server-side", "--field-manager=testkube", "-f", "-")
+	return err
+}
+
+// ImportImage imports an OCI archive into containerd's k8s.io namespace,
+// where the kubelet finds it (pods must use imagePullPolicy: Never or
+// IfNotPresent: nothing can be pulled here).
+func (c *Cluster) ImportImage(ctx context.Context, archive string) error {
+	t0 := time.Now()
+	if _, err := c.ctr(ctx, "-n", "k8s.io", "images", "import", archive); err != nil {
+		return fmt.Errorf("import %s: %w", archive, err)
+	}
+	c.logf("testkube: imported %s in %s", archive, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+func (c *Cluster) ctr(ctx context.Context, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	return run(ctx, "ctr", append([]string{"--address", containerdSock(c.Root)}, args...)...)
+}
+
+// KillContainer sends SIGKILL to every process of a container (its ID as
+// the kubelet reports it, "containerd://<id>"), like an OOM kill or a
+// crashed node would: no process in it gets to clean up.
+func (c *Cluster) KillContainer(ctx context.Context, containerID string) error {
+	id := strings.TrimPrefix(containerID, "containerd://")
+	if id == "" || id == containerID {
+		return fmt.Errorf("not a containerd container ID: %q", containerID)
+	}
+	_, err := c.ctr(ctx, "-n", "k8s.io", "tasks", "kill", "--all", "--signal", "SIGKILL", id)
+	return err
+}

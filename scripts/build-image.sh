@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# build-image.sh builds the Dockerfile at the repository root with buildah,
+# on a Debian bookworm base made here (no container registry is reachable on
+# the machines that run the suite), and writes it as an OCI archive:
+#
+#   scripts/build-image.sh OUT.tar [TAG]
+#
+# The base is a debootstrap rootfs from the Debian mirror apt uses, with the
+# same suites as this machine (bookworm, -updates, -security), imported as
+# localhost/galera-sentinel-base:bookworm and cached in buildah's storage and
+# as a tarball under $KUBE_CACHE/base. The Dockerfile is built unchanged but
+# for --build-arg BASE. buildah --layers caches the apt-get step, so a second
+# run only copies the new binary.
+#
+# It needs root, debootstrap and buildah (scripts/kube-deps.sh installs them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=${1:?usage: build-image.sh OUT.tar [TAG]}
+tag=${2:-test}
+KUBE_CACHE=${KUBE_CACHE:-/var/cache/galera-sentinel-kube}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+base=localhost/galera-sentinel-base:bookworm
+image=localhost/galera-sentinel-mariadb:$tag
+log() { echo "build-image: $*" >&2; }
+export BUILDAH_ISOLATION=chroot
+# vfs: works on every filesystem and in every container; overlay does not.
+export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs}
+
+mkdir -p "$KUBE_CACHE/base"
+exec 9>"$KUBE_CACHE/base/.lock"
+flock 9
+
+if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
+	tarball=$KUBE_CACHE/base/bookworm-rootfs.tar
+	if [[ ! -s $tarball ]]; then
+		t0=$SECONDS
+		root=$(mktemp -d "$KUBE_CACHE/base/rootfs.XXXXXX")
+		trap 'rm -rf "$root"' EXIT
+		log "debootstrap bookworm from $MIRROR"
+		debootstrap --variant=minbase bookworm "$root" "$MIRROR" >&2
+		cat >"$root/etc/apt/sources.list" <<-SRC
+		deb $MIRROR bookworm main
+		deb $MIRROR bookworm-updates main
+		deb $SECURITY_MIRROR bookworm-security main
+		SRC
+		chroot "$root" apt-get clean
+		rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/tmp/* "$root"/var/log/*.log
+		tar -C "$root" --numeric-owner -cf "$tarball.tmp" .
+		mv "$tarball.tmp" "$tarball"
+		rm -rf "$root"
+		trap - EXIT
+		log "rootfs in $((SECONDS - t0))s"
+	fi
+	c=$(buildah from scratch)
+	buildah add "$c" "$tarball" / >/dev/null
+	buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd /bin/bash "$c"
+	buildah commit --rm "$c" "$base" >&2
+fi
+
+arch=$(go env GOARCH)
+mkdir -p dist
+log "galera-sentinel for linux/$arch"
+CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath \
+	-ldflags "-s -w -X main.version=$(git describe --tags --always --dirty 2>/dev/null || echo devel) -X main.commit=$(git rev-parse --verify -q HEAD || echo unknown)" \
+	-o "dist/galera-sentinel-linux-$arch" ./cmd/galera-sentinel
+
+t0=$SECONDS
+buildah bud --layers --network host --build-arg BASE="$base" --build-arg TARGETARCH="$arch" -t "$image" -f Dockerfile . >&2
+log "bud in $((SECONDS - t0))s"
+mkdir -p "$(dirname "$out")"
+rm -f "$out"
+buildah push "$image" "oci-archive:$out:$image" >&2
+log "wrote $out ($image)"
