@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,29 +16,11 @@ import (
 // server lines, with the ports the test sentinels listen on.
 func shippedListener(t *testing.T, name string) string {
 	t.Helper()
-	f, err := os.Open("../../deploy/haproxy/haproxy.cfg")
+	l, err := testcluster.ShippedListener("../../deploy/haproxy/haproxy.cfg", name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var b strings.Builder
-	in := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "listen ") || strings.HasPrefix(line, "backend ") || strings.HasPrefix(line, "frontend "):
-			in = line == "listen "+name
-		case !in || trimmed == "" || strings.HasPrefix(trimmed, "#") || strings.HasPrefix(trimmed, "bind ") || strings.HasPrefix(trimmed, "server "):
-		default:
-			b.WriteString(testPorts(line) + "\n")
-		}
-	}
-	if b.Len() == 0 {
-		t.Fatalf("no listener %q in the shipped haproxy.cfg", name)
-	}
-	return b.String()
+	return testPorts(l)
 }
 
 func testPorts(line string) string {

@@ -3,24 +3,20 @@
 package kube
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"encoding/csv"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
 	"github.com/galera-sentinel/galera-sentinel/internal/testkube"
 )
 
@@ -37,13 +33,14 @@ func TestS7WriterThroughHAProxy(t *testing.T) {
 	h := startHAProxy(t)
 	waitUntil(t, ctx, "a writer UP in HAProxy", 100*time.Millisecond, func() error {
 		if up := h.up(); up != 1 {
-			return fmt.Errorf("%d servers UP: %v", up, h.stat())
+			st, _ := h.Stat()
+			return fmt.Errorf("%d servers UP: %v", up, st)
 		}
 		return nil
 	})
 
 	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = appUser, appPass, "tcp", h.addr, "e2e"
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = appUser, appPass, "tcp", h.Addr, "e2e"
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 3*time.Second, 10*time.Second, 10*time.Second
 	db, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
@@ -96,9 +93,7 @@ func TestS7WriterThroughHAProxy(t *testing.T) {
 	verifyRows(t, ctx, all.Acked)
 }
 
-type hostHAProxy struct {
-	addr, socket string
-}
+type hostHAProxy struct{ *testcluster.HAProxy }
 
 // startHAProxy runs haproxy on the host in front of the three members.
 func startHAProxy(t *testing.T) *hostHAProxy {
@@ -107,8 +102,12 @@ func startHAProxy(t *testing.T) *hostHAProxy {
 	if err != nil {
 		t.Fatalf("haproxy: %v (make deps installs it)", err)
 	}
+	listener, err := testcluster.ShippedListener("../../deploy/haproxy/haproxy.cfg", "galera-writer")
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
-	h := &hostHAProxy{addr: "127.0.0.1:23307", socket: filepath.Join(dir, "admin.sock")}
+	socket, addr := filepath.Join(dir, "admin.sock"), "127.0.0.1:23307"
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     stats socket %s mode 600 level admin
@@ -128,117 +127,33 @@ resolvers k8s
     timeout resolve 500ms
 listen galera-writer
     bind %s
-`, h.socket, testkube.NodeIP, h.addr)
-	b.WriteString(shippedWriterListener(t))
+`, socket, testkube.NodeIP, addr)
+	b.WriteString(listener)
 	for i := range replicas {
 		fmt.Fprintf(&b, "    server galera-%d galera-%d.galera-peers.%s.svc.cluster.local:3306 check resolvers k8s init-addr none\n", i, i, ns)
 	}
-	cfgPath := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "haproxy.log")
-	out, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd := exec.Command(bin, "-db", "-f", cfgPath)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	cfg := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
 		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("haproxy config:\n%s\nhaproxy log:\n%s", readFile(cfgPath), b)
+			c, _ := os.ReadFile(cfg)
+			t.Logf("haproxy config:\n%s", c)
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for h.stat() == nil {
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("haproxy not answering on its socket:\n%s", b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return h
-}
-
-func readFile(p string) string {
-	b, _ := os.ReadFile(p)
-	return string(b)
-}
-
-// shippedWriterListener is the body of the shipped galera-writer listener
-// without its bind and server lines.
-func shippedWriterListener(t *testing.T) string {
-	t.Helper()
-	f, err := os.Open("../../deploy/haproxy/haproxy.cfg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b strings.Builder
-	in := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "listen ") || strings.HasPrefix(line, "backend ") || strings.HasPrefix(line, "frontend "):
-			in = line == "listen galera-writer"
-		case !in || trimmed == "" || strings.HasPrefix(trimmed, "#") || strings.HasPrefix(trimmed, "bind ") || strings.HasPrefix(trimmed, "server "):
-		default:
-			b.WriteString(line + "\n")
-		}
-	}
-	if b.Len() == 0 {
-		t.Fatal("no galera-writer listener in deploy/haproxy/haproxy.cfg")
-	}
-	return b.String()
-}
-
-// stat is each server's status from HAProxy's "show stat", nil when the
-// socket does not answer.
-func (h *hostHAProxy) stat() map[string]string {
-	c, err := net.DialTimeout("unix", h.socket, time.Second)
-	if err != nil {
-		return nil
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, "show stat\n"); err != nil {
-		return nil
-	}
-	r := csv.NewReader(c)
-	r.FieldsPerRecord = -1
-	rows, err := r.ReadAll()
-	if err != nil || len(rows) < 1 {
-		return nil
-	}
-	col := map[string]int{}
-	for i, name := range rows[0] {
-		col[strings.TrimPrefix(name, "# ")] = i
-	}
-	sv, st := col["svname"], col["status"]
-	res := map[string]string{}
-	for _, row := range rows[1:] {
-		if len(row) > st && row[sv] != "FRONTEND" && row[sv] != "BACKEND" {
-			res[row[sv]] = row[st]
-		}
-	}
-	return res
+	return &hostHAProxy{testcluster.RunHAProxy(t, bin, cfg, socket, addr)}
 }
 
 // up is the number of servers taking new connections (UP; NOLB and DOWN
-// take none).
+// take none), -1 when HAProxy does not answer.
 func (h *hostHAProxy) up() int {
+	st, err := h.Stat()
+	if err != nil {
+		return -1
+	}
 	n := 0
-	for _, s := range h.stat() {
+	for _, s := range st {
 		if strings.HasPrefix(s, "UP") {
 			n++
 		}
@@ -277,14 +192,7 @@ func (h *hostHAProxy) follow(ctx context.Context) *writerTrace {
 			}
 		}
 		for ctx.Err() == nil {
-			st := h.stat()
-			if st != nil {
-				up := 0
-				for _, s := range st {
-					if strings.HasPrefix(s, "UP") {
-						up++
-					}
-				}
+			if up := h.up(); up >= 0 {
 				now := time.Now()
 				tr.mu.Lock()
 				track(up == 0, &noneSince, &tr.noneTotal, &tr.noneMax, now)

@@ -64,11 +64,7 @@ func (c *Cluster) StartHAProxyWith(t testing.TB, checkLines string) *HAProxy {
 		t.Fatal("testcluster: StartHAProxy needs a loopback cluster")
 	}
 	host := c.Nodes[0].Host[:strings.LastIndexByte(c.Nodes[0].Host, '.')] + ".100"
-	h := &HAProxy{
-		Addr:   fmt.Sprintf("%s:%d", host, ClientPort),
-		socket: filepath.Join(c.slot.dir, "haproxy.sock"),
-		log:    filepath.Join(c.slot.dir, "haproxy.log"),
-	}
+	h := &HAProxy{Addr: fmt.Sprintf("%s:%d", host, ClientPort), socket: filepath.Join(c.slot.dir, "haproxy.sock")}
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     stats socket %s mode 600 level admin
@@ -94,13 +90,22 @@ listen galera
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The config path is under the slot directory, so a crashed run's
+	// haproxy is swept with the slot.
+	return RunHAProxy(t, bin, cfg, h.socket, h.Addr)
+}
+
+// RunHAProxy runs haproxy (bin) on the configuration file cfg, whose
+// stats socket (level admin) is socket and whose clients connect to addr,
+// until the test ends; it returns once the socket answers.
+func RunHAProxy(t testing.TB, bin, cfg, socket, addr string) *HAProxy {
+	t.Helper()
+	h := &HAProxy{Addr: addr, socket: socket, log: strings.TrimSuffix(cfg, ".cfg") + ".log"}
 	out, err := os.Create(h.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	// The config path is under the slot directory, so a crashed run's
-	// haproxy is swept with the slot.
 	cmd := exec.Command(bin, "-db", "-f", cfg)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -136,6 +141,38 @@ listen galera
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// ShippedListener returns the directives of one listener of an HAProxy
+// configuration file (the shipped deploy/haproxy/haproxy.cfg) without its
+// comments, bind and server lines, for a test to put its own around them.
+func ShippedListener(path, name string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var b strings.Builder
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "listen ") || strings.HasPrefix(line, "backend ") || strings.HasPrefix(line, "frontend "):
+			in = line == "listen "+name
+		case !in || trimmed == "" || strings.HasPrefix(trimmed, "#") || strings.HasPrefix(trimmed, "bind ") || strings.HasPrefix(trimmed, "server "):
+		default:
+			b.WriteString(line + "\n")
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	if b.Len() == 0 {
+		return "", fmt.Errorf("%s: no listener %q", path, name)
+	}
+	return b.String(), nil
 }
 
 // Stat returns each server's status as HAProxy's "show stat" reports it:
