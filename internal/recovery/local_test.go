@@ -67,10 +67,16 @@ func TestReadLocal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			for name, content := range tc.files {
+				// Map order is random: a file may come before its directory.
 				p := filepath.Join(dir, name)
 				if strings.HasSuffix(name, "/") {
-					os.Mkdir(p, 0o755)
+					if err := os.MkdirAll(p, 0o755); err != nil {
+						t.Fatal(err)
+					}
 					continue
+				}
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
 				}
 				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 					t.Fatal(err)
