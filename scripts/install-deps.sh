@@ -7,6 +7,7 @@ set -euo pipefail
 
 packages=(
   mariadb-server mariadb-client galera-4   # the real database and Galera 4 provider
+  mariadb-backup                           # mariabackup state transfers
   rsync lsof socat                         # rsync SST and the tools wsrep_sst_rsync looks for
   haproxy                                  # the load balancer in front of the demo and e2e tests
   dnsmasq-base                             # real DNS for peer discovery tests
@@ -17,6 +18,7 @@ packages=(
 # A command or file per package that tells us it is installed.
 probes=(
   /usr/sbin/mariadbd /usr/bin/mariadb /usr/lib/galera/libgalera_smm.so
+  /usr/bin/mariabackup
   /usr/bin/rsync /usr/bin/lsof /usr/bin/socat
   /usr/sbin/haproxy
   /usr/sbin/dnsmasq

@@ -193,22 +193,35 @@ func TestRunContradictingDatadir(t *testing.T) {
 
 // TestRunFullCrashWithoutClusterAddress: the configuration names no
 // cluster (the sentinel passes the address, as the shipped Kubernetes
-// manifests once relied on) and uses rsync SST. After kill -9 of every
-// sentinel and mariadbd, --wsrep-recover must still run, although rsync
-// SST refuses to start without a cluster address, and every row is back.
+// manifests rely on), with rsync and with mariabackup state transfers.
+// After kill -9 of every sentinel and mariadbd, --wsrep-recover must
+// still run, although both SST scripts refuse to start without a cluster
+// address, and every row is back; then a wiped member joins by a full
+// state transfer of that method.
 func TestRunFullCrashWithoutClusterAddress(t *testing.T) {
+	for _, method := range []string{"rsync", "mariabackup"} {
+		t.Run(method, func(t *testing.T) { fullCrashWithoutClusterAddress(t, method) })
+	}
+}
+
+func fullCrashWithoutClusterAddress(t *testing.T, method string) {
+	if method == "mariabackup" {
+		testcluster.RequireBinary(t, "mariabackup")
+	}
 	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
 	noAddress := regexp.MustCompile(`(?m)^wsrep_cluster_address=.*\n`)
+	sstMethod := regexp.MustCompile(`(?m)^wsrep_sst_method=.*$`)
 	for _, n := range rc.c.Nodes {
 		b, err := os.ReadFile(n.ConfigFile)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(n.ConfigFile, noAddress.ReplaceAll(b, nil), 0o644); err != nil {
+		b = sstMethod.ReplaceAll(noAddress.ReplaceAll(b, nil), []byte("wsrep_sst_method="+method))
+		if err := os.WriteFile(n.ConfigFile, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	rc.startAll()
 	rc.waitSynced(ctx, 3)
@@ -224,7 +237,7 @@ func TestRunFullCrashWithoutClusterAddress(t *testing.T) {
 	begin := time.Now()
 	rc.startAll()
 	rc.waitSynced(ctx, 3)
-	t.Logf("kill -9 of everything, no cluster address in my.cnf: three Synced in %v", time.Since(begin).Round(time.Millisecond))
+	t.Logf("kill -9 of everything, no cluster address in my.cnf, %s SST: three Synced in %v", method, time.Since(begin).Round(time.Millisecond))
 	if got := countAll(rc, "recovered position"); got == 0 {
 		t.Error("no member recovered its position with --wsrep-recover")
 	}
@@ -232,5 +245,22 @@ func TestRunFullCrashWithoutClusterAddress(t *testing.T) {
 		if got, err := n.QueryInt(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM k.r"); err != nil || got != 100 {
 			t.Errorf("%s: %d of 100 rows, %v", n.Name, got, err)
 		}
+	}
+
+	// A full state transfer by the configured method.
+	n3 := rc.c.Nodes[2]
+	rc.stop(ctx, n3)
+	if err := n3.Wipe(); err != nil {
+		t.Fatal(err)
+	}
+	begin = time.Now()
+	rc.start(n3)
+	rc.waitSynced(ctx, 3)
+	t.Logf("wiped %s: Synced by %s SST in %v", n3.Name, method, time.Since(begin).Round(time.Millisecond))
+	if b, err := os.ReadFile(n3.ErrorLog); err != nil || !strings.Contains(string(b), "wsrep_sst_"+method+" --role 'joiner'") && !strings.Contains(string(b), "wsrep_sst_"+method+" --role joiner") {
+		t.Errorf("%s did not join by %s SST (%v):\n%s", n3.Name, method, err, tailFile(n3.ErrorLog, 30))
+	}
+	if got, err := n3.QueryInt(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM k.r"); err != nil || got != 100 {
+		t.Errorf("%s after SST: %d of 100 rows, %v", n3.Name, got, err)
 	}
 }

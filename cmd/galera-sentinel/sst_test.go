@@ -39,10 +39,10 @@ func donorOf(rc *runCluster) *testcluster.Node {
 }
 
 // TestRunInterruptedSST: a state transfer broken off by a killed joiner,
-// and one broken off by a killed donor, leave a member that joins by a
-// full state transfer on a later try and never bootstraps, while the
-// cluster keeps serving; the member whose donor died retries in its own
-// process instead of exiting.
+// one refused by a closed SST port, and one broken off by a killed donor,
+// leave a member that joins by a full state transfer on a later try and
+// never bootstraps, while the cluster keeps serving; the member whose
+// transfers fail retries in its own process instead of exiting.
 func TestRunInterruptedSST(t *testing.T) {
 	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
 	n1, n2 := rc.c.Nodes[0], rc.c.Nodes[2] // n2: the joiner
@@ -93,6 +93,51 @@ func TestRunInterruptedSST(t *testing.T) {
 		}
 		if bootstraps() != before {
 			t.Errorf("%s bootstrapped from an interrupted state transfer", n2.Name)
+		}
+	})
+
+	t.Run("SST port refused", func(t *testing.T) {
+		// A firewall closes the joiner's state-transfer port: every
+		// donor's rsync is refused, every try fails. The member keeps
+		// trying in its own process, and joins once the port is open.
+		rc.stop(ctx, n2)
+		if err := n2.Wipe(); err != nil {
+			t.Fatal(err)
+		}
+		unblock, err := n2.BlockSST()
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocked := true
+		defer func() {
+			if blocked {
+				unblock()
+			}
+		}()
+		before, failed := bootstraps(), countLogs(n2, "mariadbd exited before it was Synced")
+		rc.start(n2)
+		for deadline := time.Now().Add(2 * time.Minute); countLogs(n2, "mariadbd exited before it was Synced") < failed+2; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no two failed tries behind a refused SST port:\n%s", n2.Name, tailFile(n2.SentinelLog(), 30))
+			}
+			if !n2.Running() {
+				t.Fatalf("%s: the sentinel exited instead of retrying:\n%s", n2.Name, tailFile(n2.SentinelLog(), 30))
+			}
+		}
+		for _, n := range []*testcluster.Node{rc.c.Nodes[0], rc.c.Nodes[1]} {
+			if st, err := n.Status(ctx); err != nil || st.LocalState != "Synced" {
+				t.Errorf("%s stopped serving while %s's transfers failed: %+v, %v", n.Name, n2.Name, st, err)
+			}
+		}
+		if err := unblock(); err != nil {
+			t.Fatal(err)
+		}
+		blocked = false
+		t0 := time.Now()
+		rc.waitSynced(ctx, 3)
+		t.Logf("%s joined %s after its SST port was opened again", n2.Name, time.Since(t0).Round(100*time.Millisecond))
+		if bootstraps() != before {
+			t.Errorf("%s bootstrapped while its state transfers failed:\n%s", n2.Name, tailFile(n2.SentinelLog(), 30))
 		}
 	})
 

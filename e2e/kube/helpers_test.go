@@ -65,7 +65,12 @@ type pod struct {
 			ContainerID  string `json:"containerID"`
 			RestartCount int    `json:"restartCount"`
 			Ready        bool   `json:"ready"`
-			LastState    struct {
+			State        struct {
+				Waiting *struct {
+					Reason string `json:"reason"`
+				} `json:"waiting"`
+			} `json:"state"`
+			LastState struct {
 				Terminated *struct {
 					Reason   string `json:"reason"`
 					ExitCode int    `json:"exitCode"`

@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -416,5 +418,217 @@ func TestS6KillEveryContainer(t *testing.T) {
 	}
 	t.Logf("kill -9 of every container → healthy again in %s; writes: %d attempted, %d committed, %d failed; longest time without a committed write %s",
 		recovery.Round(100*time.Millisecond), st.Attempts, len(st.Acked), len(st.Failures), st.longestGap(t0).Round(100*time.Millisecond))
+	verifyRows(t, ctx, st.Acked)
+}
+
+// 8. Interrupted state transfers (issue 15). A member whose PVC was
+// deleted joins by SST, and that transfer is broken off three ways in a
+// row: its own container killed mid-transfer, its donor's container
+// killed mid-transfer, and its SST port refused (iptables REJECT in the
+// pod's network namespace, as a firewall would) for several tries. The
+// member must join on a later try, never bootstrap, never sit in
+// CrashLoopBackOff, and the cluster must keep every acknowledged row.
+func TestS8InterruptedSST(t *testing.T) {
+	ctx := testCtx(t, 20*time.Minute)
+	waitHealthy(t, ctx, 5*time.Minute)
+	const victim = "galera-2"
+	// About 16 MB, so that a transfer lasts long enough to be broken off.
+	if _, err := query(ctx, "galera-0", "CREATE TABLE IF NOT EXISTS e2e.pad (id INT PRIMARY KEY AUTO_INCREMENT, v TEXT); "+
+		"TRUNCATE e2e.pad; INSERT INTO e2e.pad (v) VALUES (REPEAT('x', 1000))"); err != nil {
+		t.Fatal(err)
+	}
+	for range 14 {
+		if _, err := query(ctx, "galera-0", "INSERT INTO e2e.pad (v) SELECT v FROM e2e.pad"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uuid := func(name string) string {
+		out, _ := query(ctx, name, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='wsrep_cluster_state_uuid'")
+		return out
+	}
+	clusterUUID := uuid("galera-0")
+	before, err := pods(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := client(t, ctx)
+	w := startWriter(db, maxID(t, ctx), 50*time.Millisecond)
+
+	// Watch for CrashLoopBackOff on every pod for the whole scenario.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var backoffs []string
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for watchCtx.Err() == nil {
+			if ps, err := pods(watchCtx); err == nil {
+				for name, p := range ps {
+					for _, c := range p.Status.ContainerStatuses {
+						if c.State.Waiting != nil && c.State.Waiting.Reason == "CrashLoopBackOff" {
+							backoffs = append(backoffs, time.Now().Format("15:04:05.0")+" "+name)
+						}
+					}
+				}
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
+
+	t0 := time.Now()
+	kubectl(t, ctx, "-n", ns, "delete", "pvc", "data-"+victim, "--wait=false")
+	kubectl(t, ctx, "-n", ns, "delete", "pod", victim, "--wait=false")
+	// The new member's data directory is a hostPath volume: watch its
+	// state-transfer marker from the host, every 2 ms.
+	var dir string
+	var joiner pod
+	waitUntil(t, ctx, "the new "+victim+" running on a new volume", 200*time.Millisecond, func() error {
+		ps, err := pods(ctx)
+		if err != nil {
+			return err
+		}
+		p, ok := ps[victim]
+		if !ok || p.Metadata.UID == before[victim].Metadata.UID || len(p.Status.ContainerStatuses) == 0 ||
+			p.Status.ContainerStatuses[0].ContainerID == "" || p.Status.PodIP == "" {
+			return fmt.Errorf("new %s not running yet", victim)
+		}
+		pv, err := cluster.Kubectl(ctx, "-n", ns, "get", "pvc", "data-"+victim, "-o", "jsonpath={.spec.volumeName}")
+		if err != nil || strings.TrimSpace(pv) == "" {
+			return fmt.Errorf("PVC not bound yet: %v", err)
+		}
+		out, err := cluster.Kubectl(ctx, "get", "pv", strings.TrimSpace(pv), "-o", "jsonpath={.spec.hostPath.path}")
+		if err != nil || strings.TrimSpace(out) == "" {
+			return fmt.Errorf("no hostPath for %s: %v", pv, err)
+		}
+		dir, joiner = strings.TrimSpace(out), p
+		return nil
+	})
+	marker := filepath.Join(dir, "sst_in_progress")
+	waitMarker := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(2 * time.Millisecond) {
+			if _, err := os.Stat(marker); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no state transfer into %s within 3 minutes", what, dir)
+			}
+		}
+	}
+
+	// a. The joiner's own container killed mid-transfer.
+	waitMarker("joiner killed")
+	if err := cluster.KillContainer(ctx, joiner.Status.ContainerStatuses[0].ContainerID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the kill came too late to interrupt the transfer: %v", err)
+	}
+	tA := time.Now()
+	t.Logf("a. %s killed mid-transfer %s after the PVC was deleted", victim, tA.Sub(t0).Round(100*time.Millisecond))
+
+	// b. The donor's container killed mid-transfer of the next try. Then
+	// c. the joiner's SST port refused, so that the tries after fail too.
+	var donorPod string
+	var donorPid int
+	for deadline := time.Now().Add(3 * time.Minute); donorPod == ""; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("b. no donor side of a state transfer within 3 minutes")
+		}
+		out, _ := exec.Command("pgrep", "-f", "wsrep_sst_rsync --role donor").Output()
+		for _, f := range strings.Fields(string(out)) {
+			var pid int
+			fmt.Sscan(f, &pid)
+			id, err := testkube.ContainerOf(pid)
+			if err != nil {
+				continue
+			}
+			ps, err := pods(ctx)
+			if err != nil {
+				continue
+			}
+			for name, p := range ps {
+				if name != victim && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].ContainerID == id {
+					donorPod, donorPid = name, pid
+					if err := cluster.KillContainer(ctx, id); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	tB := time.Now()
+	t.Logf("b. donor %s (rsync pid %d) killed mid-transfer, %s after a.", donorPod, donorPid, tB.Sub(tA).Round(100*time.Millisecond))
+	netns, err := testkube.PodNetns(ctx, joiner.Status.PodIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := []string{"INPUT", "-p", "tcp", "--dport", "4444", "-j", "REJECT", "--reject-with", "tcp-reset"}
+	if out, err := exec.Command("ip", append([]string{"netns", "exec", netns, "iptables", "-I"}, rule...)...).CombinedOutput(); err != nil {
+		t.Fatalf("c. block the SST port: %v: %s", err, out)
+	}
+	blocked := true
+	unblock := func() {
+		if blocked {
+			if out, err := exec.Command("ip", append([]string{"netns", "exec", netns, "iptables", "-D"}, rule...)...).CombinedOutput(); err != nil {
+				t.Errorf("c. unblock the SST port: %v: %s", err, out)
+			}
+			blocked = false
+		}
+	}
+	t.Cleanup(unblock)
+	// The joiner's tries fail (the donor died; then every donor is
+	// refused) and its sentinel retries in its own process: the same
+	// container, no restart.
+	tries := func() int {
+		out, _ := cluster.Kubectl(ctx, "-n", ns, "logs", victim, "-c", "mariadb")
+		return strings.Count(out, "mariadbd exited before it was Synced")
+	}
+	waitUntil(t, ctx, "three failed tries of "+victim+" in one container", time.Second, func() error {
+		if n := tries(); n < 3 {
+			return fmt.Errorf("%d failed tries", n)
+		}
+		return nil
+	})
+	tC := time.Now()
+	unblock()
+	t.Logf("c. %d failed tries in one container behind the refused SST port; port opened %s after b.", tries(), tC.Sub(tB).Round(100*time.Millisecond))
+
+	waitHealthy(t, ctx, 10*time.Minute)
+	t.Logf("healthy again %s after the port was opened, %s after the PVC was deleted",
+		time.Since(tC).Round(100*time.Millisecond), time.Since(t0).Round(100*time.Millisecond))
+	time.Sleep(2 * time.Second)
+	st := w.stop()
+	stopWatch()
+	<-watched
+
+	after, err := pods(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := after[victim].restarts(); n != 1 {
+		t.Errorf("%s restarted %d times, want 1 (the kill; a failed transfer is retried in process)", victim, n)
+	}
+	if len(backoffs) > 0 {
+		t.Errorf("CrashLoopBackOff seen: %v", backoffs)
+	}
+	cur, _ := cluster.Kubectl(ctx, "-n", ns, "logs", victim, "-c", "mariadb")
+	prev, _ := cluster.Kubectl(ctx, "-n", ns, "logs", victim, "-c", "mariadb", "--previous")
+	for _, l := range []string{cur, prev} {
+		if strings.Contains(l, `"new_cluster":true`) || strings.Contains(l, "new_cluster=true") {
+			t.Errorf("%s bootstrapped a cluster from an interrupted state transfer:\n%s", victim, strings.Join(grepLines(l, "new_cluster"), "\n"))
+		}
+	}
+	if !strings.Contains(cur, "sst_in_progress") {
+		t.Errorf("%s's restarted sentinel did not see the interrupted transfer (sst_in_progress):\n%s", victim, strings.Join(grepLines(cur, "data directory"), "\n"))
+	}
+	for i := 0; i < replicas; i++ {
+		name := fmt.Sprintf("galera-%d", i)
+		if got := uuid(name); got != clusterUUID {
+			t.Errorf("%s: cluster UUID %s, want %s (the one cluster)", name, got, clusterUUID)
+		}
+	}
+	t.Logf("writes: %d attempted, %d committed, %d failed; longest time without a committed write %s",
+		st.Attempts, len(st.Acked), len(st.Failures), st.longestGap(t0).Round(100*time.Millisecond))
+	logFailures(t, st)
 	verifyRows(t, ctx, st.Acked)
 }

@@ -71,3 +71,25 @@ func (c *Cluster) SilentListener(t testing.TB) (addr string, accepted func() int
 		return len(conns)
 	}
 }
+
+// BlockSST makes the node's state-transfer port refuse connections (an
+// iptables REJECT with a TCP reset, in the node's namespace when it has
+// one): a joiner whose SST port a firewall closes, so the donor's rsync
+// is refused, as in the seeds' "Connection refused". It returns the
+// function that opens the port again; the slot's sweep removes the rule
+// too.
+func (n *Node) BlockSST() (unblock func() error, err error) {
+	rule := []string{"INPUT", "-d", n.Host, "-p", "tcp", "--dport", strconv.Itoa(SSTPort),
+		"-j", "REJECT", "--reject-with", "tcp-reset", "-m", "comment", "--comment", n.c.slot.comment()}
+	iptables := func(op string, args ...string) error {
+		full := append([]string{op}, args...)
+		if n.netns != "" {
+			return run("ip", append([]string{"netns", "exec", n.netns, "iptables"}, full...)...)
+		}
+		return run("iptables", full...)
+	}
+	if err := iptables("-I", append([]string{rule[0], "1"}, rule[1:]...)...); err != nil {
+		return nil, fmt.Errorf("testcluster: block SST of %s: %w", n.Name, err)
+	}
+	return func() error { return iptables("-D", rule...) }, nil
+}

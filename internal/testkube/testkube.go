@@ -382,3 +382,42 @@ func (c *Cluster) KillContainer(ctx context.Context, containerID string) error {
 	_, err := c.ctr(ctx, "-n", "k8s.io", "tasks", "kill", "--all", "--signal", "SIGKILL", id)
 	return err
 }
+
+// PodNetns is the name (under /run/netns) of the network namespace that
+// holds the pod address ip, so that a test can break that pod's network
+// from the host (iptables inside it) as a firewall would.
+func PodNetns(ctx context.Context, ip string) (string, error) {
+	if net.ParseIP(ip) == nil {
+		return "", fmt.Errorf("testkube: pod netns: %q is not an address", ip)
+	}
+	ns, _ := filepath.Glob("/run/netns/cni-*")
+	for _, p := range ns {
+		name := filepath.Base(p)
+		out, _ := run(ctx, "ip", "-n", name, "-4", "-o", "addr")
+		if strings.Contains(out, " "+ip+"/") {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("testkube: no pod network namespace holds %s", ip)
+}
+
+// ContainerOf is the kubelet's ID ("containerd://<id>") of the container
+// a host process runs in, read from the process's cgroup (the last element
+// of its path is the container's ID with the cgroupfs driver).
+func ContainerOf(pid int) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		id := filepath.Base(parts[2])
+		if len(id) == 64 && strings.Trim(id, "0123456789abcdef") == "" {
+			return "containerd://" + id, nil
+		}
+	}
+	return "", fmt.Errorf("testkube: process %d is in no pod's container:\n%s", pid, b)
+}
