@@ -133,8 +133,8 @@ func (c *ServeConfig) mysql() mysqlstat.Config {
 	}
 }
 
-func (c *ServeConfig) poller(logger *slog.Logger) health.PollerConfig {
-	return health.PollerConfig{Interval: c.PollInterval, Timeout: c.Timeout, MaintenanceFile: c.MaintenanceFile, Logger: logger}
+func (c *ServeConfig) poller(logger *slog.Logger, rec health.Recorder) health.PollerConfig {
+	return health.PollerConfig{Interval: c.PollInterval, Timeout: c.Timeout, MaintenanceFile: c.MaintenanceFile, Logger: logger, Recorder: rec}
 }
 
 // parseServe turns argv and the environment into a validated config.

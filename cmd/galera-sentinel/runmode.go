@@ -19,6 +19,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
+	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
@@ -64,7 +65,8 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 		return err
 	}
 	defer client.Close()
-	poller := health.NewPoller(cfg.poller(logger), cfg.judge(), health.Sampler[galera.Sample](client))
+	mx := newMetrics()
+	poller := health.NewPoller(cfg.poller(logger, mx), cfg.judge(), health.Sampler[galera.Sample](client))
 	peers := peer.NewClient(cfg.Token, clientTLS, cfg.PeerTimeout)
 	defer peers.Close()
 	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
@@ -74,7 +76,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 
 	loop := &recovery.Loop{Expected: cfg.ExpectedSize, Source: source, Peers: peers, GcommPort: cfg.GcommPort,
 		Interval: cfg.DecideInterval, Logger: logger.With("component", "recovery")}
-	m, writers, mux := wireMember(cfg, poller, loop, db, peers, source, logger)
+	m, writers, mux := wireMember(cfg, poller, mx, loop, db, peers, source, logger)
 	logger.Info("run mode", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
 		"agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"peers", source.String(), "expected_size", cfg.ExpectedSize, "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,
@@ -83,7 +85,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 		ready <- eps.http.Addr().String()
 	}
 	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, writers.Run, func(ctx context.Context) {
-		if err := eps.serve(ctx, mux, poller, logger); err != nil {
+		if err := eps.serve(ctx, mux, counted{poller, mx}, logger); err != nil {
 			logger.Error("serving endpoints", "err", err)
 		}
 	})
@@ -94,9 +96,10 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 // wireMember builds the member, its writer view (with the handover
 // between the probe handlers, the drain and the peer API) and the mux of
 // every endpoint.
-func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], loop *recovery.Loop, db *mariadbd.Runner,
+func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metrics.Metrics, loop *recovery.Loop, db *mariadbd.Runner,
 	peers *peer.Client, source discovery.Source, logger *slog.Logger) (*member.Member, *member.WriterView, *http.ServeMux) {
 	h := health.NewHandlers(poller)
+	metrics.Watch(mx, poller, h, metrics.Galera)
 	mcfg := cfg.member()
 	mcfg.WriterUntil = h.WriterUntil
 	m := member.New(mcfg, poller, readyAt(poller), cfg.MaxStaleness, loop, db, secondSignal, logger)
@@ -109,7 +112,8 @@ func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], loop *reco
 	h.SetWriterView(writers.Lowest, cfg.WriterHandover)
 	api := m.PeerAPI(cfg.Token, logger.With("component", "peer-api"))
 	api.Changed = writers.Kick
-	return m, writers, httpserver.NewMux(h, admin(h, cfg.Token, logger), api)
+	metrics.Member(mx, m.State)
+	return m, writers, httpserver.NewMux(h, admin(h, cfg.Token, logger), api, mx.Routes())
 }
 
 // readyAt is the poller's Ready verdict, as the member publishes it.

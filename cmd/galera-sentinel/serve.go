@@ -16,6 +16,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/haproxy"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/notify"
 )
@@ -41,9 +42,11 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 	if err != nil {
 		return err
 	}
-	poller := health.NewPoller(cfg.poller(logger), cfg.judge(), health.Sampler[galera.Sample](client))
+	mx := newMetrics()
+	poller := health.NewPoller(cfg.poller(logger, mx), cfg.judge(), health.Sampler[galera.Sample](client))
 	h := health.NewHandlers(poller)
-	mux := httpserver.NewMux(h, admin(h, cfg.Token, logger))
+	metrics.Watch(mx, poller, h, metrics.Galera)
+	mux := httpserver.NewMux(h, admin(h, cfg.Token, logger), mx.Routes())
 
 	logger.Info("serving", "listen", eps.http.Addr().String(), "agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"mysql_addr", cfg.MySQLAddr, "mysql_user", cfg.MySQLUser,
@@ -55,7 +58,7 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 	defer cancel()
 	done := make(chan struct{})
 	go func() { defer close(done); poller.Run(ctx) }()
-	err = eps.serve(ctx, mux, poller, logger)
+	err = eps.serve(ctx, mux, counted{poller, mx}, logger)
 	cancel()
 	<-done
 	logger.Info("stopped")
@@ -124,6 +127,20 @@ type poked interface {
 	Traffic(now time.Time) health.Traffic
 	Notify()
 }
+
+// newMetrics is the registry of serve and run.
+func newMetrics() *metrics.Metrics {
+	ver, _ := buildVersion()
+	return metrics.New(metrics.Options{Version: ver, ErrorKind: mysqlstat.ErrorKind})
+}
+
+// counted is the poller, with each notification counted in metrics.
+type counted struct {
+	*health.Poller[galera.Sample]
+	m *metrics.Metrics
+}
+
+func (c counted) Notify() { c.m.Notified(); c.Poller.Notify() }
 
 // serve runs every server until ctx ends and returns once all stopped.
 // The first to fail stops the others.

@@ -140,3 +140,34 @@ func FuzzParseRecoveredPosition(f *testing.F) {
 		}
 	})
 }
+
+func TestParseSizeAndOptions(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "1024": 1024, "128M": 128 << 20, "1G": 1 << 30, "64k": 64 << 10, " 2T ": 2 << 40} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "M", "-1", "1.5G", "12P", "99999999999T"} {
+		if got, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", bad, got)
+		}
+	}
+	opts := "gcache.name = galera.cache; gcache.size = 32M;gcs.fc_limit=16"
+	if v, ok := ProviderOption(opts, "gcache.size"); !ok || v != "32M" {
+		t.Errorf("gcache.size: %q %v", v, ok)
+	}
+	if v, ok := ProviderOption(opts, "gcs.fc_limit"); !ok || v != "16" {
+		t.Errorf("gcs.fc_limit: %q %v", v, ok)
+	}
+	if _, ok := ProviderOption(opts, "gcache"); ok {
+		t.Error("a prefix of a name matched")
+	}
+	if avg, m, err := ParseReplLatency("0.1/0.2/0.3/0.01/5"); err != nil || avg != 0.2 || m != 0.3 {
+		t.Errorf("latency: %v %v %v", avg, m, err)
+	}
+	for _, bad := range []string{"", "0/0/0", "a/b/c/d/e", "0/-1/0/0/0"} {
+		if _, _, err := ParseReplLatency(bad); err == nil {
+			t.Errorf("ParseReplLatency(%q): want an error", bad)
+		}
+	}
+}

@@ -24,10 +24,62 @@ type Handlers[S any] struct {
 	// ends.
 	handover    time.Duration
 	writerUntil atomic.Int64
+	// lastRole is the writer role last answered (readiness.WriterRole+1;
+	// 0: none yet), so that a change is recorded once.
+	lastRole atomic.Int32
+	// requests counts answers by endpoint and status code: one atomic add
+	// on the hot path, read by metrics.
+	requests [len(Endpoints)][len(answerCodes)]atomic.Uint64
 }
 
 // NewHandlers returns the probe handlers over p.
 func NewHandlers[S any](p *Poller[S]) *Handlers[S] { return &Handlers[S]{poller: p, now: time.Now} }
+
+// Endpoints are the paths whose answers Handlers counts, in the order of
+// Requests.
+var Endpoints = [...]string{"/readyz", "/", "/livez", "/startupz", "/writerz", "/status"}
+
+const (
+	epReady = iota
+	epRoot
+	epLive
+	epStarted
+	epWriter
+	epStatus
+)
+
+// answerCodes are the status codes the probe endpoints answer with.
+var answerCodes = [...]int{http.StatusOK, http.StatusNotFound, http.StatusServiceUnavailable}
+
+func codeIndex(code int) int {
+	switch code {
+	case http.StatusOK:
+		return 0
+	case http.StatusNotFound:
+		return 1
+	}
+	return 2
+}
+
+func (h *Handlers[S]) count(ep, code int) { h.requests[ep][codeIndex(code)].Add(1) }
+
+// RequestCount is how many answers of one code one endpoint gave.
+type RequestCount struct {
+	Endpoint string
+	Code     int
+	N        uint64
+}
+
+// Requests returns every endpoint's answers by code so far.
+func (h *Handlers[S]) Requests() []RequestCount {
+	var out []RequestCount
+	for ep := range Endpoints {
+		for c := range answerCodes {
+			out = append(out, RequestCount{Endpoints[ep], answerCodes[c], h.requests[ep][c].Load()})
+		}
+	}
+	return out
+}
 
 // SetWriterView tells /writerz the lowest writer rank among the ready
 // members (run mode learns it from its peers), so that the writer moves as
@@ -68,7 +120,7 @@ func (h *Handlers[S]) Register(mux *http.ServeMux) {
 		path string
 		f    http.HandlerFunc
 	}{
-		{"/readyz", h.ready}, {"/{$}", h.ready}, {"/livez", h.live}, {"/startupz", h.started}, {"/writerz", h.writer},
+		{"/readyz", h.ready}, {"/{$}", h.root}, {"/livez", h.live}, {"/startupz", h.started}, {"/writerz", h.writer},
 	}
 	for _, p := range probes {
 		mux.HandleFunc("GET "+p.path, p.f)
@@ -110,15 +162,20 @@ func (h *Handlers[S]) RegisterAdmin(mux *http.ServeMux, auth func(http.Handler) 
 // Its verdict and body were computed when the snapshot was published.
 func (h *Handlers[S]) ready(w http.ResponseWriter, r *http.Request) {
 	ok, body := h.poller.readyAnswer(h.poller.Snapshot(), h.now())
-	writeAnswer(w, ok, body)
+	h.count(epReady, writeAnswer(w, ok, body))
+}
+
+func (h *Handlers[S]) root(w http.ResponseWriter, r *http.Request) {
+	ok, body := h.poller.readyAnswer(h.poller.Snapshot(), h.now())
+	h.count(epRoot, writeAnswer(w, ok, body))
 }
 
 func (h *Handlers[S]) live(w http.ResponseWriter, r *http.Request) {
-	writeVerdict(w, h.poller.judge.Live(h.poller.Snapshot().Observation, h.now()))
+	h.count(epLive, writeVerdict(w, h.poller.judge.Live(h.poller.Snapshot().Observation, h.now())))
 }
 
 func (h *Handlers[S]) started(w http.ResponseWriter, r *http.Request) {
-	writeVerdict(w, h.poller.judge.Started(h.poller.Snapshot().Observation))
+	h.count(epStarted, writeVerdict(w, h.poller.judge.Started(h.poller.Snapshot().Observation)))
 }
 
 // writer answers 200 for the writer, 404 for a member that stands by (it
@@ -129,6 +186,7 @@ func (h *Handlers[S]) writer(w http.ResponseWriter, r *http.Request) {
 	v := h.writerVerdict(h.poller.Snapshot(), h.now())
 	w.WriteHeader(writerCodes[v.Role])
 	_, _ = w.Write([]byte(v.Reason + "\n"))
+	h.count(epWriter, writerCodes[v.Role])
 }
 
 var writerCodes = [...]int{readiness.Unfit: http.StatusServiceUnavailable, readiness.Standby: http.StatusNotFound, readiness.Writer: http.StatusOK}
@@ -150,12 +208,21 @@ func (h *Handlers[S]) writerVerdict(s *Snapshot[S], now time.Time) readiness.Wri
 				Reason: fmt.Sprintf("writer, handing over (%.1fs left): %s", left.Seconds(), v.Reason)}
 		}
 	}
+	if role := int32(v.Role) + 1; h.lastRole.Swap(role) != role {
+		h.poller.rec.VerdictChanged("writer", v.Role == readiness.Writer, ReasonClass(v.Reason), now)
+	}
 	return v
 }
 
-// writeVerdict answers 200 or 503 with the reason on one line.
-func writeVerdict(w http.ResponseWriter, v readiness.Verdict) {
-	writeAnswer(w, v.OK, []byte(v.Reason+"\n"))
+// Writer is the writer verdict at now, as /writerz would answer it.
+func (h *Handlers[S]) Writer(now time.Time) readiness.WriterVerdict {
+	return h.writerVerdict(h.poller.Snapshot(), now)
+}
+
+// writeVerdict answers 200 or 503 with the reason on one line, and
+// returns the code.
+func writeVerdict(w http.ResponseWriter, v readiness.Verdict) int {
+	return writeAnswer(w, v.OK, []byte(v.Reason+"\n"))
 }
 
 // writeAnswer answers 200 or 503 with a line of text. It sets no header:
@@ -165,13 +232,14 @@ func writeVerdict(w http.ResponseWriter, v readiness.Verdict) {
 // is not a concern on the path from a load balancer to its probe: the
 // answer carries no lifetime and no Last-Modified for a cache to derive
 // one from, and a 503 is not cacheable at all. /status keeps no-store.
-func writeAnswer(w http.ResponseWriter, ok bool, body []byte) {
+func writeAnswer(w http.ResponseWriter, ok bool, body []byte) int {
+	code := http.StatusServiceUnavailable
 	if ok {
-		w.WriteHeader(http.StatusOK)
-	} else {
-		w.WriteHeader(http.StatusServiceUnavailable)
+		code = http.StatusOK
 	}
+	w.WriteHeader(code)
 	_, _ = w.Write(body)
+	return code
 }
 
 // StatusDoc is the JSON of GET /status.
@@ -252,6 +320,7 @@ func (h *Handlers[S]) status(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(d)
+	h.count(epStatus, http.StatusOK)
 }
 
 // Traffic is what a load-balancer integration (package haproxy) reports

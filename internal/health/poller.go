@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,28 @@ type PollerConfig struct {
 	// MaintenanceFile, when set, drains the node while the file exists.
 	MaintenanceFile string
 	Logger          *slog.Logger
+	// Recorder, when set, is told of every poll and every change of a
+	// verdict or of the node's state as it happens (package metrics).
+	Recorder Recorder
 }
+
+// Recorder hears what the poller sees as it happens, so that a change
+// shorter than a metrics scrape still counts. Its methods must not block.
+type Recorder interface {
+	// Polled: one poll took d and failed with err (nil: a sample).
+	Polled(d time.Duration, err error)
+	// VerdictChanged: probe ("ready", "live", "started", "writer") now
+	// answers ok, for a reason of class reason (ReasonClass).
+	VerdictChanged(probe string, ok bool, reason string, at time.Time)
+	// StateChanged: the node's state (Policy.State) is now state.
+	StateChanged(state string, at time.Time)
+}
+
+type noRecorder struct{}
+
+func (noRecorder) Polled(time.Duration, error)                    {}
+func (noRecorder) VerdictChanged(string, bool, string, time.Time) {}
+func (noRecorder) StateChanged(string, time.Time)                 {}
 
 // Snapshot is what the poller knows after a poll. It is never modified
 // once published.
@@ -47,6 +69,9 @@ type Snapshot[S any] struct {
 	Failures uint64 // polls that failed
 	// PollDuration is how long the latest poll took.
 	PollDuration time.Duration
+	// Prev is the good sample before Last (nil until there were two), for
+	// rates over one poll interval.
+	Prev *S
 
 	// The Ready verdict as of publishing, and its answer as /readyz
 	// sends it: valid until readyUntil, after which the sample is too old
@@ -62,6 +87,7 @@ type Poller[S any] struct {
 	judge   readiness.Judge[S]
 	sampler Sampler[S]
 	log     *slog.Logger
+	rec     Recorder
 	snap    atomic.Pointer[Snapshot[S]]
 	// kick asks for a poll now (wsrep_notify_cmd, maintenance API).
 	kick chan struct{}
@@ -81,7 +107,12 @@ func NewPoller[S any](cfg PollerConfig, judge readiness.Judge[S], s Sampler[S]) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Poller[S]{cfg: cfg, judge: judge, sampler: s, log: log.With("component", "poller"), kick: make(chan struct{}, 1), changes: make(chan struct{}, 1)}
+	var rec Recorder = noRecorder{}
+	if cfg.Recorder != nil {
+		rec = cfg.Recorder
+	}
+	p := &Poller[S]{cfg: cfg, judge: judge, sampler: s, log: log.With("component", "poller"), rec: rec,
+		kick: make(chan struct{}, 1), changes: make(chan struct{}, 1)}
 	p.store(&Snapshot[S]{Observation: readiness.Observation[S]{Started: time.Now()}})
 	return p
 }
@@ -250,6 +281,7 @@ func (p *Poller[S]) pollOnce(ctx context.Context) {
 			next.FailingSince = begin
 		}
 	} else {
+		next.Prev = prev.Last
 		next.Last, next.LastAt = &s, now
 		next.Err = nil
 		next.FailingSince = time.Time{}
@@ -269,6 +301,7 @@ func (p *Poller[S]) pollOnce(ctx context.Context) {
 	}
 	p.store(&next)
 	p.mu.Unlock()
+	p.rec.Polled(next.PollDuration, err)
 	p.logChange(prev, &next, now)
 }
 
@@ -280,38 +313,48 @@ func (p *Poller[S]) maintenance() bool {
 	return err == nil
 }
 
-// logChange logs one line when a verdict changes, not one per sample.
+// logChange logs one line when a verdict changes, not one per sample, and
+// tells the recorder.
 func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 	j := p.judge
 	was, is := p.Ready(prev, now), next.ready
-	if was.OK != is.OK || category(was.Reason) != category(is.Reason) {
+	if was.OK != is.OK || ReasonClass(was.Reason) != ReasonClass(is.Reason) {
 		level := slog.LevelInfo
 		if !is.OK {
 			level = slog.LevelWarn
 		}
 		p.log.Log(context.Background(), level, "readiness changed", "ready", is.OK, "reason", is.Reason)
+		p.rec.VerdictChanged("ready", is.OK, ReasonClass(is.Reason), now)
 	}
 	wasLive, isLive := j.Live(prev.Observation, now), j.Live(next.Observation, now)
 	if wasLive.OK != isLive.OK {
 		p.log.Warn("liveness changed", "live", isLive.OK, "reason", isLive.Reason)
+		p.rec.VerdictChanged("live", isLive.OK, ReasonClass(isLive.Reason), now)
 	}
 	if a, b := prev.Last, next.Last; a != b && b != nil {
 		attrs := j.Policy.LogAttrs(b)
 		if a == nil || !slices.EqualFunc(j.Policy.LogAttrs(a), attrs, func(x, y slog.Attr) bool { return x.Equal(y) }) {
 			p.log.LogAttrs(context.Background(), slog.LevelInfo, "node state", attrs...)
 		}
+		if state := j.Policy.State(b); a == nil || j.Policy.State(a) != state {
+			p.rec.StateChanged(state, now)
+		}
 	}
 	if !prev.EverSettled && next.EverSettled {
 		p.log.Info("node " + j.Policy.SettledName() + " for the first time since start")
+		p.rec.VerdictChanged("started", true, ReasonClass(j.Started(next.Observation).Reason), now)
 	}
 }
 
-// category strips the changing parts (ages, counts) from a reason so a
-// stale node does not log every poll as its age grows.
-func category(reason string) string {
+// ReasonClass is a reason without its changing parts (ages, counts,
+// names, details after the first colon): "not Synced: Joining" is "not
+// Synced", "stale: last good sample 4.1s ago: ..." is "stale". Every reason
+// the sentinel gives starts with one of a fixed set of phrases, so the
+// classes are few: fit for a log's change detection and a metric's label.
+func ReasonClass(reason string) string {
 	for i, r := range reason {
-		if r == ':' || (r >= '0' && r <= '9') {
-			return reason[:i]
+		if r == ':' || r == '(' || (r >= '0' && r <= '9') {
+			return strings.TrimRight(reason[:i], " ,")
 		}
 	}
 	return reason

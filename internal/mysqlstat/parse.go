@@ -14,6 +14,9 @@ import (
 // was built without Galera or started without a provider.
 var ErrNotGalera = errors.New("server reports no wsrep status: not a Galera node")
 
+// errMalformed wraps a status whose values do not parse.
+var errMalformed = errors.New("malformed status")
+
 // ParseSample builds a Sample from SHOW GLOBAL STATUS and SHOW GLOBAL
 // VARIABLES rows (lower-cased names). A value that is present but
 // malformed is an error: the sentinel does not guess about a node.
@@ -80,7 +83,40 @@ func ParseSample(status, vars map[string]string, at time.Time) (galera.Sample, e
 	s.ReadOnly = onOff(vars, "read_only")
 	s.SSTDonorRejectsQueries = onOff(vars, "wsrep_sst_donor_rejects_queries")
 	if err := errors.Join(errs...); err != nil {
-		return galera.Sample{}, fmt.Errorf("malformed status: %w", err)
+		return galera.Sample{}, fmt.Errorf("%w: %w", errMalformed, err)
 	}
+	s.Stats = parseStats(status, vars)
 	return s, nil
+}
+
+// parseStats reads the metrics-only values; what is missing or malformed
+// stays galera.Unknown (see galera.Stats).
+func parseStats(status, vars map[string]string) galera.Stats {
+	st := galera.UnknownStats()
+	counter := func(name string) int64 {
+		n, err := strconv.ParseInt(status[name], 10, 64)
+		if err != nil || n < 0 {
+			return galera.Unknown
+		}
+		return n
+	}
+	st.ConfID = counter("wsrep_cluster_conf_id")
+	st.RecvQueue = counter("wsrep_local_recv_queue")
+	st.SendQueue = counter("wsrep_local_send_queue")
+	st.CertFailures = counter("wsrep_local_cert_failures")
+	st.BFAborts = counter("wsrep_local_bf_aborts")
+	st.FlowControlPausedNs = counter("wsrep_flow_control_paused_ns")
+	st.FlowControlSent = counter("wsrep_flow_control_sent")
+	st.FlowControlRecv = counter("wsrep_flow_control_recv")
+	st.ReplicatedBytes = counter("wsrep_replicated_bytes")
+	st.ReceivedBytes = counter("wsrep_received_bytes")
+	if avg, maxLatency, err := galera.ParseReplLatency(status["wsrep_evs_repl_latency"]); err == nil {
+		st.ReplLatencyAvg, st.ReplLatencyMax = avg, maxLatency
+	}
+	if v, ok := galera.ProviderOption(vars["wsrep_provider_options"], "gcache.size"); ok {
+		if n, err := galera.ParseSize(v); err == nil {
+			st.GcacheSize = n
+		}
+	}
+	return st
 }

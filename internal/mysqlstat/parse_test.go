@@ -29,13 +29,38 @@ func TestParseSample(t *testing.T) {
 	}
 	want := galera.Sample{At: at, WsrepOn: true, Connected: true, Ready: true, ClusterStatus: "Primary",
 		LocalState: galera.StateSynced, LocalIndex: 2, ClusterSize: 3, ClusterUUID: "6d1e7a1c-e5d5-11f1-af80-3bed973a687b",
-		LastCommitted: 27, NodeName: "node3", RejectQueries: "NONE"}
+		LastCommitted: 27, NodeName: "node3", RejectQueries: "NONE", Stats: galera.UnknownStats()}
 	if s != want {
 		t.Errorf("got %+v\nwant %+v", s, want)
 	}
 
-	// Outside a Primary component Galera prints (size_t)-1 as the index.
+	// The metrics-only values: read when present and well formed, Unknown
+	// otherwise, and never a reason to fail the sample.
 	st := goodStatus()
+	for k, v := range map[string]string{"wsrep_cluster_conf_id": "7", "wsrep_local_recv_queue": "3", "wsrep_local_send_queue": "0",
+		"wsrep_local_cert_failures": "11", "wsrep_local_bf_aborts": "2", "wsrep_flow_control_paused_ns": "123456789",
+		"wsrep_flow_control_sent": "4", "wsrep_flow_control_recv": "5", "wsrep_replicated_bytes": "1000", "wsrep_received_bytes": "2000",
+		"wsrep_evs_repl_latency": "0.000123/0.000456/0.00789/0.0001/12"} {
+		st[k] = v
+	}
+	vs := goodVars()
+	vs["wsrep_provider_options"] = "base_dir = /var/lib/mysql/; gcache.name = galera.cache; gcache.size = 128M; gcs.fc_limit = 16"
+	s, err = ParseSample(st, vs, at)
+	wantStats := galera.Stats{ConfID: 7, RecvQueue: 3, SendQueue: 0, CertFailures: 11, BFAborts: 2, FlowControlPausedNs: 123456789,
+		FlowControlSent: 4, FlowControlRecv: 5, ReplicatedBytes: 1000, ReceivedBytes: 2000, ReplLatencyAvg: 0.000456, ReplLatencyMax: 0.00789,
+		GcacheSize: 128 << 20}
+	if err != nil || s.Stats != wantStats {
+		t.Errorf("stats: got %+v, %v\nwant %+v", s.Stats, err, wantStats)
+	}
+	st["wsrep_local_recv_queue"], st["wsrep_evs_repl_latency"] = "lots", "0/0/0"
+	vs["wsrep_provider_options"] = "gcache.size = big"
+	s, err = ParseSample(st, vs, at)
+	if err != nil || s.Stats.RecvQueue != galera.Unknown || s.Stats.ReplLatencyAvg != galera.Unknown || s.Stats.GcacheSize != galera.Unknown || s.Stats.ConfID != 7 {
+		t.Errorf("malformed stats: got %+v, %v; want those Unknown, the rest read, no error", s.Stats, err)
+	}
+
+	// Outside a Primary component Galera prints (size_t)-1 as the index.
+	st = goodStatus()
 	st["wsrep_local_index"] = "18446744073709551615"
 	st["wsrep_cluster_status"] = "non-Primary"
 	if s, err := ParseSample(st, goodVars(), at); err != nil || s.LocalIndex != -1 {
