@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh >/dev/null
-exec go test -run '^$' -bench 'BenchmarkReadyz(Ceiling|Wrk)' -benchtime 1x -count 1 ./bench/
+exec go test -run '^$' -bench 'BenchmarkReadyz(Ceiling|Wrk|WithScrapes)' -benchtime 1x -count 1 ./bench/

@@ -170,3 +170,64 @@ func wrkLatency(b *testing.B, out []byte, pct string) time.Duration {
 	unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[2])]
 	return time.Duration(v * float64(unit))
 }
+
+// BenchmarkReadyzWithScrapes measures /readyz of a real sentinel process
+// with and without a Prometheus scrape of /metrics every second, in the
+// same run, alternately (wrk -t1 -c64, 5 s each), and the scrape's own
+// latency. The goal: within 5% of the throughput without scrapes.
+func BenchmarkReadyzWithScrapes(b *testing.B) {
+	_, readyz := startSentinel(b)
+	metricsURL := readyz[:len(readyz)-len("/readyz")] + "/metrics"
+	scrapes := func(stop <-chan struct{}, took chan<- []time.Duration) {
+		var d []time.Duration
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				took <- d
+				return
+			case <-t.C:
+			}
+			t0 := time.Now()
+			resp, err := http.Get(metricsURL)
+			if err != nil {
+				b.Error(err)
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			d = append(d, time.Since(t0))
+		}
+	}
+	const rounds = 2
+	var sumWith, sumWithout float64
+	var all []time.Duration
+	b.ResetTimer()
+	for i := range rounds {
+		without := wrkFloat(b, wrk(b, readyz, "-t1", "-c64", "-d5s"), `Requests/sec:\s+([\d.]+)`)
+		stop, took := make(chan struct{}), make(chan []time.Duration, 1)
+		go scrapes(stop, took)
+		with := wrkFloat(b, wrk(b, readyz, "-t1", "-c64", "-d5s"), `Requests/sec:\s+([\d.]+)`)
+		close(stop)
+		d := <-took
+		all = append(all, d...)
+		fmt.Printf("round %d: /readyz %.0f req/s without scrapes, %.0f req/s with one scrape a second (%d scrapes), ratio %.3f\n",
+			i+1, without, with, len(d), with/without)
+		sumWith, sumWithout = sumWith+with, sumWithout+without
+	}
+	b.StopTimer()
+	var worst, total time.Duration
+	for _, d := range all {
+		total += d
+		worst = max(worst, d)
+	}
+	ratio := sumWith / sumWithout
+	b.ReportMetric(ratio, "ratio")
+	if len(all) > 0 {
+		b.ReportMetric(total.Seconds()*1e3/float64(len(all)), "scrape-ms-mean")
+		b.ReportMetric(worst.Seconds()*1e3, "scrape-ms-max")
+	}
+	fmt.Printf("/readyz with a scrape every second at %.1f%% of without (goal: at least 95%%); scrape under that load: mean %.1f ms, max %.1f ms\n",
+		100*ratio, total.Seconds()*1e3/float64(max(len(all), 1)), worst.Seconds()*1e3)
+}
