@@ -13,6 +13,7 @@ packages=(
   dnsmasq-base                             # real DNS for peer discovery tests
   iproute2 iptables                        # network namespaces, partitions, blackholes
   wrk                                      # HTTP load for bench/
+  prometheus                               # promtool: the shipped alert rules and their tests
   procps make ca-certificates git
 )
 # A command or file per package that tells us it is installed.
@@ -24,6 +25,7 @@ probes=(
   /usr/sbin/dnsmasq
   /usr/sbin/ip /usr/sbin/iptables
   /usr/bin/wrk
+  /usr/bin/promtool
   /usr/bin/pgrep /usr/bin/make /etc/ssl/certs /usr/bin/git
 )
 

@@ -24,6 +24,20 @@ func TestHAProxyExampleIsValid(t *testing.T) {
 	}
 }
 
+// TestShippedAlertRules: the alert rules parse, and their unit tests
+// (synthetic series for every alert, firing and not) pass, with the
+// promtool of Debian's prometheus package.
+func TestShippedAlertRules(t *testing.T) {
+	bin := testcluster.RequireBinary(t, "promtool")
+	for _, args := range [][]string{{"check", "rules", "galera-sentinel-rules.yml"}, {"test", "rules", "galera-sentinel-rules.test.yml"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = "../../deploy/prometheus"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
 // unitFile is what systemd takes from a unit's [Service] section for
 // starting it: Environment= pairs, the EnvironmentFile= path, ExecStart=.
 type unitFile struct {
