@@ -154,6 +154,21 @@ func TestAlertsOnRecordedPartition(t *testing.T) {
 		}
 	}
 
+	// galera-sentinel status over the same sentinels: exit 0 and no
+	// problem while healthy; exit 1 naming why once partitioned, and
+	// once split.
+	statusOf := func() (string, error) {
+		var out, errOut strings.Builder
+		var hosts []string
+		for _, b := range bases {
+			hosts = append(hosts, strings.TrimPrefix(b, "http://"))
+		}
+		err := run(ctx, []string{"status", "--peers=" + strings.Join(hosts, ","), "--format=json"}, func(string) string { return "" }, &out, &errOut)
+		return out.String(), err
+	}
+	if out, err := statusOf(); err != nil || !strings.Contains(out, `"healthy": true`) {
+		t.Errorf("status of a healthy cluster: %v\n%s", err, out)
+	}
 	time.Sleep(8 * time.Second)
 	if err := n3.Partition(); err != nil {
 		t.Fatal(err)
@@ -162,6 +177,10 @@ func TestAlertsOnRecordedPartition(t *testing.T) {
 	waitFor("node3 not ready in the recording", 30*time.Second, func() bool { cut = rec.first(0, notReady); return cut >= 0 })
 	// Not ready for longer than the rule's `for: 1m`.
 	waitFor("66 s of node3 not ready", 2*time.Minute, func() bool { return rec.len() > cut+66 })
+	if out, err := statusOf(); err == nil || !strings.Contains(err.Error(), "node3: not in a Primary component") ||
+		!strings.Contains(err.Error(), "the Primary component has 2 of the 3 members asked") || !strings.Contains(out, `"healthy": false`) {
+		t.Errorf("status of a partitioned cluster: %v\n%s", err, out)
+	}
 	if err := n3.Exec(ctx, "SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'"); err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +189,11 @@ func TestAlertsOnRecordedPartition(t *testing.T) {
 	waitFor("35 s of two Primary components", time.Minute, func() bool { return rec.len() > split+35 })
 	close(stop)
 	<-done
+	if _, err := statusOf(); err == nil || !strings.Contains(err.Error(), "two Primary components: 3 members are Primary") {
+		t.Errorf("status of a split cluster: %v", err)
+	} else {
+		t.Logf("status, split: %v", err)
+	}
 	t.Logf("recorded %d s: node3 not ready from %d s, Primary on its own from %d s", rec.len(), cut, split)
 	for i := cut; i < cut+62; i++ {
 		if !notReady(i) {

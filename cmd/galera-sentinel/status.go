@@ -50,7 +50,7 @@ func (c *StatusConfig) Validate() error {
 }
 
 func parseStatus(args []string, getenv func(string) string, stderr io.Writer) (*StatusConfig, error) {
-	fs := newFlagSet("status", "status [flags]", "Print one row per member, from each sentinel's /status. Exits 1 when a member does not answer.", stderr)
+	fs := newFlagSet("status", "status [flags]", "Print one row per member, from each sentinel's /status. Exits 1 when the cluster is unhealthy (a member missing or outside the Primary component, two cluster UUIDs, two Primary components, sizes that disagree) and says why.", stderr)
 	cfg := &StatusConfig{}
 	cfg.flags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -92,17 +92,32 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	c := peer.NewClient("", clientTLS, cfg.Timeout)
 	defer c.Close()
 	members := clusterview.Fetch(ctx, c, addrs)
+	problems := clusterview.Problems(members)
 	if cfg.Format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(members); err != nil {
+		doc := statusDoc{Healthy: len(problems) == 0, Problems: problems, Members: members}
+		if doc.Problems == nil {
+			doc.Problems = []string{}
+		}
+		if err := enc.Encode(doc); err != nil {
 			return err
 		}
 	} else {
 		clusterview.Render(stdout, members, "", nil)
+		if len(problems) > 0 {
+			fmt.Fprintf(stdout, "\nunhealthy:\n  %s\n", strings.Join(problems, "\n  "))
+		}
 	}
-	if down := clusterview.Unreachable(members); len(down) > 0 {
-		return fmt.Errorf("no answer from %s", strings.Join(down, ", "))
+	if len(problems) > 0 {
+		return fmt.Errorf("unhealthy: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// statusDoc is `status --format=json`.
+type statusDoc struct {
+	Healthy  bool                 `json:"healthy"`
+	Problems []string             `json:"problems"`
+	Members  []clusterview.Member `json:"members"`
 }

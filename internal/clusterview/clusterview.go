@@ -3,12 +3,16 @@
 // and the demo print.
 //
 // It must not judge a member: it shows the verdicts each sentinel gave.
+// It judges only what no single sentinel can see (Problems): whether the
+// members' answers agree with one healthy cluster.
 package clusterview
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -55,15 +59,73 @@ func Fetch(ctx context.Context, c StatusGetter, addrs []string) []Member {
 	return out
 }
 
-// Unreachable lists the members that did not answer.
-func Unreachable(ms []Member) []string {
-	var down []string
+// Problems says why the members' answers are not one healthy cluster,
+// one line each, in a stable order: a member that does not answer or has
+// no sample, a member outside the Primary component, two cluster UUIDs,
+// two Primary components (more Primary members than the largest
+// component has), Primary members whose cluster sizes disagree, and a
+// Primary component smaller than the members asked. None: healthy.
+func Problems(ms []Member) []string {
+	var out []string
+	uuids := map[string][]string{}
+	var primaries []string
+	sizes := map[int][]string{}
+	maxSize := 0
 	for _, m := range ms {
-		if m.Status == nil {
-			down = append(down, m.Addr)
+		switch {
+		case m.Status == nil:
+			out = append(out, fmt.Sprintf("%s: no answer: %s", m.Addr, m.Err))
+			continue
+		case m.Status.Sample == nil:
+			why := m.Status.Ready.Reason
+			out = append(out, fmt.Sprintf("%s: no sample of its node: %s", m.Addr, why))
+			continue
 		}
+		s := m.Status.Sample
+		name := s.NodeName
+		if name == "" {
+			name = m.Addr
+		}
+		if s.ClusterUUID != "" {
+			uuids[s.ClusterUUID] = append(uuids[s.ClusterUUID], name)
+		}
+		if s.ClusterStatus != "Primary" {
+			out = append(out, fmt.Sprintf("%s: not in a Primary component (%s, %s)", name, orDash(s.ClusterStatus), s.LocalState))
+			continue
+		}
+		primaries = append(primaries, name)
+		sizes[s.ClusterSize] = append(sizes[s.ClusterSize], name)
+		maxSize = max(maxSize, s.ClusterSize)
 	}
-	return down
+	if len(uuids) > 1 {
+		var parts []string
+		for _, u := range slices.Sorted(maps.Keys(uuids)) {
+			parts = append(parts, fmt.Sprintf("%s (%s)", u, strings.Join(uuids[u], ", ")))
+		}
+		out = append(out, "two or more clusters: members name cluster UUIDs "+strings.Join(parts, " and "))
+	}
+	if len(primaries) > maxSize {
+		out = append(out, fmt.Sprintf("two Primary components: %d members are Primary (%s), the largest component has %d",
+			len(primaries), strings.Join(primaries, ", "), maxSize))
+	}
+	if len(sizes) > 1 {
+		var parts []string
+		for _, n := range slices.Sorted(maps.Keys(sizes)) {
+			parts = append(parts, fmt.Sprintf("%d (%s)", n, strings.Join(sizes[n], ", ")))
+		}
+		out = append(out, "Primary members disagree on the cluster size: "+strings.Join(parts, ", "))
+	}
+	if len(primaries) > 0 && len(primaries) <= maxSize && maxSize < len(ms) {
+		out = append(out, fmt.Sprintf("the Primary component has %d of the %d members asked", maxSize, len(ms)))
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // Render prints one row per member. extra, when set, adds a column: its
