@@ -20,6 +20,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
@@ -54,6 +55,7 @@ type ServeConfig struct {
 	Token                 string // from the file or the environment; never logged
 	AgentCheckListen      string
 	NotifySocket          string
+	EventsFile            string
 	LogFormat             string
 	LogLevel              string
 }
@@ -74,6 +76,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TokenFile, "token-file", "", "file holding the API token (or set "+tokenEnv+"): required by POST /api/v1/maintenance and, in run mode, shared by the cluster's sentinels")
 	fs.StringVar(&c.AgentCheckListen, "agent-check-listen", "", "TCP address for HAProxy's agent-check (answers up, drain, maint or down); off when empty")
 	fs.StringVar(&c.NotifySocket, "notify-socket", "", "unix socket where 'galera-sentinel notify' (mariadbd's wsrep_notify_cmd) reports state changes, which trigger a poll at once; off when empty")
+	fs.StringVar(&c.EventsFile, "events-file", "", "append the event journal (verdict changes, decisions, drains, mariadbd exits) to this file, rotated at 1 MiB; run mode's default is "+journal.FileName+" in the data directory, so it outlives the pod; off: memory only (GET /api/v1/events)")
 	fs.StringVar(&c.LogFormat, "log-format", "auto", "text, json, or auto (text on a terminal, json otherwise)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 }
@@ -398,6 +401,18 @@ func (c *RunConfig) mariadbd(exe string, e mariadbd.Effective) mariadbd.Config {
 		}
 	}
 	return m
+}
+
+// eventsFile is where run mode keeps its journal: --events-file, "off"
+// for none, by default in the data directory (the member's volume).
+func (c *RunConfig) eventsFile() string {
+	switch c.EventsFile {
+	case "off":
+		return ""
+	case "":
+		return filepath.Join(c.DataDir, journal.FileName)
+	}
+	return c.EventsFile
 }
 
 func (c *RunConfig) member() member.Config {

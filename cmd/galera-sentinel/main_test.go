@@ -27,6 +27,7 @@ func TestBadCommandLines(t *testing.T) {
 		{"notify", "--status", "Synced"}, {"notify", "--socket"},
 		{"status", "--format=yaml"}, {"status", "--peers=nohostport"}, {"status", "extra"}, {"status", "--timeout=0s"},
 		{"demo", "extra"}, {"demo", "--bogus"},
+		{"events", "--since=yesterday"}, {"events", "--format=xml"}, {"events", "extra"},
 		{"serve", "--agent-check-listen=nope"}, {"serve", "--notify-socket=relative.sock"}} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut)
@@ -102,7 +103,7 @@ func TestBadRunCommandLines(t *testing.T) {
 // people reach for by mistake get a hint.
 func TestHelpAndHints(t *testing.T) {
 	env := func(string) string { return "" }
-	for _, cmd := range []string{"serve", "run", "status", "demo", "version", "notify"} {
+	for _, cmd := range []string{"serve", "run", "status", "events", "demo", "version", "notify"} {
 		for _, h := range []string{"-h", "--help"} {
 			var out, errOut bytes.Buffer
 			if err := run(context.Background(), []string{cmd, h}, env, &out, &errOut); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
@@ -66,7 +67,9 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	}
 	defer client.Close()
 	mx := newMetrics()
-	poller := health.NewPoller(cfg.poller(logger, mx), cfg.judge(), health.Sampler[galera.Sample](client))
+	instance := newInstanceID()
+	jr := openJournal(cfg.eventsFile(), cfg.NodeName, instance, "run", logger)
+	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), cfg.judge(), health.Sampler[galera.Sample](client))
 	peers := peer.NewClient(cfg.Token, clientTLS, cfg.PeerTimeout)
 	defer peers.Close()
 	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
@@ -76,32 +79,35 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 
 	loop := &recovery.Loop{Expected: cfg.ExpectedSize, Source: source, Peers: peers, GcommPort: cfg.GcommPort,
 		Interval: cfg.DecideInterval, Logger: logger.With("component", "recovery")}
-	m, writers, mux := wireMember(cfg, poller, mx, loop, db, peers, source, logger)
+	m, writers, mux := wireMember(cfg, poller, mx, jr, instance, loop, db, peers, source, logger)
 	logger.Info("run mode", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
 		"agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"peers", source.String(), "expected_size", cfg.ExpectedSize, "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,
-		"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[eff.HasClusterAddress()], "pid", os.Getpid())
+		"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[eff.HasClusterAddress()],
+		"events_file", jr.Path(), "pid", os.Getpid())
 	if ready != nil {
 		ready <- eps.http.Addr().String()
 	}
 	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, writers.Run, func(ctx context.Context) {
-		if err := eps.serve(ctx, mux, counted{poller, mx}, logger); err != nil {
+		if err := eps.serve(ctx, mux, counted{poller, mx, jr}, logger); err != nil {
 			logger.Error("serving endpoints", "err", err)
 		}
 	})
 	defer stop()
-	return m.Run(ctx)
+	err = m.Run(ctx)
+	stopped(jr, err)
+	return err
 }
 
 // wireMember builds the member, its writer view (with the handover
 // between the probe handlers, the drain and the peer API) and the mux of
 // every endpoint.
-func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metrics.Metrics, loop *recovery.Loop, db *mariadbd.Runner,
-	peers *peer.Client, source discovery.Source, logger *slog.Logger) (*member.Member, *member.WriterView, *http.ServeMux) {
+func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metrics.Metrics, jr *journal.Journal, instance string,
+	loop *recovery.Loop, db *mariadbd.Runner, peers *peer.Client, source discovery.Source, logger *slog.Logger) (*member.Member, *member.WriterView, *http.ServeMux) {
 	h := health.NewHandlers(poller)
 	metrics.Watch(mx, poller, h, metrics.Galera)
 	mcfg := cfg.member()
-	mcfg.WriterUntil = h.WriterUntil
+	mcfg.WriterUntil, mcfg.Events, mcfg.InstanceID = h.WriterUntil, jr.Add, instance
 	m := member.New(mcfg, poller, readyAt(poller), cfg.MaxStaleness, loop, db, secondSignal, logger)
 	if cfg.ForceBootstrap != "" && cfg.ForceBootstrap == cfg.NodeName {
 		logger.Warn("bootstrap override set by flag: this member may bootstrap without the others; remove the flag once the cluster is back", "node", cfg.NodeName)
@@ -113,7 +119,7 @@ func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metric
 	api := m.PeerAPI(cfg.Token, logger.With("component", "peer-api"))
 	api.Changed = writers.Kick
 	metrics.Member(mx, m.State)
-	return m, writers, httpserver.NewMux(h, admin(h, cfg.Token, logger), api, mx.Routes())
+	return m, writers, httpserver.NewMux(h, admin(h, cfg.Token, logger), api, mx.Routes(), jr.Routes())
 }
 
 // readyAt is the poller's Ready verdict, as the member publishes it.

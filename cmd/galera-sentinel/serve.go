@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/haproxy"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/notify"
@@ -43,10 +47,16 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 		return err
 	}
 	mx := newMetrics()
-	poller := health.NewPoller(cfg.poller(logger, mx), cfg.judge(), health.Sampler[galera.Sample](client))
+	host, _ := os.Hostname()
+	events := cfg.EventsFile
+	if events == "off" {
+		events = ""
+	}
+	jr := openJournal(events, host, newInstanceID(), "serve", logger)
+	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), cfg.judge(), health.Sampler[galera.Sample](client))
 	h := health.NewHandlers(poller)
 	metrics.Watch(mx, poller, h, metrics.Galera)
-	mux := httpserver.NewMux(h, admin(h, cfg.Token, logger), mx.Routes())
+	mux := httpserver.NewMux(h, admin(h, cfg.Token, logger), mx.Routes(), jr.Routes())
 
 	logger.Info("serving", "listen", eps.http.Addr().String(), "agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"mysql_addr", cfg.MySQLAddr, "mysql_user", cfg.MySQLUser,
@@ -58,9 +68,10 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 	defer cancel()
 	done := make(chan struct{})
 	go func() { defer close(done); poller.Run(ctx) }()
-	err = eps.serve(ctx, mux, counted{poller, mx}, logger)
+	err = eps.serve(ctx, mux, counted{poller, mx, jr}, logger)
 	cancel()
 	<-done
+	stopped(jr, err)
 	logger.Info("stopped")
 	return err
 }
@@ -134,13 +145,45 @@ func newMetrics() *metrics.Metrics {
 	return metrics.New(metrics.Options{Version: ver, ErrorKind: mysqlstat.ErrorKind})
 }
 
-// counted is the poller, with each notification counted in metrics.
+// counted is the poller, with each notification counted in metrics and
+// the journal.
 type counted struct {
 	*health.Poller[galera.Sample]
-	m *metrics.Metrics
+	m  *metrics.Metrics
+	jr *journal.Journal
 }
 
-func (c counted) Notify() { c.m.Notified(); c.Poller.Notify() }
+func (c counted) Notify() {
+	c.m.Notified()
+	c.jr.Add(journal.Event{Kind: journal.KindNotification})
+	c.Poller.Notify()
+}
+
+// openJournal opens the event journal (path "": memory only) and records
+// the start.
+func openJournal(path, node, instance, mode string, logger *slog.Logger) *journal.Journal {
+	jr := journal.Open(path, 0, node, instance, logger)
+	ver, _ := buildVersion()
+	jr.Add(journal.Event{Kind: journal.KindStart, Reason: fmt.Sprintf("galera-sentinel %s %s, pid %d", ver, mode, os.Getpid())})
+	return jr
+}
+
+// stopped records the end of the sentinel.
+func stopped(jr *journal.Journal, err error) {
+	reason := "stopped"
+	if err != nil {
+		reason = "stopped: " + err.Error()
+	}
+	jr.Add(journal.Event{Kind: journal.KindStop, Reason: reason})
+}
+
+// newInstanceID is random per sentinel process: it tells one life of a
+// member from the next, in the journal and to the peers.
+func newInstanceID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
 
 // serve runs every server until ctx ends and returns once all stopped.
 // The first to fail stops the others.

@@ -209,7 +209,7 @@ func (h *Handlers[S]) writerVerdict(s *Snapshot[S], now time.Time) readiness.Wri
 		}
 	}
 	if role := int32(v.Role) + 1; h.lastRole.Swap(role) != role {
-		h.poller.rec.VerdictChanged("writer", v.Role == readiness.Writer, ReasonClass(v.Reason), now)
+		h.poller.rec.VerdictChanged("writer", v.Role == readiness.Writer, v.Reason, now)
 	}
 	return v
 }

@@ -49,7 +49,7 @@ type Recorder interface {
 	// Polled: one poll took d and failed with err (nil: a sample).
 	Polled(d time.Duration, err error)
 	// VerdictChanged: probe ("ready", "live", "started", "writer") now
-	// answers ok, for a reason of class reason (ReasonClass).
+	// answers ok, for reason.
 	VerdictChanged(probe string, ok bool, reason string, at time.Time)
 	// StateChanged: the node's state (Policy.State) is now state.
 	StateChanged(state string, at time.Time)
@@ -324,12 +324,12 @@ func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 			level = slog.LevelWarn
 		}
 		p.log.Log(context.Background(), level, "readiness changed", "ready", is.OK, "reason", is.Reason)
-		p.rec.VerdictChanged("ready", is.OK, ReasonClass(is.Reason), now)
+		p.rec.VerdictChanged("ready", is.OK, is.Reason, now)
 	}
 	wasLive, isLive := j.Live(prev.Observation, now), j.Live(next.Observation, now)
 	if wasLive.OK != isLive.OK {
 		p.log.Warn("liveness changed", "live", isLive.OK, "reason", isLive.Reason)
-		p.rec.VerdictChanged("live", isLive.OK, ReasonClass(isLive.Reason), now)
+		p.rec.VerdictChanged("live", isLive.OK, isLive.Reason, now)
 	}
 	if a, b := prev.Last, next.Last; a != b && b != nil {
 		attrs := j.Policy.LogAttrs(b)
@@ -342,7 +342,7 @@ func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 	}
 	if !prev.EverSettled && next.EverSettled {
 		p.log.Info("node " + j.Policy.SettledName() + " for the first time since start")
-		p.rec.VerdictChanged("started", true, ReasonClass(j.Started(next.Observation).Reason), now)
+		p.rec.VerdictChanged("started", true, j.Started(next.Observation).Reason, now)
 	}
 }
 
@@ -358,4 +358,27 @@ func ReasonClass(reason string) string {
 		}
 	}
 	return reason
+}
+
+// Tee is a Recorder that tells each of rs.
+func Tee(rs ...Recorder) Recorder { return tee(rs) }
+
+type tee []Recorder
+
+func (t tee) Polled(d time.Duration, err error) {
+	for _, r := range t {
+		r.Polled(d, err)
+	}
+}
+
+func (t tee) VerdictChanged(probe string, ok bool, reason string, at time.Time) {
+	for _, r := range t {
+		r.VerdictChanged(probe, ok, reason, at)
+	}
+}
+
+func (t tee) StateChanged(state string, at time.Time) {
+	for _, r := range t {
+		r.StateChanged(state, at)
+	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
+	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
@@ -50,6 +51,12 @@ type Config struct {
 	// keeps answering 200 on /writerz until then, so its drain delay
 	// counts from that moment.
 	WriterUntil func() time.Time
+	// InstanceID tells this sentinel process from its earlier lives and
+	// from another that claims its name (random when empty).
+	InstanceID string
+	// Events, when set, receives the member's journal events: its
+	// position, decisions, starts and exits of mariadbd, retries, drain.
+	Events func(journal.Event)
 }
 
 // Poller is what the member needs of the health poller.
@@ -98,11 +105,17 @@ func New(cfg Config, p Poller, ready func(*health.Snapshot[galera.Sample], time.
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = time.Second
 	}
+	if cfg.Events == nil {
+		cfg.Events = func(journal.Event) {}
+	}
 	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin, 30*time.Second)
-	var idb [8]byte
-	_, _ = rand.Read(idb[:])
 	m := &Member{cfg: cfg, poller: p, judge: ready, fresh: maxStaleness, loop: loop, db: db, hurry: hurry, log: log}
-	m.instance = hex.EncodeToString(idb[:])
+	m.instance = cfg.InstanceID
+	if m.instance == "" {
+		var idb [8]byte
+		_, _ = rand.Read(idb[:])
+		m.instance = hex.EncodeToString(idb[:])
+	}
 	m.self = peer.Self{Member: galera.Member{Name: cfg.NodeName}, InstanceID: m.instance, Phase: peer.PhasePosition}
 	loop.Self, loop.Instance = m.position, m.instance
 	loop.OnDecision = m.decided
@@ -119,6 +132,7 @@ func (m *Member) decided(d galera.Decision) {
 	m.mu.Lock()
 	m.self.Decision = d.Action.String() + ": " + d.Reason
 	m.mu.Unlock()
+	m.cfg.Events(journal.Event{Kind: journal.KindDecision, Reason: d.Action.String() + ": " + d.Reason})
 	if !d.Action.Starts() {
 		m.poller.SetHold(d.Action.String() + ": " + d.Reason)
 	}
@@ -198,6 +212,7 @@ func (m *Member) Run(ctx context.Context) error {
 		}
 		reason := fmt.Sprintf("%s; trying again in %s (try %d)", again.reason, pause, try)
 		m.log.Warn("will try again", "reason", again.reason, "pause", pause, "try", try)
+		m.cfg.Events(journal.Event{Kind: journal.KindRetry, Reason: reason})
 		m.poller.SetHold(reason)
 		m.mu.Lock()
 		m.self.Member, m.self.Phase, m.self.Decision = galera.Member{Name: m.cfg.NodeName}, peer.PhasePosition, reason
@@ -232,6 +247,7 @@ func (m *Member) attempt(ctx context.Context) error {
 		}
 		return fmt.Errorf("%w; nothing was started", err)
 	}
+	m.cfg.Events(journal.Event{Kind: journal.KindPosition, Reason: local.How})
 	m.log.Info("local position", "how", local.How, "empty", local.Empty, "fresh", local.Fresh, "needs_sst", local.NeedsSST,
 		"uuid", local.Position.UUID, "seqno", local.Position.Seqno, "safe_to_bootstrap", local.SafeToBootstrap, "saved_view", local.SavedView)
 	m.mu.Lock()
@@ -251,6 +267,7 @@ func (m *Member) attempt(ctx context.Context) error {
 	started := time.Now()
 	select {
 	case <-proc.Done():
+		m.cfg.Events(journal.Event{Kind: journal.KindMariadbdExit, Reason: proc.Describe()})
 		if s := m.poller.Snapshot(); s.SettledAt.Before(started) {
 			m.mu.Lock()
 			m.started = false
@@ -294,6 +311,11 @@ func (m *Member) start(ctx context.Context, plan recovery.Plan, local recovery.L
 		m.poller.SetHold("mariadbd did not start")
 		return nil, err
 	}
+	kind := journal.KindMariadbd
+	if s.NewCluster {
+		kind = journal.KindBootstrap
+	}
+	m.cfg.Events(journal.Event{Kind: kind, Reason: fmt.Sprintf("%s (pid %d)", plan.Action, proc.Pid)})
 	m.mu.Lock()
 	m.started, m.self.Phase = true, peer.PhaseRunning
 	m.mu.Unlock()
@@ -313,6 +335,7 @@ func (m *Member) stop(proc *supervisor.Process) error {
 		return &ExitError{Code: proc.ExitCode(), Msg: err.Error()}
 	}
 	m.log.Info("mariadbd stopped", "status", proc.Describe(), "took", time.Since(begin).Round(time.Millisecond))
+	m.cfg.Events(journal.Event{Kind: journal.KindMariadbdExit, Reason: "stopped: " + proc.Describe()})
 	if code := proc.ExitCode(); code != 0 {
 		return &ExitError{Code: code, Msg: "mariadbd " + proc.Describe()}
 	}
@@ -342,6 +365,11 @@ func (m *Member) drain(proc *supervisor.Process) {
 		}
 	}
 	m.log.Info("draining: readiness is 503; waiting for the load balancer", "drain_delay", delay, "drain_timeout", m.cfg.DrainTimeout)
+	m.cfg.Events(journal.Event{Kind: journal.KindDrain, Reason: fmt.Sprintf("began: drain delay %s, drain timeout %s", delay.Round(time.Millisecond), m.cfg.DrainTimeout)})
+	defer func() {
+		n, _ := ClientConnections(m.poller.Snapshot(), m.fresh, time.Now())
+		m.cfg.Events(journal.Event{Kind: journal.KindDrain, Reason: fmt.Sprintf("ended after %s, %d client connections open", time.Since(begin).Round(time.Millisecond), n)})
+	}()
 	wait := func(d time.Duration) error {
 		t := time.NewTimer(d)
 		defer t.Stop()

@@ -109,7 +109,7 @@ func (m *Metrics) Polled(d time.Duration, err error) {
 
 // VerdictChanged records a change of a probe's verdict (health.Recorder).
 func (m *Metrics) VerdictChanged(probe string, ok bool, reason string, at time.Time) {
-	m.changes.WithLabelValues(probe, reason).Inc()
+	m.changes.WithLabelValues(probe, health.ReasonClass(reason)).Inc()
 	m.mu.Lock()
 	m.lastChange[probe] = at
 	m.mu.Unlock()

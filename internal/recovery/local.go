@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 )
 
 // Files Galera keeps in the data directory.
@@ -27,8 +28,9 @@ const (
 )
 
 // ignoredEntries do not make a data directory "not empty": a fresh
-// filesystem's lost+found, and what a volume mount may add.
-var ignoredEntries = map[string]bool{"lost+found": true}
+// filesystem's lost+found, what a volume mount may add, and the
+// sentinel's own event journal.
+var ignoredEntries = map[string]bool{"lost+found": true, journal.FileName: true, journal.RotatedName: true}
 
 // Files that only the receiving side of a state transfer in progress
 // leaves behind. A joiner killed (or whose donor died) in the middle of

@@ -35,6 +35,8 @@ func TestReadLocal(t *testing.T) {
 	}{
 		{"empty", nil, noRecover, galera.Member{Empty: true, PositionKnown: true}, ""},
 		{"lost+found only", map[string]string{"lost+found/": ""}, noRecover, galera.Member{Empty: true, PositionKnown: true}, ""},
+		{"the sentinel's event journal only", map[string]string{"galera-sentinel-events.log": "{}", "galera-sentinel-events.1.log": "{}"}, noRecover,
+			galera.Member{Empty: true, PositionKnown: true}, ""},
 		{"an installation without grastate.dat: fresh", map[string]string{"ibdata1": "x", "mysql/": "", "performance_schema/": "", "sys/": "", "test/": "", "#innodb_temp/": ""}, noRecover,
 			galera.Member{Fresh: true, PositionKnown: true, Position: galera.Position{UUID: galera.ZeroUUID, Seqno: -1}}, ""},
 		{"a user database without grastate.dat: data of its own", map[string]string{"ibdata1": "x", "mysql/": "", "shop/": ""}, noRecover,
