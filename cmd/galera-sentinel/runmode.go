@@ -22,6 +22,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
+	"github.com/galera-sentinel/galera-sentinel/internal/page"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
@@ -119,7 +120,9 @@ func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metric
 	api := m.PeerAPI(cfg.Token, logger.With("component", "peer-api"))
 	api.Changed = writers.Kick
 	metrics.Member(mx, m.State)
-	return m, writers, httpserver.NewMux(h, admin(h, cfg.Token, logger), api, mx.Routes(), jr.Routes())
+	pg := &page.Page{Peers: source.Peers, Client: peers, Timeout: cfg.PeerTimeout}
+	h.SetPage(pg, page.Wants)
+	return m, writers, httpserver.NewMux(h, admin(h, cfg.Token, logger), api, mx.Routes(), jr.Routes(), pg.Routes())
 }
 
 // readyAt is the poller's Ready verdict, as the member publishes it.

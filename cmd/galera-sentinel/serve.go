@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,6 +24,8 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/notify"
+	"github.com/galera-sentinel/galera-sentinel/internal/page"
+	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -56,7 +59,11 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), cfg.judge(), health.Sampler[galera.Sample](client))
 	h := health.NewHandlers(poller)
 	metrics.Watch(mx, poller, h, metrics.Galera)
-	mux := httpserver.NewMux(h, admin(h, cfg.Token, logger), mx.Routes(), jr.Routes())
+	// serve knows no peers: its page shows this member.
+	self := selfAddr(eps.http.Addr())
+	pg := &page.Page{Peers: func(context.Context) ([]string, error) { return []string{self}, nil }, Client: peer.NewClient("", nil, cfg.Timeout), Timeout: cfg.Timeout}
+	h.SetPage(pg, page.Wants)
+	mux := httpserver.NewMux(h, admin(h, cfg.Token, logger), mx.Routes(), jr.Routes(), pg.Routes())
 
 	logger.Info("serving", "listen", eps.http.Addr().String(), "agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"mysql_addr", cfg.MySQLAddr, "mysql_user", cfg.MySQLUser,
@@ -175,6 +182,20 @@ func stopped(jr *journal.Journal, err error) {
 		reason = "stopped: " + err.Error()
 	}
 	jr.Add(journal.Event{Kind: journal.KindStop, Reason: reason})
+}
+
+// selfAddr is how this sentinel reaches itself on addr (a wildcard listen
+// address becomes loopback).
+func selfAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
 }
 
 // newInstanceID is random per sentinel process: it tells one life of a

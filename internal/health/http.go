@@ -30,6 +30,16 @@ type Handlers[S any] struct {
 	// requests counts answers by endpoint and status code: one atomic add
 	// on the hot path, read by metrics.
 	requests [len(Endpoints)][len(answerCodes)]atomic.Uint64
+	// page, when set, answers a browser at "/" (wantsPage says which
+	// request is one); everything else there gets the readiness probe.
+	page      http.Handler
+	wantsPage func(*http.Request) bool
+}
+
+// SetPage makes "/" answer the requests wants accepts (a browser's) with
+// page; load balancers and scripts keep the readiness answer there.
+func (h *Handlers[S]) SetPage(page http.Handler, wants func(*http.Request) bool) {
+	h.page, h.wantsPage = page, wants
 }
 
 // NewHandlers returns the probe handlers over p.
@@ -166,6 +176,10 @@ func (h *Handlers[S]) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers[S]) root(w http.ResponseWriter, r *http.Request) {
+	if h.page != nil && r.Method == http.MethodGet && h.wantsPage(r) {
+		h.page.ServeHTTP(w, r)
+		return
+	}
 	ok, body := h.poller.readyAnswer(h.poller.Snapshot(), h.now())
 	h.count(epRoot, writeAnswer(w, ok, body))
 }

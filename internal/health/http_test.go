@@ -153,3 +153,60 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("startupz forgot the node was Synced once")
 	}
 }
+
+// A browser at "/" gets the page; load balancers, curl and HEAD keep the
+// clustercheck answer there.
+func TestRootPageNegotiation(t *testing.T) {
+	p := NewPoller(PollerConfig{Interval: time.Hour, Timeout: time.Second}, testJudge(time.Hour, time.Hour), &fixedSampler{s: healthy()})
+	h := NewHandlers(p)
+	h.SetPage(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html>page</html>") }),
+		func(r *http.Request) bool { return strings.Contains(r.Header.Get("Accept"), "text/html") })
+	mux := http.NewServeMux()
+	h.Register(mux)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	for p.Snapshot().Polls == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for _, tc := range []struct {
+		method, accept, want string
+	}{
+		{"GET", "text/html,application/xhtml+xml,*/*;q=0.8", "<html>page</html>"},
+		{"GET", "", "ready: Primary, Synced, size 3\n"},
+		{"GET", "*/*", "ready: Primary, Synced, size 3\n"},
+		{"OPTIONS", "text/html", "ready: Primary, Synced, size 3\n"},
+		{"HEAD", "text/html", ""},
+	} {
+		r, _ := http.NewRequest(tc.method, "/", nil)
+		if tc.accept != "" {
+			r.Header.Set("Accept", tc.accept)
+		}
+		w := &recorder{header: http.Header{}}
+		mux.ServeHTTP(w, r)
+		if tc.method == "HEAD" {
+			if w.code != 200 || strings.Contains(w.body.String(), "page") {
+				t.Errorf("HEAD /: %d %q", w.code, w.body.String())
+			}
+			continue
+		}
+		if got := w.body.String(); got != tc.want {
+			t.Errorf("%s / Accept %q: %q, want %q", tc.method, tc.accept, got, tc.want)
+		}
+	}
+}
+
+type recorder struct {
+	header http.Header
+	code   int
+	body   strings.Builder
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(c int)   { r.code = c }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = 200
+	}
+	return r.body.Write(b)
+}

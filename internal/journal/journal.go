@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -260,18 +261,28 @@ func (j *Journal) StateChanged(state string, at time.Time) {
 
 // Routes registers GET /api/v1/events: the recent events as a JSON array,
 // oldest first; ?since= takes an RFC 3339 time or a duration back from
-// now (10m).
+// now (10m), ?limit= keeps the last N.
 func (j *Journal) Routes() httpserver.Routes {
 	return httpserver.RoutesFunc(func(mux *http.ServeMux) {
 		mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
-			since, err := ParseSince(r.URL.Query().Get("since"), time.Now())
+			q := r.URL.Query()
+			since, err := ParseSince(q.Get("since"), time.Now())
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
+			evs := j.Recent(since)
+			if l := q.Get("limit"); l != "" {
+				n, err := strconv.Atoi(l)
+				if err != nil || n < 1 {
+					http.Error(w, fmt.Sprintf("limit=%q: want a positive number of events", l), http.StatusBadRequest)
+					return
+				}
+				evs = evs[max(0, len(evs)-n):]
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
-			_ = json.NewEncoder(w).Encode(j.Recent(since))
+			_ = json.NewEncoder(w).Encode(evs)
 		})
 	})
 }

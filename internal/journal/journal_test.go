@@ -124,7 +124,7 @@ func TestEventsEndpoint(t *testing.T) {
 	j.Add(Event{Time: now, Kind: KindDecision, Reason: "wait: ..."})
 	mux := http.NewServeMux()
 	j.Routes().Register(mux)
-	for q, want := range map[string]int{"": 2, "?since=10m": 1, "?since=" + now.Add(-2*time.Hour).UTC().Format(time.RFC3339): 2} {
+	for q, want := range map[string]int{"": 2, "?since=10m": 1, "?since=" + now.Add(-2*time.Hour).UTC().Format(time.RFC3339): 2, "?limit=1": 1, "?limit=5": 2} {
 		w := httptest.NewRecorder()
 		mux.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/events"+q, nil))
 		var evs []Event
@@ -132,9 +132,11 @@ func TestEventsEndpoint(t *testing.T) {
 			t.Errorf("%q: %d %v: %d events, want %d", q, w.Code, err, len(evs), want)
 		}
 	}
-	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/events?since=yesterday", nil))
-	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "RFC 3339") {
-		t.Errorf("bad since: %d %q", w.Code, w.Body.String())
+	for q, want := range map[string]string{"?since=yesterday": "RFC 3339", "?limit=-3": "positive number", "?limit=x": "positive number"} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/events"+q, nil))
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), want) {
+			t.Errorf("%s: %d %q", q, w.Code, w.Body.String())
+		}
 	}
 }

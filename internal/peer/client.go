@@ -87,7 +87,13 @@ func (c *Client) Changed(ctx context.Context, addr string) (struct{}, error) {
 // Status fetches the /status document of the sentinel at addr and decodes
 // it into v.
 func (c *Client) Status(ctx context.Context, addr string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme+"://"+addr+"/status", nil)
+	return c.Get(ctx, addr, "/status", v)
+}
+
+// Get fetches one of the sentinel's open JSON documents (/status,
+// /api/v1/events) at path and decodes it into v.
+func (c *Client) Get(ctx context.Context, addr, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme+"://"+addr+path, nil)
 	if err != nil {
 		return err
 	}
@@ -100,7 +106,7 @@ func (c *Client) Status(ctx context.Context, addr string, v any) error {
 		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxStateBytes)).Decode(v); err != nil {
-		return fmt.Errorf("decode /status: %w", err)
+		return fmt.Errorf("decode %s: %w", path, err)
 	}
 	return nil
 }
