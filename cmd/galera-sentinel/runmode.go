@@ -119,7 +119,7 @@ func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metric
 	h.SetWriterView(writers.Lowest, cfg.WriterHandover)
 	api := m.PeerAPI(cfg.Token, logger.With("component", "peer-api"))
 	api.Changed = writers.Kick
-	metrics.Member(mx, m.State)
+	metrics.Member(mx, m.State, m.Seen)
 	pg := &page.Page{Peers: source.Peers, Client: peers, Timeout: cfg.PeerTimeout}
 	h.SetPage(pg, page.Wants)
 	return m, writers, httpserver.NewMux(h, admin(h, cfg.Token, logger), api, mx.Routes(), jr.Routes(), pg.Routes())

@@ -87,6 +87,7 @@ type Member struct {
 	hurry Hurry
 
 	mu       sync.Mutex
+	seen     galera.View // the last view a decision was made from
 	self     peer.Self
 	started  bool
 	instance string
@@ -119,6 +120,11 @@ func New(cfg Config, p Poller, ready func(*health.Snapshot[galera.Sample], time.
 	m.self = peer.Self{Member: galera.Member{Name: cfg.NodeName}, InstanceID: m.instance, Phase: peer.PhasePosition}
 	loop.Self, loop.Instance = m.position, m.instance
 	loop.OnDecision = m.decided
+	loop.OnView = func(v galera.View) {
+		m.mu.Lock()
+		m.seen = v
+		m.mu.Unlock()
+	}
 	return m
 }
 
@@ -136,6 +142,14 @@ func (m *Member) decided(d galera.Decision) {
 	if !d.Action.Starts() {
 		m.poller.SetHold(d.Action.String() + ": " + d.Reason)
 	}
+}
+
+// Seen is the last view of the peers a decision was made from: who
+// answered with which position, who did not answer.
+func (m *Member) Seen() galera.View {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seen
 }
 
 func (m *Member) setPhase(phase string) {

@@ -23,7 +23,7 @@ func exported(t *testing.T) map[string]bool {
 	f := newFixture(t)
 	metrics.Member(f.m, func() peer.State {
 		return peer.State{Phase: peer.PhaseRunning, PositionKnown: true, Seqno: 1, Decision: "join: node1 is in a Primary component"}
-	})
+	}, func() galera.View { return galera.View{Expected: 2, Peers: []galera.Member{{Name: "node1"}}} })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	t0 := time.Now()

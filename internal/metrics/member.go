@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 )
@@ -13,6 +14,8 @@ var (
 	phaseDesc    = desc("member_phase", "Run mode: the member's phase as a state set (reading-position, waiting, running, stopping).", "phase")
 	decisionDesc = desc("member_decision_info", "Run mode: the last bootstrap decision (wait, join, bootstrap-new, bootstrap, refuse) and the class of its reason; always 1.", "action", "reason")
 	positionDesc = desc("member_position_seqno", "Run mode: the seqno this member read from its data directory before mariadbd started (-1: unknown).")
+	peerSeqDesc  = desc("member_peer_position_seqno", "Run mode: each peer's seqno as the last bootstrap decision saw it (-1: unknown).", "peer")
+	unreachDesc  = desc("member_peers_unreachable", "Run mode: peers that did not answer when the last bootstrap decision was made.")
 	dataDirDesc  = desc("member_datadir", "Run mode: what the data directory held before mariadbd started, as a state set (empty, fresh, needs-sst, position, unknown).", "kind")
 
 	phases   = []string{peer.PhasePosition, peer.PhaseWaiting, peer.PhaseRunning, peer.PhaseStopping}
@@ -20,12 +23,16 @@ var (
 )
 
 // member collects run mode's series from the document the member
-// publishes to its peers.
-type member struct{ state func() peer.State }
+// publishes to its peers, and the last view of its peers.
+type member struct {
+	state func() peer.State
+	seen  func() galera.View
+}
 
 // Member adds run mode's series, read at scrape time from state (the
-// member's peer state document).
-func Member(m *Metrics, state func() peer.State) { m.Register(member{state}) }
+// member's peer state document) and seen (the view of the peers its last
+// decision was made from; nil: none).
+func Member(m *Metrics, state func() peer.State, seen func() galera.View) { m.Register(member{state, seen}) }
 
 func (member) Describe(chan<- *prometheus.Desc) {}
 
@@ -59,4 +66,19 @@ func (c member) Collect(ch chan<- prometheus.Metric) {
 		seqno = float64(s.Seqno)
 	}
 	ch <- prometheus.MustNewConstMetric(positionDesc, g, seqno)
+	if c.seen == nil {
+		return
+	}
+	v := c.seen()
+	if v.Expected == 0 {
+		return // no decision made yet
+	}
+	for _, p := range v.Peers {
+		seq := float64(-1)
+		if p.PositionKnown {
+			seq = float64(p.Position.Seqno)
+		}
+		ch <- prometheus.MustNewConstMetric(peerSeqDesc, g, seq, p.Name)
+	}
+	ch <- prometheus.MustNewConstMetric(unreachDesc, g, float64(len(v.Unreachable)))
 }

@@ -224,7 +224,9 @@ func TestOpenMetricsNegotiation(t *testing.T) {
 func TestMemberSeries(t *testing.T) {
 	m := metrics.New(metrics.Options{})
 	state := peer.State{Phase: peer.PhaseWaiting, PositionKnown: true, Seqno: 108, Decision: "wait: 2 of 3 expected members answered; missing: node3"}
-	metrics.Member(m, func() peer.State { return state })
+	view := galera.View{Expected: 3, Peers: []galera.Member{{Name: "node2", PositionKnown: true, Position: galera.Position{Seqno: 110}}},
+		Unreachable: []galera.Unreachable{{Addr: "10.0.0.3:9200", Err: "connection refused"}}}
+	metrics.Member(m, func() peer.State { return state }, func() galera.View { return view })
 	mux := http.NewServeMux()
 	m.Routes().Register(mux)
 	srv := httptest.NewServer(mux)
@@ -237,6 +239,8 @@ func TestMemberSeries(t *testing.T) {
 	want(t, p, 0, "galera_sentinel_member_phase", "phase", "running")
 	want(t, p, 108, "galera_sentinel_member_position_seqno")
 	want(t, p, 1, "galera_sentinel_member_datadir", "kind", "position")
+	want(t, p, 110, "galera_sentinel_member_peer_position_seqno", "peer", "node2")
+	want(t, p, 1, "galera_sentinel_member_peers_unreachable")
 	// The reason's class only: the names of missing members would make a
 	// series per outage.
 	if r, _ := p.Label("galera_sentinel_member_decision_info", "reason", "action", "wait"); r != "" {

@@ -32,6 +32,9 @@ type Loop struct {
 	Logger    *slog.Logger
 	// OnDecision is told every decision (for /status and the peer API).
 	OnDecision func(galera.Decision)
+	// OnView, when set, is told every view a decision was made from (for
+	// metrics: what each peer said).
+	OnView func(galera.View)
 
 	force atomic.Bool
 }
@@ -125,6 +128,9 @@ func (l *Loop) Once(ctx context.Context) (Plan, error) {
 		}
 		byName[name] = a.Addr
 		v.Peers = append(v.Peers, a.Value.Member())
+	}
+	if l.OnView != nil {
+		l.OnView(v)
 	}
 	d := galera.Decide(v)
 	return Plan{Decision: d, ClusterAddress: GcommAddress(hosts, l.GcommPort), Hosts: hosts}, nil
