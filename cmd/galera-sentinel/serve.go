@@ -175,13 +175,15 @@ func openJournal(path, node, instance, mode string, logger *slog.Logger) *journa
 	return jr
 }
 
-// stopped records the end of the sentinel.
+// stopped records the end of the sentinel and writes what the journal
+// still holds, waiting a little for a slow volume.
 func stopped(jr *journal.Journal, err error) {
 	reason := "stopped"
 	if err != nil {
 		reason = "stopped: " + err.Error()
 	}
 	jr.Add(journal.Event{Kind: journal.KindStop, Reason: reason})
+	jr.Close(2 * time.Second)
 }
 
 // selfAddr is how this sentinel reaches itself on addr (a wildcard listen

@@ -94,8 +94,15 @@ type Journal struct {
 
 	mu      sync.Mutex
 	recent  []Event
-	pending [][]byte // lines not written yet (the file could not be opened)
+	pending [][]byte // lines not written yet
 	failing bool     // the last write failed (logged once)
+	closed  bool
+	// The file is written by a goroutine of its own, so that a stalled
+	// volume never holds up whoever adds an event (the poller among
+	// them); wmu serialises the writes.
+	kick    chan struct{}
+	started sync.Once
+	wmu     sync.Mutex
 }
 
 // Open returns a journal appending to path (empty: memory only), rotated
@@ -108,7 +115,8 @@ func Open(path string, maxBytes int64, node, instance string, logger *slog.Logge
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Journal{path: path, maxBytes: maxBytes, node: node, instance: instance, log: logger.With("component", "journal")}
+	return &Journal{path: path, maxBytes: maxBytes, node: node, instance: instance, log: logger.With("component", "journal"),
+		kick: make(chan struct{}, 1)}
 }
 
 // Path is the journal's file, "" when it keeps events in memory only.
@@ -137,36 +145,92 @@ func (j *Journal) Add(e Event) {
 	}
 	j.log.Info("event", attrs...)
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	j.recent = append(j.recent, e)
 	if len(j.recent) > recentEvents {
 		j.recent = append(j.recent[:0:0], j.recent[len(j.recent)-recentEvents:]...)
 	}
-	if j.path == "" {
+	if j.path == "" || j.closed {
+		j.mu.Unlock()
 		return
 	}
 	j.pending = append(j.pending, append(line, '\n'))
 	if len(j.pending) > recentEvents {
 		j.pending = j.pending[len(j.pending)-recentEvents:]
 	}
-	if err := j.flush(); err != nil {
+	// Under mu, which Close holds to close kick; the send never blocks.
+	j.started.Do(func() { go j.writer() })
+	select {
+	case j.kick <- struct{}{}:
+	default: // a write is due already
+	}
+	j.mu.Unlock()
+}
+
+func (j *Journal) writer() {
+	for range j.kick {
+		j.Flush()
+	}
+}
+
+// Flush writes what is pending to the file now, and returns once it is
+// written or the write failed (the events stay pending then).
+func (j *Journal) Flush() error {
+	if j.path == "" {
+		return nil
+	}
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	j.mu.Lock()
+	lines := j.pending
+	j.pending = nil
+	j.mu.Unlock()
+	if len(lines) == 0 {
+		return nil
+	}
+	err := j.write(lines)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err != nil {
+		j.pending = append(lines, j.pending...)
+		if len(j.pending) > recentEvents {
+			j.pending = j.pending[len(j.pending)-recentEvents:]
+		}
 		if !j.failing {
 			j.log.Warn("event journal not written; events are kept in memory and written once it can be", "path", j.path, "err", err)
 		}
 		j.failing = true
-		return
+		return err
 	}
 	if j.failing {
 		j.log.Info("event journal written again", "path", j.path)
 	}
 	j.failing = false
+	return nil
 }
 
-// flush writes the pending lines, rotating first when they would make the
-// file larger than maxBytes. Called with mu held.
-func (j *Journal) flush() error {
+// Close writes what is pending, waiting at most wait for a slow volume,
+// and stops the writer; later events are kept in memory only.
+func (j *Journal) Close(wait time.Duration) {
+	done := make(chan struct{})
+	go func() { j.Flush(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(wait):
+		j.log.Warn("event journal: the last events were not written in time", "path", j.path, "wait", wait)
+	}
+	j.mu.Lock()
+	if !j.closed {
+		j.closed = true
+		close(j.kick)
+	}
+	j.mu.Unlock()
+}
+
+// write appends lines to the file, rotating first when they would make
+// it larger than maxBytes.
+func (j *Journal) write(lines [][]byte) error {
 	var n int64
-	for _, l := range j.pending {
+	for _, l := range lines {
 		n += int64(len(l))
 	}
 	if st, err := os.Stat(j.path); err == nil && st.Size()+n > j.maxBytes && st.Size() > 0 {
@@ -178,15 +242,11 @@ func (j *Journal) flush() error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(bytes.Join(j.pending, nil))
+	_, err = f.Write(bytes.Join(lines, nil))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return err
-	}
-	j.pending = j.pending[:0]
-	return nil
+	return err
 }
 
 // Recent returns the events kept in memory at or after since, oldest

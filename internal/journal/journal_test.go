@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -19,6 +20,9 @@ func TestAddReadRotate(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC)
 	for i := range 10 {
 		j.VerdictChanged("ready", i%2 == 0, "ready: Primary, Synced, size 3", t0.Add(time.Duration(i)*time.Second))
+		if err := j.Flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Each line is about 150 bytes: the file rotated, and the two files
 	// hold at most twice the limit.
@@ -58,13 +62,15 @@ func TestUnwritableThenWritable(t *testing.T) {
 	j := Open(path, 0, "n", "i", nil)
 	j.Add(Event{Kind: KindStart, Reason: "first"})
 	j.Add(Event{Kind: KindDecision, Reason: "join: ..."})
-	if _, err := os.Stat(path); err == nil {
+	if err := j.Flush(); err == nil {
 		t.Fatal("written without a directory")
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	j.Add(Event{Kind: KindMariadbd, Reason: "join (pid 1)"})
+	j.Close(time.Second)
+	j.Add(Event{Kind: KindStop, Reason: "after Close: memory only"})
 	evs, _, err := Read(path, time.Time{})
 	if err != nil || len(evs) != 3 || evs[0].Reason != "first" || evs[2].Kind != KindMariadbd {
 		t.Fatalf("%+v %v", evs, err)
@@ -94,6 +100,7 @@ func TestFollow(t *testing.T) {
 	path := filepath.Join(dir, FileName)
 	j := Open(path, 400, "n", "i", nil)
 	j.Add(Event{Kind: KindStart, Reason: "before following"})
+	j.Flush()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	got := make(chan Event, 100)
@@ -101,6 +108,7 @@ func TestFollow(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	for i := range 8 { // rotates on the way
 		j.Add(Event{Kind: KindVerdict, Reason: strings.Repeat("x", 40) + string(rune('a'+i))})
+		j.Flush()
 		time.Sleep(30 * time.Millisecond)
 	}
 	seen := 0
@@ -139,4 +147,34 @@ func TestEventsEndpoint(t *testing.T) {
 			t.Errorf("%s: %d %q", q, w.Code, w.Body.String())
 		}
 	}
+}
+
+// Adding never waits for the file: a stalled volume (here: a FIFO nobody
+// reads, on which open blocks) must not hold up the poller.
+func TestAddNeverWaitsForTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Skip(err)
+	}
+	j := Open(path, 0, "n", "i", nil)
+	done := make(chan struct{})
+	go func() {
+		for range 100 {
+			j.Add(Event{Kind: KindVerdict, Reason: "x"})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Add blocked on a stalled file")
+	}
+	if got := len(j.Recent(time.Time{})); got != 100 {
+		t.Errorf("%d events in memory, want 100", got)
+	}
+	// Unblock the writer (open the FIFO for reading) so the test ends clean.
+	if f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+		defer f.Close()
+	}
+	j.Close(100 * time.Millisecond)
 }
