@@ -32,7 +32,9 @@ type member struct {
 // Member adds run mode's series, read at scrape time from state (the
 // member's peer state document) and seen (the view of the peers its last
 // decision was made from; nil: none).
-func Member(m *Metrics, state func() peer.State, seen func() galera.View) { m.Register(member{state, seen}) }
+func Member(m *Metrics, state func() peer.State, seen func() galera.View) {
+	m.Register(member{state, seen})
+}
 
 func (member) Describe(chan<- *prometheus.Desc) {}
 
