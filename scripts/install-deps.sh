@@ -14,7 +14,7 @@ packages=(
   iproute2 iptables                        # network namespaces, partitions, blackholes
   wrk                                      # HTTP load for bench/
   prometheus                               # promtool: the shipped alert rules and their tests
-  chromium                                 # the cluster page, rendered in a real browser
+  chromium fonts-dejavu-core               # the cluster page, rendered in a real browser, with a font
   procps make ca-certificates git
 )
 # A command or file per package that tells us it is installed.
@@ -27,7 +27,7 @@ probes=(
   /usr/sbin/ip /usr/sbin/iptables
   /usr/bin/wrk
   /usr/bin/promtool
-  /usr/bin/chromium
+  /usr/bin/chromium /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
   /usr/bin/pgrep /usr/bin/make /etc/ssl/certs /usr/bin/git
 )
 
