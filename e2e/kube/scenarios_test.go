@@ -528,6 +528,18 @@ func TestS8InterruptedSST(t *testing.T) {
 
 	// b. The donor's container killed mid-transfer of the next try. Then
 	// c. the joiner's SST port refused, so that the tries after fail too.
+	// The possible donors' containers, looked up before the transfer so
+	// that the kill follows the donor's appearance within milliseconds.
+	donors := map[string]string{} // container ID → pod
+	ps, err := pods(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range ps {
+		if name != victim && len(p.Status.ContainerStatuses) > 0 {
+			donors[p.Status.ContainerStatuses[0].ContainerID] = name
+		}
+	}
 	var donorPod string
 	var donorPid int
 	for deadline := time.Now().Add(3 * time.Minute); donorPod == ""; time.Sleep(5 * time.Millisecond) {
@@ -539,22 +551,17 @@ func TestS8InterruptedSST(t *testing.T) {
 			var pid int
 			fmt.Sscan(f, &pid)
 			id, err := testkube.ContainerOf(pid)
-			if err != nil {
-				continue
-			}
-			ps, err := pods(ctx)
-			if err != nil {
-				continue
-			}
-			for name, p := range ps {
-				if name != victim && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].ContainerID == id {
-					donorPod, donorPid = name, pid
-					if err := cluster.KillContainer(ctx, id); err != nil {
-						t.Fatal(err)
-					}
+			if name, ok := donors[id]; err == nil && ok {
+				if err := cluster.KillContainer(ctx, id); err != nil {
+					t.Fatal(err)
 				}
+				donorPod, donorPid = name, pid
+				break
 			}
 		}
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("b. the donor's kill came too late to interrupt the transfer: %v", err)
 	}
 	tB := time.Now()
 	t.Logf("b. donor %s (rsync pid %d) killed mid-transfer, %s after a.", donorPod, donorPid, tB.Sub(tA).Round(100*time.Millisecond))
