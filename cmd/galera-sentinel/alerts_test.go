@@ -91,18 +91,9 @@ func (r *recording) len() int {
 func TestAlertsOnRecordedPartition(t *testing.T) {
 	promtool := testcluster.RequireBinary(t, "promtool")
 	c := testcluster.Start(t, testcluster.Options{Nodes: 3, Netns: true})
-	createMonitorUser(t, c.Nodes[0])
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	var bases []string
-	for _, n := range c.Nodes {
-		cfg := testServeConfig(n.Addr())
-		cfg.PollInterval = 250 * time.Millisecond
-		bases = append(bases, startSentinel(t, cfg))
-	}
-	for _, b := range bases {
-		waitProbe(t, b+"/readyz", 200, "ready: Primary, Synced, size 3", 10*time.Second)
-	}
+	bases := serveEach(t, c, 250*time.Millisecond)
 
 	rec := &recording{series: map[string][]string{}}
 	stop := make(chan struct{})

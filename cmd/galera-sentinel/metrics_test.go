@@ -18,18 +18,9 @@ import (
 // times.
 func TestMetricsOnRealCluster(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{Nodes: 3})
-	createMonitorUser(t, c.Nodes[0])
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var bases []string
-	for _, n := range c.Nodes {
-		cfg := testServeConfig(n.Addr())
-		cfg.PollInterval = 100 * time.Millisecond
-		bases = append(bases, startSentinel(t, cfg))
-	}
-	for _, b := range bases {
-		waitProbe(t, b+"/readyz", 200, "ready: Primary, Synced, size 3", 10*time.Second)
-	}
+	bases := serveEach(t, c, 100*time.Millisecond)
 	const ns = "galera_sentinel_"
 	get := func(base string) *scrape.Page {
 		t.Helper()
@@ -111,6 +102,24 @@ func TestMetricsOnRealCluster(t *testing.T) {
 	}
 	body := fmt.Sprint(after.Families[ns+"verdict_changes_total"])
 	t.Logf("verdict changes on %s after the flap: %s", n2.Name, strings.Join(strings.Fields(body), " ")[:min(len(body), 400)])
+}
+
+// serveEach starts a `serve` sentinel next to every node of a Synced
+// cluster, polling every poll, and returns their base URLs once each says
+// ready.
+func serveEach(t *testing.T, c *testcluster.Cluster, poll time.Duration) []string {
+	t.Helper()
+	createMonitorUser(t, c.Nodes[0])
+	var bases []string
+	for _, n := range c.Nodes {
+		cfg := testServeConfig(n.Addr())
+		cfg.PollInterval = poll
+		bases = append(bases, startSentinel(t, cfg))
+	}
+	for _, b := range bases {
+		waitProbe(t, b+"/readyz", 200, fmt.Sprintf("ready: Primary, Synced, size %d", len(c.Nodes)), 10*time.Second)
+	}
+	return bases
 }
 
 func b2i(b bool) int {

@@ -49,18 +49,13 @@ func chromium(t *testing.T, bin, url, png string) string {
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		if err := cmd.Run(); err != nil {
-			t.Fatalf("chromium %v: %v\n%s", extra, err, tail2(errOut.String(), 20))
+			t.Fatalf("chromium %v: %v\n%s", extra, err, tailLines(errOut.String(), 20))
 		}
 		return out.Bytes()
 	}
 	dom := run("--dump-dom")
 	run("--screenshot=" + png)
 	return string(dom)
-}
-
-func tail2(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // cardVerdicts are the members the rendered page shows, and the verdict
@@ -118,7 +113,7 @@ func TestClusterPageInChromium(t *testing.T) {
 	dom := chromium(t, bin, url, healthyPNG)
 	got := cardVerdicts(dom)
 	if len(got) != 3 || got["node1"] != "ok" || got["node2"] != "ok" || got["node3"] != "ok" {
-		t.Fatalf("healthy cluster: cards %v\n%s", got, tail2(dom, 40))
+		t.Fatalf("healthy cluster: cards %v\n%s", got, tailLines(dom, 40))
 	}
 	if !strings.Contains(dom, "3 of 3 members ready") || !strings.Contains(dom, "WRITER") {
 		t.Errorf("healthy cluster: no summary or no writer in the page")
@@ -138,7 +133,7 @@ func TestClusterPageInChromium(t *testing.T) {
 	dom = chromium(t, bin, url, partPNG)
 	got = cardVerdicts(dom)
 	if len(got) != 3 || got["node1"] != "ok" || got["node2"] != "ok" {
-		t.Fatalf("partitioned: cards %v\n%s", got, tail2(dom, 40))
+		t.Fatalf("partitioned: cards %v\n%s", got, tailLines(dom, 40))
 	}
 	// node1 cannot reach node3's sentinel: the card is named by its
 	// address.
