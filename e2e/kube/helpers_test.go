@@ -69,6 +69,7 @@ type pod struct {
 				Waiting *struct {
 					Reason string `json:"reason"`
 				} `json:"waiting"`
+				Running *struct{} `json:"running"`
 			} `json:"state"`
 			LastState struct {
 				Terminated *struct {

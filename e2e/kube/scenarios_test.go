@@ -530,6 +530,39 @@ func TestS8InterruptedSST(t *testing.T) {
 
 	// b. The donor's container killed mid-transfer of the next try. Then
 	// c. the joiner's SST port refused, so that the tries after fail too.
+	// The donor side of the transfer just broken off may linger for a
+	// moment: the donor to kill is the one of the member's next try, in
+	// its restarted container. (Killing the old transfer's donor right
+	// after the joiner is two of three members killed at once: the
+	// survivor loses quorum, which is another scenario.)
+	donorPids := func() []int {
+		out, _ := exec.Command("pgrep", "-f", "wsrep_sst_rsync --role donor").Output()
+		var pids []int
+		for _, f := range strings.Fields(string(out)) {
+			var pid int
+			fmt.Sscan(f, &pid)
+			pids = append(pids, pid)
+		}
+		return pids
+	}
+	stale := map[int]bool{}
+	waitUntil(t, ctx, victim+"'s container running again", 100*time.Millisecond, func() error {
+		for _, pid := range donorPids() {
+			stale[pid] = true
+		}
+		ps, err := pods(ctx)
+		if err != nil {
+			return err
+		}
+		c := ps[victim].Status.ContainerStatuses
+		if len(c) == 0 || c[0].RestartCount < 1 || c[0].State.Running == nil {
+			return fmt.Errorf("%s not restarted yet", victim)
+		}
+		return nil
+	})
+	for _, pid := range donorPids() {
+		stale[pid] = true
+	}
 	// The possible donors' containers, looked up before the transfer so
 	// that the kill follows the donor's appearance within milliseconds.
 	donors := map[string]string{} // container ID → pod
@@ -548,10 +581,10 @@ func TestS8InterruptedSST(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("b. no donor side of a state transfer within 3 minutes")
 		}
-		out, _ := exec.Command("pgrep", "-f", "wsrep_sst_rsync --role donor").Output()
-		for _, f := range strings.Fields(string(out)) {
-			var pid int
-			fmt.Sscan(f, &pid)
+		for _, pid := range donorPids() {
+			if stale[pid] {
+				continue
+			}
 			id, err := testkube.ContainerOf(pid)
 			if name, ok := donors[id]; err == nil && ok {
 				if err := cluster.KillContainer(ctx, id); err != nil {
