@@ -26,6 +26,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
+	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
 // envPrefix: every flag --foo-bar can also be set as GALERA_SENTINEL_FOO_BAR.
@@ -58,7 +59,22 @@ type ServeConfig struct {
 	EventsFile            string
 	LogFormat             string
 	LogLevel              string
+
+	// Mode is galera (the default) or replication: which domain's policy
+	// judges the node.
+	Mode string
+	// Asynchronous replication (--mode=replication).
+	MaxReplicaLag       time.Duration
+	ReplicaConnectGrace time.Duration
+	HeartbeatTable      string
+	Primary             string // host[:port] of the primary's MariaDB
 }
+
+// The modes.
+const (
+	modeGalera      = "galera"
+	modeReplication = "replication"
+)
 
 func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MySQLAddr, "mysql-addr", "127.0.0.1:3306", "mariadbd address: host:port, or the path of a unix socket")
@@ -79,6 +95,11 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.EventsFile, "events-file", "", "append the event journal (verdict changes, decisions, drains, mariadbd exits) to this file, rotated at 1 MiB; run mode's default is "+journal.FileName+" in the data directory, so it outlives the pod; off: memory only (GET /api/v1/events)")
 	fs.StringVar(&c.LogFormat, "log-format", "auto", "text, json, or auto (text on a terminal, json otherwise)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.Mode, "mode", modeGalera, "galera: a Galera cluster member; replication: a primary or replica of asynchronous MariaDB replication (docs/replication.md)")
+	fs.DurationVar(&c.MaxReplicaLag, "max-replica-lag", 10*time.Second, "replication: a replica further behind its primary than this is not ready")
+	fs.DurationVar(&c.ReplicaConnectGrace, "replica-connect-grace", 10*time.Second, "replication: how long a replica's IO thread may be Connecting (a network blip, a primary restart) before it is not ready")
+	fs.StringVar(&c.HeartbeatTable, "heartbeat-table", "", "replication: database.table of a heartbeat row the primary's sentinel writes every poll and replicas' sentinels read, the most truthful lag (needs CREATE and INSERT on it for the monitoring user on the primary, SELECT on replicas); off when empty")
+	fs.StringVar(&c.Primary, "primary", "", "replication: the primary's MariaDB address, host[:port] (default port 3306). serve: the primary a replica's lag is measured against (default: the replica's own Master_Host); run: the primary of a new set")
 }
 
 // Validate returns every problem at once.
@@ -118,7 +139,79 @@ func (c *ServeConfig) Validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateMode()...)
 	return errors.Join(errs...)
+}
+
+// validateMode checks --mode and the replication flags.
+func (c *ServeConfig) validateMode() []error {
+	var errs []error
+	switch c.Mode {
+	case modeGalera, modeReplication:
+	default:
+		return []error{fmt.Errorf("--mode=%q: want galera or replication", c.Mode)}
+	}
+	errs = append(errs, notNegative("max-replica-lag", c.MaxReplicaLag), notNegative("replica-connect-grace", c.ReplicaConnectGrace))
+	if c.HeartbeatTable != "" {
+		if db, t, ok := strings.Cut(c.HeartbeatTable, "."); !ok || !identifier(db) || !identifier(t) {
+			errs = append(errs, fmt.Errorf("--heartbeat-table=%q: want database.table, letters, digits and _ only", c.HeartbeatTable))
+		}
+	}
+	if c.Primary != "" {
+		p, err := primaryAddr(c.Primary)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--primary=%q: %w", c.Primary, err))
+		}
+		c.Primary = p
+	}
+	if c.Mode == modeGalera {
+		for name, set := range map[string]bool{"heartbeat-table": c.HeartbeatTable != "", "primary": c.Primary != ""} {
+			if set {
+				errs = append(errs, fmt.Errorf("--%s is for --mode=replication", name))
+			}
+		}
+	}
+	return errs
+}
+
+// primaryAddr is host[:port] as host:port, port 3306 by default.
+func primaryAddr(s string) (string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		host, port = s, "3306"
+	}
+	if host == "" || strings.ContainsAny(host, " /") {
+		return "", errors.New("want host[:port]")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("port %q", port)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+func identifier(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// replicaJudge is the replication policy behind the generic checks.
+func (c *ServeConfig) replicaJudge() readiness.Judge[replica.Sample] {
+	return readiness.Judge[replica.Sample]{
+		Policy: replica.Policy{MaxLag: c.MaxReplicaLag, ConnectGrace: c.ReplicaConnectGrace},
+		Limits: readiness.Limits{MaxStaleness: c.MaxStaleness, LivenessGrace: c.LivenessGrace},
+	}
+}
+
+// replicaSampler reads a primary or replica through client.
+func (c *ServeConfig) replicaSampler(client *mysqlstat.Client) (*mysqlstat.ReplicaSampler, error) {
+	return mysqlstat.NewReplicaSampler(client, mysqlstat.ReplicaConfig{Primary: c.Primary, HeartbeatTable: c.HeartbeatTable})
 }
 
 // judge is the Galera policy behind the generic checks.
@@ -332,6 +425,10 @@ func notNegative(name string, d time.Duration) error {
 	return nil
 }
 
+// replicationPasswordEnv is the other way, besides
+// --replication-password-file, to pass the replication account's password.
+const replicationPasswordEnv = envPrefix + "REPLICATION_PASSWORD"
+
 // tokenEnv is the other way, besides --token-file, to pass the peer token.
 const tokenEnv = envPrefix + "TOKEN"
 
@@ -355,6 +452,12 @@ type RunConfig struct {
 	WriterHandover  time.Duration
 	ForceBootstrap  string
 	InitCommand     string
+
+	// Replication (--mode=replication): the account replicas connect
+	// with, created on the primary.
+	ReplicationUser         string
+	ReplicationPasswordFile string
+	ReplicationPassword     string // from the file or the environment; never logged
 
 	// Mariadbd is the command after "--": mariadbd and its arguments.
 	Mariadbd []string
@@ -456,6 +559,8 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, after --drain-delay, how long to wait for client connections to close before mariadbd is stopped anyway")
 	fs.DurationVar(&c.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
 	fs.StringVar(&c.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
+	fs.StringVar(&c.ReplicationUser, "replication-user", "repl", "replication: the account replicas connect to the primary with; run mode creates it on the primary")
+	fs.StringVar(&c.ReplicationPasswordFile, "replication-password-file", "", "replication: file holding the replication account's password (or set "+replicationPasswordEnv+")")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
 }
 
@@ -468,7 +573,7 @@ func (c *RunConfig) Validate() error {
 	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
 		errs = append(errs, fmt.Errorf("--datadir=%q: want an absolute path", c.DataDir))
 	}
-	if c.ExpectedSize < 1 {
+	if c.ExpectedSize < 1 && c.Mode == modeGalera {
 		errs = append(errs, errors.New("--expected-size is required: the number of members of the cluster"))
 	}
 	errs = append(errs, c.Discovery.Validate())
@@ -529,6 +634,13 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (*Run
 	}
 	if cfg.Token == "" {
 		return nil, fmt.Errorf("%w: the peer API needs a token: --token-file or %s", errUsage, tokenEnv)
+	}
+	if cfg.Mode == modeReplication {
+		pw, err := readSecret("--replication-password-file", cfg.ReplicationPasswordFile, replicationPasswordEnv, getenv)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ReplicationPassword = pw
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)

@@ -90,7 +90,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 		ready <- eps.http.Addr().String()
 	}
 	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, writers.Run, func(ctx context.Context) {
-		if err := eps.serve(ctx, mux, counted{poller, mx, jr}, logger); err != nil {
+		if err := eps.serve(ctx, mux, counted[galera.Sample]{poller, mx, jr}, logger); err != nil {
 			logger.Error("serving endpoints", "err", err)
 		}
 	})

@@ -26,6 +26,8 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/notify"
 	"github.com/galera-sentinel/galera-sentinel/internal/page"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
+	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -45,6 +47,20 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 		return err
 	}
 	defer client.Close()
+	if cfg.Mode == modeReplication {
+		sampler, err := cfg.replicaSampler(client)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		defer sampler.Close()
+		return serveNode(ctx, cfg, logger, ready, cfg.replicaJudge(), health.Sampler[replica.Sample](sampler), metrics.Replica, replicationRoutes(cfg, logger)...)
+	}
+	return serveNode(ctx, cfg, logger, ready, cfg.judge(), health.Sampler[galera.Sample](client), metrics.Galera)
+}
+
+// serveNode serves the endpoints of one node of either domain.
+func serveNode[S any](ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready chan<- string,
+	judge readiness.Judge[S], sampler health.Sampler[S], domain metrics.Domain[S], extra ...httpserver.Routes) error {
 	eps, err := openEndpoints(cfg, nil)
 	if err != nil {
 		return err
@@ -56,16 +72,19 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 		events = ""
 	}
 	jr := openJournal(events, host, newInstanceID(), "serve", logger)
-	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), cfg.judge(), health.Sampler[galera.Sample](client))
+	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), judge, sampler)
 	h := health.NewHandlers(poller)
-	metrics.Watch(mx, poller, h, metrics.Galera)
+	metrics.Watch(mx, poller, h, domain)
 	// serve knows no peers: its page shows this member.
 	self := selfAddr(eps.http.Addr())
-	pg := &page.Page{Peers: func(context.Context) ([]string, error) { return []string{self}, nil }, Client: peer.NewClient("", nil, cfg.Timeout), Timeout: cfg.Timeout}
+	pc := peer.NewClient("", nil, cfg.Timeout)
+	defer pc.Close()
+	pg := &page.Page{Peers: func(context.Context) ([]string, error) { return []string{self}, nil }, Client: pc, Timeout: cfg.Timeout}
 	h.SetPage(pg, page.Wants)
-	mux := httpserver.NewMux(h, admin(h, cfg.Token, logger), mx.Routes(), jr.Routes(), pg.Routes())
+	routes := append([]httpserver.Routes{h, admin(h, cfg.Token, logger), mx.Routes(), jr.Routes(), pg.Routes()}, extra...)
+	mux := httpserver.NewMux(routes...)
 
-	logger.Info("serving", "listen", eps.http.Addr().String(), "agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
+	logger.Info("serving", "mode", cfg.Mode, "listen", eps.http.Addr().String(), "agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"mysql_addr", cfg.MySQLAddr, "mysql_user", cfg.MySQLUser,
 		"poll_interval", cfg.PollInterval, "timeout", cfg.Timeout, "max_staleness", cfg.MaxStaleness)
 	if ready != nil {
@@ -75,13 +94,17 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 	defer cancel()
 	done := make(chan struct{})
 	go func() { defer close(done); poller.Run(ctx) }()
-	err = eps.serve(ctx, mux, counted{poller, mx, jr}, logger)
+	err = eps.serve(ctx, mux, counted[S]{poller, mx, jr}, logger)
 	cancel()
 	<-done
 	stopped(jr, err)
 	logger.Info("stopped")
 	return err
 }
+
+// replicationRoutes are the endpoints only replication has (the
+// switchover API); none yet.
+func replicationRoutes(cfg *ServeConfig, logger *slog.Logger) []httpserver.Routes { return nil }
 
 // admin is the operator's API behind the token.
 func admin[S any](h *health.Handlers[S], token string, logger *slog.Logger) httpserver.Routes {
@@ -154,13 +177,13 @@ func newMetrics() *metrics.Metrics {
 
 // counted is the poller, with each notification counted in metrics and
 // the journal.
-type counted struct {
-	*health.Poller[galera.Sample]
+type counted[S any] struct {
+	*health.Poller[S]
 	m  *metrics.Metrics
 	jr *journal.Journal
 }
 
-func (c counted) Notify() {
+func (c counted[S]) Notify() {
 	c.m.Notified()
 	c.jr.Add(journal.Event{Kind: journal.KindNotification})
 	c.Poller.Notify()
