@@ -27,6 +27,7 @@ type StatusConfig struct {
 	CAFile    string
 	Timeout   time.Duration
 	Format    string
+	Mode      string
 }
 
 func (c *StatusConfig) flags(fs *flag.FlagSet) {
@@ -37,6 +38,7 @@ func (c *StatusConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CAFile, "tls-ca-file", "", "the sentinels serve HTTPS; trust this CA (PEM)")
 	fs.DurationVar(&c.Timeout, "timeout", 2*time.Second, "bound on each call to a sentinel")
 	fs.StringVar(&c.Format, "format", "table", "table or json")
+	fs.StringVar(&c.Mode, "mode", modeGalera, "galera or replication: what the sentinels watch")
 }
 
 // Validate returns every problem at once.
@@ -44,6 +46,9 @@ func (c *StatusConfig) Validate() error {
 	var errs []error
 	if c.Format != "table" && c.Format != "json" {
 		errs = append(errs, fmt.Errorf("--format=%q: want table or json", c.Format))
+	}
+	if c.Mode != modeGalera && c.Mode != modeReplication {
+		errs = append(errs, fmt.Errorf("--mode=%q: want galera or replication", c.Mode))
 	}
 	errs = append(errs, positive("timeout", c.Timeout), c.Discovery.Validate())
 	return errors.Join(errs...)
@@ -91,12 +96,21 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	c := peer.NewClient("", clientTLS, cfg.Timeout)
 	defer c.Close()
+	if cfg.Mode == modeReplication {
+		members := clusterview.FetchReplication(ctx, c, addrs)
+		return printStatus(stdout, cfg.Format, clusterview.ReplicationProblems(members), members, func() { clusterview.RenderReplication(stdout, members) })
+	}
 	members := clusterview.Fetch(ctx, c, addrs)
-	problems := clusterview.Problems(members)
-	if cfg.Format == "json" {
+	return printStatus(stdout, cfg.Format, clusterview.Problems(members), members, func() { clusterview.Render(stdout, members, "", nil) })
+}
+
+// printStatus prints the members as a table (render) or JSON, then the
+// problems; any problem is an error, so the exit status says unhealthy.
+func printStatus[M any](stdout io.Writer, format string, problems []string, members []M, render func()) error {
+	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		doc := statusDoc{Healthy: len(problems) == 0, Problems: problems, Members: members}
+		doc := statusDoc[M]{Healthy: len(problems) == 0, Problems: problems, Members: members}
 		if doc.Problems == nil {
 			doc.Problems = []string{}
 		}
@@ -104,7 +118,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 			return err
 		}
 	} else {
-		clusterview.Render(stdout, members, "", nil)
+		render()
 		if len(problems) > 0 {
 			fmt.Fprintf(stdout, "\nunhealthy:\n  %s\n", strings.Join(problems, "\n  "))
 		}
@@ -116,8 +130,8 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 }
 
 // statusDoc is `status --format=json`.
-type statusDoc struct {
-	Healthy  bool                 `json:"healthy"`
-	Problems []string             `json:"problems"`
-	Members  []clusterview.Member `json:"members"`
+type statusDoc[M any] struct {
+	Healthy  bool     `json:"healthy"`
+	Problems []string `json:"problems"`
+	Members  []M      `json:"members"`
 }
