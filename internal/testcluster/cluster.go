@@ -58,6 +58,11 @@ type Options struct {
 	Netns bool
 	// ExtraConfig is appended to the [mysqld] section of every node.
 	ExtraConfig string
+	// Async makes the nodes plain MariaDB servers for asynchronous
+	// primary/replica replication instead of Galera: no wsrep provider,
+	// server_id is the node's index, binary log, log_slave_updates,
+	// gtid_strict_mode. See StartAsync.
+	Async bool
 }
 
 // Cluster is a set of Galera nodes that know each other's addresses.

@@ -58,6 +58,9 @@ func (n *Node) prepare() error {
 			return err
 		}
 	}
+	if n.c.opts.Async {
+		return os.WriteFile(n.ConfigFile, []byte(n.asyncConfig()), 0o644)
+	}
 	// Small buffers so that several nodes start quickly on 2 cores; short
 	// evs timeouts so that a partition shows within seconds, not the
 	// default 15.
