@@ -39,6 +39,11 @@ type Member struct {
 	Running bool
 	// Primary: its mariadbd is in a Primary component now.
 	Primary bool
+	// NonPrimary: its mariadbd runs and a fresh sample says it is outside
+	// a Primary component (wsrep_cluster_status non-Primary or
+	// Disconnected). Running without Primary or NonPrimary means nothing
+	// fresh is known of it.
+	NonPrimary bool
 }
 
 // HasPosition reports whether the member has a real cluster position.
@@ -78,6 +83,11 @@ const (
 	// Refuse: the members contradict each other (different cluster
 	// UUIDs); nothing is started until an operator steps in.
 	Refuse
+	// StepDown: this member's mariadbd runs outside a Primary component
+	// while other members are stopped and wait for it: stop it cleanly,
+	// read the position again and decide with the others as after a
+	// crash of every member. Only a running member is told so.
+	StepDown
 )
 
 func (a Action) String() string {
@@ -92,6 +102,8 @@ func (a Action) String() string {
 		return "bootstrap"
 	case Refuse:
 		return "refuse"
+	case StepDown:
+		return "step-down"
 	}
 	return "action(" + strconv.Itoa(int(a)) + ")"
 }
@@ -140,6 +152,18 @@ type View struct {
 //     safe_to_bootstrap, then ordinal, then name); the others wait for
 //     it to be Primary and join by rule 1.
 //
+// A stopped member never starts anything while another member runs
+// mariadbd (after rule 3). A member whose mariadbd runs (Self.Running)
+// never starts anything either: when it is outside a Primary component,
+// every member answered and read its position, none is Primary and at
+// least one is stopped, it steps down (StepDown: stops its mariadbd
+// cleanly and decides again as a stopped member). That is the way out of
+// a deadlock: two of three members killed, the survivor non-Primary, the
+// killed ones waiting for it. A survivor is not forced Primary with
+// pc.bootstrap: a killed member may hold commits the survivor never
+// received, and only the rule for a crash of every member (rule 6) sees
+// every position and keeps them.
+//
 // After a crash of every member this deliberately does not leave the
 // restart to Galera's pc.recovery (starting every member and letting the
 // saved view come back). Measured with MariaDB 10.11 and Galera 26.4.23,
@@ -153,6 +177,9 @@ type View struct {
 // a Primary component and join it.
 func Decide(v View) Decision {
 	all := append([]Member{v.Self}, v.Peers...)
+	if v.Self.Running {
+		return decideRunning(v, all)
+	}
 	for _, p := range v.Peers {
 		if p.Primary {
 			return Decision{Join, fmt.Sprintf("%s is in a Primary component: joining it", p.Name)}
@@ -169,10 +196,8 @@ func Decide(v View) Decision {
 			return Decision{Wait, fmt.Sprintf("waiting for %s to read its position", m.Name)}
 		}
 	}
-	for _, m := range all {
-		if m.Running {
-			return Decision{Wait, fmt.Sprintf("%s runs mariadbd but is not in a Primary component yet; waiting for it", m.Name)}
-		}
+	if r := runningPeers(all); len(r) > 0 {
+		return Decision{Wait, waitForRunning(all, r)}
 	}
 
 	ordered := slices.Clone(all)
@@ -207,6 +232,104 @@ func Decide(v View) Decision {
 		return Decision{Bootstrap, fmt.Sprintf("all %d members down; this member has the most recent position (%s): bootstrapping from it", len(all), best.Position)}
 	}
 	return Decision{Wait, fmt.Sprintf("all %d members down; waiting for %s (seqno %d, the most recent) to bootstrap", len(all), best.Name, best.Position.Seqno)}
+}
+
+// runningPeers are the members whose mariadbd runs (none of them is
+// Primary when this is asked).
+func runningPeers(all []Member) []Member {
+	var r []Member
+	for _, m := range all {
+		if m.Running {
+			r = append(r, m)
+		}
+	}
+	return r
+}
+
+// stepDownApplies: every member answered and read its position, none is
+// Primary, every running one is known to be outside a Primary component,
+// and at least one is stopped (and so waits for the running ones). Then
+// each running member stops its mariadbd cleanly (a node outside a Primary
+// component commits nothing, so nothing is lost), and the rule for a crash
+// of every member picks the most advanced one to bootstrap, whichever it
+// is: a survivor that missed the last commits of the killed members is
+// never made Primary. When every member runs outside a Primary component,
+// the network between them is at fault, not their state: Galera forms the
+// Primary component again by itself once they can reach each other, and
+// restarting them would not help.
+func stepDownApplies(all []Member) bool {
+	stopped := 0
+	for _, m := range all {
+		switch {
+		case m.Primary || !m.PositionKnown && !m.Running:
+			return false
+		case m.Running && !m.NonPrimary:
+			return false
+		case !m.Running:
+			stopped++
+		}
+	}
+	return stopped > 0
+}
+
+// waitForRunning is the reason a stopped member waits while others run
+// mariadbd outside a Primary component, with what the operator can do.
+func waitForRunning(all, running []Member) string {
+	who, verb := names(running), " runs"
+	if len(running) > 1 {
+		verb = " run"
+	}
+	if stepDownApplies(all) {
+		return fmt.Sprintf("%s"+verb+" mariadbd outside a Primary component while the other members are stopped: waiting for its sentinel to stop it (step-down), then the most advanced member bootstraps; "+
+			"if it does not stop, stop that member (kill -TERM its galera-sentinel, or delete its pod)", who)
+	}
+	for _, m := range running {
+		if !m.NonPrimary {
+			return fmt.Sprintf("%s runs mariadbd but is not in a Primary component yet; waiting for it (if it stays so, look at its /status and mariadbd's log; "+
+				"stopping that member lets the cluster restart from its most advanced member)", m.Name)
+		}
+	}
+	return fmt.Sprintf("%s run mariadbd outside a Primary component: waiting for Galera to form one; if it does not, "+
+		"SET GLOBAL wsrep_provider_options='pc.bootstrap=YES' on the one with the highest wsrep_last_committed (and only on that one), or stop them all and let the sentinels decide", who)
+}
+
+// decideRunning is the decision of a member whose mariadbd runs: it never
+// starts anything; it steps down only when stepDownApplies, and waits
+// otherwise, saying why.
+func decideRunning(v View, all []Member) Decision {
+	self := v.Self
+	if self.Primary {
+		return Decision{Wait, "this member is in a Primary component"}
+	}
+	for _, p := range v.Peers {
+		if p.Primary {
+			return Decision{Wait, fmt.Sprintf("%s is in a Primary component: this node rejoins it by itself once it reaches it (restarting this member makes it join at once)", p.Name)}
+		}
+	}
+	if !self.NonPrimary {
+		return Decision{Wait, "this member's state is not known yet (no fresh sample of its mariadbd)"}
+	}
+	if len(all) < v.Expected || len(v.Unreachable) > 0 {
+		return Decision{Wait, "outside a Primary component; waiting for every expected member: " + missing(v, all)}
+	}
+	for _, m := range v.Peers {
+		if !m.Running && !m.PositionKnown {
+			return Decision{Wait, fmt.Sprintf("outside a Primary component; waiting for %s to read its position", m.Name)}
+		}
+		if m.Running && !m.NonPrimary {
+			return Decision{Wait, fmt.Sprintf("outside a Primary component; waiting for %s's state (it runs mariadbd, nothing fresh is known of it)", m.Name)}
+		}
+	}
+	if !stepDownApplies(all) {
+		return Decision{Wait, waitForRunning(all, runningPeers(all))}
+	}
+	var stopped []Member
+	for _, m := range v.Peers {
+		if !m.Running {
+			stopped = append(stopped, m)
+		}
+	}
+	return Decision{StepDown, fmt.Sprintf("this member runs mariadbd outside a Primary component and %s stopped and waiting for it: stopping mariadbd cleanly so that every member's position is read and the most advanced one bootstraps", names(stopped)+map[bool]string{true: " is", false: " are"}[len(stopped) == 1])}
 }
 
 // withoutPosition decides when no member has a Galera position: a single

@@ -29,6 +29,13 @@ func at(name string, seqno int64) Member {
 	return Member{Name: name, PositionKnown: true, Position: Position{uuidA, seqno}}
 }
 
+// survivor: a member whose mariadbd runs outside a Primary component.
+func survivor(name string, seqno int64) Member {
+	m := at(name, seqno)
+	m.Running, m.NonPrimary = true, true
+	return m
+}
+
 func TestDecide(t *testing.T) {
 	primary := at("galera-2", 10)
 	primary.Running, primary.Primary = true, true
@@ -78,6 +85,20 @@ func TestDecide(t *testing.T) {
 		{"crashed together, positions differ: behind waits", View{Self: saved(at("galera-2", 9)), Peers: []Member{saved(at("galera-1", 10)), saved(at("galera-0", 10))}, Expected: 3}, Wait, "waiting for galera-0"},
 		{"one saved view changes nothing", View{Self: saved(at("galera-0", 9)), Peers: []Member{at("galera-1", 9), at("galera-2", 8)}, Expected: 3}, Bootstrap, ""},
 		{"a member running without a Primary", View{Self: at("galera-1", 9), Peers: []Member{running, at("galera-2", 9)}, Expected: 3}, Wait, "galera-0 runs mariadbd"},
+		{"2 killed, the survivor runs non-Primary: the survivor steps down", View{Self: survivor("galera-2", 40), Peers: []Member{at("galera-0", 40), at("galera-1", 39)}, Expected: 3}, StepDown, "galera-0, galera-1 are stopped and waiting"},
+		{"2 killed, survivor non-Primary: a killed one waits for its step-down, saying what to type", View{Self: at("galera-0", 40), Peers: []Member{survivor("galera-2", 40), at("galera-1", 39)}, Expected: 3}, Wait, "galera-2 runs mariadbd outside a Primary component while the other members are stopped: waiting for its sentinel to stop it (step-down), then the most advanced member bootstraps; if it does not stop, stop that member (kill -TERM"},
+		{"2 killed, a killed one is the most advanced: the survivor still steps down, never forced Primary", View{Self: survivor("galera-2", 39), Peers: []Member{at("galera-0", 41), at("galera-1", 40)}, Expected: 3}, StepDown, "most advanced one bootstraps"},
+		{"2 killed, the most advanced killed one does not bootstrap beside a running survivor", View{Self: at("galera-0", 41), Peers: []Member{survivor("galera-2", 39), at("galera-1", 40)}, Expected: 3}, Wait, "waiting for its sentinel to stop it"},
+		{"survivor non-Primary, a member unreachable: wait", View{Self: survivor("galera-2", 40), Peers: []Member{at("galera-0", 40)}, Unreachable: lost, Expected: 3}, Wait, "2 of 3 expected members answered; no answer from 10.0.0.3:9200"},
+		{"survivor non-Primary, fewer answered: wait", View{Self: survivor("galera-2", 40), Peers: []Member{at("galera-0", 40)}, Expected: 3}, Wait, "2 of 3"},
+		{"survivor non-Primary, a killed one still reading its position: wait", View{Self: survivor("galera-2", 40), Peers: []Member{at("galera-0", 40), unknown}, Expected: 3}, Wait, "galera-1 to read its position"},
+		{"two running non-Primary members (a partition): neither steps down", View{Self: survivor("galera-0", 40), Peers: []Member{survivor("galera-1", 41), survivor("galera-2", 40)}, Expected: 3}, Wait, "pc.bootstrap=YES' on the one with the highest wsrep_last_committed"},
+		{"two running non-Primary and one stopped: both step down", View{Self: survivor("galera-0", 40), Peers: []Member{survivor("galera-1", 41), at("galera-2", 40)}, Expected: 3}, StepDown, "galera-2 is stopped"},
+		{"two running non-Primary and one stopped: the stopped one waits", View{Self: at("galera-2", 40), Peers: []Member{survivor("galera-1", 41), survivor("galera-0", 40)}, Expected: 3}, Wait, "galera-1, galera-0 run mariadbd outside a Primary component while the other members are stopped"},
+		{"a running member with nothing fresh known: no step-down beside it", View{Self: survivor("galera-1", 40), Peers: []Member{running, at("galera-2", 40)}, Expected: 3}, Wait, "waiting for galera-0's state"},
+		{"this running member not sampled: wait", View{Self: running, Peers: []Member{at("galera-1", 40), at("galera-2", 40)}, Expected: 3}, Wait, "not known yet"},
+		{"a running member beside a Primary: wait, never step down", View{Self: survivor("galera-0", 40), Peers: []Member{primary, at("galera-1", 40)}, Expected: 3}, Wait, "galera-2 is in a Primary component"},
+		{"a Primary running member: nothing to do", View{Self: primary, Peers: []Member{at("galera-0", 40), at("galera-1", 40)}, Expected: 3}, Wait, "this member is in a Primary component"},
 		{"override with a member gone", View{Self: at("galera-0", 9), Peers: []Member{at("galera-1", 8)}, Unreachable: lost, Expected: 3, Force: true}, Bootstrap, "override"},
 		{"override refuses to lose data", View{Self: at("galera-0", 8), Peers: []Member{at("galera-1", 9)}, Unreachable: lost, Expected: 3, Force: true}, Refuse, "force the bootstrap on galera-1"},
 		{"override refuses another cluster", View{Self: at("galera-0", 8), Peers: []Member{other}, Expected: 3, Force: true}, Refuse, "belongs to cluster"},
@@ -94,9 +115,11 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-// TestDecideAgrees: for random sets of members that are all down, every
-// member decides from its own point of view, and at most one of them
-// starts a new Primary component, whatever order it sees its peers in.
+// TestDecideAgrees: for random sets of members, all down or some running
+// outside a Primary component, every member decides from its own point of
+// view, and at most one of them starts a new Primary component, none while
+// a member runs, whatever order it sees its peers in; the running ones
+// step down all together or not at all.
 func TestDecideAgrees(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for round := 0; round < 20000; round++ {
@@ -121,13 +144,20 @@ func TestDecideAgrees(t *testing.T) {
 				m.SafeToBootstrap = r.IntN(3) == 0
 				m.SavedView = r.IntN(2) == 0
 			}
+			// Some members run mariadbd outside a Primary component
+			// (the survivors of a kill), known to be so or not.
+			if r.IntN(4) == 0 {
+				m.Running = true
+				m.NonPrimary = r.IntN(4) > 0
+			}
 			ms[i] = m
 		}
 		expected := n
 		if r.IntN(4) == 0 {
 			expected++
 		}
-		starters := 0
+		starters, steppers := 0, 0
+		anyRunning := slices.ContainsFunc(ms, func(m Member) bool { return m.Running })
 		var decisions []string
 		for i := range ms {
 			var peers []Member
@@ -139,8 +169,20 @@ func TestDecideAgrees(t *testing.T) {
 			r.Shuffle(len(peers), func(a, b int) { peers[a], peers[b] = peers[b], peers[a] })
 			d := Decide(View{Self: ms[i], Peers: peers, Expected: expected})
 			decisions = append(decisions, d.Action.String()+": "+d.Reason)
+			if d.Action == StepDown {
+				steppers++
+				if !ms[i].Running || !ms[i].NonPrimary || expected > n {
+					t.Fatalf("step-down of a member not known to run outside a Primary component, or with a member missing: %+v\n%s", ms, strings.Join(decisions, "\n"))
+				}
+			}
+			if ms[i].Running && d.Action != Wait && d.Action != StepDown {
+				t.Fatalf("a running member told to %s: %+v\n%s", d.Action, ms, strings.Join(decisions, "\n"))
+			}
 			if d.Action == Bootstrap || d.Action == BootstrapNew {
 				starters++
+				if anyRunning {
+					t.Fatalf("bootstrap while a member runs mariadbd: %+v\n%s", ms, strings.Join(decisions, "\n"))
+				}
 				if expected > n {
 					t.Fatalf("bootstrap with a member missing: %+v -> %s", ms, d.Reason)
 				}
@@ -153,6 +195,11 @@ func TestDecideAgrees(t *testing.T) {
 			if d.Action == BootstrapNew && !ms[i].asGoodAsEmpty() {
 				t.Fatalf("a new cluster on data: %+v\n%s", ms, strings.Join(decisions, "\n"))
 			}
+		}
+		// A step-down is all or nothing: every running member steps
+		// down, or none does (they must agree, as the stopped ones do).
+		if steppers > 0 && steppers != len(slices.DeleteFunc(slices.Clone(ms), func(m Member) bool { return !m.Running })) {
+			t.Fatalf("%d members step down, not every running one: %+v\n%s", steppers, ms, strings.Join(decisions, "\n"))
 		}
 		if starters > 1 {
 			t.Fatalf("%d members would bootstrap: %+v\n%s", starters, ms, strings.Join(decisions, "\n"))

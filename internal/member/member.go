@@ -279,22 +279,109 @@ func (m *Member) attempt(ctx context.Context) error {
 		return err // proc is nil without an error when ctx ended first
 	}
 	started := time.Now()
-	select {
-	case <-proc.Done():
-		m.cfg.Events(journal.Event{Kind: journal.KindMariadbdExit, Reason: proc.Describe()})
-		if s := m.poller.Snapshot(); s.SettledAt.Before(started) {
-			m.mu.Lock()
-			m.started = false
-			m.mu.Unlock()
-			return &retryError{reason: fmt.Sprintf("mariadbd exited before it was Synced (%s)", proc.Describe())}
+	watch := time.NewTicker(m.loop.Interval)
+	defer watch.Stop()
+	var streak downStreak
+	for {
+		select {
+		case <-proc.Done():
+			m.cfg.Events(journal.Event{Kind: journal.KindMariadbdExit, Reason: proc.Describe()})
+			if s := m.poller.Snapshot(); s.SettledAt.Before(started) {
+				m.mu.Lock()
+				m.started = false
+				m.mu.Unlock()
+				return &retryError{reason: fmt.Sprintf("mariadbd exited before it was Synced (%s)", proc.Describe())}
+			}
+			msg := fmt.Sprintf("mariadbd exited on its own (%s); exiting so the orchestrator restarts this member", proc.Describe())
+			m.log.Error(msg)
+			// mariadbd's own status, 0 included (an operator's SHUTDOWN).
+			return &ExitError{Code: proc.ExitCode(), Msg: msg}
+		case <-ctx.Done():
+			return m.stop(proc)
+		case <-watch.C:
+			if d, ok := m.stepDownDue(ctx, started, &streak); ok {
+				return m.stepDown(proc, d)
+			}
 		}
-		msg := fmt.Sprintf("mariadbd exited on its own (%s); exiting so the orchestrator restarts this member", proc.Describe())
-		m.log.Error(msg)
-		// mariadbd's own status, 0 included (an operator's SHUTDOWN).
-		return &ExitError{Code: proc.ExitCode(), Msg: msg}
-	case <-ctx.Done():
 	}
-	return m.stop(proc)
+}
+
+// stepDownChecks is how many checks in a row, at least stepDownSettle
+// apart from the first to the last, must say StepDown before the member
+// acts: a view seen once may be a moment of a restart.
+const (
+	stepDownChecks = 3
+	stepDownSettle = 3 * time.Second
+)
+
+// downStreak counts the checks in a row that said StepDown.
+type downStreak struct {
+	n     int
+	since time.Time
+}
+
+// stepDownDue looks at the peers while mariadbd runs and reports whether
+// the decision (galera.Decide, from this member's live state) has said
+// StepDown long enough. Only a mariadbd that was Synced since it started,
+// and that a fresh sample shows outside a Primary component, is
+// considered: a member that has just bootstrapped or is still joining
+// is never stopped by this.
+func (m *Member) stepDownDue(ctx context.Context, started time.Time, s *downStreak) (galera.Decision, bool) {
+	reset := func() (galera.Decision, bool) { *s = downStreak{}; return galera.Decision{}, false }
+	if snap := m.poller.Snapshot(); snap.SettledAt.Before(started) {
+		return reset()
+	}
+	self := m.State().Member()
+	if !self.NonPrimary {
+		return reset()
+	}
+	_, d, err := m.loop.Running(ctx, self)
+	if err != nil || d.Action != galera.StepDown {
+		if err == nil && d.Reason != "" {
+			m.mu.Lock()
+			changed := m.self.Decision != d.Action.String()+": "+d.Reason
+			m.self.Decision = d.Action.String() + ": " + d.Reason
+			m.mu.Unlock()
+			if changed {
+				m.log.Info("outside a Primary component", "decision", d.Action.String(), "reason", d.Reason)
+			}
+		}
+		return reset()
+	}
+	if s.n == 0 {
+		s.since = time.Now()
+	}
+	s.n++
+	if s.n < stepDownChecks || time.Since(s.since) < stepDownSettle {
+		return galera.Decision{}, false
+	}
+	return d, true
+}
+
+// stepDown stops mariadbd cleanly (bounded by ShutdownTimeout) because the
+// decision said StepDown: a node outside a Primary component serves and
+// commits nothing, and once it is stopped every member's position is read
+// again and the most advanced one bootstraps. The member then tries again
+// from reading its position, in this process.
+func (m *Member) stepDown(proc *supervisor.Process, d galera.Decision) error {
+	reason := d.Action.String() + ": " + d.Reason
+	m.log.Warn("stepping down: stopping mariadbd", "reason", d.Reason, "pid", proc.Pid, "timeout", m.cfg.ShutdownTimeout)
+	m.cfg.Events(journal.Event{Kind: journal.KindDecision, Reason: reason})
+	m.mu.Lock()
+	m.self.Decision, m.self.Phase = reason, peer.PhaseStopping
+	m.mu.Unlock()
+	m.poller.SetHold(reason)
+	begin := time.Now()
+	if err := proc.Stop(m.cfg.ShutdownTimeout); err != nil {
+		m.log.Error("mariadbd shutdown while stepping down", "err", err)
+		return &ExitError{Code: proc.ExitCode(), Msg: err.Error()}
+	}
+	m.log.Info("mariadbd stopped (step-down)", "status", proc.Describe(), "took", time.Since(begin).Round(time.Millisecond))
+	m.cfg.Events(journal.Event{Kind: journal.KindMariadbdExit, Reason: "stepped down: " + proc.Describe()})
+	m.mu.Lock()
+	m.started = false
+	m.mu.Unlock()
+	return &retryError{reason: fmt.Sprintf("stepped down: mariadbd stopped outside a Primary component (%s); deciding again with the peers", proc.Describe())}
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -55,8 +55,12 @@ type State struct {
 	SafeToBootstrap bool   `json:"safe_to_bootstrap"`
 	SavedView       bool   `json:"saved_view"`
 	// Live state of the running node, from the sentinel's last sample.
-	Running     bool   `json:"running"`
-	Primary     bool   `json:"primary"`
+	Running bool `json:"running"`
+	Primary bool `json:"primary"`
+	// NonPrimary: a fresh sample says the running node is outside a
+	// Primary component (Running and neither Primary nor NonPrimary:
+	// nothing fresh is known of it).
+	NonPrimary  bool   `json:"non_primary,omitempty"`
 	Synced      bool   `json:"synced"`
 	ClusterSize int    `json:"cluster_size"`
 	LocalState  string `json:"local_state,omitempty"`
@@ -75,7 +79,7 @@ func (s State) Member() galera.Member {
 		Name: s.NodeName, Empty: s.DataDirEmpty, Fresh: s.DataDirFresh, NeedsSST: s.NeedsSST, PositionKnown: s.PositionKnown,
 		Position:        galera.Position{UUID: s.UUID, Seqno: s.Seqno},
 		SafeToBootstrap: s.SafeToBootstrap, SavedView: s.SavedView,
-		Running: s.Running, Primary: s.Primary,
+		Running: s.Running, Primary: s.Primary, NonPrimary: s.NonPrimary,
 	}
 }
 
@@ -105,6 +109,7 @@ func NewState(self Self, last *galera.Sample, ready bool) State {
 	}
 	if l := last; s.Running && l != nil {
 		s.Primary = l.Primary() && l.ClusterSize > 0
+		s.NonPrimary = !s.Primary
 		s.Synced = l.SyncedPrimary()
 		s.ClusterSize = l.ClusterSize
 		s.LocalState = l.LocalState.String()
@@ -150,6 +155,9 @@ func (s State) Validate() error {
 	}
 	if (s.DataDirFresh || s.NeedsSST) && s.UUID != "" && s.UUID != galera.ZeroUUID {
 		errs = append(errs, errors.New("says it has no usable data but reports a cluster position"))
+	}
+	if s.NonPrimary && (s.Primary || !s.Running) {
+		errs = append(errs, errors.New("says it is outside a Primary component but Primary or not running"))
 	}
 	if s.Primary && !s.Running {
 		errs = append(errs, errors.New("says it is Primary but not running"))

@@ -96,11 +96,40 @@ func (l *Loop) Run(ctx context.Context) (Plan, error) {
 
 // Once makes one decision from a fresh look at the peers.
 func (l *Loop) Once(ctx context.Context) (Plan, error) {
+	v, hosts, err := l.look(ctx, l.Self())
+	if err != nil {
+		return Plan{}, err
+	}
+	if l.OnView != nil {
+		l.OnView(v)
+	}
+	d := galera.Decide(v)
+	return Plan{Decision: d, ClusterAddress: GcommAddress(hosts, l.GcommPort), Hosts: hosts}, nil
+}
+
+// Running makes one decision for a member whose mariadbd runs: self is
+// that member as its peers see it (Running, and Primary or NonPrimary
+// from a fresh sample). The decision is galera.Decide's, from the same
+// kind of view as Once's; it is either Wait or StepDown. Neither
+// OnDecision nor OnView is told: they are for the decisions before a
+// start.
+func (l *Loop) Running(ctx context.Context, self galera.Member) (galera.View, galera.Decision, error) {
+	if !self.Running {
+		return galera.View{}, galera.Decision{}, fmt.Errorf("recovery: Running called for %s, whose mariadbd does not run", self.Name)
+	}
+	v, _, err := l.look(ctx, self)
+	if err != nil {
+		return v, galera.Decision{}, err
+	}
+	return v, galera.Decide(v), nil
+}
+
+// look asks every peer and builds the view a decision is made from.
+func (l *Loop) look(ctx context.Context, self galera.Member) (galera.View, []string, error) {
 	addrs, err := l.Source.Peers(ctx)
 	if err != nil {
-		return Plan{}, fmt.Errorf("discover peers (%s): %w", l.Source, err)
+		return galera.View{}, nil, fmt.Errorf("discover peers (%s): %w", l.Source, err)
 	}
-	self := l.Self()
 	answers := peer.FanOut(ctx, addrs, l.Peers.State)
 
 	v := galera.View{Self: self, Expected: l.Expected, Force: l.force.Load()}
@@ -117,23 +146,19 @@ func (l *Loop) Once(ctx context.Context) (Plan, error) {
 		name := a.Value.NodeName
 		if name == self.Name {
 			if a.Value.InstanceID != l.Instance {
-				return Plan{}, fmt.Errorf("the sentinel at %s claims this node's name %s: every member needs a name of its own (--node-name)", a.Addr, name)
+				return galera.View{}, nil, fmt.Errorf("the sentinel at %s claims this node's name %s: every member needs a name of its own (--node-name)", a.Addr, name)
 			}
 			continue // ourselves, listed by DNS or the static list
 		}
 		if prev, dup := byName[name]; dup {
 			// Two sentinels claim one name: a misconfiguration or a lie.
 			// Deciding with either could count one member twice.
-			return Plan{}, fmt.Errorf("peers %s and %s both claim to be %s", prev, a.Addr, name)
+			return galera.View{}, nil, fmt.Errorf("peers %s and %s both claim to be %s", prev, a.Addr, name)
 		}
 		byName[name] = a.Addr
 		v.Peers = append(v.Peers, a.Value.Member())
 	}
-	if l.OnView != nil {
-		l.OnView(v)
-	}
-	d := galera.Decide(v)
-	return Plan{Decision: d, ClusterAddress: GcommAddress(hosts, l.GcommPort), Hosts: hosts}, nil
+	return v, hosts, nil
 }
 
 // GcommAddress builds wsrep_cluster_address from the peers' hosts.

@@ -81,3 +81,32 @@ func TestGcommAddress(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// TestLoopRunning: the survivor of two killed members, its mariadbd
+// running outside a Primary component, steps down once both killed ones
+// answer with their positions; with one silent, it waits.
+func TestLoopRunning(t *testing.T) {
+	self := galera.Member{Name: "galera-0", PositionKnown: true, Position: galera.Position{UUID: uuid, Seqno: 3}, Running: true, NonPrimary: true}
+	me := sentinel(t, state("galera-0", "me", 3))
+	loop := func(addrs ...string) *Loop {
+		return &Loop{
+			Instance: "me", Expected: 3,
+			Source: discovery.Static(addrs), Peers: peer.NewClient(token, nil, time.Second),
+			GcommPort: 4567, Interval: time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		}
+	}
+	ctx := context.Background()
+	p1, p2 := sentinel(t, state("galera-1", "a", 5)), sentinel(t, state("galera-2", "b", 3))
+	v, d, err := loop(me, p1, p2).Running(ctx, self)
+	if err != nil || d.Action != galera.StepDown || len(v.Peers) != 2 {
+		t.Fatalf("%+v %+v %v", v, d, err)
+	}
+	_, d, err = loop(me, p1, "127.0.0.1:1").Running(ctx, self)
+	if err != nil || d.Action != galera.Wait || !strings.Contains(d.Reason, "no answer from 127.0.0.1:1") {
+		t.Fatalf("a member silent: %+v %v", d, err)
+	}
+	self.Running = false
+	if _, _, err := loop(me, p1, p2).Running(ctx, self); err == nil {
+		t.Fatal("Running for a member that does not run")
+	}
+}
