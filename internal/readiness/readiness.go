@@ -242,11 +242,16 @@ type WriterVerdict struct {
 // transactions finish.
 func (j Judge[S]) Writer(o Observation[S], now time.Time, ready Verdict, lowestReady int) WriterVerdict {
 	if ready.OK {
-		if v := j.Policy.Writer(o.Last, lowestReady); v.OK {
+		v := j.Policy.Writer(o.Last, lowestReady)
+		switch {
+		case v.OK:
 			return WriterVerdict{Writer, v.Reason}
-		} else {
-			return WriterVerdict{Standby, v.Reason}
+		case !j.Policy.Writable(o.Last).OK:
+			// Ready for reads and unable to take a write (an
+			// asynchronous replica, a read-only node kept ready).
+			return WriterVerdict{Unfit, v.Reason}
 		}
+		return WriterVerdict{Standby, v.Reason}
 	}
 	reason := ready.Reason
 	if !o.Maintenance && !o.Stopping {
