@@ -2,8 +2,6 @@ package replica
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -131,23 +129,13 @@ func sameSeqs(a, b map[uint32]uint64) bool {
 // seqByDomain reads a GTID list ("0-1-100,1-2-5") as each domain's
 // sequence number.
 func seqByDomain(list string) (map[uint32]uint64, error) {
-	out := map[uint32]uint64{}
-	list = strings.TrimSpace(list)
-	if list == "" {
-		return out, nil
+	l, err := ParseGTIDList(list)
+	if err != nil {
+		return nil, err
 	}
-	for _, g := range strings.Split(list, ",") {
-		f := strings.Split(strings.TrimSpace(g), "-")
-		if len(f) != 3 {
-			return nil, fmt.Errorf("%q is not domain-server-sequence", g)
-		}
-		d, err1 := strconv.ParseUint(f[0], 10, 32)
-		_, err2 := strconv.ParseUint(f[1], 10, 32)
-		s, err3 := strconv.ParseUint(f[2], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil {
-			return nil, fmt.Errorf("%q is not domain-server-sequence", g)
-		}
-		out[uint32(d)] = s
+	out := make(map[uint32]uint64, len(l))
+	for d, g := range l {
+		out[d] = g.Seq
 	}
 	return out, nil
 }
