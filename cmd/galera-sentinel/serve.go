@@ -75,13 +75,18 @@ func serveNode[S any](ctx context.Context, cfg *ServeConfig, logger *slog.Logger
 	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), judge, sampler)
 	h := health.NewHandlers(poller)
 	metrics.Watch(mx, poller, h, domain)
-	// serve knows no peers: its page shows this member.
-	self := selfAddr(eps.http.Addr())
-	pc := peer.NewClient("", nil, cfg.Timeout)
-	defer pc.Close()
-	pg := &page.Page{Peers: func(context.Context) ([]string, error) { return []string{self}, nil }, Client: pc, Timeout: cfg.Timeout}
-	h.SetPage(pg, page.Wants)
-	routes := append([]httpserver.Routes{h, admin(h, cfg.Token, logger), mx.Routes(), jr.Routes(), pg.Routes()}, extra...)
+	routes := append([]httpserver.Routes{h, admin(h, cfg.Token, logger), mx.Routes(), jr.Routes()}, extra...)
+	if cfg.Mode == modeGalera {
+		// serve knows no peers: its page shows this member. The page
+		// reads Galera's status only; in replication mode / answers
+		// the probe, as clustercheck did.
+		self := selfAddr(eps.http.Addr())
+		pc := peer.NewClient("", nil, cfg.Timeout)
+		defer pc.Close()
+		pg := &page.Page{Peers: func(context.Context) ([]string, error) { return []string{self}, nil }, Client: pc, Timeout: cfg.Timeout}
+		h.SetPage(pg, page.Wants)
+		routes = append(routes, pg.Routes())
+	}
 	mux := httpserver.NewMux(routes...)
 
 	logger.Info("serving", "mode", cfg.Mode, "listen", eps.http.Addr().String(), "agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
