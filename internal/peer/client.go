@@ -111,6 +111,49 @@ func (c *Client) Get(ctx context.Context, addr, path string, v any) error {
 	return nil
 }
 
+// StatusError is a sentinel's answer other than 2xx to Post: its code
+// and body (the JSON error document of the API, or a line of text).
+type StatusError struct {
+	Code int
+	Body []byte
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("HTTP %d: %s", e.Code, clip(strings.Join(strings.Fields(string(e.Body)), " ")))
+}
+
+// Post calls one of the sentinel's token-protected actions at path (with
+// its query) and decodes a 2xx JSON answer into v (nil: ignored). Any
+// other answer is a *StatusError.
+func (c *Client) Post(ctx context.Context, addr, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.scheme+"://"+addr+path, nil)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxStateBytes))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return &StatusError{Code: resp.StatusCode, Body: b}
+	}
+	if v == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
+}
+
 // Close drops idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
