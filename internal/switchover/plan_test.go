@@ -51,7 +51,11 @@ func TestDecide(t *testing.T) {
 		{"io stopped", func(vs []View) int { vs[1].Repl.IORunning = "No"; return 1 }, "does not replicate (IO thread No"},
 		{"connecting", func(vs []View) int { vs[1].Repl.IORunning = "Connecting"; return 1 }, "IO thread Connecting"},
 		{"writable replica", func(vs []View) int { vs[1].Repl.ReadOnly = false; return 1 }, "writable replica"},
-		{"lag unknown", func(vs []View) int { vs[1].Repl.LagSeconds = nil; vs[1].ReadyReason = "lag unknown: no heartbeat row"; return 1 }, "lag unknown (lag unknown: no heartbeat row)"},
+		{"lag unknown", func(vs []View) int {
+			vs[1].Repl.LagSeconds = nil
+			vs[1].ReadyReason = "lag unknown: no heartbeat row"
+			return 1
+		}, "lag unknown (lag unknown: no heartbeat row)"},
 		{"lags", func(vs []View) int { vs[1].Repl.LagSeconds = lag(12.5); return 1 }, "lags 12.5s (heartbeat), more than --max-lag 10s"},
 		{"not ready", func(vs []View) int { vs[1].Ready, vs[1].ReadyReason = false, "maintenance"; return 1 }, "not ready: maintenance"},
 		{"candidate ahead", func(vs []View) int { vs[1].Repl.SlavePos = "0-1-101"; return 1 }, "db2:9200 is ahead of the primary in GTID domain 0"},
