@@ -68,6 +68,12 @@ type ServeConfig struct {
 	ReplicaConnectGrace time.Duration
 	HeartbeatTable      string
 	Primary             string // host[:port] of the primary's MariaDB
+	// The account replicas connect with: run mode creates it on the
+	// primary; the switchover's follow step of a server without a replica
+	// row (a demoted primary) uses it in serve and run alike.
+	ReplicationUser         string
+	ReplicationPasswordFile string
+	ReplicationPassword     string // from the file or the environment; never logged
 }
 
 // The modes.
@@ -98,6 +104,8 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Mode, "mode", modeGalera, "galera: a Galera cluster member; replication: a primary or replica of asynchronous MariaDB replication (docs/replication.md)")
 	fs.DurationVar(&c.MaxReplicaLag, "max-replica-lag", 10*time.Second, "replication: a replica further behind its primary than this is not ready")
 	fs.DurationVar(&c.ReplicaConnectGrace, "replica-connect-grace", 10*time.Second, "replication: how long a replica's IO thread may be Connecting (a network blip, a primary restart) before it is not ready")
+	fs.StringVar(&c.ReplicationUser, "replication-user", "repl", "replication: the account replicas connect to the primary with; run mode creates it on the primary, a switchover repoints a demoted primary with it")
+	fs.StringVar(&c.ReplicationPasswordFile, "replication-password-file", "", "replication: file holding the replication account's password (or set "+replicationPasswordEnv+")")
 	fs.StringVar(&c.HeartbeatTable, "heartbeat-table", "", "replication: database.table of a heartbeat row the primary's sentinel writes every poll and replicas' sentinels read, the most truthful lag (needs CREATE and INSERT on it for the monitoring user on the primary, SELECT on replicas); off when empty")
 	fs.StringVar(&c.Primary, "primary", "", "replication: the primary's MariaDB address, host[:port] (default port 3306). serve: the primary a replica's lag is measured against (default: the replica's own Master_Host); run: the primary of a new set")
 }
@@ -271,6 +279,13 @@ func (c *ServeConfig) readSecrets(getenv func(string) string) error {
 		}
 	}
 	c.Token = tok
+	if c.Mode == modeReplication {
+		pw, err := readSecret("--replication-password-file", c.ReplicationPasswordFile, replicationPasswordEnv, getenv)
+		if err != nil {
+			return err
+		}
+		c.ReplicationPassword = pw
+	}
 	return nil
 }
 
@@ -453,12 +468,6 @@ type RunConfig struct {
 	ForceBootstrap  string
 	InitCommand     string
 
-	// Replication (--mode=replication): the account replicas connect
-	// with, created on the primary.
-	ReplicationUser         string
-	ReplicationPasswordFile string
-	ReplicationPassword     string // from the file or the environment; never logged
-
 	// Mariadbd is the command after "--": mariadbd and its arguments.
 	Mariadbd []string
 
@@ -559,8 +568,6 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, after --drain-delay, how long to wait for client connections to close before mariadbd is stopped anyway")
 	fs.DurationVar(&c.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
 	fs.StringVar(&c.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
-	fs.StringVar(&c.ReplicationUser, "replication-user", "repl", "replication: the account replicas connect to the primary with; run mode creates it on the primary")
-	fs.StringVar(&c.ReplicationPasswordFile, "replication-password-file", "", "replication: file holding the replication account's password (or set "+replicationPasswordEnv+")")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
 }
 
@@ -634,13 +641,6 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (*Run
 	}
 	if cfg.Token == "" {
 		return nil, fmt.Errorf("%w: the peer API needs a token: --token-file or %s", errUsage, tokenEnv)
-	}
-	if cfg.Mode == modeReplication {
-		pw, err := readSecret("--replication-password-file", cfg.ReplicationPasswordFile, replicationPasswordEnv, getenv)
-		if err != nil {
-			return nil, err
-		}
-		cfg.ReplicationPassword = pw
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)

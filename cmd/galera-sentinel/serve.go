@@ -107,9 +107,11 @@ func serveNode[S any](ctx context.Context, cfg *ServeConfig, logger *slog.Logger
 	return err
 }
 
-// replicationRoutes are the endpoints only replication has (the
-// switchover API); none yet.
-func replicationRoutes(cfg *ServeConfig, logger *slog.Logger) []httpserver.Routes { return nil }
+// replicationRoutes are the endpoints only replication has: the
+// switchover API (switchover.go).
+func replicationRoutes(cfg *ServeConfig, logger *slog.Logger) []httpserver.Routes {
+	return []httpserver.Routes{switchoverRoutes(cfg, logger)}
+}
 
 // admin is the operator's API behind the token.
 func admin[S any](h *health.Handlers[S], token string, logger *slog.Logger) httpserver.Routes {

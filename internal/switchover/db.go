@@ -8,7 +8,32 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
+
+// Open is the steps' connection pool to the local server at addr
+// (host:port, or a unix socket path): at most two connections, opened
+// when a step runs (never by the poller), each dial bounded by timeout.
+// The account needs the privileges of DB's comment.
+func Open(addr, user, password string, timeout time.Duration) (*sql.DB, error) {
+	mc := mysql.NewConfig()
+	mc.Net, mc.Addr = "tcp", addr
+	if strings.Contains(addr, "/") {
+		mc.Net = "unix"
+	}
+	mc.User, mc.Passwd = user, password
+	mc.Timeout = timeout
+	connector, err := mysql.NewConnector(mc)
+	if err != nil {
+		return nil, fmt.Errorf("switchover connection: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(2)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(time.Minute)
+	return db, nil
+}
 
 // DB is the local server's operations over a connection pool whose
 // account may change read_only and replication (SUPER, or READ_ONLY

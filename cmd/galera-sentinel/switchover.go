@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
+	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/switchover"
+)
+
+// switchoverRoutes is the switchover API of a replication sentinel (serve
+// and run): its steps act on the local server through a pool of their own
+// with the sentinel's account (--mysql-user), which then needs the
+// privileges docs/replication.md lists; the poller's connection is never
+// used for them.
+func switchoverRoutes(cfg *ServeConfig, logger *slog.Logger) httpserver.Routes {
+	db, err := switchover.Open(cfg.MySQLAddr, cfg.MySQLUser, cfg.MySQLPassword, cfg.Timeout)
+	if err != nil {
+		// Only a malformed configuration fails here (nothing is dialled);
+		// Validate has refused those already. Serve the API as off.
+		logger.Error("switchover API off", "error", err)
+		return httpserver.RoutesFunc(func(*http.ServeMux) {})
+	}
+	srv := &switchover.DB{DB: db, ReplicationUser: cfg.ReplicationUser, ReplicationPassword: cfg.ReplicationPassword}
+	return switchover.New(srv, switchover.Config{Token: cfg.Token, Logger: logger, StepTimeout: max(switchover.DefaultStepTimeout, cfg.Timeout)})
+}
+
+// SwitchoverConfig is everything `switchover` needs.
+type SwitchoverConfig struct {
+	To        string
+	ToMySQL   string
+	Discovery discovery.Config
+	TokenFile string
+	Token     string // from the file or the environment; never logged
+	CAFile    string
+	Timeout   time.Duration
+	Wait      time.Duration
+	MaxLag    time.Duration
+	Settle    time.Duration
+}
+
+func (c *SwitchoverConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.To, "to", "", "the member to promote: its sentinel's host:port, its host, or a DNS name of its address (required)")
+	fs.StringVar(&c.ToMySQL, "to-mysql", "", "the new primary's MariaDB address, host[:port], as the other members reach it (default: the host of --to, the port the replicas use now)")
+	fs.StringVar(&c.Discovery.Peers, "peers", "", "every member's sentinel address, host:port,... (or --peers-dns)")
+	fs.StringVar(&c.Discovery.PeersDNS, "peers-dns", "", "DNS name whose records are the members (instead of --peers)")
+	fs.IntVar(&c.Discovery.PeerPort, "peer-port", 9200, "sentinel port of the members found by --peers-dns")
+	fs.StringVar(&c.Discovery.DNSServer, "dns-server", "", "host:port of the DNS server for --peers-dns (default: /etc/resolv.conf)")
+	fs.StringVar(&c.TokenFile, "token-file", "", "file holding the sentinels' API token (or set "+tokenEnv+")")
+	fs.StringVar(&c.CAFile, "tls-ca-file", "", "the sentinels serve HTTPS; trust this CA (PEM)")
+	fs.DurationVar(&c.Timeout, "timeout", 5*time.Second, "bound on each call to a sentinel (besides the promote step's wait)")
+	fs.DurationVar(&c.Wait, "wait", 30*time.Second, "how long the candidate may take to apply the demoted primary's last transaction; past it the switchover is undone (the old primary writable again)")
+	fs.DurationVar(&c.MaxLag, "max-lag", 10*time.Second, "refuse when the candidate is further behind than this when the switchover starts")
+	fs.DurationVar(&c.Settle, "settle", 30*time.Second, "how long to wait, at the end, for every member to show its new role")
+}
+
+// Validate returns every problem at once.
+func (c *SwitchoverConfig) Validate() error {
+	var errs []error
+	if c.To == "" {
+		errs = append(errs, errors.New("--to is required: the member to promote"))
+	}
+	if c.Discovery.Peers == "" && c.Discovery.PeersDNS == "" {
+		errs = append(errs, errors.New("--peers or --peers-dns is required: every member must be repointed"))
+	}
+	if c.Token == "" {
+		errs = append(errs, fmt.Errorf("the sentinels' API needs their token: --token-file or %s", tokenEnv))
+	}
+	if c.Wait > switchover.MaxWait {
+		errs = append(errs, fmt.Errorf("--wait=%s: at most %s", c.Wait, switchover.MaxWait))
+	}
+	errs = append(errs, positive("timeout", c.Timeout), positive("wait", c.Wait), notNegative("max-lag", c.MaxLag),
+		positive("settle", c.Settle), c.Discovery.Validate())
+	return errors.Join(errs...)
+}
+
+func parseSwitchover(args []string, getenv func(string) string, stderr io.Writer) (*SwitchoverConfig, error) {
+	fs := newFlagSet("switchover", "switchover --to MEMBER --peers a:9200,b:9200,c:9200 [flags]",
+		"Move the primary of an asynchronous replication set to another member, on request: the primary\n"+
+			"becomes read-only, the candidate applies its last transaction (bounded by --wait, else the\n"+
+			"switchover is undone), is promoted, and every other member and the old primary replicate from it.\n"+
+			"Refused unless there is exactly one writable primary and the candidate is a healthy replica of it.\n"+
+			"There is no automatic failover: see docs/replication.md.", stderr)
+	cfg := &SwitchoverConfig{}
+	cfg.flags(fs)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%w: switchover takes no arguments, got %q", errUsage, fs.Args())
+	}
+	tok, err := readSecret("--token-file", cfg.TokenFile, tokenEnv, getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Token = tok
+	cfg.Discovery.Timeout = cfg.Timeout
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return cfg, nil
+}
+
+// runSwitchover moves the primary, printing each step.
+func runSwitchover(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseSwitchover(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	src, err := cfg.Discovery.Source(9200)
+	if err != nil {
+		return err
+	}
+	addrs, err := src.Peers(ctx)
+	if err != nil {
+		return err
+	}
+	var clientTLS *tls.Config
+	if cfg.CAFile != "" {
+		if clientTLS, err = httpserver.ClientTLS(cfg.CAFile); err != nil {
+			return err
+		}
+	}
+	call := peer.NewClient(cfg.Token, clientTLS, cfg.Timeout)
+	defer call.Close()
+	promote := peer.NewClient(cfg.Token, clientTLS, cfg.Wait+switchover.DefaultStepTimeout+cfg.Timeout)
+	defer promote.Close()
+	fmt.Fprintf(stdout, "switchover to %s; members:\n", cfg.To)
+	_, err = switchover.Run(ctx, switchover.Clients{Call: call, Promote: promote}, addrs, switchover.Options{
+		To: cfg.To, ToMySQL: cfg.ToMySQL, Limits: switchover.Limits{MaxLag: cfg.MaxLag},
+		Wait: cfg.Wait, Settle: cfg.Settle, Out: stdout,
+		Resolve: func(ctx context.Context, host string) ([]string, error) {
+			ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			defer cancel()
+			return net.DefaultResolver.LookupHost(ctx, host)
+		},
+	})
+	return err
+}
