@@ -14,13 +14,28 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
 )
 
-// TestHAProxyExampleIsValid: the example users copy must be a config
-// HAProxy accepts.
+// TestHAProxyExampleIsValid: the examples users copy (Galera, and
+// asynchronous replication) must be configs HAProxy accepts.
 func TestHAProxyExampleIsValid(t *testing.T) {
 	bin := testcluster.RequireBinary(t, "haproxy")
-	out, err := exec.Command(bin, "-c", "-f", "../../deploy/haproxy/haproxy.cfg").CombinedOutput()
+	for _, cfg := range []string{"haproxy.cfg", "haproxy-replication.cfg"} {
+		out, err := exec.Command(bin, "-c", "-f", "../../deploy/haproxy/"+cfg).CombinedOutput()
+		if err != nil {
+			t.Errorf("haproxy -c %s: %v\n%s", cfg, err, out)
+		}
+	}
+	// The replication writer must cut the sessions of a demoted primary.
+	l, err := testcluster.ShippedListener("../../deploy/haproxy/haproxy-replication.cfg", "mariadb-writer")
 	if err != nil {
-		t.Fatalf("haproxy -c: %v\n%s", err, out)
+		t.Fatal(err)
+	}
+	for _, want := range []string{"option httpchk GET /writerz", "on-marked-down shutdown-sessions"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("mariadb-writer lacks %q:\n%s", want, l)
+		}
+	}
+	if l, err := testcluster.ShippedListener("../../deploy/haproxy/haproxy-replication.cfg", "mariadb-readers"); err != nil || !strings.Contains(l, "option httpchk GET /readyz") {
+		t.Errorf("mariadb-readers: %v\n%s", err, l)
 	}
 }
 
