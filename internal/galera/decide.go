@@ -44,7 +44,16 @@ type Member struct {
 	// Disconnected). Running without Primary or NonPrimary means nothing
 	// fresh is known of it.
 	NonPrimary bool
+	// Joining: its mariadbd was started to join a Primary component and
+	// has not been Synced since, and no fresh sample says it is Primary:
+	// it receives a state transfer, or waits for a Primary component that
+	// went away while it started. Never set for a member that bootstrapped.
+	Joining bool
 }
+
+// outside: the member's mariadbd runs and is known to be outside a
+// Primary component, or is a joiner that never got into one.
+func (m Member) outside() bool { return m.Running && !m.Primary && (m.NonPrimary || m.Joining) }
 
 // HasPosition reports whether the member has a real cluster position.
 func (m Member) HasPosition() bool {
@@ -247,8 +256,9 @@ func runningPeers(all []Member) []Member {
 }
 
 // stepDownApplies: every member answered and read its position, none is
-// Primary, every running one is known to be outside a Primary component,
-// and at least one is stopped (and so waits for the running ones). Then
+// Primary, every running one is known to be outside a Primary component
+// (or is a joiner that never got into one: it started to join a Primary
+// component that went away meanwhile), and at least one is stopped (and so waits for the running ones). Then
 // each running member stops its mariadbd cleanly (a node outside a Primary
 // component commits nothing, so nothing is lost), and the rule for a crash
 // of every member picks the most advanced one to bootstrap, whichever it
@@ -263,7 +273,7 @@ func stepDownApplies(all []Member) bool {
 		switch {
 		case m.Primary || !m.PositionKnown && !m.Running:
 			return false
-		case m.Running && !m.NonPrimary:
+		case m.Running && !m.outside():
 			return false
 		case !m.Running:
 			stopped++
@@ -284,7 +294,7 @@ func waitForRunning(all, running []Member) string {
 			"if it does not stop, stop that member (kill -TERM its galera-sentinel, or delete its pod)", who)
 	}
 	for _, m := range running {
-		if !m.NonPrimary {
+		if !m.outside() {
 			return fmt.Sprintf("%s runs mariadbd but is not in a Primary component yet; waiting for it (if it stays so, look at its /status and mariadbd's log; "+
 				"stopping that member lets the cluster restart from its most advanced member)", m.Name)
 		}
@@ -306,7 +316,7 @@ func decideRunning(v View, all []Member) Decision {
 			return Decision{Wait, fmt.Sprintf("%s is in a Primary component: this node rejoins it by itself once it reaches it (restarting this member makes it join at once)", p.Name)}
 		}
 	}
-	if !self.NonPrimary {
+	if !self.outside() {
 		return Decision{Wait, "this member's state is not known yet (no fresh sample of its mariadbd)"}
 	}
 	if len(all) < v.Expected || len(v.Unreachable) > 0 {
@@ -316,7 +326,7 @@ func decideRunning(v View, all []Member) Decision {
 		if !m.Running && !m.PositionKnown {
 			return Decision{Wait, fmt.Sprintf("outside a Primary component; waiting for %s to read its position", m.Name)}
 		}
-		if m.Running && !m.NonPrimary {
+		if m.Running && !m.outside() {
 			return Decision{Wait, fmt.Sprintf("outside a Primary component; waiting for %s's state (it runs mariadbd, nothing fresh is known of it)", m.Name)}
 		}
 	}
@@ -329,7 +339,11 @@ func decideRunning(v View, all []Member) Decision {
 			stopped = append(stopped, m)
 		}
 	}
-	return Decision{StepDown, fmt.Sprintf("this member runs mariadbd outside a Primary component and %s stopped and waiting for it: stopping mariadbd cleanly so that every member's position is read and the most advanced one bootstraps", names(stopped)+map[bool]string{true: " is", false: " are"}[len(stopped) == 1])}
+	what := "runs mariadbd outside a Primary component"
+	if self.Joining && !self.NonPrimary {
+		what = "started mariadbd to join a Primary component that is gone"
+	}
+	return Decision{StepDown, fmt.Sprintf("this member "+what+" and %s stopped and waiting for it: stopping mariadbd cleanly so that every member's position is read and the most advanced one bootstraps", names(stopped)+map[bool]string{true: " is", false: " are"}[len(stopped) == 1])}
 }
 
 // withoutPosition decides when no member has a Galera position: a single

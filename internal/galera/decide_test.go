@@ -36,6 +36,14 @@ func survivor(name string, seqno int64) Member {
 	return m
 }
 
+// joiner: a member whose mariadbd was started to join and never got into
+// a Primary component (nothing fresh is known of it).
+func joiner(name string, seqno int64) Member {
+	m := at(name, seqno)
+	m.Running, m.Joining = true, true
+	return m
+}
+
 func TestDecide(t *testing.T) {
 	primary := at("galera-2", 10)
 	primary.Running, primary.Primary = true, true
@@ -99,6 +107,10 @@ func TestDecide(t *testing.T) {
 		{"this running member not sampled: wait", View{Self: running, Peers: []Member{at("galera-1", 40), at("galera-2", 40)}, Expected: 3}, Wait, "not known yet"},
 		{"a running member beside a Primary: wait, never step down", View{Self: survivor("galera-0", 40), Peers: []Member{primary, at("galera-1", 40)}, Expected: 3}, Wait, "galera-2 is in a Primary component"},
 		{"a Primary running member: nothing to do", View{Self: primary, Peers: []Member{at("galera-0", 40), at("galera-1", 40)}, Expected: 3}, Wait, "this member is in a Primary component"},
+		{"a killed one restarted as a joiner just before the survivor left the Primary: the joiner steps down", View{Self: joiner("galera-0", 41), Peers: []Member{survivor("galera-2", 39), at("galera-1", 40)}, Expected: 3}, StepDown, "started mariadbd to join a Primary component that is gone"},
+		{"... and the survivor beside it steps down too", View{Self: survivor("galera-2", 39), Peers: []Member{joiner("galera-0", 41), at("galera-1", 40)}, Expected: 3}, StepDown, "galera-1 is stopped"},
+		{"... and the stopped one waits for both", View{Self: at("galera-1", 40), Peers: []Member{joiner("galera-0", 41), survivor("galera-2", 39)}, Expected: 3}, Wait, "galera-0, galera-2 run mariadbd outside a Primary component while the other members are stopped"},
+		{"a joiner beside a Primary (a state transfer): never steps down", View{Self: joiner("galera-0", 41), Peers: []Member{primary, at("galera-1", 40)}, Expected: 3}, Wait, "galera-2 is in a Primary component"},
 		{"override with a member gone", View{Self: at("galera-0", 9), Peers: []Member{at("galera-1", 8)}, Unreachable: lost, Expected: 3, Force: true}, Bootstrap, "override"},
 		{"override refuses to lose data", View{Self: at("galera-0", 8), Peers: []Member{at("galera-1", 9)}, Unreachable: lost, Expected: 3, Force: true}, Refuse, "force the bootstrap on galera-1"},
 		{"override refuses another cluster", View{Self: at("galera-0", 8), Peers: []Member{other}, Expected: 3, Force: true}, Refuse, "belongs to cluster"},
@@ -149,6 +161,7 @@ func TestDecideAgrees(t *testing.T) {
 			if r.IntN(4) == 0 {
 				m.Running = true
 				m.NonPrimary = r.IntN(4) > 0
+				m.Joining = r.IntN(3) == 0
 			}
 			ms[i] = m
 		}
@@ -171,7 +184,7 @@ func TestDecideAgrees(t *testing.T) {
 			decisions = append(decisions, d.Action.String()+": "+d.Reason)
 			if d.Action == StepDown {
 				steppers++
-				if !ms[i].Running || !ms[i].NonPrimary || expected > n {
+				if !ms[i].outside() || expected > n {
 					t.Fatalf("step-down of a member not known to run outside a Primary component, or with a member missing: %+v\n%s", ms, strings.Join(decisions, "\n"))
 				}
 			}

@@ -91,6 +91,10 @@ type Member struct {
 	self     peer.Self
 	started  bool
 	instance string
+	// startedAt is when mariadbd was last started, and joined whether
+	// that start was to join a Primary component (not a bootstrap).
+	startedAt time.Time
+	joined    bool
 }
 
 // Hurry subscribes to the signals that cut a drain short (a second
@@ -163,8 +167,10 @@ func (m *Member) setPhase(phase string) {
 func (m *Member) State() peer.State {
 	m.mu.Lock()
 	self := m.self
+	joined, startedAt := m.joined, m.startedAt
 	m.mu.Unlock()
 	snap, now := m.poller.Snapshot(), time.Now()
+	self.Joining = joined && snap.SettledAt.Before(startedAt)
 	var last *galera.Sample
 	if snap.Last != nil && now.Sub(snap.LastAt) <= m.fresh {
 		last = snap.Last
@@ -322,17 +328,20 @@ type downStreak struct {
 
 // stepDownDue looks at the peers while mariadbd runs and reports whether
 // the decision (galera.Decide, from this member's live state) has said
-// StepDown long enough. Only a mariadbd that was Synced since it started,
-// and that a fresh sample shows outside a Primary component, is
-// considered: a member that has just bootstrapped or is still joining
-// is never stopped by this.
+// StepDown long enough. Only a mariadbd that a fresh sample shows outside
+// a Primary component after it was Synced, or a joiner that never was
+// Synced, is considered: a member that has just bootstrapped is never
+// stopped by this while it starts.
 func (m *Member) stepDownDue(ctx context.Context, started time.Time, s *downStreak) (galera.Decision, bool) {
 	reset := func() (galera.Decision, bool) { *s = downStreak{}; return galera.Decision{}, false }
-	if snap := m.poller.Snapshot(); snap.SettledAt.Before(started) {
+	m.mu.Lock()
+	joined := m.joined
+	m.mu.Unlock()
+	if snap := m.poller.Snapshot(); snap.SettledAt.Before(started) && !joined {
 		return reset()
 	}
 	self := m.State().Member()
-	if !self.NonPrimary {
+	if self.Primary || (!self.NonPrimary && !self.Joining) {
 		return reset()
 	}
 	_, d, err := m.loop.Running(ctx, self)
@@ -419,6 +428,7 @@ func (m *Member) start(ctx context.Context, plan recovery.Plan, local recovery.L
 	m.cfg.Events(journal.Event{Kind: kind, Reason: fmt.Sprintf("%s (pid %d)", plan.Action, proc.Pid)})
 	m.mu.Lock()
 	m.started, m.self.Phase = true, peer.PhaseRunning
+	m.startedAt, m.joined = time.Now(), plan.Action == galera.Join
 	m.mu.Unlock()
 	m.poller.SetHold("")
 	m.poller.Kick()

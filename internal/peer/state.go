@@ -60,7 +60,10 @@ type State struct {
 	// NonPrimary: a fresh sample says the running node is outside a
 	// Primary component (Running and neither Primary nor NonPrimary:
 	// nothing fresh is known of it).
-	NonPrimary  bool   `json:"non_primary,omitempty"`
+	NonPrimary bool `json:"non_primary,omitempty"`
+	// Joining: mariadbd was started to join, has not been Synced since,
+	// and is not known to be Primary (see galera.Member).
+	Joining     bool   `json:"joining,omitempty"`
 	Synced      bool   `json:"synced"`
 	ClusterSize int    `json:"cluster_size"`
 	LocalState  string `json:"local_state,omitempty"`
@@ -79,7 +82,7 @@ func (s State) Member() galera.Member {
 		Name: s.NodeName, Empty: s.DataDirEmpty, Fresh: s.DataDirFresh, NeedsSST: s.NeedsSST, PositionKnown: s.PositionKnown,
 		Position:        galera.Position{UUID: s.UUID, Seqno: s.Seqno},
 		SafeToBootstrap: s.SafeToBootstrap, SavedView: s.SavedView,
-		Running: s.Running, Primary: s.Primary, NonPrimary: s.NonPrimary,
+		Running: s.Running, Primary: s.Primary, NonPrimary: s.NonPrimary, Joining: s.Joining,
 	}
 }
 
@@ -90,6 +93,9 @@ type Self struct {
 	InstanceID string
 	Phase      string
 	Decision   string
+	// Joining: mariadbd was started to join and has not been Synced
+	// since (published only while it runs and is not Primary).
+	Joining bool
 }
 
 // NewState builds the State a sentinel publishes: the position it read,
@@ -107,9 +113,11 @@ func NewState(self Self, last *galera.Sample, ready bool) State {
 	if m.PositionKnown && !m.Empty && !m.NeedsSST {
 		s.UUID, s.Seqno = m.Position.UUID, m.Position.Seqno
 	}
+	s.Joining = s.Running && self.Joining
 	if l := last; s.Running && l != nil {
 		s.Primary = l.Primary() && l.ClusterSize > 0
 		s.NonPrimary = !s.Primary
+		s.Joining = s.Joining && !s.Primary
 		s.Synced = l.SyncedPrimary()
 		s.ClusterSize = l.ClusterSize
 		s.LocalState = l.LocalState.String()
@@ -158,6 +166,9 @@ func (s State) Validate() error {
 	}
 	if s.NonPrimary && (s.Primary || !s.Running) {
 		errs = append(errs, errors.New("says it is outside a Primary component but Primary or not running"))
+	}
+	if s.Joining && (s.Primary || !s.Running) {
+		errs = append(errs, errors.New("says it is joining but Primary or not running"))
 	}
 	if s.Primary && !s.Running {
 		errs = append(errs, errors.New("says it is Primary but not running"))

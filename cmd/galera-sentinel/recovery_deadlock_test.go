@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+)
+
+// TestRunTwoKilledSurvivorNonPrimary: two of three members are killed -9
+// (sentinel and mariadbd together) at the same moment while rows are
+// written through one of them; the third keeps running and drops out of
+// the Primary component (1 of 3). The two killed sentinels start again.
+// Before the step-down they waited for the survivor forever ("runs
+// mariadbd but is not in a Primary component yet"); now the survivor's
+// sentinel stops its mariadbd cleanly, the most advanced member
+// bootstraps and the cluster is back to three Synced members by itself,
+// with every acknowledged row.
+func TestRunTwoKilledSurvivorNonPrimary(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	// The survivor is the last by ordinal: no tie-break favours it.
+	n1, n2, survivor := rc.c.Nodes[0], rc.c.Nodes[1], rc.c.Nodes[2]
+	rows := writeRows(ctx, t, survivor, "before", 30)
+	rows += writeRows(ctx, t, n1, "before-n1", 30)
+
+	// A writer through n1, one transaction per row, until the kill: every
+	// row it was told is committed must survive, though the survivor may
+	// never have applied the last of them.
+	var acked atomic.Int64
+	stopWriting := make(chan struct{})
+	var writer sync.WaitGroup
+	writer.Add(1)
+	go func() {
+		defer writer.Done()
+		for {
+			select {
+			case <-stopWriting:
+				return
+			default:
+			}
+			if err := n1.Exec(ctx, "INSERT INTO app.rows (tag) VALUES ('during')"); err != nil {
+				return
+			}
+			acked.Add(1)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+
+	bootstrapsBefore := 0
+	for _, n := range rc.c.Nodes {
+		bootstrapsBefore += countLogs(n, "--wsrep-new-cluster")
+	}
+	var kill sync.WaitGroup
+	for _, n := range []*testcluster.Node{n1, n2} {
+		kill.Add(1)
+		go func() { defer kill.Done(); n.Kill() }()
+	}
+	kill.Wait()
+	close(stopWriting)
+	writer.Wait()
+	rows += int(acked.Load())
+	t.Logf("killed %s and %s together; %d rows acknowledged through %s while writing", n1.Name, n2.Name, acked.Load(), n1.Name)
+	if acked.Load() == 0 {
+		t.Fatal("no row was written during the kill: the test would not show anything")
+	}
+
+	// The survivor leaves the Primary component and stays out of it.
+	nonPrimary, cancelNP := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelNP()
+	if err := survivor.WaitNonPrimary(nonPrimary); err != nil {
+		t.Fatalf("%s did not leave the Primary component: %v", survivor.Name, err)
+	}
+
+	begin := time.Now()
+	rc.startAll(n1, n2)
+	bound, cancelBound := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelBound()
+	rc.waitSynced(bound, 3)
+	t.Logf("two killed, survivor non-Primary: both restarted -> three Synced in %v", time.Since(begin).Round(time.Millisecond))
+
+	for _, n := range rc.c.Nodes {
+		if c := countLogs(n, "stepping down: stopping mariadbd"); c > 0 {
+			t.Logf("%s stepped down %d time(s)", n.Name, c)
+		}
+	}
+	if countLogs(survivor, "stepping down: stopping mariadbd") != 1 {
+		t.Errorf("%s: the survivor did not step down exactly once:\n%s", survivor.Name, tailFile(survivor.SentinelLog(), 40))
+	}
+	bootstraps := -bootstrapsBefore
+	for _, n := range rc.c.Nodes {
+		bootstraps += countLogs(n, "--wsrep-new-cluster")
+	}
+	if bootstraps != 1 {
+		t.Errorf("%d bootstraps after the kill, want exactly one (from the most advanced member)", bootstraps)
+	}
+	uuids := map[string]bool{}
+	for _, n := range rc.c.Nodes {
+		uuids[stateUUID(ctx, t, n)] = true
+	}
+	// While the survivor ran, the killed ones said why they waited and
+	// what an operator can do.
+	if countLogs(n1, "waiting for its sentinel to stop it (step-down)")+countLogs(n2, "waiting for its sentinel to stop it (step-down)") == 0 {
+		t.Errorf("neither killed member said it waited for the survivor's step-down:\n%s", tailFile(n1.SentinelLog(), 30))
+	}
+	if len(uuids) != 1 {
+		t.Errorf("cluster state UUIDs %v: want one", uuids)
+	}
+	checkRows(ctx, t, rows, rc.c.Nodes...)
+	t.Logf("%d rows checked on all three", rows)
+	rc.stopAll(ctx)
+}
