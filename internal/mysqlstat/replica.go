@@ -210,7 +210,14 @@ func (r *ReplicaSampler) heartbeat(q Querier, s *replica.Sample) error {
 			}
 			r.heartbeatReady = true
 		}
-		if err := q.Exec("REPLACE INTO " + t + " (id, ts, server_id) VALUES (1, UTC_TIMESTAMP(6), @@server_id)"); err != nil {
+		// Guarded by read_only in the statement itself: a switchover's
+		// demote may land between the variables read above and this
+		// write, and an account with READ_ONLY ADMIN would write past it,
+		// a transaction after the demoted position that diverges the old
+		// primary from its successor. SET GLOBAL read_only waits for this
+		// statement, or this statement sees ON and writes nothing (no
+		// GTID; checked on 10.11).
+		if err := q.Exec("REPLACE INTO " + t + " (id, ts, server_id) SELECT 1, UTC_TIMESTAMP(6), @@server_id FROM DUAL WHERE @@global.read_only = 0"); err != nil {
 			r.heartbeatReady = false
 			return fmt.Errorf("write %s: %w", t, err)
 		}
