@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/health"
+	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
+	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
+	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
+	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/replica"
+	"github.com/galera-sentinel/galera-sentinel/internal/replmember"
+	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
+)
+
+// runReplication wires `run --mode=replication`: the endpoints, the
+// replication poller, the member (internal/replmember) and the switchover
+// API. As in Galera run mode, the server and the poller live until it
+// returns, after mariadbd has stopped. When ready is non-nil it receives
+// the listen address.
+func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready chan<- string) error {
+	if cfg.ReplicationPassword == "" {
+		return fmt.Errorf("%w: run --mode=replication needs the replication account's password: --replication-password-file or %s", errUsage, replicationPasswordEnv)
+	}
+	eff, err := mariadbd.ReadEffective(ctx, cfg.Mariadbd)
+	if err != nil {
+		return fmt.Errorf("%w; nothing was started", err)
+	}
+	if eff.WsrepOn {
+		return fmt.Errorf("%w: mariadbd's configuration has wsrep_on=ON: --mode=replication runs plain MariaDB replication; nothing was started", errUsage)
+	}
+	if err := cfg.followConfig(eff); err != nil {
+		return fmt.Errorf("%w; nothing was started", err)
+	}
+	serverTLS, clientTLS, err := cfg.tls()
+	if err != nil {
+		return err
+	}
+	eps, err := openEndpoints(&cfg.ServeConfig, serverTLS)
+	if err != nil {
+		return err
+	}
+	source, err := cfg.Discovery.Source(eps.http.Addr().(*net.TCPAddr).Port)
+	if err != nil {
+		eps.close()
+		return err
+	}
+	client, err := mysqlstat.New(cfg.mysql())
+	if err != nil {
+		eps.close()
+		return err
+	}
+	defer client.Close()
+	sampler, err := cfg.replicaSampler(client)
+	if err != nil {
+		eps.close()
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	defer sampler.Close()
+	mx := newMetrics()
+	instance := newInstanceID()
+	jr := openJournal(cfg.eventsFile(), cfg.NodeName, instance, "run", logger)
+	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), cfg.replicaJudge(), health.Sampler[replica.Sample](sampler))
+	h := health.NewHandlers(poller)
+	metrics.Watch(mx, poller, h, metrics.Replica)
+	peers := peer.NewClient(cfg.Token, clientTLS, cfg.PeerTimeout)
+	defer peers.Close()
+	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
+	defer reaper.Close()
+	exe, _ := os.Executable()
+	dcfg := cfg.mariadbd(exe, eff)
+	db := mariadbd.NewRunner(dcfg, reaper, logger.With("component", "mariadbd"), logger.With("component", "mariadbd", "stream", "output"))
+
+	advertise, hosts := advertised(cfg, eff)
+	flagged := cfg.Primary != "" && namesMember(ctx, cfg.Primary, cfg.NodeName, advertise)
+	defaults, _ := mariadbd.SplitDefaults(cfg.Mariadbd[1:])
+	mcfg := replmember.Config{
+		NodeName: cfg.NodeName, DataDir: cfg.DataDir, Advertise: advertise, Hosts: hosts, FlaggedPrimary: flagged,
+		LocalAddr: cfg.MySQLAddr, LocalUser: cfg.MySQLUser, LocalPassword: cfg.MySQLPassword,
+		ReplicationUser: cfg.ReplicationUser, ReplicationPassword: cfg.ReplicationPassword,
+		Backup: replmember.BackupConfig{Defaults: defaults, Socket: eff.Socket, RunAs: dcfg.RunAs, Token: cfg.Token, TLS: clientTLS},
+		DrainDelay: cfg.DrainDelay, DrainTimeout: cfg.DrainTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
+		PollInterval: cfg.PollInterval, DecideInterval: cfg.DecideInterval, Timeout: max(cfg.Timeout, cfg.PeerTimeout, 5*time.Second),
+		MaxStaleness: cfg.MaxStaleness, RetryMin: time.Second, RetryMax: 30 * time.Second, Events: jr.Add,
+	}
+	m := replmember.New(mcfg, poller, db, source, peers, reaper, secondSignal, logger.With("component", "member"))
+	mux := httpserver.NewMux(h, admin(h, cfg.Token, logger), mx.Routes(), jr.Routes(), m.Routes(logger.With("component", "peer-api")),
+		switchoverRoutes(&cfg.ServeConfig, logger))
+	logger.Info("run mode (replication)", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
+		"agent_check", eps.agentAddr(), "peers", source.String(), "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,
+		"advertise", advertise, "primary_flag", cfg.Primary, "flagged_primary", flagged, "replication_user", cfg.ReplicationUser,
+		"events_file", jr.Path(), "pid", os.Getpid())
+	if ready != nil {
+		ready <- eps.http.Addr().String()
+	}
+	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, func(ctx context.Context) {
+		if err := eps.serve(ctx, mux, counted[replica.Sample]{poller, mx, jr}, logger); err != nil {
+			logger.Error("serving endpoints", "err", err)
+		}
+	})
+	defer stop()
+	err = m.Run(ctx)
+	stopped(jr, err)
+	return err
+}
+
+// advertised is this member's MariaDB address as its peers connect to it
+// (what their CHANGE MASTER names), and the hosts it is known by: the
+// bind address when it is a specific one, else the host of --listen when
+// that is specific, else the host name; the port mariadbd listens on.
+func advertised(cfg *RunConfig, eff mariadbd.Effective) (string, []string) {
+	host := eff.BindAddress
+	if wildcard(host) {
+		host = ""
+		if h, _, err := net.SplitHostPort(cfg.Listen); err == nil && !wildcard(h) {
+			host = h
+		}
+	}
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	port := eff.Port
+	if port == 0 {
+		port = 3306
+	}
+	hosts := []string{host, cfg.NodeName}
+	if ips, err := net.LookupHost(host); err == nil {
+		hosts = append(hosts, ips...)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), hosts
+}
+
+func wildcard(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" || h == "*" }
+
+// namesMember reports whether --primary (host:port) is this member: its
+// host is the node name or the advertised host, or resolves to one of the
+// advertised host's addresses.
+func namesMember(ctx context.Context, primary, node, advertise string) bool {
+	ph, _, err := net.SplitHostPort(primary)
+	if err != nil {
+		ph = primary
+	}
+	ah, _, _ := net.SplitHostPort(advertise)
+	if ph == node || ph == ah {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	want, err1 := net.DefaultResolver.LookupHost(ctx, ah)
+	got, err2 := net.DefaultResolver.LookupHost(ctx, ph)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	for _, g := range got {
+		if slices.Contains(want, g) {
+			return true
+		}
+	}
+	return false
+}
