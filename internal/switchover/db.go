@@ -5,11 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/replops"
 )
 
 // Open is the steps' connection pool to the local server at addr
@@ -24,6 +25,10 @@ func Open(addr, user, password string, timeout time.Duration) (*sql.DB, error) {
 	}
 	mc.User, mc.Passwd = user, password
 	mc.Timeout = timeout
+	// replops sends parameters the server cannot prepare (CHANGE MASTER).
+	// No read timeout: promote's MASTER_GTID_WAIT may take minutes; the
+	// context of each step bounds every statement.
+	mc.InterpolateParams = true
 	connector, err := mysql.NewConnector(mc)
 	if err != nil {
 		return nil, fmt.Errorf("switchover connection: %w", err)
@@ -51,122 +56,46 @@ var _ Server = (*DB)(nil)
 
 // State reads read_only, the GTID positions and the replica row.
 func (d *DB) State(ctx context.Context) (State, error) {
-	var st State
-	if err := d.DB.QueryRowContext(ctx, "SELECT @@global.read_only, @@global.gtid_binlog_pos, @@global.gtid_slave_pos").
-		Scan(&st.ReadOnly, &st.BinlogPos, &st.SlavePos); err != nil {
-		return st, fmt.Errorf("read positions: %w", err)
-	}
-	rows, err := d.DB.QueryContext(ctx, "SHOW SLAVE STATUS")
+	p, err := replops.Read(ctx, d.DB)
 	if err != nil {
-		return st, fmt.Errorf("SHOW SLAVE STATUS: %w", err)
+		return State{}, err
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return st, err
-	}
-	if rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return st, fmt.Errorf("SHOW SLAVE STATUS: %w", err)
-		}
-		st.HasReplica = true
-		for i, c := range cols {
-			switch c {
-			case "Master_Host":
-				st.MasterHost = vals[i].String
-			case "Master_Port":
-				st.MasterPort, _ = strconv.Atoi(vals[i].String)
-			}
-		}
-	}
-	return st, rows.Err()
+	return State{ReadOnly: p.ReadOnly, HasReplica: p.HasReplica, MasterHost: p.MasterHost, MasterPort: p.MasterPort,
+		BinlogPos: p.BinlogPos, SlavePos: p.SlavePos}, nil
 }
 
 // Demote sets read_only=ON, which waits for the commits in progress, then
 // reads gtid_binlog_pos: every write acknowledged before is within it.
-// Accounts with READ_ONLY ADMIN (SUPER before 10.11) can still write
-// afterwards; applications must not use one.
-func (d *DB) Demote(ctx context.Context) (string, error) {
-	if _, err := d.DB.ExecContext(ctx, "SET GLOBAL read_only=ON"); err != nil {
-		return "", fmt.Errorf("SET GLOBAL read_only=ON: %w", err)
-	}
-	var pos string
-	if err := d.DB.QueryRowContext(ctx, "SELECT @@global.gtid_binlog_pos").Scan(&pos); err != nil {
-		return "", fmt.Errorf("read gtid_binlog_pos: %w", err)
-	}
-	return pos, nil
-}
+// Accounts with READ_ONLY ADMIN can still write afterwards (on 10.11 SUPER
+// no longer can); applications must not use one.
+func (d *DB) Demote(ctx context.Context) (string, error) { return replops.Demote(ctx, d.DB) }
 
-// WaitGTID is MASTER_GTID_WAIT(pos, timeout): 0 reached, -1 timed out.
+// WaitGTID is MASTER_GTID_WAIT(pos, timeout).
 func (d *DB) WaitGTID(ctx context.Context, pos string, timeout time.Duration) error {
-	var r sql.NullInt64
-	if err := d.DB.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, ?)", pos, timeout.Seconds()).Scan(&r); err != nil {
-		return fmt.Errorf("MASTER_GTID_WAIT: %w", err)
+	err := replops.WaitGTID(ctx, d.DB, pos, timeout)
+	if errors.Is(err, replops.ErrGTIDWaitTimeout) {
+		return fmt.Errorf("%w: %w", ErrWaitTimeout, err)
 	}
-	if !r.Valid || r.Int64 != 0 {
-		return ErrWaitTimeout
-	}
-	return nil
+	return err
 }
 
 // Promote: STOP SLAVE, RESET SLAVE ALL, read_only=OFF.
-func (d *DB) Promote(ctx context.Context) error {
-	return d.exec(ctx, "STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only=OFF")
-}
+func (d *DB) Promote(ctx context.Context) error { return replops.Promote(ctx, d.DB) }
 
 // SetSlavePos sets gtid_slave_pos (pos as formatGTIDs writes it).
 func (d *DB) SetSlavePos(ctx context.Context, pos string) error {
-	if _, err := parseGTIDs(pos); err != nil {
-		return err
-	}
-	return d.exec(ctx, "SET GLOBAL gtid_slave_pos='"+pos+"'")
+	return replops.SetSlavePos(ctx, d.DB, pos)
 }
 
 // Follow makes the server a read-only replica of p with
-// MASTER_USE_GTID=slave_pos.
+// MASTER_USE_GTID=slave_pos, with the sentinel's replication account.
 func (d *DB) Follow(ctx context.Context, p Primary) error {
-	if strings.ContainsAny(p.Host, "'\"\\` \t\r\n") || p.Host == "" || p.Port < 1 || p.Port > 65535 {
-		return fmt.Errorf("primary %q:%d: bad address", p.Host, p.Port)
+	if d.ReplicationUser == "" || d.ReplicationPassword == "" {
+		return errors.New("the sentinel has no replication account to follow with: start it with --replication-user and --replication-password-file (or " +
+			"GALERA_SENTINEL_REPLICATION_PASSWORD)")
 	}
-	st, err := d.State(ctx)
-	if err != nil {
+	if err := replops.SetReadOnly(ctx, d.DB, true); err != nil {
 		return err
 	}
-	change := fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%d", p.Host, p.Port)
-	if d.ReplicationUser != "" || !st.HasReplica {
-		if d.ReplicationUser == "" || d.ReplicationPassword == "" {
-			return errors.New("this server has no replica row to keep the replication account from, and the sentinel has none configured (--replication-user, --replication-password-file)")
-		}
-		change += ", MASTER_USER=" + quote(d.ReplicationUser) + ", MASTER_PASSWORD=" + quote(d.ReplicationPassword)
-	}
-	change += ", MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1"
-	if err := d.exec(ctx, "SET GLOBAL read_only=ON", "STOP SLAVE"); err != nil {
-		return err
-	}
-	if _, err := d.DB.ExecContext(ctx, change); err != nil {
-		// The statement holds the password: never in the error.
-		return fmt.Errorf("CHANGE MASTER TO %s:%d: %w", p.Host, p.Port, err)
-	}
-	return d.exec(ctx, "START SLAVE")
-}
-
-func (d *DB) exec(ctx context.Context, stmts ...string) error {
-	for _, s := range stmts {
-		if _, err := d.DB.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
-	}
-	return nil
-}
-
-// quote is a MariaDB string literal (backslash escapes, the server's
-// default sql_mode).
-func quote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\x00", `\0`, "\n", `\n`, "\r", `\r`, "\x1a", `\Z`)
-	return "'" + r.Replace(s) + "'"
+	return replops.Follow(ctx, d.DB, replops.Primary{Host: p.Host, Port: p.Port, User: d.ReplicationUser, Password: d.ReplicationPassword})
 }
