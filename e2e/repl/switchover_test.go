@@ -34,9 +34,14 @@ const (
 // Every acknowledged row is on the new primary and on both replicas, the
 // old primary replicates from the new one, HAProxy sends writes to node2,
 // and the longest time without an acknowledged write is logged.
-func TestSwitchoverThroughHAProxy(t *testing.T) {
+// switchoverSet starts a primary and two replicas with the application's
+// table, and a sentinel for each (serve --mode=replication with the
+// switchover API); it returns the set and the sentinels' addresses once
+// every one is ready and node1 is the writer.
+func switchoverSet(t *testing.T) (*testcluster.Cluster, []string) {
+	t.Helper()
 	c := testcluster.StartAsync(t, testcluster.Options{Nodes: 3})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n1, n2, n3 := c.Nodes[0], c.Nodes[1], c.Nodes[2]
 	createMonitor(t, n1)
@@ -67,6 +72,14 @@ func TestSwitchoverThroughHAProxy(t *testing.T) {
 		waitProbe(t, "http://"+p+"/readyz", 200, "ready", 20*time.Second)
 	}
 	waitProbe(t, "http://"+peers[0]+"/writerz", 200, "", 5*time.Second)
+	return c, peers
+}
+
+func TestSwitchoverThroughHAProxy(t *testing.T) {
+	c, peers := switchoverSet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	n1, n2, n3 := c.Nodes[0], c.Nodes[1], c.Nodes[2]
 
 	listener, err := testcluster.ShippedListener("../../deploy/haproxy/haproxy-replication.cfg", "mariadb-writer")
 	if err != nil {
@@ -258,4 +271,54 @@ func (w *seqWriter) Stop() ([]ack, time.Duration, time.Time, int) {
 		}
 	}
 	return w.acks, gap, gapAt, w.retried
+}
+
+// TestSwitchoverUndone: the candidate cannot apply the demoted primary's
+// last transaction within --wait (its SQL thread waits for a table lock
+// held on it): the switchover fails, says it was undone, the old primary
+// takes writes again and the candidate is still its read-only replica.
+func TestSwitchoverUndone(t *testing.T) {
+	c, peers := switchoverSet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	n1, n2 := c.Nodes[0], c.Nodes[1]
+	lock, err := n2.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, "LOCK TABLES t.seq WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.Exec(ctx, "INSERT INTO t.seq (id, at) VALUES (1, NOW(6))"); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, sentinelBinary(t), "switchover", "--to="+peers[1], "--peers="+strings.Join(peers, ","), "--wait=2s", "--settle=10s")
+	cmd.Env = []string{"GALERA_SENTINEL_TOKEN=" + token}
+	out, err := cmd.CombinedOutput()
+	t.Logf("galera-sentinel switchover:\n%s", out)
+	if err == nil || !strings.Contains(string(out), "did not apply") || !strings.Contains(string(out), "undone: "+peers[0]+" is the primary again") {
+		t.Fatalf("switchover: %v; want it undone", err)
+	}
+	if ro, err := n1.QueryString(ctx, "SELECT @@GLOBAL.read_only"); err != nil || ro != "0" {
+		t.Errorf("node1 read_only=%q (%v) after the undo", ro, err)
+	}
+	if err := n1.Exec(ctx, "INSERT INTO t.seq (id, at) VALUES (2, NOW(6))"); err != nil {
+		t.Errorf("node1 takes no writes after the undo: %v", err)
+	}
+	st, err := n2.SlaveStatus(ctx)
+	if err != nil || st == nil || st["Master_Host"] != n1.Host || st["Slave_SQL_Running"] != "Yes" {
+		t.Errorf("node2 replica row after the undo: %v (%v)", st, err)
+	}
+	if ro, _ := n2.QueryString(ctx, "SELECT @@GLOBAL.read_only"); ro != "1" {
+		t.Errorf("node2 read_only=%s after the undo", ro)
+	}
+	if _, err := lock.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n2.WaitCaughtUp(ctx, n1); err != nil {
+		t.Fatal(err)
+	}
+	waitProbe(t, "http://"+peers[0]+"/writerz", 200, "", 5*time.Second)
+	waitProbe(t, "http://"+peers[1]+"/readyz", 200, "replica of "+n1.Host, 10*time.Second)
 }

@@ -87,6 +87,7 @@ func Run(ctx context.Context, cl Clients, addrs []string, o Options) (Report, er
 	}
 	say := func(f string, a ...any) { fmt.Fprintf(out, f+"\n", a...) }
 	views := Views(ctx, cl.Call, addrs)
+	freshPrimary(ctx, cl.Call, views, o.Settle)
 	for _, v := range views {
 		say("  %s", describe(v))
 	}
@@ -171,6 +172,42 @@ func Run(ctx context.Context, cl Clients, addrs []string, o Options) (Report, er
 	}
 	say("switchover done in %s: %s is the primary; no member took writes for %s", rep.Total.Round(time.Millisecond), plan.New.Addr, rep.ReadOnly.Round(time.Millisecond))
 	return rep, nil
+}
+
+// freshPrimary replaces the view of the one writable primary by one
+// sampled after every other member's sample: each sentinel polls on its
+// own clock, and a replica sampled later than its primary may show
+// transactions the primary's older sample does not, which is no
+// divergence. Bounded by limit; the views stay as they are when there is
+// not exactly one primary or its sentinel gives no sample time.
+func freshPrimary(ctx context.Context, c Caller, views []View, limit time.Duration) {
+	idx := -1
+	var latest time.Time
+	for i, v := range views {
+		if v.Repl == nil {
+			continue
+		}
+		if v.Repl.writablePrimary() {
+			if idx >= 0 {
+				return
+			}
+			idx = i
+		} else if v.Repl.At.After(latest) {
+			latest = v.Repl.At
+		}
+	}
+	if idx < 0 || views[idx].Repl.At.IsZero() || views[idx].Repl.At.After(latest) {
+		return
+	}
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		v := Views(ctx, c, []string{views[idx].Addr})[0]
+		if v.Repl != nil && v.Repl.At.After(latest) {
+			views[idx] = v
+			return
+		}
+	}
 }
 
 // undo makes the old primary writable again after a promote that failed,

@@ -128,3 +128,38 @@ func TestRunRefuses(t *testing.T) {
 		}
 	}
 }
+
+// staleCaller answers /status from docs, the primary's newer on every call.
+type staleCaller struct{ calls int }
+
+func (s *staleCaller) Get(_ context.Context, addr, _ string, v any) error {
+	s.calls++
+	at := time.Date(2026, 1, 1, 0, 0, s.calls, 0, time.UTC)
+	doc := `{"ready":{"ok":true},"sample":{"role":"primary","gtid_binlog_pos":"0-1-20","at":"` + at.Format(time.RFC3339) + `"}}`
+	*(v.(*json.RawMessage)) = json.RawMessage(doc)
+	return nil
+}
+
+func (s *staleCaller) Post(context.Context, string, string, any) error { return errors.New("no") }
+
+// TestFreshPrimary: a replica sampled after its primary may be ahead of
+// the primary's sample; the primary is read again, and the plan is made
+// on a sample younger than every replica's.
+func TestFreshPrimary(t *testing.T) {
+	old := primaryView("p:9200", "0-1-10")
+	old.Repl.At = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := replicaView("r:9200", "0-1-12", 0)
+	r.Repl.At = old.Repl.At.Add(1500 * time.Millisecond)
+	views := []View{old, r}
+	if _, err := Decide(views, 1, Limits{MaxLag: time.Second}); err == nil || !strings.Contains(err.Error(), "ahead of the primary") {
+		t.Fatalf("stale primary: %v", err)
+	}
+	c := &staleCaller{}
+	freshPrimary(context.Background(), c, views, 2*time.Second)
+	if views[0].Repl.BinlogPos != "0-1-20" || c.calls != 2 {
+		t.Fatalf("primary not read again until younger: %+v after %d calls", views[0].Repl, c.calls)
+	}
+	if p, err := Decide(views, 1, Limits{MaxLag: time.Second}); err != nil || p.Behind != 8 {
+		t.Fatalf("fresh: %+v %v", p, err)
+	}
+}
