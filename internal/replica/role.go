@@ -216,7 +216,7 @@ func refuseLocal(self SelfState, local []GTID, primary string) StartDecision {
 	return StartDecision{Action: StartRefuse,
 		Reason: fmt.Sprintf("this server has transactions of its own that it did not receive from %s (gtid_binlog_pos %s, gtid_slave_pos %q: %s): it was written to directly, or it was a primary; following would skip or repeat them; nothing was changed",
 			where, self.BinlogPos, self.SlavePos, strings.Join(s, ", ")),
-		Fix: "if the primary has these transactions (compare its gtid_binlog_pos), run SET GLOBAL gtid_slave_pos=@@gtid_binlog_pos on this server and restart the member; otherwise keep a copy of the data directory and empty it, and the member clones the primary"}
+		Fix: "if the primary has these transactions (compare its gtid_binlog_pos), run SET GLOBAL gtid_slave_pos=@@gtid_binlog_pos on this server (the member sees it within a decide interval, no restart needed); otherwise keep a copy of the data directory and empty it, and the member clones the primary"}
 }
 
 // ownWrites are the server's transactions that did not come through
