@@ -86,7 +86,7 @@ func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, re
 		NodeName: cfg.NodeName, DataDir: cfg.DataDir, Advertise: advertise, Hosts: hosts, FlaggedPrimary: flagged,
 		LocalAddr: cfg.MySQLAddr, LocalUser: cfg.MySQLUser, LocalPassword: cfg.MySQLPassword,
 		ReplicationUser: cfg.ReplicationUser, ReplicationPassword: cfg.ReplicationPassword,
-		Backup: replmember.BackupConfig{Defaults: defaults, Socket: eff.Socket, RunAs: dcfg.RunAs, Token: cfg.Token, TLS: clientTLS},
+		Backup:     replmember.BackupConfig{Defaults: defaults, Socket: eff.Socket, RunAs: dcfg.RunAs, Token: cfg.Token, TLS: clientTLS},
 		DrainDelay: cfg.DrainDelay, DrainTimeout: cfg.DrainTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
 		PollInterval: cfg.PollInterval, DecideInterval: cfg.DecideInterval, Timeout: max(cfg.Timeout, cfg.PeerTimeout, 5*time.Second),
 		MaxStaleness: cfg.MaxStaleness, RetryMin: time.Second, RetryMax: 30 * time.Second, Events: jr.Add,
