@@ -172,6 +172,27 @@ func TestRunSetsUpReplication(t *testing.T) {
 		t.Fatalf("replica errors after the restart: SQL %s %s, IO %s", st["Last_SQL_Errno"], st["Last_SQL_Error"], st["Last_IO_Errno"])
 	}
 
+	// The primary's sentinel restarted: the primary comes back writable
+	// (no other primary, its replica follows it), the replica reconnects
+	// by itself and gets what is written next.
+	rs.stop(primary)
+	begin = time.Now()
+	rs.start(primary)
+	waitProbe(t, url(primary, "/readyz"), 200, "primary", 60*time.Second)
+	t.Logf("(b) primary back and writable %v after its restart", time.Since(begin).Round(time.Millisecond))
+	if err := primary.Exec(ctx, "INSERT INTO t.r VALUES (100, 'primary restarted')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WaitCaughtUp(ctx, primary); err != nil {
+		t.Fatal(err)
+	}
+	waitProbe(t, url(rep, "/readyz"), 200, "", 30*time.Second)
+	pn, ps = tableSum(t, primary, "t.r")
+	rn, rsum = tableSum(t, rep, "t.r")
+	if pn != 53 || rn != pn || rsum != ps {
+		t.Fatalf("after the primary's restart: primary %d rows (checksum %s), replica %d (%s); want 53 each, same checksum", pn, ps, rn, rsum)
+	}
+
 	// (c) Detached, the replica gets a transaction of its own (binary
 	// logged, by an account that read_only does not stop); then it is
 	// restarted while the primary goes on.

@@ -272,7 +272,7 @@ func (m *Member) attempt(ctx context.Context) error {
 	m.set(PhaseRunning, "")
 	m.poller.SetHold("")
 	m.poller.Kick()
-	return m.supervise(ctx, proc)
+	return m.supervise(ctx, proc, db)
 }
 
 // end stops a mariadbd this attempt started (cleanly, bounded) and
@@ -472,7 +472,9 @@ func (m *Member) follow(ctx context.Context, db *sql.DB, primary string) error {
 }
 
 // supervise waits for mariadbd to exit or ctx to end.
-func (m *Member) supervise(ctx context.Context, proc *supervisor.Process) error {
+// The member's own connections are closed first, so that the drain does
+// not wait for them.
+func (m *Member) supervise(ctx context.Context, proc *supervisor.Process, db *sql.DB) error {
 	started := time.Now()
 	select {
 	case <-proc.Done():
@@ -485,6 +487,7 @@ func (m *Member) supervise(ctx context.Context, proc *supervisor.Process) error 
 		m.log.Error(msg)
 		return &member.ExitError{Code: proc.ExitCode(), Msg: msg}
 	case <-ctx.Done():
+		db.Close()
 		return m.stop(proc, true)
 	}
 }
