@@ -41,6 +41,9 @@ func runRun(ctx context.Context, args []string, getenv func(string) string, stdo
 // after mariadbd has stopped: probes answer truthfully the whole time.
 // When ready is non-nil it receives the listen address.
 func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready chan<- string) error {
+	if cfg.Mode == modeReplication {
+		return runReplication(ctx, cfg, logger, ready)
+	}
 	eff, err := mariadbd.ReadEffective(ctx, cfg.Mariadbd)
 	if err != nil {
 		return fmt.Errorf("%w; nothing was started", err)
