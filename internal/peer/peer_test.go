@@ -113,21 +113,23 @@ func TestAuth(t *testing.T) {
 // or never answers is an error within the timeout, never a state.
 func TestLyingPeers(t *testing.T) {
 	lies := map[string]string{
-		"html":          "<html>hello</html>",
-		"empty":         "",
-		"truncated":     `{"version":1,"node_name":"x"`,
-		"wrong version": `{"version":2,"node_name":"x","instance_id":"i","phase":"waiting"}`,
-		"no name":       `{"version":1,"instance_id":"i","phase":"waiting"}`,
-		"no instance":   `{"version":1,"node_name":"x","phase":"waiting"}`,
-		"bad phase":     `{"version":1,"node_name":"x","instance_id":"i","phase":"dancing"}`,
-		"bad uuid":      `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","position_known":true,"uuid":"nope","seqno":1}`,
-		"seqno -5":      `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","position_known":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":-5}`,
-		"empty w/ pos":  `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","position_known":true,"datadir_empty":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":5}`,
-		"primary, down": `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","primary":true,"cluster_size":3}`,
-		"primary, 0":    `{"version":1,"node_name":"x","instance_id":"i","phase":"running","running":true,"primary":true}`,
-		"name w/ space": `{"version":1,"node_name":"a b","phase":"waiting"}`,
-		"types":         `{"version":"1","node_name":7}`,
-		"huge":          `{"version":1,"node_name":"` + strings.Repeat("x", maxStateBytes) + `"}`,
+		"html":              "<html>hello</html>",
+		"empty":             "",
+		"truncated":         `{"version":1,"node_name":"x"`,
+		"wrong version":     `{"version":2,"node_name":"x","instance_id":"i","phase":"waiting"}`,
+		"no name":           `{"version":1,"instance_id":"i","phase":"waiting"}`,
+		"no instance":       `{"version":1,"node_name":"x","phase":"waiting"}`,
+		"bad phase":         `{"version":1,"node_name":"x","instance_id":"i","phase":"dancing"}`,
+		"bad uuid":          `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","position_known":true,"uuid":"nope","seqno":1}`,
+		"seqno -5":          `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","position_known":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":-5}`,
+		"empty w/ pos":      `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","position_known":true,"datadir_empty":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":5}`,
+		"primary, down":     `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","primary":true,"cluster_size":3}`,
+		"primary, 0":        `{"version":1,"node_name":"x","instance_id":"i","phase":"running","running":true,"primary":true}`,
+		"non-Primary, down": `{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","non_primary":true}`,
+		"joining, Primary":  `{"version":1,"node_name":"x","instance_id":"i","phase":"running","running":true,"primary":true,"cluster_size":3,"joining":true}`,
+		"name w/ space":     `{"version":1,"node_name":"a b","phase":"waiting"}`,
+		"types":             `{"version":"1","node_name":7}`,
+		"huge":              `{"version":1,"node_name":"` + strings.Repeat("x", maxStateBytes) + `"}`,
 	}
 	for name, body := range lies {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -350,6 +352,32 @@ func TestNewState(t *testing.T) {
 		back := s.Member()
 		if back.Name != m.Name || back.Position != m.Position || back.SafeToBootstrap != m.SafeToBootstrap || back.Running != s.Running || back.Primary != s.Primary {
 			t.Errorf("%s: round trip %+v -> %+v", tc.name, m, back)
+		}
+	}
+	// What a step-down rests on: outside a Primary component only from a
+	// fresh sample; joining only while running and not Primary.
+	nonPrimary := &galera.Sample{ClusterStatus: "non-Primary", LocalIndex: -1, ClusterSize: 1}
+	for _, tc := range []struct {
+		name                string
+		phase               string
+		joining             bool
+		last                *galera.Sample
+		nonPrimary, joinsUp bool
+	}{
+		{"non-Primary, fresh", PhaseRunning, false, nonPrimary, true, false},
+		{"running, stale", PhaseRunning, false, nil, false, false},
+		{"joining, no sample yet", PhaseRunning, true, nil, false, true},
+		{"joining, non-Primary", PhaseRunning, true, nonPrimary, true, true},
+		{"joining, now Primary", PhaseRunning, true, synced, false, false},
+		{"joining flag while waiting", PhaseWaiting, true, nil, false, false},
+	} {
+		s := NewState(Self{Member: m, InstanceID: "i1", Phase: tc.phase, Joining: tc.joining}, tc.last, false)
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: does not validate: %v", tc.name, err)
+		}
+		back := s.Member()
+		if s.NonPrimary != tc.nonPrimary || back.NonPrimary != tc.nonPrimary || s.Joining != tc.joinsUp || back.Joining != tc.joinsUp {
+			t.Errorf("%s: non_primary %v joining %v (member %v %v), want %v %v", tc.name, s.NonPrimary, s.Joining, back.NonPrimary, back.Joining, tc.nonPrimary, tc.joinsUp)
 		}
 	}
 	empty := NewState(Self{Member: galera.Member{Name: "galera-2", Empty: true, PositionKnown: true}, InstanceID: "i2", Phase: PhaseWaiting}, nil, false)
