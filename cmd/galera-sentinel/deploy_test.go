@@ -229,3 +229,46 @@ func (s *syncWriter) String() string {
 	defer s.mu.Unlock()
 	return s.w.String()
 }
+
+// TestReplicationManifests: deploy/kubernetes/replication builds with
+// kubectl's kustomize, runs every member under run --mode=replication
+// with its probes, the primary of a new set named, secrets from files,
+// unique server ids; the writer's HAProxy configuration is valid and
+// checks /writerz.
+func TestReplicationManifests(t *testing.T) {
+	kubectl := testcluster.RequireBinary(t, "kubectl")
+	out, err := exec.Command(kubectl, "kustomize", "../../deploy/kubernetes/replication").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl kustomize: %v\n%s", err, out)
+	}
+	doc := string(out)
+	for _, want := range []string{
+		"kind: StatefulSet", "kind: Deployment", "name: mariadb-readers", "name: mariadb-writer", "name: mariadb-peers",
+		"publishNotReadyAddresses: true", "- --mode=replication",
+		"- --primary=mariadb-0.mariadb-peers.$(POD_NAMESPACE).svc.cluster.local:3306",
+		"- --replication-password-file=/etc/galera-sentinel/replication-password", "- --token-file=/etc/galera-sentinel/token",
+		"- --server-id=1$(POD_INDEX)", "metadata.labels['apps.kubernetes.io/pod-index']",
+		"path: /readyz", "path: /livez", "path: /startupz", "log_slave_updates=ON", "gtid_strict_mode=ON",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("kustomize output lacks %q", want)
+		}
+	}
+	for _, secret := range []string{"password=", "PASSWORD="} {
+		if strings.Contains(doc, secret) {
+			t.Errorf("a secret in the manifests: %q", secret)
+		}
+	}
+	// Still the Galera base beside it.
+	if out, err := exec.Command(kubectl, "kustomize", "../../deploy/kubernetes/base").CombinedOutput(); err != nil {
+		t.Fatalf("kubectl kustomize base: %v\n%s", err, out)
+	}
+	haproxy := testcluster.RequireBinary(t, "haproxy")
+	if out, err := exec.Command(haproxy, "-c", "-f", "../../deploy/kubernetes/replication/haproxy.cfg").CombinedOutput(); err != nil {
+		t.Fatalf("haproxy -c: %v\n%s", err, out)
+	}
+	l, err := testcluster.ShippedListener("../../deploy/kubernetes/replication/haproxy.cfg", "mariadb-writer")
+	if err != nil || !strings.Contains(l, "option httpchk GET /writerz") || !strings.Contains(l, "on-marked-down shutdown-sessions") {
+		t.Errorf("writer listener: %v\n%s", err, l)
+	}
+}
