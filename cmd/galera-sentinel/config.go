@@ -217,9 +217,12 @@ func (c *ServeConfig) replicaJudge() readiness.Judge[replica.Sample] {
 	}
 }
 
-// replicaSampler reads a primary or replica through client.
-func (c *ServeConfig) replicaSampler(client *mysqlstat.Client) (*mysqlstat.ReplicaSampler, error) {
-	return mysqlstat.NewReplicaSampler(client, mysqlstat.ReplicaConfig{Primary: c.Primary, HeartbeatTable: c.HeartbeatTable})
+// replicaSampler reads a primary or replica through client. lagAgainst
+// is the primary the GTID lag is measured against; empty: the replica's
+// own Master_Host. Run mode passes empty: its --primary names the first
+// primary of a new set, which a switchover may have demoted since.
+func (c *ServeConfig) replicaSampler(client *mysqlstat.Client, lagAgainst string) (*mysqlstat.ReplicaSampler, error) {
+	return mysqlstat.NewReplicaSampler(client, mysqlstat.ReplicaConfig{Primary: lagAgainst, HeartbeatTable: c.HeartbeatTable})
 }
 
 // judge is the Galera policy behind the generic checks.

@@ -59,7 +59,7 @@ func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, re
 		return err
 	}
 	defer client.Close()
-	sampler, err := cfg.replicaSampler(client)
+	sampler, err := cfg.replicaSampler(client, "")
 	if err != nil {
 		eps.close()
 		return fmt.Errorf("%w: %w", errUsage, err)

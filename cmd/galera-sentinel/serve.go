@@ -48,7 +48,7 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 	}
 	defer client.Close()
 	if cfg.Mode == modeReplication {
-		sampler, err := cfg.replicaSampler(client)
+		sampler, err := cfg.replicaSampler(client, cfg.Primary)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUsage, err)
 		}

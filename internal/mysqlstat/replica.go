@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
@@ -132,6 +134,14 @@ func (r *ReplicaSampler) lag(ctx context.Context, s *replica.Sample, hbErr error
 	}
 	pos, err := r.primaryPos(ctx)
 	if err != nil {
+		if denied(err) && !r.primarySeen && r.cfg.Primary == "" {
+			// The monitoring account cannot log in there (a socket-only
+			// account, say): no GTID source for this primary, and no
+			// failed login every poll.
+			r.primary.Close()
+			r.primary = nil
+			return replica.SecondsBehindLag(s.Replica)
+		}
 		if !r.primarySeen && r.cfg.Primary == "" {
 			return replica.SecondsBehindLag(s.Replica)
 		}
@@ -179,6 +189,13 @@ func (r *ReplicaSampler) primaryPos(ctx context.Context) (string, error) {
 		return nil
 	})
 	return pos, err
+}
+
+// denied reports the server's refusal of the account (wrong password,
+// unknown user, socket-only authentication).
+func denied(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1045 || me.Number == 1044 || me.Number == 1698)
 }
 
 // trackConnecting carries how long the IO thread has been Connecting.
