@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
 // Paths of the API.
@@ -71,6 +72,9 @@ type Server interface {
 	// Follow makes the server a read-only replica of p, with GTIDs
 	// (slave_pos), and starts replication.
 	Follow(ctx context.Context, p Primary) error
+	// CanFollow says why Follow could not repoint a server that has no
+	// replica row yet (no replication account); nil when it can.
+	CanFollow() error
 }
 
 // ErrWaitTimeout: the candidate did not apply the position in time.
@@ -235,7 +239,7 @@ func (a *API) promote(ctx context.Context, r *http.Request, res *Result) error {
 	q := r.URL.Query()
 	wait := q.Get("wait")
 	if wait != "" {
-		if _, err := parseGTIDs(wait); err != nil {
+		if _, err := replica.ParseGTIDList(wait); err != nil {
 			return badRequest("wait=%q: %v", wait, err)
 		}
 	}
@@ -285,7 +289,7 @@ func (a *API) promote(ctx context.Context, r *http.Request, res *Result) error {
 // than for everything again. A writable server without a replica row is a
 // working primary and is refused: demote it first.
 func (a *API) follow(ctx context.Context, r *http.Request, res *Result) error {
-	if err := noParams(r, "primary"); err != nil {
+	if err := noParams(r, "primary", "check"); err != nil {
 		return err
 	}
 	raw := r.URL.Query().Get("primary")
@@ -300,6 +304,19 @@ func (a *API) follow(ctx context.Context, r *http.Request, res *Result) error {
 	if err != nil {
 		return badRequest("primary=%q: %v", raw, err)
 	}
+	if c := r.URL.Query().Get("check"); c != "" {
+		// check=1: could this sentinel repoint its server (as the
+		// switchover asks of the old primary before demoting it)?
+		// Changes nothing.
+		if c != "1" {
+			return badRequest("check=%q: want 1", c)
+		}
+		if err := a.srv.CanFollow(); err != nil {
+			return conflict("%v", err)
+		}
+		res.Primary = addr
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.StepTimeout)
 	defer cancel()
 	st, err := a.srv.State(ctx)
@@ -311,12 +328,12 @@ func (a *API) follow(ctx context.Context, r *http.Request, res *Result) error {
 	}
 	changed := false
 	if !st.HasReplica {
-		bin, err1 := parseGTIDs(st.BinlogPos)
-		slave, err2 := parseGTIDs(st.SlavePos)
+		bin, err1 := replica.ParseGTIDList(st.BinlogPos)
+		slave, err2 := replica.ParseGTIDList(st.SlavePos)
 		if err := errors.Join(err1, err2); err != nil {
 			return failed(false, fmt.Errorf("read the server's position: %w", err))
 		}
-		pos := formatGTIDs(merged(bin, slave))
+		pos := merged(bin, slave).String()
 		if err := a.srv.SetSlavePos(ctx, pos); err != nil {
 			return failed(false, fmt.Errorf("set gtid_slave_pos=%s: %w", pos, err))
 		}

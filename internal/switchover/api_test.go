@@ -23,10 +23,13 @@ type fakeServer struct {
 	waitReaches         bool          // MASTER_GTID_WAIT succeeds
 	waitBlock           time.Duration // how long a wait takes
 	failPromote, failSt error
+	cannotFollow        error
 	calls               []string
 }
 
 func (f *fakeServer) log(s string) { f.calls = append(f.calls, s) }
+
+func (f *fakeServer) CanFollow() error { return f.cannotFollow }
 
 func (f *fakeServer) State(context.Context) (State, error) {
 	f.mu.Lock()
@@ -130,6 +133,8 @@ func TestAPIAuthAndInput(t *testing.T) {
 		{PathFollow, testToken, 400, "primary= is required"},
 		{PathFollow + "?primary=db2:99999", testToken, 400, "port must be 1-65535"},
 		{PathFollow + "?primary=db2%27x", testToken, 400, "bad host"},
+		{PathFollow + "?primary=db2&check=yes", testToken, 400, `check="yes": want 1`},
+		{PathFollow + "?primary=db2&check=1", testToken, 200, ""},
 	} {
 		code, r := post(t, h, tc.path, tc.token)
 		if code != tc.code || !strings.Contains(r.Error, tc.want) {
@@ -150,6 +155,17 @@ func TestAPIAuthAndInput(t *testing.T) {
 	New(f, Config{}).Register(m)
 	if code, _ := post(t, m, PathDemote, testToken); code != http.StatusForbidden {
 		t.Errorf("no token configured: %d", code)
+	}
+}
+
+func TestAPIFollowCheckChangesNothing(t *testing.T) {
+	f := &fakeServer{st: State{BinlogPos: "0-1-5"}, cannotFollow: errors.New("the sentinel has no replication account to follow with")}
+	code, r := post(t, mux(f), PathFollow+"?primary=db2&check=1", testToken)
+	if code != 409 || !strings.Contains(r.Error, "no replication account") {
+		t.Errorf("check without an account: %d %q", code, r.Error)
+	}
+	if len(f.calls) != 0 {
+		t.Errorf("the check called %q", f.calls)
 	}
 }
 

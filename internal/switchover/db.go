@@ -82,7 +82,7 @@ func (d *DB) WaitGTID(ctx context.Context, pos string, timeout time.Duration) er
 // Promote: STOP SLAVE, RESET SLAVE ALL, read_only=OFF.
 func (d *DB) Promote(ctx context.Context) error { return replops.Promote(ctx, d.DB) }
 
-// SetSlavePos sets gtid_slave_pos (pos as formatGTIDs writes it).
+// SetSlavePos sets gtid_slave_pos (pos as replica.GTIDList.String writes it).
 func (d *DB) SetSlavePos(ctx context.Context, pos string) error {
 	return replops.SetSlavePos(ctx, d.DB, pos)
 }
@@ -90,12 +90,21 @@ func (d *DB) SetSlavePos(ctx context.Context, pos string) error {
 // Follow makes the server a read-only replica of p with
 // MASTER_USE_GTID=slave_pos, with the sentinel's replication account.
 func (d *DB) Follow(ctx context.Context, p Primary) error {
-	if d.ReplicationUser == "" || d.ReplicationPassword == "" {
-		return errors.New("the sentinel has no replication account to follow with: start it with --replication-user and --replication-password-file (or " +
-			"GALERA_SENTINEL_REPLICATION_PASSWORD)")
+	if err := d.CanFollow(); err != nil {
+		return err
 	}
 	if err := replops.SetReadOnly(ctx, d.DB, true); err != nil {
 		return err
 	}
 	return replops.Follow(ctx, d.DB, replops.Primary{Host: p.Host, Port: p.Port, User: d.ReplicationUser, Password: d.ReplicationPassword})
+}
+
+// CanFollow: a server is repointed with the sentinel's replication
+// account.
+func (d *DB) CanFollow() error {
+	if d.ReplicationUser == "" || d.ReplicationPassword == "" {
+		return errors.New("the sentinel has no replication account to follow with: start it with --replication-user and --replication-password-file (or " +
+			"GALERA_SENTINEL_REPLICATION_PASSWORD)")
+	}
+	return nil
 }

@@ -125,6 +125,13 @@ func Run(ctx context.Context, cl Clients, addrs []string, o Options) (Report, er
 	step := 0
 	next := func() int { step++; return step }
 
+	// 0. the old primary's sentinel must be able to repoint it
+	// afterwards: asked before anything changes.
+	var chk Result
+	if err := cl.Call.Post(ctx, plan.Old.Addr, PathFollow+"?"+url.Values{"primary": {primary}, "check": {"1"}}.Encode(), &chk); err != nil {
+		return rep, &RefusedError{[]string{fmt.Sprintf("the primary's sentinel %s could not make it follow %s afterwards: %s", plan.Old.Addr, primary, stepErr(err))}}
+	}
+
 	// 1. demote
 	t0 := time.Now()
 	var dem Result

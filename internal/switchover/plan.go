@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
 // Replication is what a switchover reads of a member's replication
@@ -163,7 +165,7 @@ func Decide(views []View, cand int, lim Limits) (Plan, error) {
 	if cand == primaries[0] {
 		return Plan{}, &RefusedError{[]string{nv.Addr + " is already the primary"}}
 	}
-	oldPos, err := parseGTIDs(old.Repl.BinlogPos)
+	oldPos, err := replica.ParseGTIDList(old.Repl.BinlogPos)
 	if err != nil {
 		return Plan{}, &RefusedError{[]string{fmt.Sprintf("the primary %s: gtid_binlog_pos: %v", old.Addr, err)}}
 	}
@@ -192,14 +194,14 @@ func Decide(views []View, cand int, lim Limits) (Plan, error) {
 		p.Others = append(p.Others, v)
 	}
 	for _, v := range append([]View{nv}, p.Others...) {
-		pos, err := parseGTIDs(v.Repl.applied())
+		pos, err := replica.ParseGTIDList(v.Repl.applied())
 		if err != nil {
 			bad("%s: its position: %v", v.Addr, err)
 			continue
 		}
 		n, why, ok := behind(pos, oldPos)
 		if !ok {
-			bad("%s %s: resolve it by hand before a switchover (a new empty replica under run mode is cloned instead)", v.Addr, why)
+			bad("%s: %s: resolve it by hand before a switchover (a new empty replica under run mode is cloned instead)", v.Addr, why)
 			continue
 		}
 		if v.Addr == nv.Addr {

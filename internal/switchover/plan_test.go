@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
 func lag(s float64) *float64 { return &s }
@@ -58,10 +60,10 @@ func TestDecide(t *testing.T) {
 		}, "lag unknown (lag unknown: no heartbeat row)"},
 		{"lags", func(vs []View) int { vs[1].Repl.LagSeconds = lag(12.5); return 1 }, "lags 12.5s (heartbeat), more than --max-lag 10s"},
 		{"not ready", func(vs []View) int { vs[1].Ready, vs[1].ReadyReason = false, "maintenance"; return 1 }, "not ready: maintenance"},
-		{"candidate ahead", func(vs []View) int { vs[1].Repl.SlavePos = "0-1-101"; return 1 }, "db2:9200 is ahead of the primary in GTID domain 0"},
-		{"candidate other history", func(vs []View) int { vs[1].Repl.SlavePos = "0-1-100,7-2-3"; return 1 }, "GTID domain 7"},
-		{"candidate same seq other server", func(vs []View) int { vs[1].Repl.SlavePos = "0-2-100"; return 1 }, "ends GTID domain 0 with 0-2-100 where the primary has 0-1-100"},
-		{"other diverged", func(vs []View) int { vs[2].Repl.SlavePos = "0-3-200"; return 1 }, "db3:9200 is ahead"},
+		{"candidate ahead", func(vs []View) int { vs[1].Repl.SlavePos = "0-1-101"; return 1 }, "db2:9200: this server is ahead of the primary in domain 0"},
+		{"candidate other history", func(vs []View) int { vs[1].Repl.SlavePos = "0-1-100,7-2-3"; return 1 }, "domain 7 (this server at 7-2-3) never existed on the primary"},
+		{"candidate same seq other server", func(vs []View) int { vs[1].Repl.SlavePos = "0-2-100"; return 1 }, "histories forked in domain 0: 0-2-100 here, 0-1-100 on the primary"},
+		{"other diverged", func(vs []View) int { vs[2].Repl.SlavePos = "0-3-200"; return 1 }, "db3:9200: this server is ahead"},
 		{"bad position", func(vs []View) int { vs[1].Repl.SlavePos = "0-1"; return 1 }, "want domain-server-sequence"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,29 +135,29 @@ func TestPrimaryAddr(t *testing.T) {
 }
 
 func TestGTID(t *testing.T) {
-	a, err := parseGTIDs("0-1-100,\n1-2-5")
+	a, err := replica.ParseGTIDList("0-1-100,\n1-2-5")
 	if err != nil || len(a) != 2 || a[1].Seq != 5 {
 		t.Fatalf("%v %v", a, err)
 	}
 	for _, bad := range []string{"0-1", "a-b-c", "0-1-1,0-2-2", "0-1-1;", "-1-1-1"} {
-		if _, err := parseGTIDs(bad); err == nil {
-			t.Errorf("parseGTIDs(%q): no error", bad)
+		if _, err := replica.ParseGTIDList(bad); err == nil {
+			t.Errorf("replica.ParseGTIDList(%q): no error", bad)
 		}
 	}
-	if m, _ := parseGTIDs(""); len(m) != 0 {
+	if m, _ := replica.ParseGTIDList(""); len(m) != 0 {
 		t.Errorf("empty: %v", m)
 	}
-	bin, _ := parseGTIDs("0-1-120,2-1-4")
-	slave, _ := parseGTIDs("0-2-90,1-3-7")
-	if got := formatGTIDs(merged(bin, slave)); got != "0-1-120,1-3-7,2-1-4" {
+	bin, _ := replica.ParseGTIDList("0-1-120,2-1-4")
+	slave, _ := replica.ParseGTIDList("0-2-90,1-3-7")
+	if got := merged(bin, slave).String(); got != "0-1-120,1-3-7,2-1-4" {
 		t.Errorf("merged: %s", got)
 	}
-	p, _ := parseGTIDs("0-1-120,1-3-7")
-	r, _ := parseGTIDs("0-1-100")
+	p, _ := replica.ParseGTIDList("0-1-120,1-3-7")
+	r, _ := replica.ParseGTIDList("0-1-100")
 	if n, _, ok := behind(r, p); !ok || n != 27 {
 		t.Errorf("behind: %d %v", n, ok)
 	}
-	if n, _, ok := behind(map[uint32]gtid{}, p); !ok || n != 127 {
+	if n, _, ok := behind(replica.GTIDList{}, p); !ok || n != 127 {
 		t.Errorf("behind from empty: %d %v", n, ok)
 	}
 }
