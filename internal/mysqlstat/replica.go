@@ -296,7 +296,7 @@ func ParseReplica(vars, status, row map[string]string, at time.Time) (replica.Sa
 	if v, ok := status["threads_connected"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("Threads_connected=%q: not a number", v))
+			errs = append(errs, fmt.Errorf("status threads_connected=%q: not a number", v))
 		}
 		s.ThreadsConnected = n
 	}
@@ -335,7 +335,7 @@ func parseReplicaRow(row map[string]string) (*replica.Status, error) {
 	switch r.IO {
 	case replica.IOYes, replica.IONo, replica.IOConnecting:
 	default:
-		errs = append(errs, fmt.Errorf("Slave_IO_Running=%q: want Yes, No or Connecting", row["Slave_IO_Running"]))
+		errs = append(errs, fmt.Errorf("replica row: Slave_IO_Running=%q: want Yes, No or Connecting", row["Slave_IO_Running"]))
 	}
 	if v := row["Seconds_Behind_Master"]; v != "" {
 		r.SecondsBehind, r.SecondsBehindKnown = num("Seconds_Behind_Master"), true
