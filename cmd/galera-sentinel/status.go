@@ -80,19 +80,9 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	src, err := cfg.Discovery.Source(9200)
+	addrs, clientTLS, err := sentinels(ctx, cfg.Discovery, cfg.CAFile)
 	if err != nil {
 		return err
-	}
-	addrs, err := src.Peers(ctx)
-	if err != nil {
-		return err
-	}
-	var clientTLS *tls.Config
-	if cfg.CAFile != "" {
-		if clientTLS, err = httpserver.ClientTLS(cfg.CAFile); err != nil {
-			return err
-		}
 	}
 	c := peer.NewClient("", clientTLS, cfg.Timeout)
 	defer c.Close()
@@ -134,4 +124,25 @@ type statusDoc[M any] struct {
 	Healthy  bool     `json:"healthy"`
 	Problems []string `json:"problems"`
 	Members  []M      `json:"members"`
+}
+
+// sentinels finds the members' sentinels, and the TLS configuration to
+// call them with (nil: plain HTTP), for the subcommands that talk to a
+// running cluster (status, switchover).
+func sentinels(ctx context.Context, d discovery.Config, caFile string) ([]string, *tls.Config, error) {
+	src, err := d.Source(9200)
+	if err != nil {
+		return nil, nil, err
+	}
+	addrs, err := src.Peers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var clientTLS *tls.Config
+	if caFile != "" {
+		if clientTLS, err = httpserver.ClientTLS(caFile); err != nil {
+			return nil, nil, err
+		}
+	}
+	return addrs, clientTLS, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -117,19 +116,9 @@ func runSwitchover(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	src, err := cfg.Discovery.Source(9200)
+	addrs, clientTLS, err := sentinels(ctx, cfg.Discovery, cfg.CAFile)
 	if err != nil {
 		return err
-	}
-	addrs, err := src.Peers(ctx)
-	if err != nil {
-		return err
-	}
-	var clientTLS *tls.Config
-	if cfg.CAFile != "" {
-		if clientTLS, err = httpserver.ClientTLS(cfg.CAFile); err != nil {
-			return err
-		}
 	}
 	call := peer.NewClient(cfg.Token, clientTLS, cfg.Timeout)
 	defer call.Close()

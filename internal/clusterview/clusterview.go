@@ -28,30 +28,37 @@ type Status struct {
 	Sample *galera.SampleDoc `json:"sample"`
 }
 
-// Member is one member as its sentinel's /status shows it.
-type Member struct {
-	Addr   string  `json:"sentinel"`
-	Status *Status `json:"status,omitempty"`
-	Err    string  `json:"error,omitempty"`
+// MemberOf is one member as its sentinel's /status (of type T) shows it.
+type MemberOf[T any] struct {
+	Addr   string `json:"sentinel"`
+	Status *T     `json:"status,omitempty"`
+	Err    string `json:"error,omitempty"`
 }
+
+// Member is a Galera member.
+type Member = MemberOf[Status]
 
 // StatusGetter fetches one sentinel's /status; peer.Client is the real one.
 type StatusGetter interface {
 	Status(ctx context.Context, addr string, v any) error
 }
 
-// Fetch asks every sentinel in addrs at once.
+// Fetch asks every Galera member's sentinel in addrs at once.
 func Fetch(ctx context.Context, c StatusGetter, addrs []string) []Member {
-	answers := peer.FanOut(ctx, addrs, func(ctx context.Context, addr string) (*Status, error) {
-		var st Status
+	return fetch[Status](ctx, c, addrs)
+}
+
+func fetch[T any](ctx context.Context, c StatusGetter, addrs []string) []MemberOf[T] {
+	answers := peer.FanOut(ctx, addrs, func(ctx context.Context, addr string) (*T, error) {
+		var st T
 		if err := c.Status(ctx, addr, &st); err != nil {
 			return nil, err
 		}
 		return &st, nil
 	})
-	out := make([]Member, len(answers))
+	out := make([]MemberOf[T], len(answers))
 	for i, a := range answers {
-		out[i] = Member{Addr: a.Addr, Status: a.Value}
+		out[i] = MemberOf[T]{Addr: a.Addr, Status: a.Value}
 		if a.Err != nil {
 			out[i].Err = a.Err.Error()
 		}

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
-	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
@@ -23,34 +22,16 @@ type ReplStatus struct {
 
 // ReplMember is one server of an asynchronous replication set as its
 // sentinel's /status shows it.
-type ReplMember struct {
-	Addr   string      `json:"sentinel"`
-	Status *ReplStatus `json:"status,omitempty"`
-	Err    string      `json:"error,omitempty"`
-}
+type ReplMember = MemberOf[ReplStatus]
 
 // FetchReplication asks every sentinel in addrs at once.
 func FetchReplication(ctx context.Context, c StatusGetter, addrs []string) []ReplMember {
-	answers := peer.FanOut(ctx, addrs, func(ctx context.Context, addr string) (*ReplStatus, error) {
-		var st ReplStatus
-		if err := c.Status(ctx, addr, &st); err != nil {
-			return nil, err
-		}
-		return &st, nil
-	})
-	out := make([]ReplMember, len(answers))
-	for i, a := range answers {
-		out[i] = ReplMember{Addr: a.Addr, Status: a.Value}
-		if a.Err != nil {
-			out[i].Err = a.Err.Error()
-		}
-	}
-	return out
+	return fetch[ReplStatus](ctx, c, addrs)
 }
 
 // host is the member's host: its sentinel's address without the port,
 // which is also its MariaDB's host.
-func (m ReplMember) host() string {
+func (m MemberOf[T]) host() string {
 	h, _, err := net.SplitHostPort(m.Addr)
 	if err != nil {
 		return m.Addr
