@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,32 +45,12 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	if cfg.Mode == modeReplication {
 		return runReplication(ctx, cfg, logger, ready)
 	}
-	eff, err := mariadbd.ReadEffective(ctx, cfg.Mariadbd)
-	if err != nil {
-		return fmt.Errorf("%w; nothing was started", err)
-	}
-	if err := cfg.followConfig(eff); err != nil {
-		return fmt.Errorf("%w; nothing was started", err)
-	}
-	serverTLS, clientTLS, err := cfg.tls()
+	rb, err := openRun(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
-	eps, err := openEndpoints(&cfg.ServeConfig, serverTLS)
-	if err != nil {
-		return err
-	}
-	source, err := cfg.Discovery.Source(eps.http.Addr().(*net.TCPAddr).Port)
-	if err != nil {
-		eps.close()
-		return err
-	}
-	client, err := mysqlstat.New(cfg.mysql())
-	if err != nil {
-		eps.close()
-		return err
-	}
-	defer client.Close()
+	defer rb.client.Close()
+	eff, eps, source, client, clientTLS, serverTLS := rb.eff, rb.eps, rb.source, rb.client, rb.clientTLS, rb.serverTLS
 	mx := newMetrics()
 	instance := newInstanceID()
 	jr := openJournal(cfg.eventsFile(), cfg.NodeName, instance, "run", logger)
@@ -101,6 +82,54 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	err = m.Run(ctx)
 	stopped(jr, err)
 	return err
+}
+
+// runBase is what both run modes open before their member: mariadbd's
+// effective configuration, the endpoints, the peers' source and the one
+// connection to mariadbd.
+type runBase struct {
+	eff                  mariadbd.Effective
+	eps                  *endpoints
+	source               discovery.Source
+	client               *mysqlstat.Client
+	serverTLS, clientTLS *tls.Config
+}
+
+// openRun reads mariadbd's configuration (check, when set, may refuse
+// it), makes it the truth, and opens the endpoints and the connection.
+// Nothing is started when it fails; on success the caller closes client.
+func openRun(ctx context.Context, cfg *RunConfig, check func(mariadbd.Effective) error) (*runBase, error) {
+	eff, err := mariadbd.ReadEffective(ctx, cfg.Mariadbd)
+	if err != nil {
+		return nil, fmt.Errorf("%w; nothing was started", err)
+	}
+	if check != nil {
+		if err := check(eff); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.followConfig(eff); err != nil {
+		return nil, fmt.Errorf("%w; nothing was started", err)
+	}
+	serverTLS, clientTLS, err := cfg.tls()
+	if err != nil {
+		return nil, err
+	}
+	eps, err := openEndpoints(&cfg.ServeConfig, serverTLS)
+	if err != nil {
+		return nil, err
+	}
+	source, err := cfg.Discovery.Source(eps.http.Addr().(*net.TCPAddr).Port)
+	if err != nil {
+		eps.close()
+		return nil, err
+	}
+	client, err := mysqlstat.New(cfg.mysql())
+	if err != nil {
+		eps.close()
+		return nil, err
+	}
+	return &runBase{eff: eff, eps: eps, source: source, client: client, serverTLS: serverTLS, clientTLS: clientTLS}, nil
 }
 
 // wireMember builds the member, its writer view (with the handover

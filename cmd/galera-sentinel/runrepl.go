@@ -14,7 +14,6 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
-	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 	"github.com/galera-sentinel/galera-sentinel/internal/replmember"
@@ -30,35 +29,17 @@ func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, re
 	if cfg.ReplicationPassword == "" {
 		return fmt.Errorf("%w: run --mode=replication needs the replication account's password: --replication-password-file or %s", errUsage, replicationPasswordEnv)
 	}
-	eff, err := mariadbd.ReadEffective(ctx, cfg.Mariadbd)
-	if err != nil {
-		return fmt.Errorf("%w; nothing was started", err)
-	}
-	if eff.WsrepOn {
-		return fmt.Errorf("%w: mariadbd's configuration has wsrep_on=ON: --mode=replication runs plain MariaDB replication; nothing was started", errUsage)
-	}
-	if err := cfg.followConfig(eff); err != nil {
-		return fmt.Errorf("%w; nothing was started", err)
-	}
-	serverTLS, clientTLS, err := cfg.tls()
+	rb, err := openRun(ctx, cfg, func(eff mariadbd.Effective) error {
+		if eff.WsrepOn {
+			return fmt.Errorf("%w: mariadbd's configuration has wsrep_on=ON: --mode=replication runs plain MariaDB replication; nothing was started", errUsage)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	eps, err := openEndpoints(&cfg.ServeConfig, serverTLS)
-	if err != nil {
-		return err
-	}
-	source, err := cfg.Discovery.Source(eps.http.Addr().(*net.TCPAddr).Port)
-	if err != nil {
-		eps.close()
-		return err
-	}
-	client, err := mysqlstat.New(cfg.mysql())
-	if err != nil {
-		eps.close()
-		return err
-	}
-	defer client.Close()
+	defer rb.client.Close()
+	eff, eps, source, client, clientTLS, serverTLS := rb.eff, rb.eps, rb.source, rb.client, rb.clientTLS, rb.serverTLS
 	sampler, err := cfg.replicaSampler(client, "")
 	if err != nil {
 		eps.close()
