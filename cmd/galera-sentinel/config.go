@@ -154,6 +154,9 @@ func (c *ServeConfig) Validate() error {
 // validateMode checks --mode and the replication flags.
 func (c *ServeConfig) validateMode() []error {
 	var errs []error
+	if c.Mode == "" {
+		c.Mode = modeGalera // a config built in code, not by the flags
+	}
 	switch c.Mode {
 	case modeGalera, modeReplication:
 	default:
@@ -583,7 +586,7 @@ func (c *RunConfig) Validate() error {
 	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
 		errs = append(errs, fmt.Errorf("--datadir=%q: want an absolute path", c.DataDir))
 	}
-	if c.ExpectedSize < 1 && c.Mode == modeGalera {
+	if c.ExpectedSize < 1 && c.Mode != modeReplication {
 		errs = append(errs, errors.New("--expected-size is required: the number of members of the cluster"))
 	}
 	errs = append(errs, c.Discovery.Validate())

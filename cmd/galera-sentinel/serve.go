@@ -76,7 +76,7 @@ func serveNode[S any](ctx context.Context, cfg *ServeConfig, logger *slog.Logger
 	h := health.NewHandlers(poller)
 	metrics.Watch(mx, poller, h, domain)
 	routes := append([]httpserver.Routes{h, admin(h, cfg.Token, logger), mx.Routes(), jr.Routes()}, extra...)
-	if cfg.Mode == modeGalera {
+	if cfg.Mode != modeReplication {
 		// serve knows no peers: its page shows this member. The page
 		// reads Galera's status only; in replication mode / answers
 		// the probe, as clustercheck did.
