@@ -49,8 +49,9 @@ const (
 	// PauseImage is the sandbox image containerd is told to use.
 	PauseImage = "localhost/galera-sentinel-kube/pause:1"
 	// PersistentVolumes is how many hostPath volumes are made: three
-	// members and spares for members whose PVC a test deletes.
-	PersistentVolumes = 8
+	// Galera members, spares for members whose PVC a test deletes, and
+	// three for the replication scenario (S9), with room to spare.
+	PersistentVolumes = 12
 )
 
 // Options says where the binaries and images are.
