@@ -322,13 +322,52 @@ func (c *Cluster) prepareTemplate() (string, error) {
 			c.templateErr = err
 			return
 		}
-		cmd := exec.Command(InstallDBPath, "--no-defaults", "--user=mysql", "--datadir="+dir,
-			"--auth-root-authentication-method=socket", "--skip-test-db", "--skip-name-resolve")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			c.templateErr = fmt.Errorf("mariadb-install-db: %w: %s", err, tail2(string(out), 20))
+		// One retry from an empty directory: on a loaded machine
+		// mariadb-install-db has failed once in a CI run (its own
+		// bootstrap server, at the start of the suite) and succeeded
+		// in every run before and after. A second failure is real.
+		var first string
+		for try := 1; try <= 2; try++ {
+			cmd := exec.Command(InstallDBPath, "--no-defaults", "--user=mysql", "--datadir="+dir,
+				"--auth-root-authentication-method=socket", "--skip-test-db", "--skip-name-resolve")
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				c.templateErr = nil
+				return
+			}
+			c.templateErr = fmt.Errorf("mariadb-install-db: %w: %s%s", err, head(string(out), 15), first)
+			first = "\n(first try: " + head(string(out), 15) + ")"
+			if err := emptyDir(dir); err != nil {
+				c.templateErr = errors.Join(c.templateErr, err)
+				return
+			}
 		}
 	})
 	return dir, c.templateErr
+}
+
+// head is the first n lines of s, where mariadb-install-db says what
+// went wrong.
+func head(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// emptyDir removes what dir holds, keeping dir.
+func emptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func tail(path string, n int) string {
