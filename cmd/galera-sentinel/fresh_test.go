@@ -101,7 +101,7 @@ func TestRunFreshInstalls(t *testing.T) {
 		if got := countAll(rc, "starting mariadbd"); got != 0 {
 			t.Errorf("%d mariadbd started while refusing", got)
 		}
-		if !strings.Contains(tailFile(rc.c.Nodes[0].SentinelLog(), 50), "GALERA_SENTINEL_FORCE_BOOTSTRAP=<name>") {
+		if !strings.Contains(tailFile(rc.c.Nodes[0].SentinelLog(), 50), "galera-sentinel force-bootstrap NAME") {
 			t.Errorf("the refusal does not say how to choose:\n%s", tailFile(rc.c.Nodes[0].SentinelLog(), 10))
 		}
 	})

@@ -41,6 +41,8 @@ Commands:
   serve      watch a Galera node and serve the probe endpoints (/readyz, /livez, ...)
   run        entrypoint: bootstrap, join or wait; start and supervise mariadbd; serve the endpoints
   status     print the cluster as the sentinels see it, one row per member
+  force-bootstrap NODE
+             after a full outage with a member gone for good: NODE bootstraps without it (send to any member)
   switchover move the primary of a replication set to another member, on request (no automatic failover)
   events     print a member's event journal (verdicts, decisions, drains, mariadbd exits), across restarts
   notify     mariadbd's wsrep_notify_cmd: tell the local sentinel the node's state changed
@@ -76,6 +78,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runEvents(ctx, args[1:], getenv, stdout, stderr)
 	case "switchover":
 		return runSwitchover(ctx, args[1:], getenv, stdout, stderr)
+	case "force-bootstrap":
+		return runForceBootstrap(ctx, args[1:], getenv, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "notify":

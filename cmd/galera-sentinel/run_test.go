@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
 )
 
@@ -405,6 +406,25 @@ func TestRunFullOutage(t *testing.T) {
 	})
 }
 
+// waitSavedView waits until each node's sentinel has saved a Primary
+// component of size members, every one named.
+func waitSavedView(t *testing.T, size int, nodes ...*testcluster.Node) {
+	t.Helper()
+	for _, n := range nodes {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			v, err := recovery.ReadLastView(n.DataDir)
+			if err == nil && v != nil && v.Size == size && len(v.Members) == size {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no saved view of %d members (%+v, %v)", n.Name, size, v, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
 func stateUUID(ctx context.Context, t *testing.T, n *testcluster.Node) string {
 	t.Helper()
 	u, err := n.QueryString(ctx, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='WSREP_CLUSTER_STATE_UUID'")
@@ -466,9 +486,11 @@ func TestRunMostAdvancedLast(t *testing.T) {
 	checkRows(ctx, t, rows, rc.c.Nodes...)
 }
 
-// TestRunMemberGoneOverride: one member never comes back. The other two
-// wait and say who is missing; the operator's override (with the token,
-// on the right member) brings them up with every row.
+// TestRunMemberGoneOverride: after a crash of every member, one member of
+// the last Primary component never comes back. The others wait and say
+// who is missing and what to type; the operator's override, sent to any
+// sentinel (it forwards to the node it names), brings them up with every
+// row, and is refused on a member that is behind.
 func TestRunMemberGoneOverride(t *testing.T) {
 	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -476,16 +498,27 @@ func TestRunMemberGoneOverride(t *testing.T) {
 	n1, n2, n3 := rc.c.Nodes[0], rc.c.Nodes[1], rc.c.Nodes[2]
 	rc.startAll()
 	rc.waitSynced(ctx, 3)
+	waitSavedView(t, 3, rc.c.Nodes...)
 	rows := writeRows(ctx, t, n1, "rows", 30)
-	rc.stop(ctx, n3)
+	// n2 is killed first and misses the next rows; then n1 and n3, the
+	// last Primary component, are killed at once, and n3 never comes back.
+	if err := n2.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	rows += writeRows(ctx, t, n1, "more", 10)
-	rc.stop(ctx, n2)
-	rc.stop(ctx, n1) // n1 is the most advanced; n3 is gone for good
+	waitSavedView(t, 2, n1, n3)
+	var wg sync.WaitGroup
+	for _, n := range []*testcluster.Node{n1, n3} {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.Kill() }()
+	}
+	wg.Wait()
 
 	rc.startAll(n1, n2)
 	waitListening(t, n1, n2)
 	for _, n := range []*testcluster.Node{n1, n2} {
-		waitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, n3.SentinelAddr(), 20*time.Second)
+		waitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, "missing "+n3.Name, 30*time.Second)
+		waitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, "`galera-sentinel force-bootstrap "+n1.Name+"`", 10*time.Second)
 	}
 	post := func(n *testcluster.Node, node, token string) (int, string) {
 		req, _ := http.NewRequest("POST", "http://"+n.SentinelAddr()+"/api/v1/bootstrap?node="+node, nil)
@@ -501,23 +534,36 @@ func TestRunMemberGoneOverride(t *testing.T) {
 	if code, _ := post(n1, n1.Name, "not-the-token-0123456789"); code != 403 {
 		t.Fatalf("override with a wrong token: %d", code)
 	}
-	if code, _ := post(n1, n2.Name, runToken); code != 409 {
-		t.Fatalf("override naming another member: %d", code)
+	if code, body := post(n1, "nobody-9", runToken); code != 409 || !strings.Contains(body, "no member named nobody-9") {
+		t.Fatalf("override naming no member: %d %s", code, body)
 	}
-	// n2 is behind n1: an override there must be refused, not obeyed.
-	if code, body := post(n2, n2.Name, runToken); code != 202 {
-		t.Fatalf("override accepted? %d %s", code, body)
+	// Sent to n1 and naming n2, the override reaches n2, which is behind
+	// n1: it must refuse, not obey.
+	if code, body := post(n1, n2.Name, runToken); code != 202 || !strings.Contains(body, "forwarded to "+n2.Name) {
+		t.Fatalf("forwarded override: %d %s", code, body)
 	}
 	waitProbe(t, "http://"+n2.SentinelAddr()+"/readyz", 503, "override refused", 10*time.Second)
 	if n1.MariadbdPid() != 0 || n2.MariadbdPid() != 0 {
-		t.Fatal("mariadbd started before an acceptable override")
+		t.Fatalf("mariadbd started before an acceptable override: %s pid %d, %s pid %d", n1.Name, n1.MariadbdPid(), n2.Name, n2.MariadbdPid())
 	}
+	// The subcommand, as `kubectl exec` into n2 would run it: sent to n2's
+	// sentinel, it names n1 and follows n1's decisions until it runs.
 	begin := time.Now()
-	if code, body := post(n1, n1.Name, runToken); code != 202 {
-		t.Fatalf("override: %d %s", code, body)
+	var out strings.Builder
+	env := func(k string) string {
+		if k == tokenEnv {
+			return runToken
+		}
+		return ""
+	}
+	if err := run(ctx, []string{"force-bootstrap", "--sentinel", n2.SentinelAddr(), "--wait", "60s", n1.Name}, env, &out, &out); err != nil {
+		t.Fatalf("force-bootstrap: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "forwarded to "+n1.Name) || !strings.Contains(out.String(), n1.Name+" runs mariadbd") {
+		t.Errorf("force-bootstrap printed:\n%s", out.String())
 	}
 	rc.waitSynced(ctx, 2, n1, n2)
-	t.Logf("override: accepted -> two Synced in %v", time.Since(begin).Round(time.Millisecond))
+	t.Logf("override: sent -> two Synced in %v; force-bootstrap printed:\n%s", time.Since(begin).Round(time.Millisecond), out.String())
 	checkRows(ctx, t, rows, n1, n2)
 	if code, _ := post(n1, n1.Name, runToken); code != 409 {
 		t.Errorf("an override on a running member: %d, want 409", code)

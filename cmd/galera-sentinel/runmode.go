@@ -73,7 +73,10 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	if ready != nil {
 		ready <- eps.http.Addr().String()
 	}
-	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, writers.Run, func(ctx context.Context) {
+	views := &member.ViewKeeper{Self: cfg.NodeName, DataDir: cfg.DataDir, Source: source, Peers: peers,
+		Sample: freshSample(poller, cfg.MaxStaleness), Saved: m.SetLastView, Every: cfg.DecideInterval,
+		Logger: logger.With("component", "view")}
+	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, writers.Run, views.Run, func(ctx context.Context) {
 		if err := eps.serve(ctx, mux, counted[galera.Sample]{poller, mx, jr}, logger); err != nil {
 			logger.Error("serving endpoints", "err", err)
 		}
@@ -151,10 +154,23 @@ func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metric
 	h.SetWriterView(writers.Lowest, cfg.WriterHandover)
 	api := m.PeerAPI(cfg.Token, logger.With("component", "peer-api"))
 	api.Changed = writers.Kick
+	api.Forward = m.ForwardOverride(peers)
 	metrics.Member(mx, m.State, m.Seen)
 	pg := &page.Page{Peers: source.Peers, Client: peers, Timeout: cfg.PeerTimeout}
 	h.SetPage(pg, page.Wants)
 	return m, writers, httpserver.NewMux(h, admin(h, cfg.Token, logger), api, mx.Routes(), jr.Routes(), pg.Routes())
+}
+
+// freshSample is the poller's last sample while it is fresh enough to
+// vouch for, nil otherwise.
+func freshSample(p *health.Poller[galera.Sample], maxAge time.Duration) func() *galera.Sample {
+	return func() *galera.Sample {
+		s := p.Snapshot()
+		if s.Last == nil || time.Since(s.LastAt) > maxAge {
+			return nil
+		}
+		return s.Last
+	}
 }
 
 // readyAt is the poller's Ready verdict, as the member publishes it.

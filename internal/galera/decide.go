@@ -35,6 +35,10 @@ type Member struct {
 	// component when it went down without a clean shutdown. Reported for
 	// operators; the decision does not rest on it (see Decide).
 	SavedView bool
+	// LastView is the last Primary component the member was part of, as
+	// its sentinel saved it (nil: none saved). The newest one among the
+	// members that answer decides who must answer (see expect).
+	LastView *LastView
 	// Running: its mariadbd has been started.
 	Running bool
 	// Primary: its mariadbd is in a Primary component now.
@@ -136,7 +140,8 @@ type View struct {
 	// Unreachable are addresses that did not answer (or answered badly).
 	Unreachable []Unreachable
 	// Expected is the number of members the cluster should have,
-	// this one included (a StatefulSet's replicas).
+	// this one included (--expected-size). It applies only while no
+	// member that answered has saved a last view (LastView).
 	Expected int
 	// Force is the operator's override: bootstrap this member even though
 	// not every expected member can be reached.
@@ -197,8 +202,8 @@ func Decide(v View) Decision {
 	if v.Force {
 		return forced(v, all)
 	}
-	if len(all) < v.Expected || len(v.Unreachable) > 0 {
-		return Decision{Wait, "waiting for every expected member: " + missing(v, all)}
+	if !expect(v, all).complete(v, all) {
+		return Decision{Wait, "waiting for every expected member: " + missing(v, all) + overrideHint(v, all)}
 	}
 	for _, m := range all {
 		if !m.PositionKnown {
@@ -319,7 +324,7 @@ func decideRunning(v View, all []Member) Decision {
 	if !self.outside() {
 		return Decision{Wait, "this member's state is not known yet (no fresh sample of its mariadbd)"}
 	}
-	if len(all) < v.Expected || len(v.Unreachable) > 0 {
+	if !expect(v, all).complete(v, all) {
 		return Decision{Wait, "outside a Primary component; waiting for every expected member: " + missing(v, all)}
 	}
 	for _, m := range v.Peers {
@@ -357,7 +362,7 @@ func withoutPosition(v View, all, own, interrupted []Member) Decision {
 	case len(own) == 1:
 		return Decision{Wait, fmt.Sprintf("%s has data and no Galera position, the others are empty or freshly installed: waiting for it to bootstrap", own[0].Name)}
 	case len(own) > 1:
-		return Decision{Refuse, fmt.Sprintf("%s hold data but no Galera position, and the sentinel cannot tell which to keep: choose one with GALERA_SENTINEL_FORCE_BOOTSTRAP=<name> (or --force-bootstrap=<name>); the others' data will be replaced", names(own))}
+		return Decision{Refuse, fmt.Sprintf("%s hold data but no Galera position, and the sentinel cannot tell which to keep: choose one with `galera-sentinel force-bootstrap NAME` (or --force-bootstrap=NAME); the others' data will be replaced", names(own))}
 	}
 	return Decision{Refuse, fmt.Sprintf("the state transfer of %s was interrupted, but no member has data to send it: restore a member from a backup, or force a new cluster on an empty member", names(interrupted))}
 }
@@ -404,7 +409,15 @@ func forced(v View, all []Member) Decision {
 
 func missing(v View, all []Member) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d of %d expected members answered", len(all), v.Expected)
+	e := expect(v, all)
+	fmt.Fprintf(&b, "%d of %d expected members answered (%s", len(all), e.size, e.from)
+	if len(e.names) > 0 {
+		b.WriteString(": " + strings.Join(e.names, ", "))
+	}
+	b.WriteString(")")
+	if a := e.absent(all); len(a) > 0 {
+		b.WriteString("; missing " + strings.Join(a, ", "))
+	}
 	if len(v.Unreachable) > 0 {
 		var parts []string
 		for _, u := range v.Unreachable {
@@ -413,6 +426,27 @@ func missing(v View, all []Member) string {
 		b.WriteString("; no answer from " + strings.Join(parts, ", "))
 	}
 	return b.String()
+}
+
+// overrideHint says what to type when a missing member is gone for good:
+// force the bootstrap of the most advanced member that answered. The
+// override still refuses what it must (a more recent reachable member,
+// another cluster), so the hint cannot lose data a reachable member has.
+func overrideHint(v View, all []Member) string {
+	var withData []Member
+	for _, m := range all {
+		if !m.PositionKnown {
+			return "; if a missing member is gone for good, the override is `galera-sentinel force-bootstrap NAME` (once every member that answers has read its position, this names the one)"
+		}
+		if m.HasPosition() {
+			withData = append(withData, m)
+		}
+	}
+	if len(withData) == 0 {
+		return "; if a missing member is gone for good: `galera-sentinel force-bootstrap NAME` (in Kubernetes: kubectl exec into any member)"
+	}
+	best := bestPosition(withData)
+	return fmt.Sprintf("; if a missing member is gone for good (its last commits are lost with it): `galera-sentinel force-bootstrap %s` (the most advanced that answered, seqno %d; in Kubernetes: kubectl exec into any member)", best.Name, best.Position.Seqno)
 }
 
 func uuidConflict(ms []Member) (string, bool) {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -162,6 +163,14 @@ func (m *Member) setPhase(phase string) {
 	m.mu.Unlock()
 }
 
+// SetLastView publishes the view the member saved while it runs
+// (ViewKeeper.Saved), so that peers deciding now see it.
+func (m *Member) SetLastView(v galera.LastView) {
+	m.mu.Lock()
+	m.self.Member.LastView = &v
+	m.mu.Unlock()
+}
+
 // State is the document this sentinel publishes to its peers, from what it
 // knows and the poller's last sample.
 func (m *Member) State() peer.State {
@@ -186,7 +195,7 @@ func (m *Member) PeerAPI(token string, log *slog.Logger) *peer.Server {
 
 func (m *Member) override(name string) error {
 	if name != m.cfg.NodeName {
-		return fmt.Errorf("%w: this is %s, not %s", peer.ErrOverrideRejected, m.cfg.NodeName, name)
+		return fmt.Errorf("%w: %w: this is %s, not %s", peer.ErrOverrideRejected, peer.ErrOtherNode, m.cfg.NodeName, name)
 	}
 	m.mu.Lock()
 	started := m.started
@@ -269,7 +278,7 @@ func (m *Member) attempt(ctx context.Context) error {
 	}
 	m.cfg.Events(journal.Event{Kind: journal.KindPosition, Reason: local.How})
 	m.log.Info("local position", "how", local.How, "empty", local.Empty, "fresh", local.Fresh, "needs_sst", local.NeedsSST,
-		"uuid", local.Position.UUID, "seqno", local.Position.Seqno, "safe_to_bootstrap", local.SafeToBootstrap, "saved_view", local.SavedView)
+		"uuid", local.Position.UUID, "seqno", local.Position.Seqno, "safe_to_bootstrap", local.SafeToBootstrap, "saved_view", local.SavedView, "last_view", lastViewAttr(local.LastView))
 	m.mu.Lock()
 	m.self.Member, m.self.Phase = local.Member, peer.PhaseWaiting
 	m.mu.Unlock()
@@ -391,6 +400,13 @@ func (m *Member) stepDown(proc *supervisor.Process, d galera.Decision) error {
 	m.started = false
 	m.mu.Unlock()
 	return &retryError{reason: fmt.Sprintf("stepped down: mariadbd stopped outside a Primary component (%s); deciding again with the peers", proc.Describe())}
+}
+
+func lastViewAttr(v *galera.LastView) any {
+	if v == nil {
+		return "none"
+	}
+	return v
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
@@ -526,4 +542,32 @@ func ClientConnections(s *health.Snapshot[galera.Sample], maxStale time.Duration
 		return 0, false
 	}
 	return max(s.Last.ThreadsConnected-1, 0), true
+}
+
+// Poster calls a token-protected action of another sentinel; peer.Client
+// is the real one.
+type Poster interface {
+	Post(ctx context.Context, addr, path string, v any) error
+}
+
+// ForwardOverride is the peer API's Forward: it finds the sentinel that
+// answers with the node's name among the peers and hands it the override.
+func (m *Member) ForwardOverride(p Poster) func(ctx context.Context, node string) (string, error) {
+	return func(ctx context.Context, node string) (string, error) {
+		addrs, err := m.loop.Source.Peers(ctx)
+		if err != nil {
+			return "", fmt.Errorf("discover peers (%s): %w", m.loop.Source, err)
+		}
+		var silent int
+		for _, a := range peer.FanOut(ctx, addrs, m.loop.Peers.State) {
+			if a.Err != nil {
+				silent++
+				continue
+			}
+			if a.Value.NodeName == node {
+				return a.Addr, p.Post(ctx, a.Addr, "/api/v1/bootstrap?forwarded=1&node="+url.QueryEscape(node), nil)
+			}
+		}
+		return "", fmt.Errorf("no member named %s answers (%d addresses asked, %d did not answer): check the name; `galera-sentinel status` lists the members", node, len(addrs), silent)
+	}
 }

@@ -54,6 +54,9 @@ type State struct {
 	Seqno           int64  `json:"seqno"`
 	SafeToBootstrap bool   `json:"safe_to_bootstrap"`
 	SavedView       bool   `json:"saved_view"`
+	// LastView is the last Primary component the member was part of, as
+	// its sentinel saved it (absent: none saved).
+	LastView *galera.LastView `json:"last_view,omitempty"`
 	// Live state of the running node, from the sentinel's last sample.
 	Running bool `json:"running"`
 	Primary bool `json:"primary"`
@@ -81,7 +84,7 @@ func (s State) Member() galera.Member {
 	return galera.Member{
 		Name: s.NodeName, Empty: s.DataDirEmpty, Fresh: s.DataDirFresh, NeedsSST: s.NeedsSST, PositionKnown: s.PositionKnown,
 		Position:        galera.Position{UUID: s.UUID, Seqno: s.Seqno},
-		SafeToBootstrap: s.SafeToBootstrap, SavedView: s.SavedView,
+		SafeToBootstrap: s.SafeToBootstrap, SavedView: s.SavedView, LastView: s.LastView,
 		Running: s.Running, Primary: s.Primary, NonPrimary: s.NonPrimary, Joining: s.Joining,
 	}
 }
@@ -107,7 +110,7 @@ func NewState(self Self, last *galera.Sample, ready bool) State {
 	s := State{
 		Version: StateVersion, NodeName: m.Name, InstanceID: self.InstanceID, Phase: self.Phase,
 		PositionKnown: m.PositionKnown, DataDirEmpty: m.Empty, DataDirFresh: m.Fresh, NeedsSST: m.NeedsSST, SafeToBootstrap: m.SafeToBootstrap,
-		SavedView: m.SavedView, Running: self.Phase == PhaseRunning || self.Phase == PhaseStopping,
+		SavedView: m.SavedView, LastView: m.LastView, Running: self.Phase == PhaseRunning || self.Phase == PhaseStopping,
 		Decision: self.Decision, LocalIndex: -1,
 	}
 	if m.PositionKnown && !m.Empty && !m.NeedsSST {
@@ -153,6 +156,11 @@ func (s State) Validate() error {
 		}
 		if s.Seqno < -1 {
 			errs = append(errs, fmt.Errorf("seqno %d < -1", s.Seqno))
+		}
+	}
+	if s.LastView != nil {
+		if err := s.LastView.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("last view: %w", err))
 		}
 	}
 	if s.DataDirEmpty && (s.UUID != "" || s.Seqno != 0 || s.SavedView || s.SafeToBootstrap) {

@@ -30,7 +30,7 @@ const (
 // ignoredEntries do not make a data directory "not empty": a fresh
 // filesystem's lost+found, what a volume mount may add, and the
 // sentinel's own event journal.
-var ignoredEntries = map[string]bool{"lost+found": true, journal.FileName: true, journal.RotatedName: true}
+var ignoredEntries = map[string]bool{"lost+found": true, journal.FileName: true, journal.RotatedName: true, ViewFile: true}
 
 // Files that only the receiving side of a state transfer in progress
 // leaves behind. A joiner killed (or whose donor died) in the middle of
@@ -136,9 +136,12 @@ func readLocal(ctx context.Context, name, datadir string, recover Recoverer) (ga
 	if err != nil {
 		return m, how{}, fmt.Errorf("data directory: %w", err)
 	}
+	if m.LastView, err = ReadLastView(datadir); err != nil {
+		return m, how{}, err
+	}
 	empty := true
 	for _, e := range ents {
-		if !ignoredEntries[e.Name()] {
+		if !ignoredEntries[e.Name()] && !strings.HasPrefix(e.Name(), "."+ViewFile+".") {
 			empty = false
 			break
 		}

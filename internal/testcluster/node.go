@@ -361,7 +361,58 @@ func (n *Node) MariadbdPid() int {
 	if err != nil || syscall.Kill(pid, 0) != nil {
 		return 0
 	}
+	// A mariadbd killed with SIGKILL leaves its pid file, and on a busy
+	// machine (pid_max 32768) its pid is soon another process's: only a
+	// mariadbd that started before its pid file was written counts.
+	st, err := os.Stat(filepath.Join(n.Dir, "mysqld.pid"))
+	if err != nil {
+		return 0
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), "mariadbd") {
+		return 0
+	}
+	if started, ok := processStart(pid); ok && started.After(st.ModTime().Add(time.Second)) {
+		return 0
+	}
 	return pid
+}
+
+// processStart is when the process pid started (from /proc), to the
+// clock tick.
+func processStart(pid int) (time.Time, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return time.Time{}, false
+	}
+	// The command name (field 2) may hold spaces: count from its end.
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return time.Time{}, false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 20 {
+		return time.Time{}, false
+	}
+	ticks, err := strconv.ParseInt(f[19], 10, 64) // field 22: starttime
+	if err != nil {
+		return time.Time{}, false
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			const clkTck = 100 // USER_HZ on Linux
+			return time.Unix(boot, 0).Add(time.Duration(ticks) * time.Second / clkTck), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // KillMariadbd kills only mariadbd, as a crash would, leaving a sentinel
