@@ -410,13 +410,13 @@ func forced(v View, all []Member) Decision {
 func missing(v View, all []Member) string {
 	var b strings.Builder
 	e := expect(v, all)
-	fmt.Fprintf(&b, "%d of %d expected members answered (%s", len(all), e.size, e.from)
-	if len(e.names) > 0 {
-		b.WriteString(": " + strings.Join(e.names, ", "))
-	}
-	b.WriteString(")")
-	if a := e.absent(all); len(a) > 0 {
-		b.WriteString("; missing " + strings.Join(a, ", "))
+	if a := e.absent(all); len(e.names) > 0 {
+		fmt.Fprintf(&b, "%d of the %d members of %s (%s) answered", len(e.names)-len(a), len(e.names), e.from, strings.Join(e.names, ", "))
+		if len(a) > 0 {
+			b.WriteString("; missing " + strings.Join(a, ", "))
+		}
+	} else {
+		fmt.Fprintf(&b, "%d of %d expected members answered (%s)", len(all), e.size, e.from)
 	}
 	if len(v.Unreachable) > 0 {
 		var parts []string

@@ -25,7 +25,7 @@ func TestDecideLastView(t *testing.T) {
 	}{
 		{"scaled to 5, two Pending after an outage: wait for them, whatever --expected-size says",
 			View{Self: withView(at("galera-0", 90), 80, five...), Peers: []Member{withView(at("galera-1", 90), 80, five...), withView(at("galera-2", 89), 80, five...)}, Expected: 3},
-			Wait, "3 of 5 expected members answered (the last Primary component, as galera-0, galera-1, galera-2 saved it: galera-0, galera-1, galera-2, galera-3, galera-4); missing galera-3, galera-4; if a missing member is gone for good (its last commits are lost with it): `galera-sentinel force-bootstrap galera-0`"},
+			Wait, "3 of the 5 members of the last Primary component, as galera-0, galera-1, galera-2 saved it (galera-0, galera-1, galera-2, galera-3, galera-4) answered; missing galera-3, galera-4; if a missing member is gone for good (its last commits are lost with it): `galera-sentinel force-bootstrap galera-0`"},
 		{"scaled back to 3 with --expected-size still 5: the three bootstrap",
 			View{Self: withView(at("galera-0", 90), 85, three...), Peers: []Member{withView(at("galera-1", 91), 85, three...), withView(at("galera-2", 89), 85, three...)}, Expected: 5},
 			Wait, "waiting for galera-1 (seqno 91"},
