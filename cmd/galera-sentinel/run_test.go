@@ -612,7 +612,7 @@ func TestRunPartitionDuringStart(t *testing.T) {
 		}
 	}
 	_, body, _ := tryProbe("http://" + n3.SentinelAddr() + "/readyz")
-	if !strings.Contains(body, "1 of 3 expected members answered") {
+	if !strings.Contains(body, "1 of the 3 members of the last Primary component") || !strings.Contains(body, "missing node1, node2") {
 		t.Errorf("the isolated member says %q", body)
 	}
 	if err := n3.Heal(); err != nil {

@@ -115,7 +115,12 @@ func pods(ctx context.Context) (map[string]pod, error) {
 
 // readyEndpoints returns the addresses the client Service sends traffic to.
 func readyEndpoints(ctx context.Context) (map[string]bool, error) {
-	out, err := cluster.Kubectl(ctx, "-n", ns, "get", "endpointslices", "-l", "kubernetes.io/service-name=galera", "-o", "json")
+	return readyEndpointsOf(ctx, "galera")
+}
+
+// readyEndpointsOf returns the addresses a Service sends traffic to.
+func readyEndpointsOf(ctx context.Context, service string) (map[string]bool, error) {
+	out, err := cluster.Kubectl(ctx, "-n", ns, "get", "endpointslices", "-l", "kubernetes.io/service-name="+service, "-o", "json")
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +174,11 @@ func waitUntil(t *testing.T, ctx context.Context, what string, every time.Durati
 
 // healthy: every pod Ready, and every member Synced in a Primary
 // component of replicas members.
-func healthy(ctx context.Context) error {
+func healthy(ctx context.Context) error { return healthyN(ctx, replicas) }
+
+// healthyN: every pod Ready, and every member Synced in a Primary
+// component of n members.
+func healthyN(ctx context.Context, replicas int) error {
 	ps, err := pods(ctx)
 	if err != nil {
 		return err
@@ -204,9 +213,12 @@ func waitHealthy(t *testing.T, ctx context.Context, timeout time.Duration) time.
 // client opens a pool on the client Service. Connections live for at most
 // a second: a client that keeps a connection for ever to a member being
 // drained is cut at --drain-timeout, whatever the Service does.
-func client(t *testing.T, ctx context.Context) *sql.DB {
+func client(t *testing.T, ctx context.Context) *sql.DB { return clientOn(t, ctx, "galera") }
+
+// clientOn is client on the named Service.
+func clientOn(t *testing.T, ctx context.Context, service string) *sql.DB {
 	t.Helper()
-	ip := strings.TrimSpace(kubectl(t, ctx, "-n", ns, "get", "service", "galera", "-o", "jsonpath={.spec.clusterIP}"))
+	ip := strings.TrimSpace(kubectl(t, ctx, "-n", ns, "get", "service", service, "-o", "jsonpath={.spec.clusterIP}"))
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = appUser, appPass, "tcp", ip+":3306", "e2e"
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 3*time.Second, 10*time.Second, 10*time.Second
@@ -337,8 +349,17 @@ func (w *writer) stop() writeStats {
 // (wsrep_sync_wait: a row still in a member's apply queue counts).
 func verifyRows(t *testing.T, ctx context.Context, acked map[int64]string) {
 	t.Helper()
+	var names []string
 	for i := 0; i < replicas; i++ {
-		name := fmt.Sprintf("galera-%d", i)
+		names = append(names, fmt.Sprintf("galera-%d", i))
+	}
+	verifyRowsOn(t, ctx, acked, names...)
+}
+
+// verifyRowsOn is verifyRows on the named members.
+func verifyRowsOn(t *testing.T, ctx context.Context, acked map[int64]string, names ...string) {
+	t.Helper()
+	for _, name := range names {
 		out, err := query(ctx, name, "SET SESSION wsrep_sync_wait=1; SELECT id FROM e2e.t")
 		if err != nil {
 			t.Fatal(err)
