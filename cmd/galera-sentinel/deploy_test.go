@@ -1141,3 +1141,27 @@ func TestDeployInternalLoadBalancers(t *testing.T) {
 		})
 	}
 }
+
+// TestDeployDocsNameEveryOverlay: docs/kubernetes.md covers every overlay
+// shipped and the operations the manifests' comments send readers to.
+func TestDeployDocsNameEveryOverlay(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/kubernetes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir("../../deploy/kubernetes/overlays")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), "e2e-") && !strings.Contains(string(doc), e.Name()) {
+			t.Errorf("docs/kubernetes.md does not mention overlays/%s", e.Name())
+		}
+	}
+	for _, want := range []string{"galera-sentinel force-bootstrap galera-0", "galera-accounts", "galera-initdb", "kubectl -n db scale statefulset galera",
+		"components/peer-tls", "externalTrafficPolicy: Local", "WaitForFirstConsumer", "Not covered"} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("docs/kubernetes.md lacks %q", want)
+		}
+	}
+}
