@@ -113,6 +113,31 @@ func pods(ctx context.Context) (map[string]pod, error) {
 	return m, nil
 }
 
+func mustPods(t *testing.T, ctx context.Context) map[string]pod {
+	t.Helper()
+	ps, err := pods(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+// loginAs connects to a member's MariaDB over TCP as user and runs a query.
+func loginAs(ctx context.Context, ip, user, pass, db string) error {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = user, pass, "tcp", ip+":3306", db
+	cfg.Timeout = 3 * time.Second
+	c, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var one int
+	return c.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
 // readyEndpoints returns the addresses the client Service sends traffic to.
 func readyEndpoints(ctx context.Context) (map[string]bool, error) {
 	return readyEndpointsOf(ctx, "galera")

@@ -40,13 +40,27 @@ func TestS1Apply(t *testing.T) {
 	waitHealthy(t, ctx, 10*time.Minute)
 	t.Logf("apply → 3 Ready, Synced, cluster size 3 in %s", time.Since(t0).Round(100*time.Millisecond))
 
-	// CREATE USER and the DDL replicate: one member is enough.
-	if _, err := query(ctx, "galera-0", fmt.Sprintf(
-		"CREATE USER IF NOT EXISTS '%[1]s'@'%%' IDENTIFIED BY '%[2]s'; GRANT ALL ON e2e.* TO '%[1]s'@'%%'; "+
-			"CREATE DATABASE IF NOT EXISTS e2e; "+
-			"CREATE TABLE IF NOT EXISTS e2e.t (id BIGINT PRIMARY KEY, host VARCHAR(64) NOT NULL, at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))",
-		appUser, appPass)); err != nil {
+	// The application's account and database come from the
+	// galera-accounts Secret (overlays/e2e), created once by the member
+	// that bootstrapped the cluster and replicated by state transfer: the
+	// client logs in with them on every member, over TCP.
+	for name, p := range mustPods(t, ctx) {
+		if err := loginAs(ctx, p.Status.PodIP, appUser, appPass, "e2e"); err != nil {
+			t.Errorf("%s: %s cannot log in with the Secret's password: %v", name, appUser, err)
+		}
+	}
+	if err := loginAs(ctx, mustPods(t, ctx)["galera-1"].Status.PodIP, appUser, "wrong-password", "e2e"); err == nil {
+		t.Error("a wrong password was accepted")
+	}
+	// The DDL replicates: one member is enough.
+	if _, err := query(ctx, "galera-0", "CREATE TABLE IF NOT EXISTS e2e.t (id BIGINT PRIMARY KEY, host VARCHAR(64) NOT NULL, at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))"); err != nil {
 		t.Fatal(err)
+	}
+	// Pod Security "restricted" is enforced on the namespace the pods run
+	// in: a privileged pod is refused there.
+	priv := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"e2e-privileged","namespace":"` + ns + `"},"spec":{"containers":[{"name":"c","image":"localhost/galera-sentinel-mariadb:test","imagePullPolicy":"Never","securityContext":{"privileged":true}}]}}`
+	if out, err := cluster.KubectlIn(ctx, priv, "apply", "--server-side", "--dry-run=server", "-f", "-"); err == nil || !strings.Contains(out+err.Error(), "PodSecurity") {
+		t.Errorf("a privileged pod was not refused by Pod Security: %s %v", out, err)
 	}
 	// Ready pods reach the client Service through the EndpointSlice
 	// controller and kube-proxy: wait for all three before counting.
@@ -536,7 +550,7 @@ func TestS8InterruptedSST(t *testing.T) {
 	// after the joiner is two of three members killed at once: the
 	// survivor loses quorum, which is another scenario.)
 	donorPids := func() []int {
-		out, _ := exec.Command("pgrep", "-f", "wsrep_sst_rsync --role donor").Output()
+		out, _ := exec.Command("pgrep", "-f", "wsrep_sst_(rsync|mariabackup) --role donor").Output()
 		var pids []int
 		for _, f := range strings.Fields(string(out)) {
 			var pid int
@@ -599,7 +613,7 @@ func TestS8InterruptedSST(t *testing.T) {
 		t.Fatalf("b. the donor's kill came too late to interrupt the transfer: %v", err)
 	}
 	tB := time.Now()
-	t.Logf("b. donor %s (rsync pid %d) killed mid-transfer, %s after a.", donorPod, donorPid, tB.Sub(tA).Round(100*time.Millisecond))
+	t.Logf("b. donor %s (state transfer script pid %d) killed mid-transfer, %s after a.", donorPod, donorPid, tB.Sub(tA).Round(100*time.Millisecond))
 	netns, err := testkube.PodNetns(ctx, joiner.Status.PodIP)
 	if err != nil {
 		t.Fatal(err)

@@ -333,6 +333,11 @@ func (c *Cluster) Kubectl(ctx context.Context, args ...string) (string, error) {
 	return c.kubectlIn(ctx, "", args...)
 }
 
+// KubectlIn is Kubectl with stdin (a manifest for -f -).
+func (c *Cluster) KubectlIn(ctx context.Context, stdin string, args ...string) (string, error) {
+	return c.kubectlIn(ctx, stdin, args...)
+}
+
 func (c *Cluster) kubectlIn(ctx context.Context, stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
