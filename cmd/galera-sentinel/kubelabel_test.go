@@ -192,6 +192,69 @@ func TestKubeWriterLabel(t *testing.T) {
 	_, wTrueAt := api.label(w.Name)
 	t.Logf("start -> Synced %v; writer %s labelled true at +%v", synced.Round(time.Millisecond), w.Name, wTrueAt.Sub(begin).Round(time.Millisecond))
 
+	// Maintenance on the writer: its label follows /writerz, handover
+	// window included: its successor's "true" at once, its own "false"
+	// when the window ends (two "true" for the window, never none).
+	// Maintenance off: the lowest index is the writer again.
+	maint := func(state string) time.Time {
+		req, _ := http.NewRequest("POST", "http://"+w.SentinelAddr()+"/api/v1/maintenance?state="+state, nil)
+		req.Header.Set("Authorization", "Bearer "+runToken)
+		resp, err := probeClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("maintenance %s: %d", state, resp.StatusCode)
+		}
+		return time.Now()
+	}
+	on := maint("on")
+	waitLabels := func(what string, want ...string) time.Duration {
+		t.Helper()
+		from := time.Now()
+		for {
+			tr := api.trues(rc.c.Nodes)
+			if strings.Join(tr, ",") == strings.Join(want, ",") {
+				return time.Since(from)
+			}
+			if time.Since(from) > 15*time.Second {
+				t.Fatalf("%s: labelled true %v, want %v", what, tr, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	var succ string
+	for succ == "" && time.Since(on) < 10*time.Second {
+		for _, n := range api.trues(rc.c.Nodes) {
+			if n != w.Name {
+				succ = n
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if succ == "" {
+		t.Fatalf("no successor labelled true after maintenance on %s: %v", w.Name, api.trues(rc.c.Nodes))
+	}
+	_, succAt := api.label(succ)
+	if v, _ := api.label(w.Name); v != "true" {
+		t.Fatalf("%s: label %q as its successor's became true, want true for the handover window", w.Name, v)
+	}
+	waitLabels("the handover window ended", succ)
+	_, wFalseAt := api.label(w.Name)
+	t.Logf("maintenance on %s: %s labelled true %v after, %s false %v after (both true for %v; --writer-handover=5s)", w.Name, succ,
+		succAt.Sub(on).Round(time.Millisecond), w.Name, wFalseAt.Sub(on).Round(time.Millisecond), wFalseAt.Sub(succAt).Round(time.Millisecond))
+	if wFalseAt.Sub(on) < 4*time.Second {
+		t.Errorf("%s labelled false %v after maintenance on, before its handover window ended", w.Name, wFalseAt.Sub(on))
+	}
+	off := maint("off")
+	waitLabels("maintenance off", w.Name)
+	_, backAt := api.label(w.Name)
+	t.Logf("maintenance off: %s labelled true again %v after, %s alone %v after", w.Name, backAt.Sub(off).Round(time.Millisecond), w.Name, time.Since(off).Round(time.Millisecond))
+	if cw := currentWriter(t, rc.c.Nodes); cw != w {
+		t.Fatalf("/writerz says %s, the label %s", cw.Name, w.Name)
+	}
+
 	// SIGTERM of the writer.
 	term := time.Now()
 	if err := w.Signal(syscall.SIGTERM); err != nil {
