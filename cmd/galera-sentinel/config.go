@@ -644,9 +644,6 @@ func (c *RunConfig) validateKube() []error {
 		return nil
 	}
 	var errs []error
-	if c.Mode == modeReplication {
-		errs = append(errs, errors.New("--kube-writer-label is for --mode=galera"))
-	}
 	if !podName(c.KubePodName) {
 		errs = append(errs, fmt.Errorf("--kube-pod-name=%q: want a pod name (lower-case letters, digits, '-' and '.'; set it, or $POD_NAME from the downward API)", c.KubePodName))
 	}

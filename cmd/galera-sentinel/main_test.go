@@ -92,7 +92,6 @@ func TestBadRunCommandLines(t *testing.T) {
 		{append([]string{"run", "--agent-check-listen=9201"}, good[1:]...), env(tok, runToken), "--agent-check-listen"},
 		{append([]string{"run", "--notify-socket=notify.sock"}, good[1:]...), env(tok, runToken), "want an absolute path"},
 		{append([]string{"run", "--notify-socket=/run/n.sock"}, append(good[1:], "--wsrep_notify_cmd=/bin/true")...), env(tok, runToken), "sets wsrep_notify_cmd itself"},
-		{append([]string{"run", "--mode=replication", "--kube-pod-name=db-0"}, good[1:]...), env(tok, runToken, "GALERA_SENTINEL_KUBE_WRITER_LABEL", "true"), "--kube-writer-label is for --mode=galera"},
 		{append([]string{"run", "--kube-writer-label"}, good[1:]...), env(tok, runToken, "POD_NAME", "Galera_0"), `--kube-pod-name="Galera_0"`},
 		{append([]string{"run", "--kube-writer-label=maybe"}, good[1:]...), env(tok, runToken), "kube-writer-label"},
 	} {

@@ -47,14 +47,12 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	if cfg.Mode == modeReplication {
 		return runReplication(ctx, cfg, logger, ready)
 	}
-	var kc *kube.Client
-	if cfg.KubeWriterLabel {
-		c, err := kube.InCluster(cfg.kubeConfig())
-		if err != nil {
-			return fmt.Errorf("--kube-writer-label: %w; nothing was started", err)
-		}
-		defer c.Close()
-		kc = c
+	kc, err := openKube(cfg)
+	if err != nil {
+		return err
+	}
+	if kc != nil {
+		defer kc.Close()
 	}
 	rb, err := openRun(ctx, cfg, nil)
 	if err != nil {
@@ -98,6 +96,18 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	err = m.Run(ctx)
 	stopped(jr, err)
 	return err
+}
+
+// openKube is the API client for --kube-writer-label (nil without it).
+func openKube(cfg *RunConfig) (*kube.Client, error) {
+	if !cfg.KubeWriterLabel {
+		return nil, nil
+	}
+	c, err := kube.InCluster(cfg.kubeConfig())
+	if err != nil {
+		return nil, fmt.Errorf("--kube-writer-label: %w; nothing was started", err)
+	}
+	return c, nil
 }
 
 // writerLabel starts keeping the pod's writer label in step with
