@@ -21,6 +21,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
+	"github.com/galera-sentinel/galera-sentinel/internal/kube"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
@@ -474,6 +475,14 @@ type RunConfig struct {
 	ForceBootstrap  string
 	InitCommand     string
 
+	// The writer label on this member's pod (--kube-writer-label).
+	KubeWriterLabel       bool
+	KubePodName           string
+	KubeServiceAccountDir string
+	// KubeHost and KubePort are the API server's, from
+	// KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT.
+	KubeHost, KubePort string
+
 	// Mariadbd is the command after "--": mariadbd and its arguments.
 	Mariadbd []string
 
@@ -574,6 +583,9 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, after --drain-delay, how long to wait for client connections to close before mariadbd is stopped anyway")
 	fs.DurationVar(&c.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
 	fs.StringVar(&c.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
+	fs.BoolVar(&c.KubeWriterLabel, "kube-writer-label", false, "Kubernetes: keep the label "+kube.WriterLabelKey+" on this member's pod \"true\" while /writerz answers 200 and \"false\" otherwise, so a Service selecting it routes to the writer only (needs a Role with pods get and patch for the pod's service account)")
+	fs.StringVar(&c.KubePodName, "kube-pod-name", "", "Kubernetes: the name of this member's pod, for --kube-writer-label (default: $POD_NAME, else the host name)")
+	fs.StringVar(&c.KubeServiceAccountDir, "kube-service-account-dir", kube.ServiceAccountDir, "Kubernetes: the directory of the service account's token (re-read on every call), ca.crt and namespace, for --kube-writer-label")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
 }
 
@@ -599,6 +611,7 @@ func (c *RunConfig) Validate() error {
 	errs = append(errs, positive("decide-interval", c.DecideInterval), positive("peer-timeout", c.PeerTimeout),
 		positive("shutdown-timeout", c.ShutdownTimeout),
 		notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout), notNegative("writer-handover", c.WriterHandover))
+	errs = append(errs, c.validateKube()...)
 	// --force-bootstrap naming another member is not an error: one
 	// environment shared by every pod of a StatefulSet names the one.
 	if len(c.Mariadbd) == 0 {
@@ -606,6 +619,51 @@ func (c *RunConfig) Validate() error {
 	}
 	errs = append(errs, c.checkMariadbdArgs()...)
 	return errors.Join(errs...)
+}
+
+// kubeFromEnv fills what a pod's environment says: the API server, and
+// the pod name when --kube-pod-name is not set.
+func (c *RunConfig) kubeFromEnv(getenv func(string) string) {
+	c.KubeHost, c.KubePort = getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT")
+	if c.KubePodName == "" {
+		c.KubePodName = getenv("POD_NAME")
+	}
+	if c.KubePodName == "" {
+		c.KubePodName, _ = os.Hostname()
+	}
+}
+
+// kubeConfig is the API client's configuration.
+func (c *RunConfig) kubeConfig() kube.Config {
+	return kube.Config{Host: c.KubeHost, Port: c.KubePort, Dir: c.KubeServiceAccountDir}
+}
+
+// validateKube checks the writer label's flags.
+func (c *RunConfig) validateKube() []error {
+	if !c.KubeWriterLabel {
+		return nil
+	}
+	var errs []error
+	if !podName(c.KubePodName) {
+		errs = append(errs, fmt.Errorf("--kube-pod-name=%q: want a pod name (lower-case letters, digits, '-' and '.'; set it, or $POD_NAME from the downward API)", c.KubePodName))
+	}
+	if c.KubeServiceAccountDir == "" {
+		errs = append(errs, errors.New("--kube-service-account-dir is empty"))
+	}
+	return errs
+}
+
+// podName: a DNS subdomain, as Kubernetes names pods.
+func podName(s string) bool {
+	if s == "" || len(s) > 253 || s[0] == '-' || s[0] == '.' || s[len(s)-1] == '-' || s[len(s)-1] == '.' {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkMariadbdArgs refuses what the sentinel must set itself.
@@ -642,6 +700,7 @@ func parseRun(args []string, getenv func(string) string, stderr io.Writer) (*Run
 	if len(args) > 0 && !slices.Contains(args, "--") && len(cfg.Mariadbd) > 0 {
 		return nil, fmt.Errorf("%w: put -- before the mariadbd command: run [flags] -- %s", errUsage, strings.Join(cfg.Mariadbd, " "))
 	}
+	cfg.kubeFromEnv(getenv)
 	if err := cfg.readSecrets(getenv); err != nil {
 		return nil, err
 	}

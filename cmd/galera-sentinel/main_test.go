@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,12 +92,51 @@ func TestBadRunCommandLines(t *testing.T) {
 		{append([]string{"run", "--agent-check-listen=9201"}, good[1:]...), env(tok, runToken), "--agent-check-listen"},
 		{append([]string{"run", "--notify-socket=notify.sock"}, good[1:]...), env(tok, runToken), "want an absolute path"},
 		{append([]string{"run", "--notify-socket=/run/n.sock"}, append(good[1:], "--wsrep_notify_cmd=/bin/true")...), env(tok, runToken), "sets wsrep_notify_cmd itself"},
+		{append([]string{"run", "--kube-writer-label"}, good[1:]...), env(tok, runToken, "POD_NAME", "Galera_0"), `--kube-pod-name="Galera_0"`},
+		{append([]string{"run", "--kube-writer-label=maybe"}, good[1:]...), env(tok, runToken), "kube-writer-label"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), tc.args, tc.env, &out, &errOut)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want a usage error containing %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestKubeWriterLabelConfig: the pod name comes from --kube-pod-name,
+// else $POD_NAME (the downward API), else the host name; outside a pod
+// the flag is refused before anything starts.
+func TestKubeWriterLabelConfig(t *testing.T) {
+	args := []string{"run", "--expected-size=3", "--peers=10.0.0.1:9200", "--", "/usr/sbin/mariadbd"}
+	vars := map[string]string{"GALERA_SENTINEL_TOKEN": runToken, "GALERA_SENTINEL_KUBE_WRITER_LABEL": "true", "POD_NAME": "galera-2"}
+	getenv := func(k string) string { return vars[k] }
+	cfg, err := parseRun(args[1:], getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.KubeWriterLabel || cfg.KubePodName != "galera-2" || cfg.KubeServiceAccountDir != "/var/run/secrets/kubernetes.io/serviceaccount" {
+		t.Fatalf("from the environment: label %v, pod %q, dir %q", cfg.KubeWriterLabel, cfg.KubePodName, cfg.KubeServiceAccountDir)
+	}
+	cfg, err = parseRun(append([]string{"--kube-pod-name=galera-0"}, args[1:]...), getenv, io.Discard)
+	if err != nil || cfg.KubePodName != "galera-0" {
+		t.Fatalf("--kube-pod-name: %q, %v", cfg.KubePodName, err)
+	}
+	delete(vars, "POD_NAME")
+	host, _ := os.Hostname()
+	if cfg, err = parseRun(args[1:], getenv, io.Discard); err == nil && cfg.KubePodName != host {
+		t.Fatalf("without POD_NAME: pod %q, want the host name %q", cfg.KubePodName, host)
+	}
+	// Not in a pod: no KUBERNETES_SERVICE_HOST.
+	vars["POD_NAME"] = "galera-2"
+	err = run(context.Background(), args, getenv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "KUBERNETES_SERVICE_HOST") || !strings.Contains(err.Error(), "nothing was started") {
+		t.Fatalf("outside a pod: %v", err)
+	}
+	// In a pod without a mounted service account.
+	vars["KUBERNETES_SERVICE_HOST"], vars["KUBERNETES_SERVICE_PORT"] = "10.96.0.1", "443"
+	err = run(context.Background(), append([]string{"run", "--kube-service-account-dir=" + t.TempDir()}, args[1:]...), getenv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "automountServiceAccountToken") {
+		t.Fatalf("no service account: %v", err)
 	}
 }
 

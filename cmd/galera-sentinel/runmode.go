@@ -19,12 +19,14 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
+	"github.com/galera-sentinel/galera-sentinel/internal/kube"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/page"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
 )
@@ -45,6 +47,13 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	if cfg.Mode == modeReplication {
 		return runReplication(ctx, cfg, logger, ready)
 	}
+	kc, err := openKube(cfg)
+	if err != nil {
+		return err
+	}
+	if kc != nil {
+		defer kc.Close()
+	}
 	rb, err := openRun(ctx, cfg, nil)
 	if err != nil {
 		return err
@@ -64,7 +73,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 
 	loop := &recovery.Loop{Expected: cfg.ExpectedSize, Source: source, Peers: peers, GcommPort: cfg.GcommPort,
 		Interval: cfg.DecideInterval, Logger: logger.With("component", "recovery")}
-	m, writers, mux := wireMember(cfg, poller, mx, jr, instance, loop, db, peers, source, logger)
+	m, writers, isWriter, mux := wireMember(cfg, poller, mx, jr, instance, loop, db, peers, source, logger)
 	logger.Info("run mode", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
 		"agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"peers", source.String(), "expected_size", cfg.ExpectedSize, "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,
@@ -82,9 +91,45 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 		}
 	})
 	defer stop()
+	if kc != nil {
+		// Deferred after stop, so it runs before: "false" on the pod
+		// before the endpoints go.
+		defer writerLabel(ctx, cfg, kc, isWriter, logger)()
+	}
 	err = m.Run(ctx)
 	stopped(jr, err)
 	return err
+}
+
+// openKube is the API client for --kube-writer-label (nil without it).
+func openKube(cfg *RunConfig) (*kube.Client, error) {
+	if !cfg.KubeWriterLabel {
+		return nil, nil
+	}
+	c, err := kube.InCluster(cfg.kubeConfig())
+	if err != nil {
+		return nil, fmt.Errorf("--kube-writer-label: %w; nothing was started", err)
+	}
+	return c, nil
+}
+
+// writerLabel starts keeping the pod's writer label in step with
+// /writerz until ctx ends (SIGTERM: "false" at once, as the drain
+// begins); the returned stop ends it, "false" set, when the member has
+// stopped for another reason.
+func writerLabel(ctx context.Context, cfg *RunConfig, kc *kube.Client, isWriter func() bool, logger *slog.Logger) (stop func()) {
+	log := logger.With("component", "kube", "pod", cfg.KubePodName, "namespace", kc.Namespace())
+	l := &kube.WriterLabel{
+		Set: func(ctx context.Context, v string) error {
+			return kc.SetPodLabel(ctx, cfg.KubePodName, kube.WriterLabelKey, v)
+		},
+		Writer: isWriter, Every: min(cfg.PollInterval, 100*time.Millisecond), Logger: log,
+	}
+	log.Info("keeping the writer label", "label", kube.WriterLabelKey)
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(lctx) }()
+	return func() { cancel(); <-done }
 }
 
 // runBase is what both run modes open before their member: mariadbd's
@@ -136,10 +181,10 @@ func openRun(ctx context.Context, cfg *RunConfig, check func(mariadbd.Effective)
 }
 
 // wireMember builds the member, its writer view (with the handover
-// between the probe handlers, the drain and the peer API) and the mux of
-// every endpoint.
+// between the probe handlers, the drain and the peer API), whether
+// /writerz answers 200 now, and the mux of every endpoint.
 func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metrics.Metrics, jr *journal.Journal, instance string,
-	loop *recovery.Loop, db *mariadbd.Runner, peers *peer.Client, source discovery.Source, logger *slog.Logger) (*member.Member, *member.WriterView, *http.ServeMux) {
+	loop *recovery.Loop, db *mariadbd.Runner, peers *peer.Client, source discovery.Source, logger *slog.Logger) (*member.Member, *member.WriterView, func() bool, *http.ServeMux) {
 	h := health.NewHandlers(poller)
 	metrics.Watch(mx, poller, h, metrics.Galera)
 	mcfg := cfg.member()
@@ -158,7 +203,8 @@ func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metric
 	metrics.Member(mx, m.State, m.Seen)
 	pg := &page.Page{Peers: source.Peers, Client: peers, Timeout: cfg.PeerTimeout}
 	h.SetPage(pg, page.Wants)
-	return m, writers, httpserver.NewMux(h, admin(h, cfg.Token, logger), api, mx.Routes(), jr.Routes(), pg.Routes())
+	isWriter := func() bool { return h.Writer(time.Now()).Role == readiness.Writer }
+	return m, writers, isWriter, httpserver.NewMux(h, admin(h, cfg.Token, logger), api, mx.Routes(), jr.Routes(), pg.Routes())
 }
 
 // freshSample is the poller's last sample while it is fresh enough to

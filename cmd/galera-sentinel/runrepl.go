@@ -15,6 +15,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 	"github.com/galera-sentinel/galera-sentinel/internal/replmember"
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
@@ -28,6 +29,13 @@ import (
 func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready chan<- string) error {
 	if cfg.ReplicationPassword == "" {
 		return fmt.Errorf("%w: run --mode=replication needs the replication account's password: --replication-password-file or %s", errUsage, replicationPasswordEnv)
+	}
+	kc, err := openKube(cfg)
+	if err != nil {
+		return err
+	}
+	if kc != nil {
+		defer kc.Close()
 	}
 	rb, err := openRun(ctx, cfg, func(eff mariadbd.Effective) error {
 		if eff.WsrepOn {
@@ -88,6 +96,11 @@ func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, re
 		}
 	})
 	defer stop()
+	if kc != nil {
+		// The primary is the writer; before stop (deferred after it).
+		isWriter := func() bool { return h.Writer(time.Now()).Role == readiness.Writer }
+		defer writerLabel(ctx, cfg, kc, isWriter, logger)()
+	}
 	err = m.Run(ctx)
 	stopped(jr, err)
 	return err

@@ -1,0 +1,166 @@
+// Package kubetest is a Kubernetes API server for tests of the writer
+// label: it accepts the one call the sentinel makes (a JSON merge patch of
+// one pod's labels), checks it as the real one would (method, path in the
+// namespace, content type, bearer token, body), and records every value
+// of each pod's writer label with its time. No real Kubernetes is needed;
+// e2e/kube proves the same against a real one.
+package kubetest
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/kube"
+)
+
+// API is the recording API server.
+type API struct {
+	Namespace, Token string
+
+	srv     *httptest.Server
+	mu      sync.Mutex
+	history map[string][]Set
+	refused []string
+}
+
+// Set is one value the label was set to, and when.
+type Set struct {
+	Value string
+	At    time.Time
+}
+
+// Start serves an API server over TLS until t ends.
+func Start(t testing.TB, namespace, token string) *API {
+	a := &API{Namespace: namespace, Token: token, history: map[string][]Set{}}
+	a.srv = httptest.NewTLSServer(http.HandlerFunc(a.serve))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	pod, ok := strings.CutPrefix(r.URL.Path, "/api/v1/namespaces/"+a.Namespace+"/pods/")
+	var patch struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	b, _ := io.ReadAll(r.Body)
+	bad := ""
+	switch {
+	case r.Method != http.MethodPatch || !ok || pod == "" || strings.Contains(pod, "/"):
+		bad = r.Method + " " + r.URL.Path
+	case r.Header.Get("Content-Type") != "application/merge-patch+json":
+		bad = "content type " + r.Header.Get("Content-Type")
+	case r.Header.Get("Authorization") != "Bearer "+a.Token:
+		bad = "no or wrong bearer token"
+	case json.Unmarshal(b, &patch) != nil || len(patch.Metadata.Labels) != 1 || patch.Metadata.Labels[kube.WriterLabelKey] == "":
+		bad = "body " + string(b)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if bad != "" {
+		a.refused = append(a.refused, bad)
+		http.Error(w, bad, http.StatusBadRequest)
+		return
+	}
+	a.history[pod] = append(a.history[pod], Set{patch.Metadata.Labels[kube.WriterLabelKey], now})
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"kind":"Pod"}`)
+}
+
+// HostPort is the API server's address, as KUBERNETES_SERVICE_HOST and
+// KUBERNETES_SERVICE_PORT say it.
+func (a *API) HostPort() (host, port string) {
+	host, port, _ = net.SplitHostPort(a.srv.Listener.Addr().String())
+	return host, port
+}
+
+// ServiceAccountDir writes what Kubernetes mounts in a pod (token, ca.crt
+// trusting this server, namespace) in under/serviceaccount, readable by
+// every user (sentinels in the lab run as mysql), and returns it.
+func (a *API) ServiceAccountDir(t testing.TB, under string) string {
+	dir := filepath.Join(under, "serviceaccount")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.srv.Certificate().Raw})
+	for name, content := range map[string]string{"ca.crt": string(ca), "namespace": a.Namespace, "token": a.Token} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// History is every value pod's label was set to.
+func (a *API) History(pod string) []Set {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.history[pod])
+}
+
+// Refused are the calls the server refused, and why.
+func (a *API) Refused() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.refused)
+}
+
+// Label is pod's label now, and when it was set to that value (the first
+// of a run of equal values); "" when it was never set.
+func (a *API) Label(pod string) (string, time.Time) {
+	h := a.History(pod)
+	if len(h) == 0 {
+		return "", time.Time{}
+	}
+	i := len(h) - 1
+	for i > 0 && h[i-1].Value == h[i].Value {
+		i--
+	}
+	return h[i].Value, h[i].At
+}
+
+// True are the pods among pods labelled "true".
+func (a *API) True(pods ...string) []string {
+	var out []string
+	for _, p := range pods {
+		if v, _ := a.Label(p); v == kube.LabelTrue {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// String is every pod's history, and the refused calls.
+func (a *API) String() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var b strings.Builder
+	pods := make([]string, 0, len(a.history))
+	for p := range a.history {
+		pods = append(pods, p)
+	}
+	slices.Sort(pods)
+	for _, pod := range pods {
+		fmt.Fprintf(&b, "%s:", pod)
+		for _, s := range a.history[pod] {
+			fmt.Fprintf(&b, " %s@%s", s.Value, s.At.Format("15:04:05.000"))
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "refused: %q", a.refused)
+	return b.String()
+}

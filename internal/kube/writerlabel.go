@@ -1,0 +1,147 @@
+package kube
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// WriterLabelKey is the pod label that says whether the pod is the one
+// writer: a Service selecting it with "true" routes to the writer only.
+const WriterLabelKey = "galera-sentinel.io/writer"
+
+// The label's values.
+const (
+	LabelTrue  = "true"
+	LabelFalse = "false"
+)
+
+// Want is the label's value for a /writerz verdict: "true" for the
+// writer (handover window included), "false" otherwise, and "false" once
+// the member stops, whatever /writerz still says during its drain.
+func Want(writer, stopping bool) string {
+	if writer && !stopping {
+		return LabelTrue
+	}
+	return LabelFalse
+}
+
+// WriterLabel keeps this pod's writer label in step with its /writerz
+// verdict: "false" first thing at start, then the verdict, looked at
+// every Every and set when it changes, set again every Reassert in case
+// someone edited it, retried with a doubling pause after a failure, and
+// "false" first thing when Run's context ends (SIGTERM: the drain
+// begins), before the member goes.
+type WriterLabel struct {
+	// Set sets the label on this pod (Client.SetPodLabel).
+	Set func(ctx context.Context, value string) error
+	// Writer is whether /writerz answers 200 now.
+	Writer func() bool
+	// Every is how often the verdict is looked at (200ms when zero);
+	// Reassert how often an unchanged label is set again (30s).
+	Every, Reassert time.Duration
+	// RetryMin and RetryMax bound the pause after a failed call (500ms,
+	// 30s); a change of the wanted value is tried at once.
+	RetryMin, RetryMax time.Duration
+	// StopFor bounds the tries of the last "false" (10s).
+	StopFor time.Duration
+	Logger  *slog.Logger
+	// OnSet, when set, is told each value the API server accepted.
+	OnSet func(value string)
+}
+
+func (l *WriterLabel) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&l.Every, 200*time.Millisecond)
+	def(&l.Reassert, 30*time.Second)
+	def(&l.RetryMin, 500*time.Millisecond)
+	def(&l.RetryMax, 30*time.Second)
+	def(&l.StopFor, 10*time.Second)
+	l.RetryMax = max(l.RetryMax, l.RetryMin)
+	if l.Logger == nil {
+		l.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run keeps the label until ctx ends, then sets "false" (within StopFor)
+// and returns.
+func (l *WriterLabel) Run(ctx context.Context) {
+	l.defaults()
+	t := time.NewTicker(l.Every)
+	defer t.Stop()
+	var (
+		applied, tried string // the value last accepted; last tried
+		appliedAt      time.Time
+		next           time.Time // no try before this after a failure
+		pause          = l.RetryMin
+		failures       int
+		started        bool
+	)
+	for {
+		want := LabelFalse // "false" first thing at start
+		if started {
+			want = Want(l.Writer(), false)
+		}
+		now := time.Now()
+		due := want != applied || now.Sub(appliedAt) >= l.Reassert
+		if due && (!now.Before(next) || want != tried) {
+			started = true
+			tried = want
+			err := l.Set(ctx, want)
+			switch {
+			case err == nil:
+				if want != applied || failures > 0 {
+					l.Logger.Info("writer label set", "label", WriterLabelKey, "value", want, "after_failures", failures)
+				}
+				applied, appliedAt, next, pause, failures = want, time.Now(), time.Time{}, l.RetryMin, 0
+				if l.OnSet != nil {
+					l.OnSet(want)
+				}
+			case ctx.Err() != nil:
+			default:
+				// A call that failed may still have reached the API
+				// server: what the label says is unknown.
+				applied = ""
+				failures++
+				l.Logger.Warn("setting the writer label", "label", WriterLabelKey, "value", want, "err", err, "retry_in", pause, "failures", failures)
+				next, pause = time.Now().Add(pause), min(2*pause, l.RetryMax)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			l.stop(applied)
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// stop sets "false", trying again within StopFor; it runs after Run's
+// context ended, so with a context of its own.
+func (l *WriterLabel) stop(applied string) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.StopFor)
+	defer cancel()
+	pause := min(l.RetryMin, time.Second)
+	for try := 1; ; try++ {
+		err := l.Set(ctx, LabelFalse)
+		if err == nil {
+			l.Logger.Info("writer label set: stopping", "label", WriterLabelKey, "value", LabelFalse, "was", applied)
+			if l.OnSet != nil {
+				l.OnSet(LabelFalse)
+			}
+			return
+		}
+		l.Logger.Warn("setting the writer label on stop", "label", WriterLabelKey, "value", LabelFalse, "err", err, "try", try)
+		select {
+		case <-ctx.Done():
+			l.Logger.Error("the writer label may still say true: a Service selecting it may route to this stopping pod until Kubernetes removes it from the endpoints", "label", WriterLabelKey, "stop_for", l.StopFor)
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
