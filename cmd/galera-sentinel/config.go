@@ -473,6 +473,7 @@ type RunConfig struct {
 	WriterHandover  time.Duration
 	ForceBootstrap  string
 	InitCommand     string
+	InitDBDir       string
 
 	// Mariadbd is the command after "--": mariadbd and its arguments.
 	Mariadbd []string
@@ -509,6 +510,9 @@ func (c *RunConfig) mariadbd(exe string, e mariadbd.Effective) mariadbd.Config {
 	m := mariadbd.Config{Command: c.Mariadbd, DataDir: c.DataDir, PassDataDir: c.passDataDir, ConfigNamesCluster: e.HasClusterAddress(),
 		BindAddress: e.BindAddress, NodeAddress: e.NodeAddress,
 		InitCommand: c.InitCommand, ShutdownTimeout: c.ShutdownTimeout}
+	if c.InitCommand == "" {
+		m.InitDB = &mariadbd.InitDB{Dir: c.InitDBDir, Env: os.LookupEnv}
+	}
 	if c.NotifySocket != "" {
 		m.NotifyCommand = mariadbd.NotifyCommand(exe, c.NotifySocket)
 	}
@@ -575,6 +579,7 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
 	fs.StringVar(&c.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
+	fs.StringVar(&c.InitDBDir, "initdb-dir", "/docker-entrypoint-initdb.d", "after the default initialisation, the *.sql, *.sql.gz, *.sql.xz, *.sql.zst and *.sh files applied in lexical order, as the official mariadb image does (missing: none)")
 }
 
 // Validate returns every problem at once.
