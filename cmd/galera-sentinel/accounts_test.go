@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -181,5 +182,83 @@ func TestRunAccountsAndInitdb(t *testing.T) {
 				t.Errorf("%s: a password is in the logs", n.Name)
 			}
 		}
+	}
+}
+
+// TestRunAccountsAsRoot: the sentinel runs as root and mariadbd drops to
+// user=mysql (the temporary server too, with its private socket). A user
+// without a password is refused with a clear error and nothing is left in
+// the data directory; with the password (from MYSQL_PASSWORD) the next
+// start initialises: an executable .sh and a .sql.zst run, the user logs
+// in, and root keeps its unix_socket login.
+func TestRunAccountsAsRoot(t *testing.T) {
+	testcluster.RequireBinary(t, "mariadb")
+	testcluster.RequireBinary(t, "zstd")
+	rc := newRunCluster(t, testcluster.Options{Nodes: 1, ExtraConfig: "user=mysql"})
+	n := rc.c.Nodes[0]
+	initdb := filepath.Join(filepath.Dir(n.Dir), "initdb.d")
+	if err := os.Mkdir(initdb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(initdb, "10-table.sh"), []byte("#!/bin/sh\nset -e\nmariadb shop -e 'CREATE TABLE r (id INT PRIMARY KEY)'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	zst := exec.Command("zstd", "-q", "-o", filepath.Join(initdb, "20-rows.sql.zst"))
+	zst.Stdin = strings.NewReader("INSERT INTO r VALUES (1), (2), (3);\n")
+	if out, err := zst.CombinedOutput(); err != nil {
+		t.Fatalf("zstd: %v %s", err, out)
+	}
+	t.Setenv("MARIADB_DATABASE", "shop")
+	t.Setenv("MARIADB_USER", "clerk")
+	flags := rc.flags
+	start := func() {
+		t.Helper()
+		var f []string
+		for _, s := range flags(n) {
+			switch {
+			case strings.HasPrefix(s, "--init-command="):
+			case s == "--mysql-user=mysql":
+				f = append(f, "--mysql-user=root") // unix_socket: the sentinel's OS user
+			default:
+				f = append(f, s)
+			}
+		}
+		if err := n.StartRunAsRoot(rc.bin, append(f, "--initdb-dir="+initdb)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	start()
+	want := "MARIADB_USER=clerk is set without MARIADB_PASSWORD"
+	waitListening(t, n)
+	waitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, want, 60*time.Second)
+	rc.stop(ctx, n)
+	entries, _ := os.ReadDir(n.DataDir)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "galera-sentinel-events") {
+			t.Errorf("after the refused initialisation %s holds %s", n.DataDir, e.Name())
+		}
+	}
+
+	t.Setenv("MYSQL_PASSWORD", accAppPassword)
+	begin := time.Now()
+	start()
+	rc.waitSynced(ctx, 1)
+	t.Logf("sentinel as root, mariadbd as mysql: initialised and Synced in %v", time.Since(begin).Round(time.Millisecond))
+	var rows int64
+	if err := tcpDB(t, n, "clerk", accAppPassword, "shop").QueryRowContext(ctx, "SELECT COUNT(*) FROM r").Scan(&rows); err != nil || rows != 3 {
+		t.Errorf("clerk over TCP: %d rows (want 3), %v", rows, err)
+	}
+	if got, err := n.QueryInt(ctx, "SELECT COUNT(*) FROM mysql.global_priv WHERE user='root'"); err != nil || got != 1 {
+		t.Errorf("root (by unix_socket, no password set): %d accounts, %v; want only root@localhost", got, err)
+	}
+	if st, err := os.Stat(filepath.Join(n.DataDir, "shop", "r.ibd")); err != nil || fileUID(st) == 0 {
+		t.Errorf("shop/r.ibd: %v; the temporary server must run as mysql", err)
+	}
+	b, _ := os.ReadFile(n.SentinelLog())
+	if bytes.Contains(b, []byte(accAppPassword)) {
+		t.Error("the password is in the sentinel's log")
 	}
 }

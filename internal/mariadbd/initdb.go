@@ -41,13 +41,9 @@ func (c Config) TempArgs(socket, pidFile string) []string {
 	return args
 }
 
-// initDB applies in to the freshly installed data directory on a
+// initDB applies acc and the scripts of in to the freshly installed data directory on a
 // temporary server, and shuts that down cleanly.
-func (r *Runner) initDB(ctx context.Context, in InitDB) error {
-	acc, err := initdb.FromEnv(in.Env, os.ReadFile)
-	if err != nil {
-		return fmt.Errorf("accounts from the environment: %w", err)
-	}
+func (r *Runner) initDB(ctx context.Context, in InitDB, acc initdb.Accounts) error {
 	scripts, ignored, err := initdb.List(in.Dir)
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/initdb"
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
 )
@@ -408,6 +409,18 @@ func (r *Runner) Initialise(ctx context.Context) error {
 }
 
 func (r *Runner) initialise(ctx context.Context) error {
+	var acc initdb.Accounts
+	in := r.cfg.InitDB
+	if r.cfg.InitCommand != "" {
+		in = nil
+	}
+	if in != nil {
+		// Before anything is written: a bad variable is refused at once.
+		var err error
+		if acc, err = initdb.FromEnv(in.Env, os.ReadFile); err != nil {
+			return fmt.Errorf("accounts from the environment: %w", err)
+		}
+	}
 	cmd := r.command(r.cfg.InitArgs())
 	r.log.Info("initialising the empty data directory of a new cluster", "command", cmd.Args)
 	p, err := r.start("init command", cmd)
@@ -421,8 +434,8 @@ func (r *Runner) initialise(ctx context.Context) error {
 	if p.ExitCode() != 0 {
 		return fmt.Errorf("initialising %s: %s %s", r.cfg.DataDir, cmd.Args[0], p.Describe())
 	}
-	if r.cfg.InitCommand == "" && r.cfg.InitDB != nil {
-		return r.initDB(ctx, *r.cfg.InitDB)
+	if in != nil {
+		return r.initDB(ctx, *in, acc)
 	}
 	return nil
 }
