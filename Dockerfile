@@ -23,7 +23,9 @@ ARG GALERA_VERSION=26.4.23-0+deb12u1
 # fsGroup: 999 in deploy/kubernetes match the owner of the files.
 # policy-rc.d: the package must not start a server during the build.
 # mariadb-backup: the clone of a new replica (deploy/kubernetes/replication)
-# and mariabackup state transfers.
+# and mariabackup state transfers; socat: wsrep_sst_mariabackup's default
+# streamer (transferfmt=socat). xz-utils, zstd: *.sql.xz and *.sql.zst of
+# /docker-entrypoint-initdb.d (gzip is essential).
 # rsync and lsof: rsync state transfers (the default in deploy/kubernetes);
 # iproute2 and procps: wsrep_sst_rsync looks up addresses and processes.
 # Debian's 50-server.cnf sets bind-address=127.0.0.1 and is read after
@@ -40,7 +42,7 @@ RUN groupadd --system --gid 999 mysql \
       mariadb-client=${MARIADB_VERSION} mariadb-client-core=${MARIADB_VERSION} \
       mariadb-common=${MARIADB_VERSION} galera-4=${GALERA_VERSION} \
       mariadb-backup=${MARIADB_VERSION} \
-      rsync lsof iproute2 procps \
+      rsync lsof iproute2 procps socat xz-utils zstd \
  && rm -f /usr/sbin/policy-rc.d \
  && rm -rf /var/lib/apt/lists/* /var/lib/mysql/* \
  && sed -i '/^[[:space:]]*bind-address[[:space:]]*=/d' /etc/mysql/mariadb.conf.d/50-server.cnf \

@@ -474,6 +474,7 @@ type RunConfig struct {
 	WriterHandover  time.Duration
 	ForceBootstrap  string
 	InitCommand     string
+	InitDBDir       string
 
 	// The writer label on this member's pod (--kube-writer-label).
 	KubeWriterLabel       bool
@@ -518,6 +519,9 @@ func (c *RunConfig) mariadbd(exe string, e mariadbd.Effective) mariadbd.Config {
 	m := mariadbd.Config{Command: c.Mariadbd, DataDir: c.DataDir, PassDataDir: c.passDataDir, ConfigNamesCluster: e.HasClusterAddress(),
 		BindAddress: e.BindAddress, NodeAddress: e.NodeAddress,
 		InitCommand: c.InitCommand, ShutdownTimeout: c.ShutdownTimeout}
+	if c.InitCommand == "" {
+		m.InitDB = &mariadbd.InitDB{Dir: c.InitDBDir, Env: os.LookupEnv}
+	}
 	if c.NotifySocket != "" {
 		m.NotifyCommand = mariadbd.NotifyCommand(exe, c.NotifySocket)
 	}
@@ -587,6 +591,7 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.KubePodName, "kube-pod-name", "", "Kubernetes: the name of this member's pod, for --kube-writer-label (default: $POD_NAME, else the host name)")
 	fs.StringVar(&c.KubeServiceAccountDir, "kube-service-account-dir", kube.ServiceAccountDir, "Kubernetes: the directory of the service account's token (re-read on every call), ca.crt and namespace, for --kube-writer-label")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
+	fs.StringVar(&c.InitDBDir, "initdb-dir", "/docker-entrypoint-initdb.d", "after the default initialisation, the *.sql, *.sql.gz, *.sql.xz, *.sql.zst and *.sh files applied in lexical order, as the official mariadb image does (missing: none)")
 }
 
 // Validate returns every problem at once.

@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/initdb"
+	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
 )
 
@@ -62,6 +64,10 @@ type Config struct {
 	OSUser string
 	// ShutdownTimeout bounds a stop (SIGTERM, then SIGKILL).
 	ShutdownTimeout time.Duration
+	// InitDB, when set, is applied after the default initialisation
+	// (not after an InitCommand) on a temporary server: the official
+	// image's accounts and initdb scripts (see initdb.go).
+	InitDB *InitDB
 }
 
 // Start is how the server role starts this time.
@@ -383,10 +389,37 @@ func (r *Runner) endStaleSST() {
 const tailMax = 1 << 20
 
 // Initialise fills an empty data directory before a brand-new cluster is
-// bootstrapped on it.
+// bootstrapped on it: the init command, then (after the default one) the
+// accounts and scripts of InitDB. If anything fails, or ctx ends, what it
+// put in the data directory is removed again, so that the next attempt
+// starts from an empty one: never a half-initialised cluster.
 func (r *Runner) Initialise(ctx context.Context) error {
 	if err := r.prepareDataDir(); err != nil {
 		return err
+	}
+	before, err := dirNames(r.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := r.initialise(ctx); err != nil {
+		r.removeNew(before)
+		return err
+	}
+	return nil
+}
+
+func (r *Runner) initialise(ctx context.Context) error {
+	var acc initdb.Accounts
+	in := r.cfg.InitDB
+	if r.cfg.InitCommand != "" {
+		in = nil
+	}
+	if in != nil {
+		// Before anything is written: a bad variable is refused at once.
+		var err error
+		if acc, err = initdb.FromEnv(in.Env, os.ReadFile); err != nil {
+			return fmt.Errorf("accounts from the environment: %w", err)
+		}
 	}
 	cmd := r.command(r.cfg.InitArgs())
 	r.log.Info("initialising the empty data directory of a new cluster", "command", cmd.Args)
@@ -401,7 +434,46 @@ func (r *Runner) Initialise(ctx context.Context) error {
 	if p.ExitCode() != 0 {
 		return fmt.Errorf("initialising %s: %s %s", r.cfg.DataDir, cmd.Args[0], p.Describe())
 	}
+	if in != nil {
+		return r.initDB(ctx, *in, acc)
+	}
 	return nil
+}
+
+// dirNames is the set of names in dir.
+func dirNames(dir string) (map[string]bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		names[e.Name()] = true
+	}
+	return names, nil
+}
+
+// keptEntries are never removed from a data directory: what a volume
+// brings and the sentinel's own event journal (which may be created
+// meanwhile).
+var keptEntries = map[string]bool{"lost+found": true, journal.FileName: true, journal.RotatedName: true}
+
+// removeNew removes from the data directory what was not in it before.
+func (r *Runner) removeNew(before map[string]bool) {
+	entries, err := os.ReadDir(r.cfg.DataDir)
+	if err != nil {
+		r.log.Error("could not empty the data directory after a failed initialisation", "err", err)
+		return
+	}
+	for _, e := range entries {
+		if before[e.Name()] || keptEntries[e.Name()] {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(r.cfg.DataDir, e.Name())); err != nil {
+			r.log.Error("could not empty the data directory after a failed initialisation", "err", err)
+		}
+	}
+	r.log.Info("emptied the data directory after a failed initialisation: the next attempt starts over", "datadir", r.cfg.DataDir)
 }
 
 // Serve starts the server. peerHosts are the members' hosts, for the
