@@ -69,7 +69,7 @@ func ParseTokens(s string) ([]string, error) {
 		out = append(out, tok)
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no token in it (one token per line)")
+		return nil, errors.New("no token in it (one per line, or separated by commas)")
 	}
 	return out, nil
 }
