@@ -54,12 +54,15 @@ type ServeConfig struct {
 	AvailableWhenReadOnly bool
 	MaintenanceFile       string
 	TokenFile             string
-	Token                 string // from the file or the environment; never logged
-	AgentCheckListen      string
-	NotifySocket          string
-	EventsFile            string
-	LogFormat             string
-	LogLevel              string
+	Token                 string // the first of Tokens, or set by tests; never logged
+	// Tokens are the tokens from the file (followed when it changes) or
+	// the environment; nil: only Token.
+	Tokens           *httpserver.Tokens
+	AgentCheckListen string
+	NotifySocket     string
+	EventsFile       string
+	LogFormat        string
+	LogLevel         string
 
 	// Mode is galera (the default) or replication: which domain's policy
 	// judges the node.
@@ -276,16 +279,14 @@ func (c *ServeConfig) readSecrets(getenv func(string) string) error {
 		return err
 	}
 	c.MySQLPassword = pw
-	tok, err := readSecret("--token-file", c.TokenFile, tokenEnv, getenv)
+	toks, err := readTokens(c.TokenFile, getenv)
 	if err != nil {
 		return err
 	}
-	if tok != "" {
-		if err := httpserver.CheckToken(tok); err != nil {
-			return fmt.Errorf("%w: %w", errUsage, err)
-		}
+	c.Tokens, c.Token = toks, ""
+	if s := toks.Send(); len(s) > 0 {
+		c.Token = s[0]
 	}
-	c.Token = tok
 	if c.Mode == modeReplication {
 		pw, err := readSecret("--replication-password-file", c.ReplicationPasswordFile, replicationPasswordEnv, getenv)
 		if err != nil {
@@ -403,6 +404,40 @@ func readSecret(flagName, file, env string, getenv func(string) string) (string,
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
+// readTokens reads the API tokens: --token-file (one per line, followed
+// when the file changes) or the environment (separated by commas or line
+// breaks). Neither: nil.
+func readTokens(file string, getenv func(string) string) (*httpserver.Tokens, error) {
+	v := getenv(tokenEnv)
+	if file != "" && v != "" {
+		return nil, fmt.Errorf("%w: both --token-file and %s are set; use one", errUsage, tokenEnv)
+	}
+	if file != "" {
+		t, err := httpserver.LoadTokens(file, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --token-file: %w", errUsage, err)
+		}
+		return t, nil
+	}
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	toks, err := httpserver.ParseTokens(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", errUsage, tokenEnv, err)
+	}
+	return httpserver.StaticTokens(toks...), nil
+}
+
+// tokens is the set to check and present: Tokens, else Token alone.
+func (c *ServeConfig) tokens(logger *slog.Logger) *httpserver.Tokens {
+	if c.Tokens != nil {
+		c.Tokens.SetLogger(logger)
+		return c.Tokens
+	}
+	return httpserver.StaticTokens(c.Token)
+}
+
 func parseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
@@ -465,6 +500,7 @@ type RunConfig struct {
 	TLSCertFile     string
 	TLSKeyFile      string
 	TLSCAFile       string
+	TLSServerName   string
 	GcommPort       int
 	DecideInterval  time.Duration
 	PeerTimeout     time.Duration
@@ -559,7 +595,7 @@ func (c *RunConfig) tls() (server, client *tls.Config, err error) {
 		}
 	}
 	if c.TLSCAFile != "" {
-		if client, err = httpserver.ClientTLS(c.TLSCAFile); err != nil {
+		if client, err = httpserver.ClientTLS(c.TLSCAFile, c.TLSServerName); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -579,6 +615,7 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "serve HTTPS with this certificate (PEM); reloaded when the file changes")
 	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "private key for --tls-cert-file")
 	fs.StringVar(&c.TLSCAFile, "tls-ca-file", "", "call peers over HTTPS, trusting this CA (PEM)")
+	fs.StringVar(&c.TLSServerName, "tls-server-name", "", "with --tls-ca-file: the DNS name the peers' certificate must hold (default: the address called); peers found by --peers-dns are IP addresses, so one certificate for the cluster names e.g. galera-peers.<namespace>.svc")
 	fs.IntVar(&c.GcommPort, "gcomm-port", 4567, "Galera replication port of every member")
 	fs.DurationVar(&c.DecideInterval, "decide-interval", 2*time.Second, "how often to look at the peers again while waiting")
 	fs.DurationVar(&c.PeerTimeout, "peer-timeout", 2*time.Second, "bound on one call to a peer")
@@ -612,6 +649,9 @@ func (c *RunConfig) Validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file go together"))
+	}
+	if c.TLSServerName != "" && c.TLSCAFile == "" {
+		errs = append(errs, errors.New("--tls-server-name needs --tls-ca-file: it names the certificate peers are verified against"))
 	}
 	errs = append(errs, positive("decide-interval", c.DecideInterval), positive("peer-timeout", c.PeerTimeout),
 		positive("shutdown-timeout", c.ShutdownTimeout),

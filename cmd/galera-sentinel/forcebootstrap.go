@@ -21,7 +21,7 @@ type ForceBootstrapConfig struct {
 	Node       string
 	Sentinel   string
 	TokenFile  string
-	Token      string // from the file or the environment; never logged
+	Tokens     *httpserver.Tokens // from the file or the environment; never logged
 	CAFile     string
 	ServerName string
 	Timeout    time.Duration
@@ -54,12 +54,12 @@ func parseForceBootstrap(args []string, getenv func(string) string, stderr io.Wr
 	if err := peer.ValidName(cfg.Node); err != nil {
 		errs = append(errs, err)
 	}
-	tok, err := readSecret("--token-file", cfg.TokenFile, tokenEnv, getenv)
+	toks, err := readTokens(cfg.TokenFile, getenv)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Token = tok
-	if cfg.Token == "" {
+	cfg.Tokens = toks
+	if toks.Len() == 0 {
 		errs = append(errs, fmt.Errorf("the sentinels' API needs their token: --token-file or %s", tokenEnv))
 	}
 	errs = append(errs, positive("timeout", cfg.Timeout), notNegative("wait", cfg.Wait))
@@ -77,12 +77,11 @@ func runForceBootstrap(ctx context.Context, args []string, getenv func(string) s
 	}
 	var clientTLS *tls.Config
 	if cfg.CAFile != "" {
-		if clientTLS, err = httpserver.ClientTLS(cfg.CAFile); err != nil {
+		if clientTLS, err = httpserver.ClientTLS(cfg.CAFile, cfg.ServerName); err != nil {
 			return err
 		}
-		clientTLS.ServerName = cfg.ServerName
 	}
-	c := peer.NewClient(cfg.Token, clientTLS, cfg.Timeout)
+	c := peer.NewTokensClient(cfg.Tokens, clientTLS, cfg.Timeout)
 	defer c.Close()
 	answer, err := sendOverride(ctx, cfg, clientTLS)
 	if err != nil {
@@ -109,20 +108,28 @@ func sendOverride(ctx context.Context, cfg *ForceBootstrapConfig, clientTLS *tls
 	hc := &http.Client{Transport: tr, Timeout: 2*cfg.Timeout + time.Second} // the sentinel asks the peers first
 	defer tr.CloseIdleConnections()
 	u := scheme + "://" + cfg.Sentinel + "/api/v1/bootstrap?node=" + url.QueryEscape(cfg.Node)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
-	if err != nil {
-		return peer.Override{}, fmt.Errorf("%w: --sentinel %q: %w", errUsage, cfg.Sentinel, err)
+	var code int
+	var b []byte
+	// Each token in turn while the sentinel refuses it (a rotation).
+	for _, tok := range cfg.Tokens.Send() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+		if err != nil {
+			return peer.Override{}, fmt.Errorf("%w: --sentinel %q: %w", errUsage, cfg.Sentinel, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Accept", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return peer.Override{}, fmt.Errorf("no sentinel answers at %s: %w", cfg.Sentinel, err)
+		}
+		b, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if code = resp.StatusCode; code != http.StatusUnauthorized && code != http.StatusForbidden {
+			break
+		}
 	}
-	req.Header.Set("Authorization", "Bearer "+cfg.Token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return peer.Override{}, fmt.Errorf("no sentinel answers at %s: %w", cfg.Sentinel, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusAccepted {
-		return peer.Override{}, fmt.Errorf("override not taken (HTTP %d): %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	if code != http.StatusAccepted {
+		return peer.Override{}, fmt.Errorf("override not taken (HTTP %d): %s", code, strings.TrimSpace(string(b)))
 	}
 	var o peer.Override
 	if err := json.Unmarshal(b, &o); err != nil || o.Node != cfg.Node {

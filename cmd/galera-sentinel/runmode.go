@@ -64,7 +64,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	instance := newInstanceID()
 	jr := openJournal(cfg.eventsFile(), cfg.NodeName, instance, "run", logger)
 	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), cfg.judge(), health.Sampler[galera.Sample](client))
-	peers := peer.NewClient(cfg.Token, clientTLS, cfg.PeerTimeout)
+	peers := peer.NewTokensClient(cfg.tokens(logger.With("component", "tokens")), clientTLS, cfg.PeerTimeout)
 	defer peers.Close()
 	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
 	defer reaper.Close()
@@ -197,14 +197,14 @@ func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metric
 	writers := &member.WriterView{Self: cfg.NodeName, Source: source, Peers: peers, State: m.State,
 		Every: min(cfg.PollInterval, time.Second), Changes: poller.Changes()}
 	h.SetWriterView(writers.Lowest, cfg.WriterHandover)
-	api := m.PeerAPI(cfg.Token, logger.With("component", "peer-api"))
+	api := m.PeerAPI(cfg.tokens(logger.With("component", "tokens")), logger.With("component", "peer-api"))
 	api.Changed = writers.Kick
 	api.Forward = m.ForwardOverride(peers)
 	metrics.Member(mx, m.State, m.Seen)
 	pg := &page.Page{Peers: source.Peers, Client: peers, Timeout: cfg.PeerTimeout}
 	h.SetPage(pg, page.Wants)
 	isWriter := func() bool { return h.Writer(time.Now()).Role == readiness.Writer }
-	return m, writers, isWriter, httpserver.NewMux(h, admin(h, cfg.Token, logger), api, mx.Routes(), jr.Routes(), pg.Routes())
+	return m, writers, isWriter, httpserver.NewMux(h, admin(h, cfg.tokens(logger.With("component", "tokens")), logger), api, mx.Routes(), jr.Routes(), pg.Routes())
 }
 
 // freshSample is the poller's last sample while it is fresh enough to

@@ -60,7 +60,7 @@ func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, re
 	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), cfg.replicaJudge(), health.Sampler[replica.Sample](sampler))
 	h := health.NewHandlers(poller)
 	metrics.Watch(mx, poller, h, metrics.Replica)
-	peers := peer.NewClient(cfg.Token, clientTLS, cfg.PeerTimeout)
+	peers := peer.NewTokensClient(cfg.tokens(logger.With("component", "tokens")), clientTLS, cfg.PeerTimeout)
 	defer peers.Close()
 	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
 	defer reaper.Close()
@@ -75,13 +75,13 @@ func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, re
 		NodeName: cfg.NodeName, DataDir: cfg.DataDir, Advertise: advertise, Hosts: hosts, FlaggedPrimary: flagged,
 		LocalAddr: cfg.MySQLAddr, LocalUser: cfg.MySQLUser, LocalPassword: cfg.MySQLPassword,
 		ReplicationUser: cfg.ReplicationUser, ReplicationPassword: cfg.ReplicationPassword,
-		Backup:     replmember.BackupConfig{Defaults: defaults, Socket: eff.Socket, RunAs: dcfg.RunAs, Token: cfg.Token, TLS: clientTLS},
+		Backup:     replmember.BackupConfig{Defaults: defaults, Socket: eff.Socket, RunAs: dcfg.RunAs, Token: cfg.Token, Tokens: cfg.tokens(logger.With("component", "tokens")), TLS: clientTLS},
 		DrainDelay: cfg.DrainDelay, DrainTimeout: cfg.DrainTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
 		PollInterval: cfg.PollInterval, DecideInterval: cfg.DecideInterval, Timeout: max(cfg.Timeout, cfg.PeerTimeout, 5*time.Second),
 		MaxStaleness: cfg.MaxStaleness, RetryMin: time.Second, RetryMax: 30 * time.Second, Events: jr.Add,
 	}
 	m := replmember.New(mcfg, poller, db, source, peers, reaper, secondSignal, logger.With("component", "member"))
-	mux := httpserver.NewMux(h, admin(h, cfg.Token, logger), mx.Routes(), jr.Routes(), m.Routes(logger.With("component", "peer-api")),
+	mux := httpserver.NewMux(h, admin(h, cfg.tokens(logger.With("component", "tokens")), logger), mx.Routes(), jr.Routes(), m.Routes(logger.With("component", "peer-api")),
 		switchoverRoutes(&cfg.ServeConfig, logger))
 	logger.Info("run mode (replication)", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
 		"agent_check", eps.agentAddr(), "peers", source.String(), "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,

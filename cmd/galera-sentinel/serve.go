@@ -75,7 +75,7 @@ func serveNode[S any](ctx context.Context, cfg *ServeConfig, logger *slog.Logger
 	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), judge, sampler)
 	h := health.NewHandlers(poller)
 	metrics.Watch(mx, poller, h, domain)
-	routes := append([]httpserver.Routes{h, admin(h, cfg.Token, logger), mx.Routes(), jr.Routes()}, extra...)
+	routes := append([]httpserver.Routes{h, admin(h, cfg.tokens(logger.With("component", "tokens")), logger), mx.Routes(), jr.Routes()}, extra...)
 	if cfg.Mode != modeReplication {
 		// serve knows no peers: its page shows this member. The page
 		// reads Galera's status only; in replication mode / answers
@@ -114,9 +114,9 @@ func replicationRoutes(cfg *ServeConfig, logger *slog.Logger) []httpserver.Route
 }
 
 // admin is the operator's API behind the token.
-func admin[S any](h *health.Handlers[S], token string, logger *slog.Logger) httpserver.Routes {
+func admin[S any](h *health.Handlers[S], tokens *httpserver.Tokens, logger *slog.Logger) httpserver.Routes {
 	return httpserver.RoutesFunc(func(mux *http.ServeMux) {
-		h.RegisterAdmin(mux, httpserver.RequireToken(token, logger), logger)
+		h.RegisterAdmin(mux, httpserver.RequireTokens(tokens, logger), logger)
 	})
 }
 

@@ -25,6 +25,7 @@ const defaultStatusPeers = "127.0.0.1:9200"
 type StatusConfig struct {
 	Discovery discovery.Config
 	CAFile    string
+	TLSName   string
 	Timeout   time.Duration
 	Format    string
 	Mode      string
@@ -36,6 +37,7 @@ func (c *StatusConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Discovery.PeerPort, "peer-port", 9200, "sentinel port of the members found by --peers-dns")
 	fs.StringVar(&c.Discovery.DNSServer, "dns-server", "", "host:port of the DNS server for --peers-dns (default: /etc/resolv.conf)")
 	fs.StringVar(&c.CAFile, "tls-ca-file", "", "the sentinels serve HTTPS; trust this CA (PEM)")
+	fs.StringVar(&c.TLSName, "tls-server-name", "", "with --tls-ca-file: the DNS name the sentinels' certificate must hold (default: the address called)")
 	fs.DurationVar(&c.Timeout, "timeout", 2*time.Second, "bound on each call to a sentinel")
 	fs.StringVar(&c.Format, "format", "table", "table or json")
 	fs.StringVar(&c.Mode, "mode", modeGalera, "galera or replication: what the sentinels watch")
@@ -80,7 +82,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	addrs, clientTLS, err := sentinels(ctx, cfg.Discovery, cfg.CAFile)
+	addrs, clientTLS, err := sentinels(ctx, cfg.Discovery, cfg.CAFile, cfg.TLSName)
 	if err != nil {
 		return err
 	}
@@ -129,7 +131,7 @@ type statusDoc[M any] struct {
 // sentinels finds the members' sentinels, and the TLS configuration to
 // call them with (nil: plain HTTP), for the subcommands that talk to a
 // running cluster (status, switchover).
-func sentinels(ctx context.Context, d discovery.Config, caFile string) ([]string, *tls.Config, error) {
+func sentinels(ctx context.Context, d discovery.Config, caFile, serverName string) ([]string, *tls.Config, error) {
 	src, err := d.Source(9200)
 	if err != nil {
 		return nil, nil, err
@@ -140,7 +142,7 @@ func sentinels(ctx context.Context, d discovery.Config, caFile string) ([]string
 	}
 	var clientTLS *tls.Config
 	if caFile != "" {
-		if clientTLS, err = httpserver.ClientTLS(caFile); err != nil {
+		if clientTLS, err = httpserver.ClientTLS(caFile, serverName); err != nil {
 			return nil, nil, err
 		}
 	}

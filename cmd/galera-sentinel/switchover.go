@@ -31,7 +31,7 @@ func switchoverRoutes(cfg *ServeConfig, logger *slog.Logger) httpserver.Routes {
 		return httpserver.RoutesFunc(func(*http.ServeMux) {})
 	}
 	srv := &switchover.DB{DB: db, ReplicationUser: cfg.ReplicationUser, ReplicationPassword: cfg.ReplicationPassword}
-	return switchover.New(srv, switchover.Config{Token: cfg.Token, Logger: logger, StepTimeout: max(switchover.DefaultStepTimeout, cfg.Timeout)})
+	return switchover.New(srv, switchover.Config{Tokens: cfg.tokens(logger.With("component", "tokens")), Logger: logger, StepTimeout: max(switchover.DefaultStepTimeout, cfg.Timeout)})
 }
 
 // SwitchoverConfig is everything `switchover` needs.
@@ -40,8 +40,10 @@ type SwitchoverConfig struct {
 	ToMySQL   string
 	Discovery discovery.Config
 	TokenFile string
-	Token     string // from the file or the environment; never logged
+	Token     string // the first of Tokens; never logged
+	Tokens    *httpserver.Tokens
 	CAFile    string
+	TLSName   string
 	Timeout   time.Duration
 	Wait      time.Duration
 	MaxLag    time.Duration
@@ -57,6 +59,7 @@ func (c *SwitchoverConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Discovery.DNSServer, "dns-server", "", "host:port of the DNS server for --peers-dns (default: /etc/resolv.conf)")
 	fs.StringVar(&c.TokenFile, "token-file", "", "file holding the sentinels' API token (or set "+tokenEnv+")")
 	fs.StringVar(&c.CAFile, "tls-ca-file", "", "the sentinels serve HTTPS; trust this CA (PEM)")
+	fs.StringVar(&c.TLSName, "tls-server-name", "", "with --tls-ca-file: the DNS name the sentinels' certificate must hold (default: the address called)")
 	fs.DurationVar(&c.Timeout, "timeout", 5*time.Second, "bound on each call to a sentinel (besides the promote step's wait)")
 	fs.DurationVar(&c.Wait, "wait", 30*time.Second, "how long the candidate may take to apply the demoted primary's last transaction; past it the switchover is undone (the old primary writable again)")
 	fs.DurationVar(&c.MaxLag, "max-lag", 10*time.Second, "refuse when the candidate is further behind than this when the switchover starts")
@@ -98,11 +101,14 @@ func parseSwitchover(args []string, getenv func(string) string, stderr io.Writer
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: switchover takes no arguments, got %q", errUsage, fs.Args())
 	}
-	tok, err := readSecret("--token-file", cfg.TokenFile, tokenEnv, getenv)
+	toks, err := readTokens(cfg.TokenFile, getenv)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Token = tok
+	cfg.Tokens = toks
+	if s := toks.Send(); len(s) > 0 {
+		cfg.Token = s[0]
+	}
 	cfg.Discovery.Timeout = cfg.Timeout
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
@@ -116,13 +122,13 @@ func runSwitchover(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	addrs, clientTLS, err := sentinels(ctx, cfg.Discovery, cfg.CAFile)
+	addrs, clientTLS, err := sentinels(ctx, cfg.Discovery, cfg.CAFile, cfg.TLSName)
 	if err != nil {
 		return err
 	}
-	call := peer.NewClient(cfg.Token, clientTLS, cfg.Timeout)
+	call := peer.NewTokensClient(cfg.Tokens, clientTLS, cfg.Timeout)
 	defer call.Close()
-	promote := peer.NewClient(cfg.Token, clientTLS, cfg.Wait+switchover.DefaultStepTimeout+cfg.Timeout)
+	promote := peer.NewTokensClient(cfg.Tokens, clientTLS, cfg.Wait+switchover.DefaultStepTimeout+cfg.Timeout)
 	defer promote.Close()
 	fmt.Fprintf(stdout, "switchover to %s; members:\n", cfg.To)
 	_, err = switchover.Run(ctx, switchover.Clients{Call: call, Promote: promote}, addrs, switchover.Options{

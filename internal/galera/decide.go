@@ -139,6 +139,14 @@ type View struct {
 	Peers []Member
 	// Unreachable are addresses that did not answer (or answered badly).
 	Unreachable []Unreachable
+	// PrimaryRefusing are members (by name) whose peer API refused this
+	// member's token but whose public /status says, from a fresh sample,
+	// that they are in a Primary component: a token rotation is under
+	// way. They are in Unreachable too (they count for nothing else), but
+	// they are enough to join: joining a Primary component is safe, and
+	// without it a member restarted with the new token alone would wait
+	// for ever for peers that still hold only the old one.
+	PrimaryRefusing []string
 	// Expected is the number of members the cluster should have,
 	// this one included (--expected-size). It applies only while no
 	// member that answered has saved a last view (LastView).
@@ -198,6 +206,10 @@ func Decide(v View) Decision {
 		if p.Primary {
 			return Decision{Join, fmt.Sprintf("%s is in a Primary component: joining it", p.Name)}
 		}
+	}
+	if len(v.PrimaryRefusing) > 0 {
+		return Decision{Join, fmt.Sprintf("%s refuses this member's token but says (/status) it is in a Primary component: joining it; "+
+			"give every member the same tokens (a rotation: the file holds the new and the old token, one per line)", strings.Join(v.PrimaryRefusing, ", "))}
 	}
 	if v.Force {
 		return forced(v, all)
@@ -320,6 +332,9 @@ func decideRunning(v View, all []Member) Decision {
 		if p.Primary {
 			return Decision{Wait, fmt.Sprintf("%s is in a Primary component: this node rejoins it by itself once it reaches it (restarting this member makes it join at once)", p.Name)}
 		}
+	}
+	if len(v.PrimaryRefusing) > 0 {
+		return Decision{Wait, fmt.Sprintf("%s refuses this member's token but says it is in a Primary component: this node rejoins it by itself once it reaches it", strings.Join(v.PrimaryRefusing, ", "))}
 	}
 	if !self.outside() {
 		return Decision{Wait, "this member's state is not known yet (no fresh sample of its mariadbd)"}

@@ -232,3 +232,23 @@ func TestOrdinal(t *testing.T) {
 		}
 	}
 }
+
+// TestDecidePrimaryRefusing: a peer that refuses this member's token but
+// says it is Primary is enough to join (a rotation), never to bootstrap:
+// without it, every member unreachable means waiting.
+func TestDecidePrimaryRefusing(t *testing.T) {
+	self := Member{Name: "galera-0", PositionKnown: true, Position: Position{UUID: "c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99", Seqno: 9}}
+	un := []Unreachable{{Addr: "10.0.0.2:9200", Err: "HTTP 403"}, {Addr: "10.0.0.3:9200", Err: "HTTP 403"}}
+	d := Decide(View{Self: self, Unreachable: un, Expected: 3})
+	if d.Action != Wait {
+		t.Fatalf("every peer refusing, none Primary: %v %s", d.Action, d.Reason)
+	}
+	d = Decide(View{Self: self, Unreachable: un, Expected: 3, PrimaryRefusing: []string{"galera-1 (10.0.0.2:9200)"}})
+	if d.Action != Join || !strings.Contains(d.Reason, "galera-1") || !strings.Contains(d.Reason, "token") {
+		t.Fatalf("a Primary peer refusing the token: %v %s, want Join", d.Action, d.Reason)
+	}
+	self.Running, self.NonPrimary = true, true
+	if d := Decide(View{Self: self, Unreachable: un, Expected: 3, PrimaryRefusing: []string{"galera-1"}}); d.Action != Wait {
+		t.Fatalf("running: %v %s, want Wait", d.Action, d.Reason)
+	}
+}

@@ -1,8 +1,6 @@
 package httpserver
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,22 +22,28 @@ func CheckToken(tok string) error {
 	return nil
 }
 
-// RequireToken admits requests that carry "Authorization: Bearer <token>":
-// 401 without credentials, 403 with wrong ones. The comparison runs in
-// constant time over hashes, so neither the content nor the length of the
-// token leaks through timing. With no token configured every request is
-// refused with 403: an API without a token is switched off, not open.
+// RequireToken is RequireTokens with the one token given (none: the API
+// is off).
 func RequireToken(token string, logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler { return requireToken(token, logger, next) }
+	return RequireTokens(StaticTokens(token), logger)
 }
 
-func requireToken(token string, logger *slog.Logger, next http.Handler) http.Handler {
-	if token == "" {
+// RequireTokens admits requests that carry "Authorization: Bearer <token>"
+// with any token of the set: 401 without credentials, 403 with wrong
+// ones. The comparison runs in constant time over hashes (Tokens.Accept),
+// so neither the content nor the length of a token leaks through timing.
+// With no token configured every request is refused with 403: an API
+// without a token is switched off, not open.
+func RequireTokens(tokens *Tokens, logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler { return requireTokens(tokens, logger, next) }
+}
+
+func requireTokens(tokens *Tokens, logger *slog.Logger, next http.Handler) http.Handler {
+	if tokens == nil {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "this API is off: start the sentinel with --token-file (or GALERA_SENTINEL_TOKEN)", http.StatusForbidden)
 		})
 	}
-	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
@@ -48,8 +52,7 @@ func requireToken(token string, logger *slog.Logger, next http.Handler) http.Han
 			http.Error(w, "token required", http.StatusUnauthorized)
 			return
 		}
-		got := sha256.Sum256([]byte(tok))
-		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		if !tokens.Accept(tok) {
 			if logger != nil {
 				logger.Warn("API: wrong token", "remote", r.RemoteAddr, "path", r.URL.Path)
 			}

@@ -28,8 +28,12 @@ func ServerTLS(certFile, keyFile string) (*tls.Config, error) {
 }
 
 // ClientTLS returns the configuration for calls to peers: their
-// certificates must chain to the CA in caFile.
-func ClientTLS(caFile string) (*tls.Config, error) {
+// certificates must chain to the CA in caFile and, when serverName is set
+// (--tls-server-name), name it: peers found by DNS are called by IP
+// address, so one certificate for the whole cluster names a host (e.g.
+// galera-peers.<namespace>.svc) instead of every address. Without it a
+// certificate must name the address (host or IP) the peer is called at.
+func ClientTLS(caFile, serverName string) (*tls.Config, error) {
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("read CA file: %w", err)
@@ -38,7 +42,21 @@ func ClientTLS(caFile string) (*tls.Config, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("CA file %s: no PEM certificate in it", caFile)
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: serverName}, nil
+}
+
+// TLSHint adds what to do to a TLS verification error of a call to a
+// peer: a certificate that does not name the address called, with no
+// --tls-server-name, is the usual mistake when peers come from DNS.
+func TLSHint(err error, conf *tls.Config) error {
+	var host x509.HostnameError
+	if err == nil || conf == nil || !errors.As(err, &host) {
+		return err
+	}
+	if conf.ServerName == "" {
+		return fmt.Errorf("%w (peers are called at their addresses: set --tls-server-name, or GALERA_SENTINEL_TLS_SERVER_NAME, to a DNS name in their certificate)", err)
+	}
+	return fmt.Errorf("%w (--tls-server-name=%s must be a DNS name in the peers' certificate)", err, conf.ServerName)
 }
 
 type reloader struct {

@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"log/slog"
 	"net/url"
 	"os"
@@ -189,8 +190,8 @@ func (m *Member) State() peer.State {
 
 // PeerAPI is the peer API over this member: its state, and the operator's
 // bootstrap override.
-func (m *Member) PeerAPI(token string, log *slog.Logger) *peer.Server {
-	return &peer.Server{Token: token, State: m.State, Bootstrap: m.override, Logger: log}
+func (m *Member) PeerAPI(tokens *httpserver.Tokens, log *slog.Logger) *peer.Server {
+	return &peer.Server{Tokens: tokens, State: m.State, Bootstrap: m.override, Logger: log}
 }
 
 func (m *Member) override(name string) error {

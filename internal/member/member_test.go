@@ -131,7 +131,7 @@ func newRig(t *testing.T, datadir string, cfg Config) *rig {
 	cfg.ShutdownTimeout, cfg.PollInterval = 5*time.Second, 20*time.Millisecond
 	ready := func(s *health.Snapshot[galera.Sample], now time.Time) bool { return poller.Ready(s, now).OK }
 	m := New(cfg, poller, ready, 2*time.Second, loop, db, func() (<-chan os.Signal, func()) { return hurry, func() {} }, log)
-	srv := httptest.NewServer(httpserver.NewMux(m.PeerAPI(token, log)))
+	srv := httptest.NewServer(httpserver.NewMux(m.PeerAPI(httpserver.StaticTokens(token), log)))
 	t.Cleanup(srv.Close)
 	loop.Source = discovery.Static{strings.TrimPrefix(srv.URL, "http://")}
 

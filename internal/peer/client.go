@@ -5,26 +5,45 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 )
 
 // Client is the one HTTP client for other sentinels: their peer state
 // (token-authenticated) and their public /status.
 type Client struct {
-	http   *http.Client
-	token  string
-	scheme string
+	http    *http.Client
+	tokens  *httpserver.Tokens
+	scheme  string
+	tlsConf *tls.Config
+
+	mu   sync.Mutex
+	good map[string]string // per peer address, the token it took last
 }
 
 // NewClient returns a client that presents token (when not empty) and
 // gives up on a call after timeout. With tlsConf set it speaks HTTPS and
 // verifies peers.
 func NewClient(token string, tlsConf *tls.Config, timeout time.Duration) *Client {
+	return NewTokensClient(httpserver.StaticTokens(token), tlsConf, timeout)
+}
+
+// NewTokensClient is NewClient with a token set (nil: no token). A call
+// presents the token this peer took last, else the set's first; a peer
+// that refuses it (401 or 403) is asked again once with each other token
+// in turn, and the one it takes is remembered for that address, so that
+// in a steady state every call is one request, even while the peers of a
+// rotation hold different tokens.
+func NewTokensClient(tokens *httpserver.Tokens, tlsConf *tls.Config, timeout time.Duration) *Client {
 	tr := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
 		TLSClientConfig:       tlsConf,
@@ -39,26 +58,77 @@ func NewClient(token string, tlsConf *tls.Config, timeout time.Duration) *Client
 	if tlsConf != nil {
 		scheme = "https"
 	}
-	return &Client{http: &http.Client{Transport: tr, Timeout: timeout}, token: token, scheme: scheme}
+	return &Client{http: &http.Client{Transport: tr, Timeout: timeout}, tokens: tokens, scheme: scheme, tlsConf: tlsConf, good: map[string]string{}}
+}
+
+// refused is an answer that says the token is not one the peer takes.
+func refused(code int) bool { return code == http.StatusUnauthorized || code == http.StatusForbidden }
+
+// IsTokenRefused reports whether err is a peer's refusal of every token
+// this client has (its own tokens differ from the peer's).
+func IsTokenRefused(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && refused(se.Code)
+}
+
+// authorized sends an authenticated request (see NewTokensClient). The
+// caller closes the body.
+func (c *Client) authorized(ctx context.Context, method, addr, path string) (*http.Response, error) {
+	toks := c.tokens.Send()
+	if len(toks) == 0 {
+		return c.do(ctx, method, addr, path, "")
+	}
+	c.mu.Lock()
+	last := c.good[addr]
+	c.mu.Unlock()
+	if i := slices.Index(toks, last); i > 0 {
+		toks = append([]string{last}, slices.Delete(toks, i, i+1)...)
+	}
+	for i, tok := range toks {
+		resp, err := c.do(ctx, method, addr, path, tok)
+		if err != nil {
+			return nil, err
+		}
+		if refused(resp.StatusCode) && i < len(toks)-1 {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+			resp.Body.Close()
+			continue
+		}
+		if !refused(resp.StatusCode) {
+			c.mu.Lock()
+			c.good[addr] = tok
+			c.mu.Unlock()
+		}
+		return resp, nil
+	}
+	panic("unreachable")
+}
+
+func (c *Client) do(ctx context.Context, method, addr, path, token string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.scheme+"://"+addr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, httpserver.TLSHint(err, c.tlsConf)
+	}
+	return resp, nil
 }
 
 // State fetches and validates the state of the sentinel at addr
 // (host:port).
 func (c *Client) State(ctx context.Context, addr string) (State, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme+"://"+addr+"/api/v1/state", nil)
-	if err != nil {
-		return State{}, err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.authorized(ctx, http.MethodGet, addr, "/api/v1/state")
 	if err != nil {
 		return State{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return State{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, firstLine(resp))
+		return State{}, &StatusError{Code: resp.StatusCode, Body: []byte(firstLine(resp))}
 	}
 	return DecodeState(resp.Body)
 }
@@ -66,14 +136,7 @@ func (c *Client) State(ctx context.Context, addr string) (State, error) {
 // Changed tells the sentinel at addr that this one's state changed, so
 // that it refreshes its writer view now (POST /api/v1/changed).
 func (c *Client) Changed(ctx context.Context, addr string) (struct{}, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.scheme+"://"+addr+"/api/v1/changed", nil)
-	if err != nil {
-		return struct{}{}, err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.authorized(ctx, http.MethodPost, addr, "/api/v1/changed")
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -93,11 +156,7 @@ func (c *Client) Status(ctx context.Context, addr string, v any) error {
 // Get fetches one of the sentinel's open JSON documents (/status,
 // /api/v1/events) at path and decodes it into v.
 func (c *Client) Get(ctx context.Context, addr, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme+"://"+addr+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.do(ctx, http.MethodGet, addr, path, "")
 	if err != nil {
 		return err
 	}
@@ -126,14 +185,7 @@ func (e *StatusError) Error() string {
 // its query) and decodes a 2xx JSON answer into v (nil: ignored). Any
 // other answer is a *StatusError.
 func (c *Client) Post(ctx context.Context, addr, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.scheme+"://"+addr+path, nil)
-	if err != nil {
-		return err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.authorized(ctx, http.MethodPost, addr, path)
 	if err != nil {
 		return err
 	}

@@ -195,14 +195,14 @@ func TestTLS(t *testing.T) {
 	defer hs.Close()
 	a := ln.Addr().String()
 
-	ctc, err := httpserver.ClientTLS(caFile)
+	ctc, err := httpserver.ClientTLS(caFile, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := NewClient(token, ctc, time.Second).State(context.Background(), a); err != nil {
 		t.Fatalf("trusted client: %v", err)
 	}
-	otc, _ := httpserver.ClientTLS(otherFile)
+	otc, _ := httpserver.ClientTLS(otherFile, "")
 	if _, err := NewClient(token, otc, time.Second).State(context.Background(), a); err == nil {
 		t.Fatal("a client trusting another CA was served")
 	} else if !errors.As(err, new(*tls.CertificateVerificationError)) {
@@ -225,7 +225,7 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("served certificate %v, want the rotated %v", got, serial)
 	}
 
-	if _, err := httpserver.ClientTLS(filepath.Join(dir, "server.key")); err == nil {
+	if _, err := httpserver.ClientTLS(filepath.Join(dir, "server.key"), ""); err == nil {
 		t.Fatal("a key file was accepted as a CA")
 	}
 	if _, err := httpserver.ServerTLS(filepath.Join(dir, "missing.pem"), filepath.Join(dir, "server.key")); err == nil {

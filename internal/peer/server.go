@@ -32,6 +32,8 @@ type Override struct {
 type Server struct {
 	// Token is the shared secret every caller must present.
 	Token string
+	// Tokens, when set, replaces Token: a caller presents any of them.
+	Tokens *httpserver.Tokens
 	// State returns this sentinel's state; it must not block.
 	State func() State
 	// Bootstrap records the operator's override for the named node. It
@@ -63,7 +65,11 @@ func (s *Server) Register(mux *http.ServeMux) {
 }
 
 func (s *Server) auth(next http.Handler) http.Handler {
-	return httpserver.RequireToken(s.Token, s.Logger)(next)
+	t := s.Tokens
+	if t == nil {
+		t = httpserver.StaticTokens(s.Token)
+	}
+	return httpserver.RequireTokens(t, s.Logger)(next)
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {

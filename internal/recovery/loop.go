@@ -20,13 +20,37 @@ type StateGetter interface {
 	State(ctx context.Context, addr string) (peer.State, error)
 }
 
+// StatusGetter fetches one sentinel's open /status; peer.Client is the
+// real one.
+type StatusGetter interface {
+	Status(ctx context.Context, addr string, v any) error
+}
+
+// publicFreshness is how old a sample in a peer's /status may be for its
+// "Primary" to count (see galera.View.PrimaryRefusing).
+const publicFreshness = 10 * time.Second
+
+// publicStatus is what is read of a peer's /status when its peer API
+// refused our token.
+type publicStatus struct {
+	Stopping bool `json:"stopping"`
+	Sample   *struct {
+		NodeName      string `json:"node_name"`
+		ClusterStatus string `json:"cluster_status"`
+	} `json:"sample"`
+	SampleAgeSeconds float64 `json:"sample_age_seconds"`
+}
+
 // Loop re-runs the decision until it says to start mariadbd.
 type Loop struct {
-	Self      func() galera.Member // this node, as it is now
-	Instance  string               // this sentinel's peer.State.InstanceID
-	Expected  int
-	Source    discovery.Source
-	Peers     StateGetter
+	Self     func() galera.Member // this node, as it is now
+	Instance string               // this sentinel's peer.State.InstanceID
+	Expected int
+	Source   discovery.Source
+	Peers    StateGetter
+	// Public reads the /status of a peer that refuses this member's token
+	// (a token rotation under way); nil: Peers, when it can.
+	Public    StatusGetter
 	GcommPort int
 	Interval  time.Duration
 	Logger    *slog.Logger
@@ -140,7 +164,14 @@ func (l *Loop) look(ctx context.Context, self galera.Member) (galera.View, []str
 			hosts = append(hosts, host)
 		}
 		if a.Err != nil {
-			v.Unreachable = append(v.Unreachable, galera.Unreachable{Addr: a.Addr, Err: oneLine(a.Err)})
+			msg := oneLine(a.Err)
+			if peer.IsTokenRefused(a.Err) {
+				msg += " (it refuses every token of this member: give the members the same tokens, see token rotation in the README)"
+				if name, ok := l.primaryRefusing(ctx, a.Addr); ok {
+					v.PrimaryRefusing = append(v.PrimaryRefusing, name)
+				}
+			}
+			v.Unreachable = append(v.Unreachable, galera.Unreachable{Addr: a.Addr, Err: msg})
 			continue
 		}
 		name := a.Value.NodeName
@@ -159,6 +190,31 @@ func (l *Loop) look(ctx context.Context, self galera.Member) (galera.View, []str
 		v.Peers = append(v.Peers, a.Value.Member())
 	}
 	return v, hosts, nil
+}
+
+// primaryRefusing reads the open /status of the peer at addr, which
+// refused our token, and reports whether a fresh sample there says it is
+// in a Primary component, with its name (its address when it has none).
+func (l *Loop) primaryRefusing(ctx context.Context, addr string) (string, bool) {
+	pub := l.Public
+	if pub == nil {
+		pub, _ = l.Peers.(StatusGetter)
+	}
+	if pub == nil {
+		return "", false
+	}
+	var st publicStatus
+	if err := pub.Status(ctx, addr, &st); err != nil || st.Sample == nil || st.Stopping {
+		return "", false
+	}
+	if st.Sample.ClusterStatus != "Primary" || st.SampleAgeSeconds < 0 || st.SampleAgeSeconds > publicFreshness.Seconds() {
+		return "", false
+	}
+	name := st.Sample.NodeName
+	if name == "" {
+		name = addr
+	}
+	return name + " (" + addr + ")", true
 }
 
 // GcommAddress builds wsrep_cluster_address from the peers' hosts.

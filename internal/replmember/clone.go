@@ -56,8 +56,19 @@ type BackupConfig struct {
 	Timeout time.Duration
 	// Token authenticates to the peers' backup endpoint (and guards ours).
 	Token string
+	// Tokens, when set, replaces Token: ours takes any of them, and a peer
+	// that refuses the first is asked with the others in turn.
+	Tokens *httpserver.Tokens
 	// TLS, when set, is how peers are called (https).
 	TLS *tls.Config
+}
+
+// tokens is the set that guards the endpoint and is presented to peers.
+func (b BackupConfig) tokens() *httpserver.Tokens {
+	if b.Tokens != nil {
+		return b.Tokens
+	}
+	return httpserver.StaticTokens(b.Token)
 }
 
 func (b BackupConfig) withDefaults() BackupConfig {
@@ -107,7 +118,7 @@ func (m *Member) Routes(log *slog.Logger) httpserver.RoutesFunc {
 			w.Header().Set("Content-Type", "application/json")
 			writeJSON(w, m.State())
 		})
-		mux.Handle("GET "+BackupPath, httpserver.RequireToken(m.cfg.Backup.Token, log)(http.HandlerFunc(m.serveBackup)))
+		mux.Handle("GET "+BackupPath, httpserver.RequireTokens(m.cfg.Backup.tokens(), log)(http.HandlerFunc(m.serveBackup)))
 	}
 }
 
@@ -227,17 +238,30 @@ func (m *Member) clone(ctx context.Context, from string) (pos string, err error)
 	if b.TLS != nil {
 		scheme = "https"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+from+BackupPath, nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+b.Token)
 	tr := &http.Transport{DialContext: (&net.Dialer{Timeout: m.cfg.Timeout}).DialContext, TLSClientConfig: b.TLS,
 		TLSHandshakeTimeout: m.cfg.Timeout, ResponseHeaderTimeout: 2 * time.Minute, Proxy: nil}
 	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return "", fmt.Errorf("backup request: %w", err)
+	// Each token in turn: during a rotation the primary may hold another.
+	var resp *http.Response
+	toks := b.tokens().Send()
+	for i, tok := range toks {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+from+BackupPath, nil)
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err = (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			return "", fmt.Errorf("backup request: %w", httpserver.TLSHint(err, b.TLS))
+		}
+		if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && i < len(toks)-1 {
+			resp.Body.Close()
+			continue
+		}
+		break
+	}
+	if resp == nil {
+		return "", errors.New("backup request: no token to present (--token-file)")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

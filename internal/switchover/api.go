@@ -82,7 +82,9 @@ var ErrWaitTimeout = errors.New("MASTER_GTID_WAIT timed out")
 
 // Config is the API's configuration.
 type Config struct {
-	Token       string
+	Token string
+	// Tokens, when set, replaces Token: a caller presents any of them.
+	Tokens      *httpserver.Tokens
 	Logger      *slog.Logger
 	StepTimeout time.Duration // default DefaultStepTimeout
 	MaxWait     time.Duration // the longest ?timeout= accepted; default MaxWait
@@ -112,7 +114,11 @@ func New(srv Server, cfg Config) *API {
 
 // Register adds the endpoints behind the token (httpserver.Routes).
 func (a *API) Register(mux *http.ServeMux) {
-	auth := httpserver.RequireToken(a.cfg.Token, a.cfg.Logger)
+	t := a.cfg.Tokens
+	if t == nil {
+		t = httpserver.StaticTokens(a.cfg.Token)
+	}
+	auth := httpserver.RequireTokens(t, a.cfg.Logger)
 	mux.Handle("POST "+PathDemote, auth(a.step("demote", a.demote)))
 	mux.Handle("POST "+PathPromote, auth(a.step("promote", a.promote)))
 	mux.Handle("POST "+PathFollow, auth(a.step("follow", a.follow)))
