@@ -236,6 +236,26 @@ func (c *ServeConfig) judge() readiness.Judge[galera.Sample] {
 	}
 }
 
+// judge is serve's judge with run mode's stall rule: the sentinel runs
+// mariadbd and sees its progress.
+func (c *RunConfig) judge() readiness.Judge[galera.Sample] {
+	j := c.ServeConfig.judge()
+	j.Limits.StallTimeout = c.StallTimeout
+	return j
+}
+
+// poller is serve's poller configuration, tracking progress when the
+// stall rule is on.
+func (c *RunConfig) poller(logger *slog.Logger, rec health.Recorder) health.PollerConfig {
+	p := c.ServeConfig.poller(logger, rec)
+	p.TrackProgress = c.StallTimeout > 0 && c.Mode != modeReplication
+	return p
+}
+
+// dirWalkEvery is how often run mode walks the data directory for the
+// stall rule, while the rule watches the member.
+const dirWalkEvery = 5 * time.Second
+
 func (c *ServeConfig) mysql() mysqlstat.Config {
 	return mysqlstat.Config{
 		Addr: c.MySQLAddr, User: c.MySQLUser, Password: c.MySQLPassword,
@@ -473,6 +493,9 @@ type RunConfig struct {
 	WriterHandover  time.Duration
 	ForceBootstrap  string
 	InitCommand     string
+	// StallTimeout: /livez fails once a member that runs mariadbd but
+	// does not answer yet, or joins, has shown no progress for this long.
+	StallTimeout time.Duration
 
 	// Mariadbd is the command after "--": mariadbd and its arguments.
 	Mariadbd []string
@@ -574,6 +597,7 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, after --drain-delay, how long to wait for client connections to close before mariadbd is stopped anyway")
 	fs.DurationVar(&c.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
 	fs.StringVar(&c.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
+	fs.DurationVar(&c.StallTimeout, "stall-timeout", 10*time.Minute, "/livez fails (stuck) once mariadbd runs but has not answered yet, or is joining (Joiner/Joined), and shows no progress for this long: no change under the data directory, no line of output, no move of wsrep_last_committed or wsrep_local_recv_queue; never while waiting for peers; 0 disables")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
 }
 
@@ -598,7 +622,7 @@ func (c *RunConfig) Validate() error {
 	}
 	errs = append(errs, positive("decide-interval", c.DecideInterval), positive("peer-timeout", c.PeerTimeout),
 		positive("shutdown-timeout", c.ShutdownTimeout),
-		notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout), notNegative("writer-handover", c.WriterHandover))
+		notNegative("stall-timeout", c.StallTimeout), notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout), notNegative("writer-handover", c.WriterHandover))
 	// --force-bootstrap naming another member is not an error: one
 	// environment shared by every pod of a StatefulSet names the one.
 	if len(c.Mariadbd) == 0 {

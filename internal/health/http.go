@@ -189,7 +189,7 @@ func (h *Handlers[S]) live(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers[S]) started(w http.ResponseWriter, r *http.Request) {
-	h.count(epStarted, writeVerdict(w, h.poller.judge.Started(h.poller.Snapshot().Observation)))
+	h.count(epStarted, writeVerdict(w, h.poller.judge.Started(h.poller.Snapshot().Observation, h.now())))
 }
 
 // writer answers 200 for the writer, 404 for a member that stands by (it
@@ -302,7 +302,7 @@ func (p *Poller[S]) Status(s *Snapshot[S], now time.Time, writer readiness.Write
 	d := StatusDoc{
 		Ready:               vd(ready),
 		Live:                vd(j.Live(s.Observation, now)),
-		Started:             vd(j.Started(s.Observation)),
+		Started:             vd(j.Started(s.Observation, now)),
 		Writer:              WriterDoc{VerdictDoc{writer.Role == readiness.Writer, writer.Reason}, writer.Role.String()},
 		Maintenance:         s.Maintenance,
 		Stopping:            s.Stopping,
