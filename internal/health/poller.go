@@ -108,6 +108,12 @@ type Poller[S any] struct {
 	// copied into each snapshot the poller publishes.
 	progressAt   atomic.Int64
 	progressWhat atomic.Pointer[string]
+	// notLive is the Live verdict last logged, inverted (the zero value
+	// is alive): a verdict that changes with time alone (the grace runs
+	// out, the stall clock) is judged the same for the snapshots before
+	// and after a poll at one moment, so the change is found against
+	// what was last logged instead.
+	notLive atomic.Bool
 }
 
 // NewPoller returns a poller that has not polled yet.
@@ -392,8 +398,8 @@ func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 		p.log.Log(context.Background(), level, "readiness changed", "ready", is.OK, "reason", is.Reason)
 		p.rec.VerdictChanged("ready", is.OK, is.Reason, now)
 	}
-	wasLive, isLive := j.Live(prev.Observation, now), j.Live(next.Observation, now)
-	if wasLive.OK != isLive.OK {
+	isLive := j.Live(next.Observation, now)
+	if p.notLive.Swap(!isLive.OK) != !isLive.OK {
 		p.log.Warn("liveness changed", "live", isLive.OK, "reason", isLive.Reason)
 		p.rec.VerdictChanged("live", isLive.OK, isLive.Reason, now)
 	}
