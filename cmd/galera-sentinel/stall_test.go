@@ -184,14 +184,26 @@ func TestRunStall(t *testing.T) {
 		if stuck < stallTimeout {
 			t.Errorf("stuck %s after the blackhole, sooner than --stall-timeout %s", stuck, stallTimeout)
 		}
+		// A kubelet restarts only after failureThreshold failures in a
+		// row (3 x 10 s): the verdict must hold, not flap.
+		for held := time.Now(); time.Since(held) < 35*time.Second; time.Sleep(500 * time.Millisecond) {
+			if code, b := probe(joiner, "/livez"); code != 503 {
+				t.Fatalf("%s /livez back to %d %q %s after it was stuck", joiner.Name, code, b, time.Since(held).Round(100*time.Millisecond))
+			}
+		}
+		t.Logf("%s /livez stayed 503 stuck for 35s after that", joiner.Name)
 		if code, b := probe(joiner, "/startupz"); code != 503 || !strings.HasPrefix(b, "stuck: ") {
 			t.Errorf("%s /startupz %d %q while stuck", joiner.Name, code, b)
 		}
 		if code, b := probe(donor, "/livez"); code != 200 {
 			t.Errorf("%s (the donor) /livez %d %q", donor.Name, code, b)
 		}
-		if got := countLogs(joiner, "liveness changed"); got == 0 {
-			t.Errorf("%s did not log its liveness change", joiner.Name)
+		// /livez judges at each request, the log at the next poll.
+		for deadline := time.Now().Add(3 * time.Second); countLogs(joiner, `live=false reason="stuck: no progress for`) == 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("%s did not log its liveness change:\n%s", joiner.Name, tailFile(joiner.SentinelLog(), 10))
+				break
+			}
 		}
 
 		// What the kubelet does next: restart the member, whose link is

@@ -47,7 +47,7 @@ func TestDirWatcher(t *testing.T) {
 	var got []string
 	active := true
 	var logs bytes.Buffer
-	w := &DirWatcher{Dir: dir, Every: 20 * time.Millisecond,
+	w := &DirWatcher{Dir: dir, Every: 20 * time.Millisecond, MinBytes: 1000,
 		Active:     func() bool { mu.Lock(); defer mu.Unlock(); return active },
 		Progressed: func(what string) { mu.Lock(); got = append(got, what); mu.Unlock() },
 		Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
@@ -59,12 +59,35 @@ func TestDirWatcher(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Fatalf("%d reports for a directory that stood still (want the first walk only): %q", n, got)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "sst.part"), make([]byte, 2048), 0o644); err != nil {
+	part := filepath.Join(dir, "sst.part")
+	if err := os.WriteFile(part, make([]byte, 2048), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
 	if n := count(); n != 2 || got[1] != "data directory 1 files, 2.0 KiB" {
-		t.Fatalf("after a write: %q", got)
+		t.Fatalf("after a new file: %q", got)
+	}
+	// Appends below MinBytes are not progress, until they add up to it.
+	f, err := os.OpenFile(part, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for range 3 {
+		if _, err := f.Write(make([]byte, 300)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("900 bytes appended counted as progress: %q", got)
+	}
+	if _, err := f.Write(make([]byte, 200)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := count(); n != 3 || got[2] != "data directory 1 files, 3.1 KiB" {
+		t.Fatalf("after appends that add up to MinBytes: %q", got)
 	}
 	mu.Lock()
 	active = false
@@ -75,7 +98,7 @@ func TestDirWatcher(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	cancel()
 	<-done
-	if n := count(); n != 2 {
+	if n := count(); n != 3 {
 		t.Fatalf("walked while inactive: %q", got)
 	}
 	if !strings.Contains(logs.String(), "data directory walked") || !strings.Contains(logs.String(), "took=") {
