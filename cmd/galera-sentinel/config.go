@@ -240,6 +240,26 @@ func (c *ServeConfig) judge() readiness.Judge[galera.Sample] {
 	}
 }
 
+// judge is serve's judge with run mode's stall rule: the sentinel runs
+// mariadbd and sees its progress.
+func (c *RunConfig) judge() readiness.Judge[galera.Sample] {
+	j := c.ServeConfig.judge()
+	j.Limits.StallTimeout = c.StallTimeout
+	return j
+}
+
+// poller is serve's poller configuration, tracking progress when the
+// stall rule is on.
+func (c *RunConfig) poller(logger *slog.Logger, rec health.Recorder) health.PollerConfig {
+	p := c.ServeConfig.poller(logger, rec)
+	p.TrackProgress = c.StallTimeout > 0 && c.Mode != modeReplication
+	return p
+}
+
+// dirWalkEvery is how often run mode walks the data directory for the
+// stall rule, while the rule watches the member.
+const dirWalkEvery = 5 * time.Second
+
 func (c *ServeConfig) mysql() mysqlstat.Config {
 	return mysqlstat.Config{
 		Addr: c.MySQLAddr, User: c.MySQLUser, Password: c.MySQLPassword,
@@ -519,6 +539,9 @@ type RunConfig struct {
 	// KubeHost and KubePort are the API server's, from
 	// KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT.
 	KubeHost, KubePort string
+	// StallTimeout: /livez fails once a member that runs mariadbd but
+	// does not answer yet, or joins, has shown no progress for this long.
+	StallTimeout time.Duration
 
 	// Mariadbd is the command after "--": mariadbd and its arguments.
 	Mariadbd []string
@@ -627,6 +650,7 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.KubeWriterLabel, "kube-writer-label", false, "Kubernetes: keep the label "+kube.WriterLabelKey+" on this member's pod \"true\" while /writerz answers 200 and \"false\" otherwise, so a Service selecting it routes to the writer only (needs a Role with pods get and patch for the pod's service account)")
 	fs.StringVar(&c.KubePodName, "kube-pod-name", "", "Kubernetes: the name of this member's pod, for --kube-writer-label (default: $POD_NAME, else the host name)")
 	fs.StringVar(&c.KubeServiceAccountDir, "kube-service-account-dir", kube.ServiceAccountDir, "Kubernetes: the directory of the service account's token (re-read on every call), ca.crt and namespace, for --kube-writer-label")
+	fs.DurationVar(&c.StallTimeout, "stall-timeout", 10*time.Minute, "/livez fails (stuck) once mariadbd runs but has not answered yet, or is joining (Joiner/Joined), and shows no progress for this long: no change under the data directory, no line of output, no move of wsrep_last_committed or wsrep_local_recv_queue; never while waiting for peers; 0 disables")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
 	fs.StringVar(&c.InitDBDir, "initdb-dir", "/docker-entrypoint-initdb.d", "after the default initialisation, the *.sql, *.sql.gz, *.sql.xz, *.sql.zst and *.sh files applied in lexical order, as the official mariadb image does (missing: none)")
 }
@@ -655,7 +679,7 @@ func (c *RunConfig) Validate() error {
 	}
 	errs = append(errs, positive("decide-interval", c.DecideInterval), positive("peer-timeout", c.PeerTimeout),
 		positive("shutdown-timeout", c.ShutdownTimeout),
-		notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout), notNegative("writer-handover", c.WriterHandover))
+		notNegative("stall-timeout", c.StallTimeout), notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout), notNegative("writer-handover", c.WriterHandover))
 	errs = append(errs, c.validateKube()...)
 	// --force-bootstrap naming another member is not an error: one
 	// environment shared by every pod of a StatefulSet names the one.

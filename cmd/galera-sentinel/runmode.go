@@ -26,6 +26,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/page"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/progress"
 	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
@@ -69,7 +70,11 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
 	defer reaper.Close()
 	exe, _ := os.Executable()
-	db := mariadbd.NewRunner(cfg.mariadbd(exe, eff), reaper, logger.With("component", "mariadbd"), logger.With("component", "mariadbd", "stream", "output"))
+	// Every line mariadbd (or its SST script) prints is progress.
+	output := slog.New(progress.Lines(logger.With("component", "mariadbd", "stream", "output").Handler(), func() { poller.Progressed("mariadbd output") }))
+	db := mariadbd.NewRunner(cfg.mariadbd(exe, eff), reaper, logger.With("component", "mariadbd"), output)
+	dirs := &progress.DirWatcher{Dir: cfg.DataDir, Every: dirWalkEvery, Active: poller.Watching, Progressed: poller.Progressed,
+		Logger: logger.With("component", "progress")}
 
 	loop := &recovery.Loop{Expected: cfg.ExpectedSize, Source: source, Peers: peers, GcommPort: cfg.GcommPort,
 		Interval: cfg.DecideInterval, Logger: logger.With("component", "recovery")}
@@ -85,7 +90,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	views := &member.ViewKeeper{Self: cfg.NodeName, DataDir: cfg.DataDir, Source: source, Peers: peers,
 		Sample: freshSample(poller, cfg.MaxStaleness), Saved: m.SetLastView, Every: cfg.DecideInterval,
 		Logger: logger.With("component", "view")}
-	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, writers.Run, views.Run, func(ctx context.Context) {
+	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, dirs.Run, writers.Run, views.Run, func(ctx context.Context) {
 		if err := eps.serve(ctx, mux, counted[galera.Sample]{poller, mx, jr}, logger); err != nil {
 			logger.Error("serving endpoints", "err", err)
 		}

@@ -20,7 +20,10 @@ type Policy struct {
 	AvailableWhenReadOnly bool
 }
 
-var _ readiness.Policy[Sample] = Policy{}
+var (
+	_ readiness.Policy[Sample]         = Policy{}
+	_ readiness.ProgressPolicy[Sample] = Policy{}
+)
 
 // DonorWeight is the load-balancer share, in percent, of a Donor/Desynced
 // node that stays ready (AvailableWhenDonor): it is busy sending a state
@@ -105,6 +108,18 @@ func (p Policy) Writable(s *Sample) readiness.Verdict {
 // Busy: a state transfer or catching up keeps a node alive while it does
 // not answer.
 func (Policy) Busy(s *Sample) bool { return s.LocalState.Busy() }
+
+// Joining: receiving a state transfer (Joining) or catching up after one
+// (Joined). A donor is not joining: it serves while it sends.
+func (Policy) Joining(s *Sample) bool {
+	return s.LocalState == StateJoining || s.LocalState == StateJoined
+}
+
+// Progress is the joiner's applied position and receive queue: either
+// moving is progress. An unknown queue (Unknown) is just another value.
+func (Policy) Progress(s *Sample) string {
+	return fmt.Sprintf("wsrep_last_committed %d, wsrep_local_recv_queue %d", s.LastCommitted, s.Stats.RecvQueue)
+}
 
 // Settled: Synced in a Primary component.
 func (Policy) Settled(s *Sample) bool { return s.SyncedPrimary() }

@@ -116,10 +116,10 @@ func TestLive(t *testing.T) {
 
 func TestStartedAndWriter(t *testing.T) {
 	p := judge(Policy{})
-	if v := p.Started(Observation{}); v.OK {
+	if v := p.Started(Observation{}, time.Now()); v.OK {
 		t.Error("started before ever Synced")
 	}
-	if v := p.Started(Observation{EverSettled: true}); !v.OK {
+	if v := p.Started(Observation{EverSettled: true}, time.Now()); !v.OK {
 		t.Error("not started after Synced")
 	}
 	idx0 := with(func(s *Sample) { s.LocalIndex = 0 })

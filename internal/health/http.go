@@ -189,7 +189,7 @@ func (h *Handlers[S]) live(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers[S]) started(w http.ResponseWriter, r *http.Request) {
-	h.count(epStarted, writeVerdict(w, h.poller.judge.Started(h.poller.Snapshot().Observation)))
+	h.count(epStarted, writeVerdict(w, h.poller.judge.Started(h.poller.Snapshot().Observation, h.now())))
 }
 
 // writer answers 200 for the writer, 404 for a member that stands by (it
@@ -278,6 +278,10 @@ type StatusDoc struct {
 	Polls               uint64     `json:"polls"`
 	PollFailures        uint64     `json:"poll_failures"`
 	PollDurationSeconds float64    `json:"poll_duration_seconds"`
+	// ProgressAt and Progress are the member's last sign of progress, for
+	// the stall rule of /livez (run mode with --stall-timeout).
+	ProgressAt *time.Time `json:"progress_at,omitempty"`
+	Progress   string     `json:"progress,omitempty"`
 }
 
 // VerdictDoc is one verdict in StatusDoc.
@@ -302,7 +306,7 @@ func (p *Poller[S]) Status(s *Snapshot[S], now time.Time, writer readiness.Write
 	d := StatusDoc{
 		Ready:               vd(ready),
 		Live:                vd(j.Live(s.Observation, now)),
-		Started:             vd(j.Started(s.Observation)),
+		Started:             vd(j.Started(s.Observation, now)),
 		Writer:              WriterDoc{VerdictDoc{writer.Role == readiness.Writer, writer.Reason}, writer.Role.String()},
 		Maintenance:         s.Maintenance,
 		Stopping:            s.Stopping,
@@ -318,6 +322,10 @@ func (p *Poller[S]) Status(s *Snapshot[S], now time.Time, writer readiness.Write
 	if !s.FailingSince.IsZero() {
 		t := s.FailingSince
 		d.FailingSince = &t
+	}
+	if !s.ProgressAt.IsZero() {
+		t := s.ProgressAt
+		d.ProgressAt, d.Progress = &t, s.Progress
 	}
 	if s.Last != nil {
 		d.SampleAgeSeconds = now.Sub(s.LastAt).Seconds()

@@ -41,6 +41,10 @@ type PollerConfig struct {
 	// Recorder, when set, is told of every poll and every change of a
 	// verdict or of the node's state as it happens (package metrics).
 	Recorder Recorder
+	// TrackProgress makes the snapshots carry the member's last progress
+	// (Observation.ProgressAt), for the stall rule: run mode, where the
+	// sentinel runs mariadbd and watches its data directory and output.
+	TrackProgress bool
 }
 
 // Recorder hears what the poller sees as it happens, so that a change
@@ -99,6 +103,17 @@ type Poller[S any] struct {
 	// apiMaint is the maintenance API's switch when no maintenance file
 	// is configured; stopping is set once run mode begins to stop.
 	apiMaint, stopping atomic.Bool
+	// progressAt (UnixNano) and progressWhat are the member's last
+	// progress (TrackProgress), set by Progressed from any goroutine and
+	// copied into each snapshot the poller publishes.
+	progressAt   atomic.Int64
+	progressWhat atomic.Pointer[string]
+	// notLive is the Live verdict last logged, inverted (the zero value
+	// is alive): a verdict that changes with time alone (the grace runs
+	// out, the stall clock) is judged the same for the snapshots before
+	// and after a poll at one moment, so the change is found against
+	// what was last logged instead.
+	notLive atomic.Bool
 }
 
 // NewPoller returns a poller that has not polled yet.
@@ -113,8 +128,45 @@ func NewPoller[S any](cfg PollerConfig, judge readiness.Judge[S], s Sampler[S]) 
 	}
 	p := &Poller[S]{cfg: cfg, judge: judge, sampler: s, log: log.With("component", "poller"), rec: rec,
 		kick: make(chan struct{}, 1), changes: make(chan struct{}, 1)}
-	p.store(&Snapshot[S]{Observation: readiness.Observation[S]{Started: time.Now()}})
+	first := &Snapshot[S]{Observation: readiness.Observation[S]{Started: time.Now()}}
+	if cfg.TrackProgress {
+		p.Progressed("the sentinel started")
+		p.fillProgress(first)
+	}
+	p.store(first)
 	return p
+}
+
+// Progressed records that the member made progress now (what moved: "data
+// directory 1.2 GB", "mariadbd output"). It is cheap enough to call for
+// every line mariadbd prints, from any goroutine; the next snapshot
+// carries it. It does nothing unless TrackProgress is set.
+func (p *Poller[S]) Progressed(what string) {
+	if !p.cfg.TrackProgress {
+		return
+	}
+	if cur := p.progressWhat.Load(); cur == nil || *cur != what {
+		p.progressWhat.Store(&what)
+	}
+	p.progressAt.Store(time.Now().UnixNano())
+}
+
+// fillProgress copies the last progress into s.
+func (p *Poller[S]) fillProgress(s *Snapshot[S]) {
+	if !p.cfg.TrackProgress {
+		return
+	}
+	s.ProgressAt = time.Unix(0, p.progressAt.Load())
+	if w := p.progressWhat.Load(); w != nil {
+		s.Progress = *w
+	}
+}
+
+// Watching reports whether the stall rule watches the member now: only
+// then is its progress worth measuring (a walk of the data directory).
+func (p *Poller[S]) Watching() bool {
+	_, w := p.judge.Watched(p.Snapshot().Observation)
+	return w
 }
 
 // store publishes next with its Ready verdict computed once: probes then
@@ -149,7 +201,12 @@ func (p *Poller[S]) SetHold(reason string) {
 	if next.Hold != "" && reason == "" && !next.FailingSince.IsZero() {
 		next.FailingSince = time.Now()
 	}
+	if next.Hold != "" && reason == "" {
+		// mariadbd starts now: the stall clock starts with it.
+		p.Progressed("mariadbd started")
+	}
 	next.Hold = reason
+	p.fillProgress(&next)
 	p.store(&next)
 }
 
@@ -288,6 +345,11 @@ func (p *Poller[S]) pollOnce(ctx context.Context) {
 		if p.judge.Policy.Settled(&s) {
 			next.EverSettled, next.SettledAt = true, now
 		}
+		if pp, ok := p.judge.Policy.(readiness.ProgressPolicy[S]); ok {
+			if fp := pp.Progress(&s); prev.Last == nil || pp.Progress(prev.Last) != fp {
+				p.Progressed(fp)
+			}
+		}
 	}
 	p.mu.Lock()
 	p.setSwitches(&next)
@@ -297,6 +359,16 @@ func (p *Poller[S]) pollOnce(ctx context.Context) {
 		next.Hold = cur.Hold
 		if err != nil && cur.FailingSince.After(next.FailingSince) {
 			next.FailingSince = cur.FailingSince
+		}
+	}
+	p.fillProgress(&next)
+	if _, was := p.judge.Watched(prev.Observation); !was {
+		if what, is := p.judge.Watched(next.Observation); is {
+			// The member just came under the stall rule (it stopped
+			// answering in a state transfer, it began to join): the
+			// clock starts now, not at some older progress.
+			p.Progressed("began: " + what)
+			p.fillProgress(&next)
 		}
 	}
 	p.store(&next)
@@ -326,8 +398,8 @@ func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 		p.log.Log(context.Background(), level, "readiness changed", "ready", is.OK, "reason", is.Reason)
 		p.rec.VerdictChanged("ready", is.OK, is.Reason, now)
 	}
-	wasLive, isLive := j.Live(prev.Observation, now), j.Live(next.Observation, now)
-	if wasLive.OK != isLive.OK {
+	isLive := j.Live(next.Observation, now)
+	if p.notLive.Swap(!isLive.OK) != !isLive.OK {
 		p.log.Warn("liveness changed", "live", isLive.OK, "reason", isLive.Reason)
 		p.rec.VerdictChanged("live", isLive.OK, isLive.Reason, now)
 	}
@@ -342,7 +414,7 @@ func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 	}
 	if !prev.EverSettled && next.EverSettled {
 		p.log.Info("node " + j.Policy.SettledName() + " for the first time since start")
-		p.rec.VerdictChanged("started", true, j.Started(next.Observation).Reason, now)
+		p.rec.VerdictChanged("started", true, j.Started(next.Observation, now).Reason, now)
 	}
 }
 

@@ -74,7 +74,7 @@ func (n *node[S]) Collect(ch chan<- prometheus.Metric) {
 	ready := n.poller.Ready(snap, now)
 	writer := n.handlers.Writer(now)
 	verdicts := map[string]readiness.Verdict{
-		"ready": ready, "live": j.Live(snap.Observation, now), "started": j.Started(snap.Observation),
+		"ready": ready, "live": j.Live(snap.Observation, now), "started": j.Started(snap.Observation, now),
 		"writer": {OK: writer.Role == readiness.Writer, Reason: writer.Reason},
 	}
 	var stateAge time.Duration

@@ -72,6 +72,25 @@ type Limits struct {
 	// LivenessGrace is how long the node may be unresponsive, outside a
 	// busy state, before it is reported not alive.
 	LivenessGrace time.Duration
+	// StallTimeout is how long a member that runs mariadbd but is not
+	// answering yet, or answers while it joins (see ProgressPolicy), may
+	// go without any sign of progress before it is reported stuck; 0
+	// turns the rule off. It applies only to an observation that tracks
+	// progress (ProgressAt set).
+	StallTimeout time.Duration
+}
+
+// ProgressPolicy is the optional half of a Policy that the stall rule
+// needs: which answering states are a member receiving its state, and
+// which of a sample's counters move while it does.
+type ProgressPolicy[S any] interface {
+	// Joining reports a node that answers while it receives its state or
+	// catches up (not one that donates: a donor serves, and its data
+	// does not move while it sends).
+	Joining(s *S) bool
+	// Progress is a fingerprint of the counters that move while a joiner
+	// works (applied position, receive queue); any change is progress.
+	Progress(s *S) string
 }
 
 // Observation is what the poller knows at one moment: the last good sample,
@@ -102,6 +121,12 @@ type Observation[S any] struct {
 	// reading the position, waiting for peers). The node is not ready,
 	// and it is alive: Kubernetes must not restart a member that waits.
 	Hold string
+	// ProgressAt is when the member last showed progress (mariadbd
+	// started, its data directory changed, it printed a line, a joiner's
+	// counters moved); zero when progress is not tracked (serve mode).
+	ProgressAt time.Time
+	// Progress says what that last progress was, for reasons.
+	Progress string
 }
 
 // Age is how old the last good sample is at now; -1 when there is none.
@@ -171,9 +196,23 @@ var Forever = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // was not a busy state: restarting a node in the middle of a state
 // transfer only starts the transfer again. A node that has never answered
 // is given the same benefit: it may be receiving its first transfer.
+//
+// The stall rule comes first (Limits.StallTimeout): a member that runs
+// mariadbd but has never answered, or whose last answer was a busy state
+// and that does not answer now, or that answers while it joins, is stuck
+// once it has shown no progress for StallTimeout. A restart then starts
+// the state transfer again, which is the one way out of a transfer whose
+// donor went silent. A member in Hold is never stuck: it waits for its
+// peers, and a restart cannot help it.
 func (j Judge[S]) Live(o Observation[S], now time.Time) Verdict {
 	if o.Hold != "" {
 		return Pass("alive: " + o.Hold)
+	}
+	if what, watched := j.Watched(o); watched {
+		if idle := now.Sub(o.ProgressAt); idle > j.Limits.StallTimeout {
+			return Fail(fmt.Sprintf("stuck: no progress for %s (state transfer: %s; last progress: %s; --stall-timeout %s)",
+				idle.Truncate(time.Second), what, orNone(o.Progress), j.Limits.StallTimeout))
+		}
 	}
 	if o.FailingSince.IsZero() {
 		if o.Last == nil {
@@ -194,11 +233,52 @@ func (j Judge[S]) Live(o Observation[S], now time.Time) Verdict {
 	return Fail(fmt.Sprintf("unresponsive for %.1fs: %s", down.Seconds(), OneLine(o.Err)))
 }
 
+// Watched reports whether the stall rule watches o, and describes the
+// member's situation: progress is tracked, mariadbd runs (no hold), and it
+// has never answered, or it does not answer and its last answer was a
+// busy state other than a donor's, or it answers while it joins. A donor,
+// a Synced member, or any other answering member is not watched: today's
+// rules (answering is alive; --liveness-grace) apply to it.
+func (j Judge[S]) Watched(o Observation[S]) (what string, watched bool) {
+	if j.Limits.StallTimeout <= 0 || o.ProgressAt.IsZero() || o.Hold != "" {
+		return "", false
+	}
+	if o.Last == nil {
+		return "mariadbd runs and has not answered yet", true
+	}
+	pp, ok := j.Policy.(ProgressPolicy[S])
+	if !ok || !pp.Joining(o.Last) {
+		return "", false
+	}
+	if !o.FailingSince.IsZero() {
+		return j.Policy.State(o.Last) + ", not answering: " + OneLine(o.Err), true
+	}
+	return j.Policy.State(o.Last) + ", " + pp.Progress(o.Last), true
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none seen"
+	}
+	return s
+}
+
 // Started decides /startupz: the node has reached its working state at
-// least once.
-func (j Judge[S]) Started(o Observation[S]) Verdict {
+// least once. Where the stall rule is on and tracks progress (run mode
+// with --stall-timeout), it also passes while the member is alive by
+// Live: liveness itself then tells a state transfer that progresses from
+// one that is stuck, so a startup probe must not cap the first transfer
+// with a deadline of its own.
+func (j Judge[S]) Started(o Observation[S], now time.Time) Verdict {
 	if o.EverSettled {
 		return Pass("started: has been " + j.Policy.SettledName())
+	}
+	if j.Limits.StallTimeout > 0 && !o.ProgressAt.IsZero() {
+		v := j.Live(o, now)
+		if v.OK {
+			v.Reason = "starting, alive: not yet " + j.Policy.SettledName() + " since start (" + v.Reason + ")"
+		}
+		return v
 	}
 	return Fail("not yet " + j.Policy.SettledName() + " since start")
 }

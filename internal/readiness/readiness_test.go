@@ -111,10 +111,10 @@ func TestGenericLiveStartedWriter(t *testing.T) {
 			t.Errorf("%s: Live = %v %q, want %v %q", tc.name, v.OK, v.Reason, tc.ok, tc.want)
 		}
 	}
-	if v := j.Started(obs{}); v.OK || v.Reason != "not yet settled since start" {
+	if v := j.Started(obs{}, time.Now()); v.OK || v.Reason != "not yet settled since start" {
 		t.Errorf("Started before settling: %+v", v)
 	}
-	if v := j.Started(obs{EverSettled: true}); !v.OK || v.Reason != "started: has been settled" {
+	if v := j.Started(obs{EverSettled: true}, time.Now()); !v.OK || v.Reason != "started: has been settled" {
 		t.Errorf("Started after settling: %+v", v)
 	}
 	for _, tc := range []struct {

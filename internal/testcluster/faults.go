@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -92,4 +93,52 @@ func (n *Node) BlockSST() (unblock func() error, err error) {
 		return nil, fmt.Errorf("testcluster: block SST of %s: %w", n.Name, err)
 	}
 	return func() error { return iptables("-D", rule...) }, nil
+}
+
+// Throttle limits the traffic into the node (its state transfers, its
+// replication) to rate, a tc rate such as "2mbit", with a token bucket
+// filter (tc qdisc tbf) on the host end of its veth: the bytes really
+// arrive that slowly, as over a thin link. Needs Options.Netns. It
+// returns the function that lifts the limit; the veth, and the limit
+// with it, goes with the slot too.
+func (n *Node) Throttle(rate string) (unthrottle func() error, err error) {
+	if n.netns == "" {
+		return nil, errors.New("throttle needs Options.Netns")
+	}
+	dev := n.c.slot.hostVeth(n.Index)
+	if err := run("tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate, "burst", "32kbit", "latency", "400ms"); err != nil {
+		return nil, fmt.Errorf("testcluster: throttle %s to %s (tc qdisc tbf; is sch_tbf available?): %w", n.Name, rate, err)
+	}
+	return func() error { return run("tc", "qdisc", "del", "dev", dev, "root") }, nil
+}
+
+// BlackholeSST drops every packet to and from the node's state-transfer
+// port (iptables DROP in its namespace, both ways), without a reset: a
+// transfer under way goes silent, as behind a link that died or a donor
+// that froze. Needs Options.Netns. It returns the function that lets the
+// packets through again; the slot's sweep removes the rules too.
+func (n *Node) BlackholeSST() (restore func() error, err error) {
+	if n.netns == "" {
+		return nil, errors.New("blackhole SST needs Options.Netns")
+	}
+	port := strconv.Itoa(SSTPort)
+	rules := [][]string{
+		{"INPUT", "-p", "tcp", "--dport", port, "-j", "DROP", "-m", "comment", "--comment", n.c.slot.comment()},
+		{"OUTPUT", "-p", "tcp", "--sport", port, "-j", "DROP", "-m", "comment", "--comment", n.c.slot.comment()},
+	}
+	iptables := func(args ...string) error {
+		return run("ip", append([]string{"netns", "exec", n.netns, "iptables"}, args...)...)
+	}
+	for _, r := range rules {
+		if err := iptables(append([]string{"-I", r[0], "1"}, r[1:]...)...); err != nil {
+			return nil, fmt.Errorf("testcluster: blackhole SST of %s: %w", n.Name, err)
+		}
+	}
+	return func() error {
+		var errs []error
+		for _, r := range rules {
+			errs = append(errs, iptables(append([]string{"-D"}, r...)...))
+		}
+		return errors.Join(errs...)
+	}, nil
 }

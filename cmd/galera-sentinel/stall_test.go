@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/progress"
+	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+)
+
+// stallTimeout is the --stall-timeout of TestRunStall: short, so that a
+// throttled transfer takes several of it.
+const stallTimeout = 8 * time.Second
+
+// progressOf reads a sentinel's last progress from /status.
+func progressOf(n *testcluster.Node) (at time.Time, what string, err error) {
+	resp, err := probeClient.Get("http://" + n.SentinelAddr() + "/status")
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	defer resp.Body.Close()
+	var d struct {
+		ProgressAt *time.Time `json:"progress_at"`
+		Progress   string     `json:"progress"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		return time.Time{}, "", err
+	}
+	if d.ProgressAt == nil {
+		return time.Time{}, "", fmt.Errorf("%s: /status has no progress_at", n.Name)
+	}
+	return *d.ProgressAt, d.Progress, nil
+}
+
+// TestRunStall: the stall rule of /livez on real servers, in network
+// namespaces. A joiner whose rsync state transfer is throttled (tc tbf
+// on its veth) to last several --stall-timeout stays live the whole time
+// and joins; one whose transfer is blackholed (iptables DROP of the SST
+// port both ways) once it is under way turns /livez and /startupz 503
+// "stuck" about --stall-timeout later, and joins after the restart an
+// orchestrator would do.
+func TestRunStall(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 2, Netns: true})
+	base := rc.flags
+	rc.flags = func(n *testcluster.Node) []string {
+		return append(base(n), "--stall-timeout="+stallTimeout.String(), "--log-level=debug")
+	}
+	donor, joiner := rc.c.Nodes[0], rc.c.Nodes[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	rc.startAll()
+	rc.waitSynced(ctx, 2)
+	if err := donor.Exec(ctx, "CREATE DATABASE k", "CREATE TABLE k.r (id INT PRIMARY KEY AUTO_INCREMENT, v TEXT)",
+		"INSERT INTO k.r (v) VALUES (REPEAT('x', 1000))"); err != nil {
+		t.Fatal(err)
+	}
+	for range 14 { // 16384 rows, about 16 MB
+		if err := donor.Exec(ctx, "INSERT INTO k.r (v) SELECT v FROM k.r"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	usage, err := progress.Walk(donor.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rate that makes the transfer of the donor's data directory
+	// take about five times the stall timeout.
+	kbit := max(usage.Bytes*8/1000/int64(5*stallTimeout/time.Second), 256)
+	rate := fmt.Sprintf("%dkbit", kbit)
+	t.Logf("donor's %s; joiner throttled to %s: about %.0fs of transfer", usage, rate, float64(usage.Bytes*8/1000)/float64(kbit))
+	marker := filepath.Join(joiner.DataDir, "sst_in_progress")
+	// rejoin wipes the joiner, throttles it and starts it, and returns
+	// once its state transfer is under way.
+	rejoin := func(t *testing.T) (unthrottle func() error) {
+		rc.stop(ctx, joiner)
+		if err := joiner.Wipe(); err != nil {
+			t.Fatal(err)
+		}
+		unthrottle, err := joiner.Throttle(rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.start(joiner)
+		waitFile(t, marker, time.Minute)
+		return unthrottle
+	}
+	probe := func(n *testcluster.Node, path string) (int, string) {
+		code, body, err := tryProbe("http://" + n.SentinelAddr() + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		return code, body
+	}
+
+	t.Run("throttled", func(t *testing.T) {
+		unthrottle := rejoin(t)
+		defer unthrottle()
+		begin := time.Now()
+		var polls int
+		var maxIdle time.Duration
+		var lastWhat string
+		for {
+			if code, body := probe(joiner, "/livez"); code != 200 {
+				t.Fatalf("%s /livez %d %q %s into a progressing transfer", joiner.Name, code, body, time.Since(begin).Round(100*time.Millisecond))
+			}
+			if code, body := probe(joiner, "/startupz"); code != 200 {
+				t.Fatalf("%s /startupz %d %q %s into a progressing transfer", joiner.Name, code, body, time.Since(begin).Round(100*time.Millisecond))
+			}
+			if code, body := probe(donor, "/livez"); code != 200 {
+				t.Fatalf("%s (the donor) /livez %d %q", donor.Name, code, body)
+			}
+			if at, what, err := progressOf(joiner); err == nil {
+				maxIdle, lastWhat = max(maxIdle, time.Since(at)), what
+			}
+			polls++
+			if code, body := probe(joiner, "/readyz"); code == 200 && body == "ready: Primary, Synced, size 2" {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s did not join: %s", joiner.Name, tailFile(joiner.SentinelLog(), 20))
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		took := time.Since(begin)
+		t.Logf("%s joined through a transfer throttled to %s in %s, /livez and /startupz 200 at each of %d probes; longest time without progress seen %s (last: %s)",
+			joiner.Name, rate, took.Round(100*time.Millisecond), polls, maxIdle.Round(100*time.Millisecond), lastWhat)
+		if took < 2*stallTimeout {
+			t.Fatalf("the transfer took %s, less than twice --stall-timeout %s: it proves nothing", took, stallTimeout)
+		}
+		walks := countLogs(joiner, "data directory walked")
+		t.Logf("%s walked its data directory %d times; last walk: %s", joiner.Name, walks, lastLine(joiner, "data directory walked"))
+		if walks == 0 {
+			t.Errorf("%s never walked its data directory", joiner.Name)
+		}
+	})
+
+	t.Run("blackholed", func(t *testing.T) {
+		unthrottle := rejoin(t)
+		defer unthrottle()
+		// Let the transfer really move bytes before it goes silent.
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			if u, _ := progress.Walk(joiner.DataDir); u.Bytes > 2<<20 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the transfer moved no bytes", joiner.Name)
+			}
+		}
+		restore, err := joiner.BlackholeSST()
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocked := true
+		defer func() {
+			if blocked {
+				restore()
+			}
+		}()
+		dropped := time.Now()
+		var stuck time.Duration
+		var body string
+		for {
+			code, b := probe(joiner, "/livez")
+			since := time.Since(dropped)
+			if code == 503 && strings.HasPrefix(b, "stuck: no progress for ") {
+				stuck, body = since, b
+				break
+			}
+			if code != 200 {
+				t.Fatalf("%s /livez %d %q %s after the blackhole", joiner.Name, code, b, since.Round(100*time.Millisecond))
+			}
+			if since > 4*stallTimeout+10*time.Second {
+				t.Fatalf("%s still live %s after its transfer went silent: %q\n%s", joiner.Name, since.Round(100*time.Millisecond), b, tailFile(joiner.SentinelLog(), 20))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("%s /livez 503 %s after the SST port was blackholed: %q", joiner.Name, stuck.Round(100*time.Millisecond), body)
+		if stuck < stallTimeout {
+			t.Errorf("stuck %s after the blackhole, sooner than --stall-timeout %s", stuck, stallTimeout)
+		}
+		// A kubelet restarts only after failureThreshold failures in a
+		// row (3 x 10 s): the verdict must hold, not flap.
+		for held := time.Now(); time.Since(held) < 35*time.Second; time.Sleep(500 * time.Millisecond) {
+			if code, b := probe(joiner, "/livez"); code != 503 {
+				t.Fatalf("%s /livez back to %d %q %s after it was stuck", joiner.Name, code, b, time.Since(held).Round(100*time.Millisecond))
+			}
+		}
+		t.Logf("%s /livez stayed 503 stuck for 35s after that", joiner.Name)
+		if code, b := probe(joiner, "/startupz"); code != 503 || !strings.HasPrefix(b, "stuck: ") {
+			t.Errorf("%s /startupz %d %q while stuck", joiner.Name, code, b)
+		}
+		if code, b := probe(donor, "/livez"); code != 200 {
+			t.Errorf("%s (the donor) /livez %d %q", donor.Name, code, b)
+		}
+		// /livez judges at each request, the log at the next poll.
+		for deadline := time.Now().Add(3 * time.Second); countLogs(joiner, `live=false reason="stuck: no progress for`) == 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("%s did not log its liveness change:\n%s", joiner.Name, tailFile(joiner.SentinelLog(), 10))
+				break
+			}
+		}
+
+		// What the kubelet does next: restart the member, whose link is
+		// back.
+		if err := restore(); err != nil {
+			t.Fatal(err)
+		}
+		blocked = false
+		if err := unthrottle(); err != nil {
+			t.Fatal(err)
+		}
+		if err := joiner.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		rc.start(joiner)
+		rc.waitSynced(ctx, 2)
+		t.Logf("%s joined %s after its restart", joiner.Name, time.Since(t0).Round(100*time.Millisecond))
+		want, err := donor.QueryInt(ctx, "SELECT COUNT(*) FROM k.r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := joiner.QueryInt(ctx, "SELECT COUNT(*) FROM k.r"); err != nil || got != want {
+			t.Errorf("%s: %d of %d rows, %v", joiner.Name, got, want, err)
+		}
+	})
+	for _, n := range rc.c.Nodes {
+		if data, err := os.ReadFile(n.SentinelLog()); err == nil && strings.Contains(string(data), "panic") {
+			t.Errorf("%s: panic in the sentinel log", n.Name)
+		}
+	}
+}
+
+// lastLine is the last line of n's sentinel log that contains needle.
+func lastLine(n *testcluster.Node, needle string) string {
+	b, _ := os.ReadFile(n.SentinelLog())
+	lines := strings.Split(string(b), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], needle) {
+			return lines[i]
+		}
+	}
+	return ""
+}
