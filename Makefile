@@ -68,7 +68,7 @@ demo: deps build ## a local 3-node cluster under `run`, HAProxy in front, the cl
 KUBE_CACHE   ?= /var/cache/galera-sentinel-kube
 IMAGE_TAG    ?= test
 IMAGE_OUT    ?= $(KUBE_CACHE)/images/galera-sentinel-mariadb-$(IMAGE_TAG).tar
-E2E_TIMEOUT  ?= 50m
+E2E_TIMEOUT  ?= 80m
 export KUBE_CACHE
 
 kube-deps: ## install containerd, runc, CNI plugins, buildah, debootstrap (apt-get, idempotent)
@@ -80,7 +80,7 @@ kube-binaries: ## build etcd, Kubernetes 1.31 and CoreDNS from the Go module pro
 image: ## build the Dockerfile (on a debootstrap base) with buildah into an OCI archive (IMAGE_OUT)
 	scripts/build-image.sh $(IMAGE_OUT) $(IMAGE_TAG)
 
-e2e-k8s: kube-deps kube-binaries image ## the nine scenarios of deploy/kubernetes on a real single-node Kubernetes
+e2e-k8s: kube-deps kube-binaries image ## the scenarios of deploy/kubernetes on a real single-node Kubernetes
 	GALERA_SENTINEL_IMAGE_ARCHIVE=$(IMAGE_OUT) GALERA_KUBE_CACHE=$(KUBE_CACHE) \
 		$(GO) test -tags e2ek8s -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/kube/
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Member is what one member of the cluster told us about itself (or what
@@ -280,10 +281,10 @@ func runningPeers(all []Member) []Member {
 // component commits nothing, so nothing is lost), and the rule for a crash
 // of every member picks the most advanced one to bootstrap, whichever it
 // is: a survivor that missed the last commits of the killed members is
-// never made Primary. When every member runs outside a Primary component,
-// the network between them is at fault, not their state: Galera forms the
-// Primary component again by itself once they can reach each other, and
-// restarting them would not help.
+// never made Primary. When every member runs outside a Primary component
+// and none is stopped, everyoneOutside applies instead: Galera may still
+// form the Primary component again by itself, so they step down only after
+// EveryoneOutsideSettle.
 func stepDownApplies(all []Member) bool {
 	stopped := 0
 	for _, m := range all {
@@ -297,6 +298,39 @@ func stepDownApplies(all []Member) bool {
 		}
 	}
 	return stopped > 0
+}
+
+// EveryoneOutsideSettle is how long every member must have been seen
+// outside a Primary component, all of them running and answering, before
+// they step down (see everyoneOutside). Galera forms the Primary component
+// again by itself within seconds when the members of the last one reach
+// each other (its suspect and inactive timeouts are 5 s and 15 s); one that
+// has not formed after this long will not: its quorum is lost for good.
+// Measured on Kubernetes: after a crash of all five members the bootstrap
+// succeeded, then three of the four joiners failed their IST at once
+// (Galera: "IST didn't contain all write sets") and the members left were
+// a minority of the new component, every one non-Primary for ever.
+const EveryoneOutsideSettle = 45 * time.Second
+
+// EveryoneOutside reports whether every member in v (which answered; the
+// decision checks that every expected member did) runs mariadbd and a
+// fresh sample says it is outside a Primary component.
+func EveryoneOutside(v View) bool { return everyoneOutside(append([]Member{v.Self}, v.Peers...)) }
+
+// everyoneOutside: nobody is Primary and every member runs mariadbd
+// outside a Primary component, known from a fresh sample. Then every one
+// steps down and the rule for a crash of every member picks the most
+// advanced to bootstrap; the others join it. No two Primary components can
+// come of it: one member bootstraps, the others only join a Primary
+// component (if gcomm itself is cut while the sentinels reach each other,
+// the bootstrapped member serves alone and the others join once it heals).
+func everyoneOutside(all []Member) bool {
+	for _, m := range all {
+		if !m.Running || m.Primary || !m.NonPrimary {
+			return false
+		}
+	}
+	return len(all) > 0
 }
 
 // waitForRunning is the reason a stopped member waits while others run
@@ -351,6 +385,11 @@ func decideRunning(v View, all []Member) Decision {
 		}
 	}
 	if !stepDownApplies(all) {
+		if everyoneOutside(all) {
+			return Decision{StepDown, fmt.Sprintf("every member (%s) runs mariadbd outside a Primary component and their sentinels reach each other: "+
+				"stopping mariadbd cleanly (a member outside a Primary component commits nothing) so that every position is read and the most advanced member bootstraps; "+
+				"a member acts on this only after it has held for %s", names(all), EveryoneOutsideSettle)}
+		}
 		return Decision{Wait, waitForRunning(all, runningPeers(all))}
 	}
 	var stopped []Member

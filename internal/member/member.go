@@ -354,7 +354,7 @@ func (m *Member) stepDownDue(ctx context.Context, started time.Time, s *downStre
 	if self.Primary || (!self.NonPrimary && !self.Joining) {
 		return reset()
 	}
-	_, d, err := m.loop.Running(ctx, self)
+	v, d, err := m.loop.Running(ctx, self)
 	if err != nil || d.Action != galera.StepDown {
 		if err == nil && d.Reason != "" {
 			m.mu.Lock()
@@ -371,7 +371,11 @@ func (m *Member) stepDownDue(ctx context.Context, started time.Time, s *downStre
 		s.since = time.Now()
 	}
 	s.n++
-	if s.n < stepDownChecks || time.Since(s.since) < stepDownSettle {
+	settle := stepDownSettle
+	if galera.EveryoneOutside(v) {
+		settle = galera.EveryoneOutsideSettle
+	}
+	if s.n < stepDownChecks || time.Since(s.since) < settle {
 		return galera.Decision{}, false
 	}
 	return d, true
