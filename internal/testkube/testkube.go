@@ -49,9 +49,10 @@ const (
 	// PauseImage is the sandbox image containerd is told to use.
 	PauseImage = "localhost/galera-sentinel-kube/pause:1"
 	// PersistentVolumes is how many hostPath volumes are made: three
-	// Galera members, spares for members whose PVC a test deletes, and
-	// three for the replication scenario (S9), with room to spare.
-	PersistentVolumes = 12
+	// Galera members, one for each member whose PVC a test deletes (S5,
+	// S8, S11), two for the scale to five (S13), three for the replication
+	// scenario (S9), with room to spare.
+	PersistentVolumes = 16
 )
 
 // Options says where the binaries and images are.
