@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
+	"github.com/galera-sentinel/galera-sentinel/internal/tail"
 )
 
 // Target is the temporary server the accounts and scripts are applied to.
@@ -230,7 +230,7 @@ func (t Target) wait(ctx context.Context, a Accounts, out *os.File, procs ...*su
 			failed = append(failed, p.Name+": "+p.Describe())
 		}
 	}
-	b, _ := readTail(out, 64<<10)
+	b, _ := tail.File(out, 64<<10)
 	text := redact(string(b), a.secrets())
 	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 		if line != "" {
@@ -238,31 +238,9 @@ func (t Target) wait(ctx context.Context, a Accounts, out *os.File, procs ...*su
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%s\n%s", strings.Join(failed, ", "), tailLines(text, 10))
+		return fmt.Errorf("%s\n%s", strings.Join(failed, ", "), tail.Lines(text, 10))
 	}
 	return nil
-}
-
-func readTail(f *os.File, limit int64) ([]byte, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	off := max(st.Size()-limit, 0)
-	b := make([]byte, st.Size()-off)
-	_, err = f.ReadAt(b, off)
-	if errors.Is(err, io.EOF) {
-		err = nil
-	}
-	return b, err
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // redact blanks every secret in s.

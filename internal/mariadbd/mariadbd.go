@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -32,6 +31,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/initdb"
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
+	"github.com/galera-sentinel/galera-sentinel/internal/tail"
 )
 
 // Config is how this member's mariadbd is run.
@@ -292,30 +292,14 @@ func (r *Runner) Recover(ctx context.Context) ([]byte, error) {
 		_ = p.Stop(r.cfg.ShutdownTimeout)
 		return nil, err
 	}
-	log, err := readTail(f, tailMax)
+	log, err := tail.File(f, tailMax)
 	if err != nil {
 		return nil, fmt.Errorf("read mariadbd --wsrep-recover's output: %w", err)
 	}
 	if p.ExitCode() != 0 {
-		return nil, fmt.Errorf("mariadbd --wsrep-recover: %s\n%s", p.Describe(), tailLines(string(log), 10))
+		return nil, fmt.Errorf("mariadbd --wsrep-recover: %s\n%s", p.Describe(), tail.Lines(string(log), 10))
 	}
 	return log, nil
-}
-
-// readTail reads the last limit bytes of f: what a recovery logs is small,
-// but nothing a child writes may be read without bound.
-func readTail(f *os.File, limit int64) ([]byte, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	off := max(st.Size()-limit, 0)
-	b := make([]byte, st.Size()-off)
-	_, err = f.ReadAt(b, off)
-	if errors.Is(err, io.EOF) {
-		err = nil
-	}
-	return b, err
 }
 
 // prepareDataDir creates a data directory that does not exist yet, owned
@@ -499,12 +483,4 @@ func (r *Runner) Serve(s Start, peerHosts []string) (*supervisor.Process, error)
 	cmd := r.command(r.cfg.ServeArgs(s), nil)
 	r.log.Info("starting mariadbd", "new_cluster", s.NewCluster, "args", cmd.Args)
 	return r.start("mariadbd", cmd)
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
