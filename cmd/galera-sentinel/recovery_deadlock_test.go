@@ -143,3 +143,77 @@ func TestRunTwoKilledSurvivorNonPrimary(t *testing.T) {
 	t.Logf("%d acknowledged rows checked on all three", rows)
 	rc.stopAll(ctx)
 }
+
+// TestRunEveryoneOutsidePrimary: every member runs mariadbd outside a
+// Primary component while their sentinels reach each other (Galera's port
+// cut on every member, nothing else). Galera cannot form a Primary
+// component by itself; after galera.EveryoneOutsideSettle every member
+// steps down, exactly one (the most advanced) bootstraps, the others join
+// it once Galera's port is open again, and every row is there.
+func TestRunEveryoneOutsidePrimary(t *testing.T) {
+	rc := newRunCluster(t, testcluster.Options{Nodes: 3, Netns: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	rc.startAll()
+	rc.waitSynced(ctx, 3)
+	rows := writeRows(ctx, t, rc.c.Nodes[0], "before", 40)
+	before := 0
+	for _, n := range rc.c.Nodes {
+		before += countLogs(n, "--wsrep-new-cluster")
+	}
+	var restores []func() error
+	t0 := time.Now()
+	for _, n := range rc.c.Nodes {
+		restore, err := n.BlockGcomm()
+		if err != nil {
+			t.Fatal(err)
+		}
+		restores = append(restores, restore)
+	}
+	heal := func() {
+		for _, r := range restores {
+			if err := r(); err != nil {
+				t.Error(err)
+			}
+		}
+		restores = nil
+	}
+	defer func() {
+		if restores != nil {
+			heal()
+		}
+	}()
+	// Every member steps down, and one bootstraps: a Primary component of
+	// one while Galera's port is still cut.
+	var primary *testcluster.Node
+	for deadline := time.Now().Add(3 * time.Minute); primary == nil; time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no member bootstrapped within 3 minutes of every member being outside a Primary component")
+		}
+		for _, n := range rc.c.Nodes {
+			if countLogs(n, "every member (") > 0 && countLogs(n, "--wsrep-new-cluster") > 0 {
+				if v, err := n.QueryString(ctx, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='wsrep_cluster_status'"); err == nil && v == "Primary" {
+					primary = n
+				}
+			}
+		}
+	}
+	took := time.Since(t0)
+	heal()
+	rc.waitSynced(ctx, 3)
+	after := 0
+	for _, n := range rc.c.Nodes {
+		after += countLogs(n, "--wsrep-new-cluster")
+		if countLogs(n, "every member (") == 0 {
+			t.Errorf("%s did not step down", n.Name)
+		}
+	}
+	if after-before != 1 {
+		t.Errorf("%d bootstraps, want exactly one", after-before)
+	}
+	if took < 45*time.Second {
+		t.Errorf("%s bootstrapped %s after Galera's port was cut: before the settle time", primary.Name, took.Round(time.Second))
+	}
+	t.Logf("Galera's port cut on every member: %s bootstrapped %s later, three Synced after it opened again", primary.Name, took.Round(time.Second))
+	checkRows(ctx, t, rows, rc.c.Nodes...)
+}

@@ -142,3 +142,35 @@ func (n *Node) BlackholeSST() (restore func() error, err error) {
 		return errors.Join(errs...)
 	}, nil
 }
+
+// BlockGcomm drops every packet to and from the node's Galera port
+// (iptables DROP in its namespace, both ways): its group communication is
+// cut while everything else (the sentinels' API, SQL) still flows, as
+// behind a firewall that closes only 4567. Needs Options.Netns. It returns
+// the function that lets the packets through again; the slot's sweep
+// removes the rules too.
+func (n *Node) BlockGcomm() (restore func() error, err error) {
+	if n.netns == "" {
+		return nil, errors.New("block gcomm needs Options.Netns")
+	}
+	port := strconv.Itoa(GcommPort)
+	rules := [][]string{
+		{"INPUT", "-p", "tcp", "--dport", port, "-j", "DROP", "-m", "comment", "--comment", n.c.slot.comment()},
+		{"INPUT", "-p", "tcp", "--sport", port, "-j", "DROP", "-m", "comment", "--comment", n.c.slot.comment()},
+	}
+	iptables := func(args ...string) error {
+		return run("ip", append([]string{"netns", "exec", n.netns, "iptables"}, args...)...)
+	}
+	for _, r := range rules {
+		if err := iptables(append([]string{"-I", r[0], "1"}, r[1:]...)...); err != nil {
+			return nil, fmt.Errorf("testcluster: block gcomm of %s: %w", n.Name, err)
+		}
+	}
+	return func() error {
+		var errs []error
+		for _, r := range rules {
+			errs = append(errs, iptables(append([]string{"-D"}, r...)...))
+		}
+		return errors.Join(errs...)
+	}, nil
+}
