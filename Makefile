@@ -43,7 +43,8 @@ test: deps ## install what the tests need, then run the whole suite and each fuz
 # FUZZTIME (go test -fuzz takes one target per run).
 FUZZTIME    ?= 15s
 FUZZTARGETS := ./internal/galera:FuzzParseGrastate ./internal/galera:FuzzParseRecoveredPosition \
-               ./internal/peer:FuzzDecodeState ./internal/mysqlstat:FuzzParseSample
+               ./internal/peer:FuzzDecodeState ./internal/mysqlstat:FuzzParseSample \
+               ./internal/galera:FuzzParseLastView
 
 fuzz: ## run each fuzzer for FUZZTIME (default 15s)
 	@set -e; for t in $(FUZZTARGETS); do \
