@@ -238,7 +238,9 @@ func TestS11SlowSST(t *testing.T) {
 
 // refusedCode: the API refused the token (401 without one, 403 for a
 // wrong one).
-func refusedCode(code int) bool { return code == http.StatusUnauthorized || code == http.StatusForbidden }
+func refusedCode(code int) bool {
+	return code == http.StatusUnauthorized || code == http.StatusForbidden
+}
 
 // startupBudget is periodSeconds × failureThreshold of the members'
 // startup probe (0 without one).
