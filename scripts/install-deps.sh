@@ -11,7 +11,8 @@ packages=(
   rsync lsof socat                         # rsync SST and the tools wsrep_sst_rsync looks for
   haproxy                                  # the load balancer in front of the demo and e2e tests
   dnsmasq-base                             # real DNS for peer discovery tests
-  iproute2 iptables                        # network namespaces, partitions, blackholes
+  iproute2 iptables                        # network namespaces, partitions, blackholes, tc (throttled links)
+  zstd xz-utils                            # compressed initdb.d scripts (.sql.zst, .sql.xz)
   wrk                                      # HTTP load for bench/
   prometheus                               # promtool: the shipped alert rules and their tests
   chromium fonts-dejavu-core               # the cluster page, rendered in a real browser, with a font
@@ -24,7 +25,8 @@ probes=(
   /usr/bin/rsync /usr/bin/lsof /usr/bin/socat
   /usr/sbin/haproxy
   /usr/sbin/dnsmasq
-  /usr/sbin/ip /usr/sbin/iptables
+  /usr/sbin/ip /usr/sbin/iptables /usr/sbin/tc
+  /usr/bin/zstd /usr/bin/xz
   /usr/bin/wrk
   /usr/bin/promtool
   /usr/bin/chromium /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
