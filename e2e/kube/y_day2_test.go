@@ -161,7 +161,7 @@ func writerClient(t *testing.T, ctx context.Context) *sql.DB {
 }
 
 // 11. A state transfer that takes longer than the startup probe's budget
-// (the donors' links throttled to 5 Mbit/s inside their pods' network
+// (the donors' links throttled to 10 Mbit/s inside their pods' network
 // namespaces, tc tbf) does not get the member killed: it joins, with no
 // restart.
 func TestS11SlowSST(t *testing.T) {
@@ -185,7 +185,7 @@ func TestS11SlowSST(t *testing.T) {
 		netnss = append(netnss, n)
 	}
 	for _, n := range netnss {
-		if out, err := exec.Command("ip", "netns", "exec", n, "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", "5mbit", "burst", "32kb", "latency", "2s").CombinedOutput(); err != nil {
+		if out, err := exec.Command("ip", "netns", "exec", n, "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", "10mbit", "burst", "32kb", "latency", "2s").CombinedOutput(); err != nil {
 			t.Fatalf("throttle %s: %v: %s", n, err, out)
 		}
 	}
@@ -230,7 +230,7 @@ func TestS11SlowSST(t *testing.T) {
 	if !strings.Contains(logs, "sst_in_progress") && !strings.Contains(logs, "State transfer") && !strings.Contains(logs, "SST") {
 		t.Errorf("no state transfer in %s's log", victim)
 	}
-	t.Logf("new %s joined by a state transfer through links throttled to 5 Mbit/s in %s (the startup probe's budget: %s), 0 restarts", victim, took.Round(time.Second), budget)
+	t.Logf("new %s joined by a state transfer through links throttled to 10 Mbit/s in %s (the startup probe's budget: %s), 0 restarts", victim, took.Round(time.Second), budget)
 	if took <= budget {
 		t.Errorf("the transfer took %s, within the startup probe's budget %s: it proves nothing; make the data set bigger", took.Round(time.Second), budget)
 	}
