@@ -13,7 +13,7 @@ CGO_ENABLED  ?= 0
 export CGO_ENABLED
 LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # The whole suite; integration tests start real mariadbd clusters.
-TEST_TIMEOUT ?= 45m
+TEST_TIMEOUT ?= 60m
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: help build dist test test-go fuzz lint deps demo clean kube-deps kube-binaries image e2e-k8s e2e-k8s-sweep
