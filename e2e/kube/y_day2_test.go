@@ -450,9 +450,11 @@ func TestS13Scale(t *testing.T) {
 	}
 }
 
-// 14. Token rotation with rolling restarts: the Secret holds the new and
-// the old token, the pods are rolled (each new pod answered by peers that
-// still know the old one), then only the new one; the rollouts complete.
+// 14. Token rotation with a rolling restart: the Secret holds the new and
+// the old token and the pods are rolled (each new pod answered by peers
+// that still know the old one); then the Secret holds only the new one,
+// which every sentinel takes without a restart (the old one refused), and
+// the cluster stays healthy.
 func TestS14TokenRotation(t *testing.T) {
 	ctx := testCtx(t, 25*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
@@ -502,9 +504,9 @@ func TestS14TokenRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	e2eToken = next
-	r2 := roll("token \"new\" only")
+	waitHealthy(t, ctx, 5*time.Minute)
 	st := w.stop()
 	logFailures(t, st)
 	verifyRows(t, ctx, st.Acked)
-	t.Logf("token rotation: two rolling restarts in %s and %s; writes through the Service: %d committed, %d failed", r1.Round(time.Second), r2.Round(time.Second), len(st.Acked), len(st.Failures))
+	t.Logf("token rotation: a rolling restart with \"new, old\" in %s, then \"new\" alone taken without a restart; writes through the Service: %d committed, %d failed", r1.Round(time.Second), len(st.Acked), len(st.Failures))
 }

@@ -121,6 +121,9 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%%, imagefs.available: 1%%, nodefs.inodesFree: 1%%}
 shutdownGracePeriod: 0s
+# A Secret's volume is rewritten at a pod's sync (default every minute):
+# S14 waits for the sentinels to see a rotated token.
+syncFrequency: 15s
 `, NodeIP, kubeletPort, kubeletHealthzPort, filepath.Join(root, "pki/ca.crt"),
 		filepath.Join(root, "pki/kubelet.crt"), filepath.Join(root, "pki/kubelet.key"),
 		cgroupName, containerdSock(root), filepath.Join(root, "resolv.conf"), filepath.Join(root, "pod-logs"))
