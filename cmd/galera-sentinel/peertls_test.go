@@ -39,7 +39,7 @@ func TestPeerTLSComponent(t *testing.T) {
 		"name: GALERA_SENTINEL_TLS_CA_FILE\n          value: /etc/galera-sentinel/tls/ca.crt",
 		"name: GALERA_SENTINEL_TLS_SERVER_NAME\n          value: galera-peers.$(POD_NAMESPACE).svc",
 		"name: galera-peer-tls", "path: tls/tls.crt", "path: tls/tls.key", "path: tls/ca.crt", "name: galera-sentinel",
-		"- --token-file=/etc/galera-sentinel/token",
+		"name: GALERA_SENTINEL_TOKEN_FILE\n          value: /etc/galera-sentinel/token",
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("kustomize output lacks %q", want)
