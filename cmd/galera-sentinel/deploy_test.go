@@ -425,6 +425,26 @@ type (
 	kseccomp struct {
 		Type string `json:"type"`
 	}
+	// kcontainerSecurity is a container's securityContext: the fields the
+	// restricted profile names.
+	kcontainerSecurity struct {
+		Privileged               *bool     `json:"privileged"`
+		AllowPrivilegeEscalation *bool     `json:"allowPrivilegeEscalation"`
+		RunAsNonRoot             *bool     `json:"runAsNonRoot"`
+		RunAsUser                *int64    `json:"runAsUser"`
+		SeccompProfile           *kseccomp `json:"seccompProfile"`
+		ProcMount                string    `json:"procMount"`
+		Capabilities             *struct {
+			Add  []string `json:"add"`
+			Drop []string `json:"drop"`
+		} `json:"capabilities"`
+		SELinuxOptions *struct {
+			Type string `json:"type"`
+		} `json:"seLinuxOptions"`
+		AppArmorProfile *struct {
+			Type string `json:"type"`
+		} `json:"appArmorProfile"`
+	}
 	kcontainer struct {
 		Name            string   `json:"name"`
 		Args            []string `json:"args"`
@@ -433,28 +453,11 @@ type (
 		Ports           []struct {
 			HostPort int `json:"hostPort"`
 		} `json:"ports"`
-		SecurityContext *struct {
-			Privileged               *bool     `json:"privileged"`
-			AllowPrivilegeEscalation *bool     `json:"allowPrivilegeEscalation"`
-			RunAsNonRoot             *bool     `json:"runAsNonRoot"`
-			RunAsUser                *int64    `json:"runAsUser"`
-			SeccompProfile           *kseccomp `json:"seccompProfile"`
-			ProcMount                string    `json:"procMount"`
-			Capabilities             *struct {
-				Add  []string `json:"add"`
-				Drop []string `json:"drop"`
-			} `json:"capabilities"`
-			SELinuxOptions *struct {
-				Type string `json:"type"`
-			} `json:"seLinuxOptions"`
-			AppArmorProfile *struct {
-				Type string `json:"type"`
-			} `json:"appArmorProfile"`
-		} `json:"securityContext"`
-		StartupProbe   *kprobe `json:"startupProbe"`
-		LivenessProbe  *kprobe `json:"livenessProbe"`
-		ReadinessProbe *kprobe `json:"readinessProbe"`
-		VolumeMounts   []struct {
+		SecurityContext *kcontainerSecurity `json:"securityContext"`
+		StartupProbe    *kprobe             `json:"startupProbe"`
+		LivenessProbe   *kprobe             `json:"livenessProbe"`
+		ReadinessProbe  *kprobe             `json:"readinessProbe"`
+		VolumeMounts    []struct {
 			Name      string `json:"name"`
 			MountPath string `json:"mountPath"`
 			SubPath   string `json:"subPath"`
@@ -648,24 +651,7 @@ func TestDeployRestrictedCheckCatchesViolations(t *testing.T) {
 			t.Errorf("the check misses %q: %q", want, v)
 		}
 	}
-	old.Containers[0].SecurityContext = &struct {
-		Privileged               *bool     `json:"privileged"`
-		AllowPrivilegeEscalation *bool     `json:"allowPrivilegeEscalation"`
-		RunAsNonRoot             *bool     `json:"runAsNonRoot"`
-		RunAsUser                *int64    `json:"runAsUser"`
-		SeccompProfile           *kseccomp `json:"seccompProfile"`
-		ProcMount                string    `json:"procMount"`
-		Capabilities             *struct {
-			Add  []string `json:"add"`
-			Drop []string `json:"drop"`
-		} `json:"capabilities"`
-		SELinuxOptions *struct {
-			Type string `json:"type"`
-		} `json:"seLinuxOptions"`
-		AppArmorProfile *struct {
-			Type string `json:"type"`
-		} `json:"appArmorProfile"`
-	}{}
+	old.Containers[0].SecurityContext = &kcontainerSecurity{}
 	v = restrictedViolations(old)
 	for _, want := range []string{"mariadb: allowPrivilegeEscalation", "mariadb: runAsNonRoot", "mariadb: seccompProfile", "mariadb: capabilities"} {
 		if !slices.ContainsFunc(v, func(s string) bool { return strings.HasPrefix(s, want) }) {

@@ -118,29 +118,7 @@ func (n *Node) Throttle(rate string) (unthrottle func() error, err error) {
 // that froze. Needs Options.Netns. It returns the function that lets the
 // packets through again; the slot's sweep removes the rules too.
 func (n *Node) BlackholeSST() (restore func() error, err error) {
-	if n.netns == "" {
-		return nil, errors.New("blackhole SST needs Options.Netns")
-	}
-	port := strconv.Itoa(SSTPort)
-	rules := [][]string{
-		{"INPUT", "-p", "tcp", "--dport", port, "-j", "DROP", "-m", "comment", "--comment", n.c.slot.comment()},
-		{"OUTPUT", "-p", "tcp", "--sport", port, "-j", "DROP", "-m", "comment", "--comment", n.c.slot.comment()},
-	}
-	iptables := func(args ...string) error {
-		return run("ip", append([]string{"netns", "exec", n.netns, "iptables"}, args...)...)
-	}
-	for _, r := range rules {
-		if err := iptables(append([]string{"-I", r[0], "1"}, r[1:]...)...); err != nil {
-			return nil, fmt.Errorf("testcluster: blackhole SST of %s: %w", n.Name, err)
-		}
-	}
-	return func() error {
-		var errs []error
-		for _, r := range rules {
-			errs = append(errs, iptables(append([]string{"-D"}, r...)...))
-		}
-		return errors.Join(errs...)
-	}, nil
+	return n.dropPort("blackhole SST", SSTPort, "OUTPUT")
 }
 
 // BlockGcomm drops every packet to and from the node's Galera port
@@ -150,20 +128,29 @@ func (n *Node) BlackholeSST() (restore func() error, err error) {
 // the function that lets the packets through again; the slot's sweep
 // removes the rules too.
 func (n *Node) BlockGcomm() (restore func() error, err error) {
+	return n.dropPort("block gcomm", GcommPort, "INPUT")
+}
+
+// dropPort drops, in the node's namespace, the TCP packets that arrive for
+// port and those that leave it from port (replyChain OUTPUT), or that
+// arrive from a peer's port (replyChain INPUT: the node's own connections
+// to the same port elsewhere), and returns the function that removes the
+// rules.
+func (n *Node) dropPort(what string, port int, replyChain string) (restore func() error, err error) {
 	if n.netns == "" {
-		return nil, errors.New("block gcomm needs Options.Netns")
+		return nil, fmt.Errorf("%s needs Options.Netns", what)
 	}
-	port := strconv.Itoa(GcommPort)
+	p := strconv.Itoa(port)
 	rules := [][]string{
-		{"INPUT", "-p", "tcp", "--dport", port, "-j", "DROP", "-m", "comment", "--comment", n.c.slot.comment()},
-		{"INPUT", "-p", "tcp", "--sport", port, "-j", "DROP", "-m", "comment", "--comment", n.c.slot.comment()},
+		{"INPUT", "-p", "tcp", "--dport", p, "-j", "DROP", "-m", "comment", "--comment", n.c.slot.comment()},
+		{replyChain, "-p", "tcp", "--sport", p, "-j", "DROP", "-m", "comment", "--comment", n.c.slot.comment()},
 	}
 	iptables := func(args ...string) error {
 		return run("ip", append([]string{"netns", "exec", n.netns, "iptables"}, args...)...)
 	}
 	for _, r := range rules {
 		if err := iptables(append([]string{"-I", r[0], "1"}, r[1:]...)...); err != nil {
-			return nil, fmt.Errorf("testcluster: block gcomm of %s: %w", n.Name, err)
+			return nil, fmt.Errorf("testcluster: %s of %s: %w", what, n.Name, err)
 		}
 	}
 	return func() error {
