@@ -32,11 +32,8 @@ func parseEvents(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs := newFlagSet("events", "events [flags]", "Print a member's event journal: verdict changes, decisions, drains, mariadbd starts and exits, across restarts of the sentinel, the pod or the node.", stderr)
 	cfg := &EventsConfig{}
 	cfg.flags(fs)
-	if err := parseFlags(fs, args, getenv); err != nil {
+	if err := parseNoArgs(fs, args, getenv); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: events takes no arguments, got %q", errUsage, fs.Args())
 	}
 	var errs []string
 	if cfg.Format != "text" && cfg.Format != "json" {

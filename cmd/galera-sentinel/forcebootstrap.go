@@ -12,20 +12,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 )
 
 // ForceBootstrapConfig is everything `force-bootstrap` needs.
 type ForceBootstrapConfig struct {
-	Node       string
-	Sentinel   string
-	TokenFile  string
-	Tokens     *httpserver.Tokens // from the file or the environment; never logged
-	CAFile     string
-	ServerName string
-	Timeout    time.Duration
-	Wait       time.Duration
+	clientFlags
+	Node string
+	Wait time.Duration
+}
+
+// forceBootstrapClient are force-bootstrap's client flags: one
+// --sentinel, with the token.
+var forceBootstrapClient = clientUse{
+	token:   true,
+	timeout: 5 * time.Second, timeoutHelp: "bound on each call to a sentinel",
+	serverNameHelp: "the name the sentinels' certificate is checked against (default: the host of --sentinel)",
 }
 
 func parseForceBootstrap(args []string, getenv func(string) string, stderr io.Writer) (*ForceBootstrapConfig, error) {
@@ -37,11 +39,7 @@ func parseForceBootstrap(args []string, getenv func(string) string, stderr io.Wr
 			"a reachable member has a more recent position or another cluster UUID, and it never applies while\n"+
 			"a Primary component exists. Nothing needs removing afterwards.", stderr)
 	cfg := &ForceBootstrapConfig{}
-	fs.StringVar(&cfg.Sentinel, "sentinel", "127.0.0.1:9200", "host:port of a running sentinel of the cluster")
-	fs.StringVar(&cfg.TokenFile, "token-file", "", "file holding the sentinels' API token (or set "+tokenEnv+")")
-	fs.StringVar(&cfg.CAFile, "tls-ca-file", "", "the sentinels serve HTTPS; trust this CA (PEM)")
-	fs.StringVar(&cfg.ServerName, "tls-server-name", "", "the name the sentinels' certificate is checked against (default: the host of --sentinel)")
-	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "bound on each call to a sentinel")
+	cfg.clientFlags.flags(fs, forceBootstrapClient)
 	fs.DurationVar(&cfg.Wait, "wait", 2*time.Minute, "how long to follow NODE's decisions after the override is taken (0: do not follow)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return nil, err
@@ -50,21 +48,17 @@ func parseForceBootstrap(args []string, getenv func(string) string, stderr io.Wr
 		return nil, fmt.Errorf("%w: force-bootstrap takes the node's name (e.g. galera-0), got %q", errUsage, fs.Args())
 	}
 	cfg.Node = fs.Arg(0)
+	if err := cfg.read(getenv, forceBootstrapClient); err != nil {
+		return nil, err
+	}
 	var errs []error
 	if err := peer.ValidName(cfg.Node); err != nil {
 		errs = append(errs, err)
 	}
-	toks, err := readTokens(cfg.TokenFile, getenv)
-	if err != nil {
+	errs = append(errs, cfg.clientFlags.validate(forceBootstrapClient)...)
+	errs = append(errs, notNegative("wait", cfg.Wait))
+	if err := usageError(errors.Join(errs...)); err != nil {
 		return nil, err
-	}
-	cfg.Tokens = toks
-	if toks.Len() == 0 {
-		errs = append(errs, fmt.Errorf("the sentinels' API needs their token: --token-file or %s", tokenEnv))
-	}
-	errs = append(errs, positive("timeout", cfg.Timeout), notNegative("wait", cfg.Wait))
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return cfg, nil
 }
@@ -75,11 +69,9 @@ func runForceBootstrap(ctx context.Context, args []string, getenv func(string) s
 	if err != nil {
 		return err
 	}
-	var clientTLS *tls.Config
-	if cfg.CAFile != "" {
-		if clientTLS, err = httpserver.ClientTLS(cfg.CAFile, cfg.ServerName); err != nil {
-			return err
-		}
+	clientTLS, err := cfg.clientTLS()
+	if err != nil {
+		return err
 	}
 	c := peer.NewTokensClient(cfg.Tokens, clientTLS, cfg.Timeout)
 	defer c.Close()

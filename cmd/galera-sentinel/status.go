@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/clusterview"
-	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
-	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 )
 
@@ -23,22 +20,19 @@ const defaultStatusPeers = "127.0.0.1:9200"
 
 // StatusConfig is everything `status` needs.
 type StatusConfig struct {
-	Discovery discovery.Config
-	CAFile    string
-	TLSName   string
-	Timeout   time.Duration
-	Format    string
-	Mode      string
+	clientFlags
+	Format string
+	Mode   string
+}
+
+// statusClient are status's client flags: every member, no token.
+var statusClient = clientUse{
+	peersHelp: "the members' sentinel addresses, host:port,... (default " + defaultStatusPeers + " unless --peers-dns is given)",
+	timeout:   2 * time.Second, timeoutHelp: "bound on each call to a sentinel",
 }
 
 func (c *StatusConfig) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Discovery.Peers, "peers", "", "the members' sentinel addresses, host:port,... (default "+defaultStatusPeers+" unless --peers-dns is given)")
-	fs.StringVar(&c.Discovery.PeersDNS, "peers-dns", "", "DNS name whose records are the members (instead of --peers)")
-	fs.IntVar(&c.Discovery.PeerPort, "peer-port", 9200, "sentinel port of the members found by --peers-dns")
-	fs.StringVar(&c.Discovery.DNSServer, "dns-server", "", "host:port of the DNS server for --peers-dns (default: /etc/resolv.conf)")
-	fs.StringVar(&c.CAFile, "tls-ca-file", "", "the sentinels serve HTTPS; trust this CA (PEM)")
-	fs.StringVar(&c.TLSName, "tls-server-name", "", "with --tls-ca-file: the DNS name the sentinels' certificate must hold (default: the address called)")
-	fs.DurationVar(&c.Timeout, "timeout", 2*time.Second, "bound on each call to a sentinel")
+	c.clientFlags.flags(fs, statusClient)
 	fs.StringVar(&c.Format, "format", "table", "table or json")
 	fs.StringVar(&c.Mode, "mode", modeGalera, "galera or replication: what the sentinels watch")
 }
@@ -52,7 +46,7 @@ func (c *StatusConfig) Validate() error {
 	if c.Mode != modeGalera && c.Mode != modeReplication {
 		errs = append(errs, fmt.Errorf("--mode=%q: want galera or replication", c.Mode))
 	}
-	errs = append(errs, positive("timeout", c.Timeout), c.Discovery.Validate())
+	errs = append(errs, c.clientFlags.validate(statusClient)...)
 	return errors.Join(errs...)
 }
 
@@ -60,18 +54,17 @@ func parseStatus(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs := newFlagSet("status", "status [flags]", "Print one row per member, from each sentinel's /status. Exits 1 when the cluster is unhealthy (a member missing or outside the Primary component, two cluster UUIDs, two Primary components, sizes that disagree) and says why.", stderr)
 	cfg := &StatusConfig{}
 	cfg.flags(fs)
-	if err := parseFlags(fs, args, getenv); err != nil {
+	if err := parseNoArgs(fs, args, getenv); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: status takes no arguments, got %q", errUsage, fs.Args())
 	}
 	if cfg.Discovery.Peers == "" && cfg.Discovery.PeersDNS == "" {
 		cfg.Discovery.Peers = defaultStatusPeers
 	}
-	cfg.Discovery.Timeout = cfg.Timeout
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	if err := cfg.read(getenv, statusClient); err != nil {
+		return nil, err
+	}
+	if err := usageError(cfg.Validate()); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -82,7 +75,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	addrs, clientTLS, err := sentinels(ctx, cfg.Discovery, cfg.CAFile, cfg.TLSName)
+	addrs, clientTLS, err := cfg.sentinels(ctx)
 	if err != nil {
 		return err
 	}
@@ -126,25 +119,4 @@ type statusDoc[M any] struct {
 	Healthy  bool     `json:"healthy"`
 	Problems []string `json:"problems"`
 	Members  []M      `json:"members"`
-}
-
-// sentinels finds the members' sentinels, and the TLS configuration to
-// call them with (nil: plain HTTP), for the subcommands that talk to a
-// running cluster (status, switchover).
-func sentinels(ctx context.Context, d discovery.Config, caFile, serverName string) ([]string, *tls.Config, error) {
-	src, err := d.Source(9200)
-	if err != nil {
-		return nil, nil, err
-	}
-	addrs, err := src.Peers(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	var clientTLS *tls.Config
-	if caFile != "" {
-		if clientTLS, err = httpserver.ClientTLS(caFile, serverName); err != nil {
-			return nil, nil, err
-		}
-	}
-	return addrs, clientTLS, nil
 }

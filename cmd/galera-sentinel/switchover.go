@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/switchover"
@@ -36,31 +35,26 @@ func switchoverRoutes(cfg *ServeConfig, logger *slog.Logger) httpserver.Routes {
 
 // SwitchoverConfig is everything `switchover` needs.
 type SwitchoverConfig struct {
-	To        string
-	ToMySQL   string
-	Discovery discovery.Config
-	TokenFile string
-	Token     string // the first of Tokens; never logged
-	Tokens    *httpserver.Tokens
-	CAFile    string
-	TLSName   string
-	Timeout   time.Duration
-	Wait      time.Duration
-	MaxLag    time.Duration
-	Settle    time.Duration
+	clientFlags
+	To      string
+	ToMySQL string
+	Wait    time.Duration
+	MaxLag  time.Duration
+	Settle  time.Duration
+}
+
+// switchoverClient are switchover's client flags: every member, with the
+// token.
+var switchoverClient = clientUse{
+	peersHelp: "every member's sentinel address, host:port,... (or --peers-dns)",
+	token:     true,
+	timeout:   5 * time.Second, timeoutHelp: "bound on each call to a sentinel (besides the promote step's wait)",
 }
 
 func (c *SwitchoverConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.To, "to", "", "the member to promote: its sentinel's host:port, its host, or a DNS name of its address (required)")
 	fs.StringVar(&c.ToMySQL, "to-mysql", "", "the new primary's MariaDB address, host[:port], as the other members reach it (default: the host of --to, the port the replicas use now)")
-	fs.StringVar(&c.Discovery.Peers, "peers", "", "every member's sentinel address, host:port,... (or --peers-dns)")
-	fs.StringVar(&c.Discovery.PeersDNS, "peers-dns", "", "DNS name whose records are the members (instead of --peers)")
-	fs.IntVar(&c.Discovery.PeerPort, "peer-port", 9200, "sentinel port of the members found by --peers-dns")
-	fs.StringVar(&c.Discovery.DNSServer, "dns-server", "", "host:port of the DNS server for --peers-dns (default: /etc/resolv.conf)")
-	fs.StringVar(&c.TokenFile, "token-file", "", "file holding the sentinels' API token (or set "+tokenEnv+")")
-	fs.StringVar(&c.CAFile, "tls-ca-file", "", "the sentinels serve HTTPS; trust this CA (PEM)")
-	fs.StringVar(&c.TLSName, "tls-server-name", "", "with --tls-ca-file: the DNS name the sentinels' certificate must hold (default: the address called)")
-	fs.DurationVar(&c.Timeout, "timeout", 5*time.Second, "bound on each call to a sentinel (besides the promote step's wait)")
+	c.clientFlags.flags(fs, switchoverClient)
 	fs.DurationVar(&c.Wait, "wait", 30*time.Second, "how long the candidate may take to apply the demoted primary's last transaction; past it the switchover is undone (the old primary writable again)")
 	fs.DurationVar(&c.MaxLag, "max-lag", 10*time.Second, "refuse when the candidate is further behind than this when the switchover starts")
 	fs.DurationVar(&c.Settle, "settle", 30*time.Second, "how long to wait, at the end, for every member to show its new role")
@@ -75,14 +69,11 @@ func (c *SwitchoverConfig) Validate() error {
 	if c.Discovery.Peers == "" && c.Discovery.PeersDNS == "" {
 		errs = append(errs, errors.New("--peers or --peers-dns is required: every member must be repointed"))
 	}
-	if c.Token == "" {
-		errs = append(errs, fmt.Errorf("the sentinels' API needs their token: --token-file or %s", tokenEnv))
-	}
 	if c.Wait > switchover.MaxWait {
 		errs = append(errs, fmt.Errorf("--wait=%s: at most %s", c.Wait, switchover.MaxWait))
 	}
-	errs = append(errs, positive("timeout", c.Timeout), positive("wait", c.Wait), notNegative("max-lag", c.MaxLag),
-		positive("settle", c.Settle), c.Discovery.Validate())
+	errs = append(errs, c.clientFlags.validate(switchoverClient)...)
+	errs = append(errs, positive("wait", c.Wait), notNegative("max-lag", c.MaxLag), positive("settle", c.Settle))
 	return errors.Join(errs...)
 }
 
@@ -95,23 +86,14 @@ func parseSwitchover(args []string, getenv func(string) string, stderr io.Writer
 			"There is no automatic failover: see docs/replication.md.", stderr)
 	cfg := &SwitchoverConfig{}
 	cfg.flags(fs)
-	if err := parseFlags(fs, args, getenv); err != nil {
+	if err := parseNoArgs(fs, args, getenv); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: switchover takes no arguments, got %q", errUsage, fs.Args())
-	}
-	toks, err := readTokens(cfg.TokenFile, getenv)
-	if err != nil {
+	if err := cfg.read(getenv, switchoverClient); err != nil {
 		return nil, err
 	}
-	cfg.Tokens = toks
-	if s := toks.Send(); len(s) > 0 {
-		cfg.Token = s[0]
-	}
-	cfg.Discovery.Timeout = cfg.Timeout
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	if err := usageError(cfg.Validate()); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -122,7 +104,7 @@ func runSwitchover(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	addrs, clientTLS, err := sentinels(ctx, cfg.Discovery, cfg.CAFile, cfg.TLSName)
+	addrs, clientTLS, err := cfg.sentinels(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/health"
+	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/journal"
+	"github.com/galera-sentinel/galera-sentinel/internal/kube"
+	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
+	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
+)
+
+// RunConfig is everything `run` needs: serve's flags and its own.
+type RunConfig struct {
+	ServeConfig
+
+	NodeName     string
+	DataDir      string
+	ExpectedSize int
+	Discovery    discovery.Config
+	TLSCertFile  string
+	TLSKeyFile   string
+	// peerTLS is how the peers are trusted: --tls-ca-file,
+	// --tls-server-name.
+	peerTLS
+	GcommPort       int
+	DecideInterval  time.Duration
+	PeerTimeout     time.Duration
+	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
+	DrainTimeout    time.Duration
+	WriterHandover  time.Duration
+	ForceBootstrap  string
+	InitCommand     string
+	InitDBDir       string
+
+	// The writer label on this member's pod (--kube-writer-label).
+	KubeWriterLabel       bool
+	KubePodName           string
+	KubeServiceAccountDir string
+	// KubeHost and KubePort are the API server's, from
+	// KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT.
+	KubeHost, KubePort string
+	// StallTimeout: /livez fails once a member that runs mariadbd but
+	// does not answer yet, or joins, has shown no progress for this long.
+	StallTimeout time.Duration
+
+	// Mariadbd is the command after "--": mariadbd and its arguments.
+	Mariadbd []string
+
+	// machine answers the host name, the user and the environment of
+	// mariadb-install-db; zero: thisMachine.
+	machine machine
+	// passDataDir: DataDir came from --datadir alone and mariadbd must be
+	// told it (set by followConfig).
+	passDataDir bool
+}
+
+// sys is what the config asks of the machine.
+func (c *RunConfig) sys() machine {
+	if c.machine.hostname == nil {
+		return thisMachine
+	}
+	return c.machine
+}
+
+// judge is serve's judge with run mode's stall rule: the sentinel runs
+// mariadbd and sees its progress.
+func (c *RunConfig) judge() readiness.Judge[galera.Sample] {
+	j := c.ServeConfig.judge()
+	j.Limits.StallTimeout = c.StallTimeout
+	return j
+}
+
+// poller is serve's poller configuration, tracking progress when the
+// stall rule is on.
+func (c *RunConfig) poller(logger *slog.Logger, rec health.Recorder) health.PollerConfig {
+	p := c.ServeConfig.poller(logger, rec)
+	p.TrackProgress = c.StallTimeout > 0 && c.Mode != modeReplication
+	return p
+}
+
+// dirWalkEvery is how often run mode walks the data directory for the
+// stall rule, while the rule watches the member.
+const dirWalkEvery = 5 * time.Second
+
+// followConfig makes mariadbd's own configuration the truth: the data
+// directory (a contradicting --datadir is refused) and, unless
+// --mysql-addr was given, the socket or port to watch.
+func (c *RunConfig) followConfig(e mariadbd.Effective) error {
+	dir, pass, err := e.ResolveDataDir(c.DataDir)
+	if err != nil {
+		return err
+	}
+	c.DataDir, c.passDataDir = dir, pass
+	if _, set := c.explicit["mysql-addr"]; !set {
+		if e.Socket != "" {
+			c.MySQLAddr = e.Socket
+		} else if e.Port > 0 {
+			c.MySQLAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(e.Port))
+		}
+	}
+	return nil
+}
+
+// mariadbd is how the member runs mariadbd, after followConfig.
+func (c *RunConfig) mariadbd(exe string, e mariadbd.Effective) mariadbd.Config {
+	m := mariadbd.Config{Command: c.Mariadbd, DataDir: c.DataDir, PassDataDir: c.passDataDir, ConfigNamesCluster: e.HasClusterAddress(),
+		BindAddress: e.BindAddress, NodeAddress: e.NodeAddress,
+		InitCommand: c.InitCommand, ShutdownTimeout: c.ShutdownTimeout}
+	if c.InitCommand == "" {
+		m.InitDB = &mariadbd.InitDB{Dir: c.InitDBDir, Env: c.sys().lookupEnv}
+	}
+	if c.NotifySocket != "" {
+		m.NotifyCommand = mariadbd.NotifyCommand(exe, c.NotifySocket)
+	}
+	if u, err := c.sys().user(); err == nil {
+		m.OSUser = u.Username
+		if u.Uid == "0" && e.User != "" && e.User != "root" {
+			m.RunAs = e.User
+		}
+	}
+	return m
+}
+
+// eventsFile is where run mode keeps its journal: --events-file, "off"
+// for none, by default in the data directory (the member's volume).
+func (c *RunConfig) eventsFile() string {
+	switch c.EventsFile {
+	case "off":
+		return ""
+	case "":
+		return filepath.Join(c.DataDir, journal.FileName)
+	}
+	return c.EventsFile
+}
+
+func (c *RunConfig) member() member.Config {
+	return member.Config{NodeName: c.NodeName, DataDir: c.DataDir, DrainDelay: c.DrainDelay, DrainTimeout: c.DrainTimeout,
+		ShutdownTimeout: c.ShutdownTimeout, PollInterval: c.PollInterval, RetryMin: time.Second, RetryMax: 30 * time.Second}
+}
+
+// tls reads the certificates: the server's, and the CA for calls to peers.
+func (c *RunConfig) tls() (server, client *tls.Config, err error) {
+	if c.TLSCertFile != "" {
+		if server, err = httpserver.ServerTLS(c.TLSCertFile, c.TLSKeyFile); err != nil {
+			return nil, nil, err
+		}
+	}
+	if client, err = c.clientTLS(); err != nil {
+		return nil, nil, err
+	}
+	return server, client, nil
+}
+
+func (c *RunConfig) flags(fs *flag.FlagSet) {
+	c.ServeConfig.flags(fs)
+	fs.StringVar(&c.NodeName, "node-name", c.sys().host(), "this member's name, unique in the cluster (a StatefulSet pod name: its ordinal breaks ties)")
+	fs.StringVar(&c.DataDir, "datadir", "", "mariadbd's data directory (default: the datadir of mariadbd's own configuration, which a different value contradicts)")
+	fs.IntVar(&c.ExpectedSize, "expected-size", 0, "number of members the cluster has (a StatefulSet's replicas); required")
+	discoveryFlags(fs, &c.Discovery, "the members' sentinel addresses, host:port,...; the hosts are also their Galera addresses",
+		"DNS name whose A/AAAA records are the members (a headless Service with publishNotReadyAddresses); resolved on every attempt",
+		"sentinel port of the members found by --peers-dns (default: the port of --listen)", 0)
+	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "serve HTTPS with this certificate (PEM); reloaded when the file changes")
+	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "private key for --tls-cert-file")
+	c.peerTLS.flags(fs, "call peers over HTTPS, trusting this CA (PEM)",
+		"with --tls-ca-file: the DNS name the peers' certificate must hold (default: the address called); peers found by --peers-dns are IP addresses, so one certificate for the cluster names e.g. galera-peers.<namespace>.svc")
+	fs.IntVar(&c.GcommPort, "gcomm-port", 4567, "Galera replication port of every member")
+	fs.DurationVar(&c.DecideInterval, "decide-interval", 2*time.Second, "how often to look at the peers again while waiting")
+	fs.DurationVar(&c.PeerTimeout, "peer-timeout", 2*time.Second, "bound on one call to a peer")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long mariadbd may take to shut down after SIGTERM before it is killed; keep it below the orchestrator's own limit (terminationGracePeriodSeconds, TimeoutStopSec)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the client connections are waited for: at least the load balancer's check interval times its fall count")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, after --drain-delay, how long to wait for client connections to close before mariadbd is stopped anyway")
+	fs.DurationVar(&c.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
+	fs.StringVar(&c.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
+	fs.BoolVar(&c.KubeWriterLabel, "kube-writer-label", false, "Kubernetes: keep the label "+kube.WriterLabelKey+" on this member's pod \"true\" while /writerz answers 200 and \"false\" otherwise, so a Service selecting it routes to the writer only (needs a Role with pods get and patch for the pod's service account)")
+	fs.StringVar(&c.KubePodName, "kube-pod-name", "", "Kubernetes: the name of this member's pod, for --kube-writer-label (default: $POD_NAME, else the host name)")
+	fs.StringVar(&c.KubeServiceAccountDir, "kube-service-account-dir", kube.ServiceAccountDir, "Kubernetes: the directory of the service account's token (re-read on every call), ca.crt and namespace, for --kube-writer-label")
+	fs.DurationVar(&c.StallTimeout, "stall-timeout", 10*time.Minute, "/livez fails (stuck) once mariadbd runs but has not answered yet, or is joining (Joiner/Joined), and shows no progress for this long: no change under the data directory, no line of output, no move of wsrep_last_committed or wsrep_local_recv_queue; never while waiting for peers; 0 disables")
+	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
+	fs.StringVar(&c.InitDBDir, "initdb-dir", "/docker-entrypoint-initdb.d", "after the default initialisation, the *.sql, *.sql.gz, *.sql.xz, *.sql.zst and *.sh files applied in lexical order, as the official mariadb image does (missing: none)")
+}
+
+// Validate returns every problem at once.
+func (c *RunConfig) Validate() error {
+	errs := []error{c.ServeConfig.Validate()}
+	if err := peer.ValidName(c.NodeName); err != nil {
+		errs = append(errs, fmt.Errorf("--node-name: %w", err))
+	}
+	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
+		errs = append(errs, fmt.Errorf("--datadir=%q: want an absolute path", c.DataDir))
+	}
+	if c.Token == "" {
+		errs = append(errs, fmt.Errorf("the peer API needs a token: --token-file or %s", tokenEnv))
+	}
+	if c.Mode == modeReplication && c.ReplicationPassword == "" {
+		errs = append(errs, fmt.Errorf("run --mode=replication needs the replication account's password: --replication-password-file or %s", replicationPasswordEnv))
+	}
+	if c.ExpectedSize < 1 && c.Mode != modeReplication {
+		errs = append(errs, errors.New("--expected-size is required: the number of members of the cluster"))
+	}
+	errs = append(errs, c.Discovery.Validate())
+	if c.GcommPort < 1 || c.GcommPort > 65535 {
+		errs = append(errs, fmt.Errorf("--gcomm-port=%d", c.GcommPort))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file go together"))
+	}
+	errs = append(errs, c.peerTLS.validate())
+	errs = append(errs, positive("decide-interval", c.DecideInterval), positive("peer-timeout", c.PeerTimeout),
+		positive("shutdown-timeout", c.ShutdownTimeout),
+		notNegative("stall-timeout", c.StallTimeout), notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout), notNegative("writer-handover", c.WriterHandover))
+	errs = append(errs, c.validateKube()...)
+	// --force-bootstrap naming another member is not an error: one
+	// environment shared by every pod of a StatefulSet names the one.
+	if len(c.Mariadbd) == 0 {
+		errs = append(errs, errors.New("no mariadbd command: galera-sentinel run [flags] -- mariadbd [args]"))
+	}
+	errs = append(errs, c.checkMariadbdArgs()...)
+	return errors.Join(errs...)
+}
+
+// kubeFromEnv fills what a pod's environment says: the API server, and
+// the pod name when --kube-pod-name is not set.
+func (c *RunConfig) kubeFromEnv(getenv func(string) string) {
+	c.KubeHost, c.KubePort = getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT")
+	if c.KubePodName == "" {
+		c.KubePodName = getenv("POD_NAME")
+	}
+	if c.KubePodName == "" {
+		c.KubePodName = c.sys().host()
+	}
+}
+
+// kubeConfig is the API client's configuration.
+func (c *RunConfig) kubeConfig() kube.Config {
+	return kube.Config{Host: c.KubeHost, Port: c.KubePort, Dir: c.KubeServiceAccountDir}
+}
+
+// validateKube checks the writer label's flags.
+func (c *RunConfig) validateKube() []error {
+	if !c.KubeWriterLabel {
+		return nil
+	}
+	var errs []error
+	if !podName(c.KubePodName) {
+		errs = append(errs, fmt.Errorf("--kube-pod-name=%q: want a pod name (lower-case letters, digits, '-' and '.'; set it, or $POD_NAME from the downward API)", c.KubePodName))
+	}
+	if c.KubeServiceAccountDir == "" {
+		errs = append(errs, errors.New("--kube-service-account-dir is empty"))
+	}
+	return errs
+}
+
+// podName: a DNS subdomain, as Kubernetes names pods.
+func podName(s string) bool {
+	if s == "" || len(s) > 253 || s[0] == '-' || s[0] == '.' || s[len(s)-1] == '-' || s[len(s)-1] == '.' {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkMariadbdArgs refuses what the sentinel must set itself.
+func (c *RunConfig) checkMariadbdArgs() []error {
+	var errs []error
+	for i, a := range c.Mariadbd {
+		v, ok := strings.CutPrefix(a, "--datadir=")
+		if a == "--datadir" && i+1 < len(c.Mariadbd) {
+			v, ok = c.Mariadbd[i+1], true
+		}
+		if ok && c.DataDir != "" && filepath.Clean(v) != filepath.Clean(c.DataDir) {
+			errs = append(errs, fmt.Errorf("mariadbd's --datadir=%s differs from --datadir=%s: the position would be read from another directory than the one mariadbd uses", v, c.DataDir))
+		}
+		if a == "--wsrep-new-cluster" || a == "--wsrep_new_cluster" {
+			errs = append(errs, fmt.Errorf("mariadbd argument %s: the sentinel decides when to bootstrap", a))
+		}
+		if c.NotifySocket != "" && (strings.HasPrefix(a, "--wsrep-notify-cmd") || strings.HasPrefix(a, "--wsrep_notify_cmd")) {
+			errs = append(errs, fmt.Errorf("mariadbd argument %s: with --notify-socket the sentinel sets wsrep_notify_cmd itself", a))
+		}
+	}
+	return errs
+}
+
+func parseRun(args []string, getenv func(string) string, stderr io.Writer) (*RunConfig, error) {
+	return parseRunOn(thisMachine, args, getenv, stderr)
+}
+
+// parseRunOn is parseRun on a machine that answers as m does.
+func parseRunOn(m machine, args []string, getenv func(string) string, stderr io.Writer) (*RunConfig, error) {
+	fs := newFlagSet("run", "run [flags] -- mariadbd [args]", "Decide whether this member bootstraps, joins or waits; start and supervise mariadbd;\nserve the probe endpoints and the peer API.", stderr)
+	cfg := &RunConfig{machine: m}
+	cfg.flags(fs)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return nil, err
+	}
+	cfg.Mariadbd = fs.Args()
+	cfg.explicit = explicitFlags(fs, getenv)
+	if len(args) > 0 && !slices.Contains(args, "--") && len(cfg.Mariadbd) > 0 {
+		return nil, fmt.Errorf("%w: put -- before the mariadbd command: run [flags] -- %s", errUsage, strings.Join(cfg.Mariadbd, " "))
+	}
+	cfg.kubeFromEnv(getenv)
+	if err := cfg.readSecrets(getenv); err != nil {
+		return nil, err
+	}
+	if err := usageError(cfg.Validate()); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
