@@ -82,7 +82,7 @@ func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, re
 	}
 	m := replmember.New(mcfg, poller, db, source, peers, reaper, secondSignal, logger.With("component", "member"))
 	mux := httpserver.NewMux(h, admin(h, cfg.tokens(logger.With("component", "tokens")), logger), mx.Routes(), jr.Routes(), m.Routes(logger.With("component", "peer-api")),
-		switchoverRoutes(&cfg.ServeConfig, logger))
+		switchoverRoutes(&cfg.ServeConfig, cfg.tokens(logger.With("component", "tokens")), logger))
 	logger.Info("run mode (replication)", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
 		"agent_check", eps.agentAddr(), "peers", source.String(), "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,
 		"advertise", advertise, "primary_flag", cfg.Primary, "flagged_primary", flagged, "replication_user", cfg.ReplicationUser,

@@ -47,35 +47,31 @@ func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready cha
 		return err
 	}
 	defer client.Close()
+	tokens := cfg.tokens(logger.With("component", "tokens"))
 	if cfg.Mode == modeReplication {
 		sampler, err := cfg.replicaSampler(client, cfg.Primary)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUsage, err)
 		}
 		defer sampler.Close()
-		return serveNode(ctx, cfg, logger, ready, cfg.replicaJudge(), health.Sampler[replica.Sample](sampler), metrics.Replica, replicationRoutes(cfg, logger)...)
+		return serveNode(ctx, cfg, tokens, logger, ready, cfg.replicaJudge(), health.Sampler[replica.Sample](sampler), metrics.Replica, replicationRoutes(cfg, tokens, logger)...)
 	}
-	return serveNode(ctx, cfg, logger, ready, cfg.judge(), health.Sampler[galera.Sample](client), metrics.Galera)
+	return serveNode(ctx, cfg, tokens, logger, ready, cfg.judge(), health.Sampler[galera.Sample](client), metrics.Galera)
 }
 
 // serveNode serves the endpoints of one node of either domain.
-func serveNode[S any](ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready chan<- string,
+func serveNode[S any](ctx context.Context, cfg *ServeConfig, tokens *httpserver.Tokens, logger *slog.Logger, ready chan<- string,
 	judge readiness.Judge[S], sampler health.Sampler[S], domain metrics.Domain[S], extra ...httpserver.Routes) error {
 	eps, err := openEndpoints(cfg, nil)
 	if err != nil {
 		return err
 	}
-	mx := newMetrics()
-	host, _ := os.Hostname()
 	events := cfg.EventsFile
 	if events == "off" {
 		events = ""
 	}
-	jr := openJournal(events, host, newInstanceID(), "serve", logger)
-	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), judge, sampler)
-	h := health.NewHandlers(poller)
-	metrics.Watch(mx, poller, h, domain)
-	routes := append([]httpserver.Routes{h, admin(h, cfg.tokens(logger.With("component", "tokens")), logger), mx.Routes(), jr.Routes()}, extra...)
+	n := newNode(nodeConfig{Name: thisMachine.host(), Command: "serve", EventsFile: events, Poller: cfg.poller(logger, nil), Tokens: tokens},
+		judge, sampler, domain, logger)
 	if cfg.Mode != modeReplication {
 		// serve knows no peers: its page shows this member. The page
 		// reads Galera's status only; in replication mode / answers
@@ -84,10 +80,10 @@ func serveNode[S any](ctx context.Context, cfg *ServeConfig, logger *slog.Logger
 		pc := peer.NewClient("", nil, cfg.Timeout)
 		defer pc.Close()
 		pg := &page.Page{Peers: func(context.Context) ([]string, error) { return []string{self}, nil }, Client: pc, Timeout: cfg.Timeout}
-		h.SetPage(pg, page.Wants)
-		routes = append(routes, pg.Routes())
+		n.Handlers.SetPage(pg, page.Wants)
+		extra = append(extra, pg.Routes())
 	}
-	mux := httpserver.NewMux(routes...)
+	mux := n.mux(extra...)
 
 	logger.Info("serving", "mode", cfg.Mode, "listen", eps.http.Addr().String(), "agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"mysql_addr", cfg.MySQLAddr, "mysql_user", cfg.MySQLUser,
@@ -98,19 +94,19 @@ func serveNode[S any](ctx context.Context, cfg *ServeConfig, logger *slog.Logger
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
-	go func() { defer close(done); poller.Run(ctx) }()
-	err = eps.serve(ctx, mux, counted[S]{poller, mx, jr}, logger)
+	go func() { defer close(done); n.Poller.Run(ctx) }()
+	err = n.serve(ctx, eps, mux)
 	cancel()
 	<-done
-	stopped(jr, err)
+	n.stopped(err)
 	logger.Info("stopped")
 	return err
 }
 
 // replicationRoutes are the endpoints only replication has: the
 // switchover API (switchover.go).
-func replicationRoutes(cfg *ServeConfig, logger *slog.Logger) []httpserver.Routes {
-	return []httpserver.Routes{switchoverRoutes(cfg, logger)}
+func replicationRoutes(cfg *ServeConfig, tokens *httpserver.Tokens, logger *slog.Logger) []httpserver.Routes {
+	return []httpserver.Routes{switchoverRoutes(cfg, tokens, logger)}
 }
 
 // admin is the operator's API behind the token.

@@ -21,7 +21,7 @@ import (
 // with the sentinel's account (--mysql-user), which then needs the
 // privileges docs/replication.md lists; the poller's connection is never
 // used for them.
-func switchoverRoutes(cfg *ServeConfig, logger *slog.Logger) httpserver.Routes {
+func switchoverRoutes(cfg *ServeConfig, tokens *httpserver.Tokens, logger *slog.Logger) httpserver.Routes {
 	db, err := switchover.Open(cfg.MySQLAddr, cfg.MySQLUser, cfg.MySQLPassword, cfg.Timeout)
 	if err != nil {
 		// Only a malformed configuration fails here (nothing is dialled);
@@ -30,7 +30,7 @@ func switchoverRoutes(cfg *ServeConfig, logger *slog.Logger) httpserver.Routes {
 		return httpserver.RoutesFunc(func(*http.ServeMux) {})
 	}
 	srv := &switchover.DB{DB: db, ReplicationUser: cfg.ReplicationUser, ReplicationPassword: cfg.ReplicationPassword}
-	return switchover.New(srv, switchover.Config{Tokens: cfg.tokens(logger.With("component", "tokens")), Logger: logger, StepTimeout: max(switchover.DefaultStepTimeout, cfg.Timeout)})
+	return switchover.New(srv, switchover.Config{Tokens: tokens, Logger: logger, StepTimeout: max(switchover.DefaultStepTimeout, cfg.Timeout)})
 }
 
 // SwitchoverConfig is everything `switchover` needs.
