@@ -18,7 +18,6 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
-	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/kube"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
@@ -61,11 +60,11 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	}
 	defer rb.client.Close()
 	eff, eps, source, client, clientTLS, serverTLS := rb.eff, rb.eps, rb.source, rb.client, rb.clientTLS, rb.serverTLS
-	mx := newMetrics()
-	instance := newInstanceID()
-	jr := openJournal(cfg.eventsFile(), cfg.NodeName, instance, "run", logger)
-	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), cfg.judge(), health.Sampler[galera.Sample](client))
-	peers := peer.NewTokensClient(cfg.tokens(logger.With("component", "tokens")), clientTLS, cfg.PeerTimeout)
+	tokens := cfg.tokens(logger.With("component", "tokens"))
+	n := newNode(nodeConfig{Name: cfg.NodeName, Command: "run", EventsFile: cfg.eventsFile(), Poller: cfg.poller(logger, nil), Tokens: tokens},
+		cfg.judge(), health.Sampler[galera.Sample](client), metrics.Galera, logger)
+	poller, jr := n.Poller, n.Journal
+	peers := peer.NewTokensClient(tokens, clientTLS, cfg.PeerTimeout)
 	defer peers.Close()
 	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
 	defer reaper.Close()
@@ -78,7 +77,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 
 	loop := &recovery.Loop{Expected: cfg.ExpectedSize, Source: source, Peers: peers, GcommPort: cfg.GcommPort,
 		Interval: cfg.DecideInterval, Logger: logger.With("component", "recovery")}
-	m, writers, isWriter, mux := wireMember(cfg, poller, mx, jr, instance, loop, db, peers, source, logger)
+	m, writers, isWriter, mux := wireMember(cfg, n, tokens, loop, db, peers, source, logger)
 	logger.Info("run mode", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
 		"agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"peers", source.String(), "expected_size", cfg.ExpectedSize, "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,
@@ -91,7 +90,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 		Sample: freshSample(poller, cfg.MaxStaleness), Saved: m.SetLastView, Every: cfg.DecideInterval,
 		Logger: logger.With("component", "view")}
 	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, dirs.Run, writers.Run, views.Run, func(ctx context.Context) {
-		if err := eps.serve(ctx, mux, counted[galera.Sample]{poller, mx, jr}, logger); err != nil {
+		if err := n.serve(ctx, eps, mux); err != nil {
 			logger.Error("serving endpoints", "err", err)
 		}
 	})
@@ -102,7 +101,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 		defer writerLabel(ctx, cfg, kc, isWriter, logger)()
 	}
 	err = m.Run(ctx)
-	stopped(jr, err)
+	n.stopped(err)
 	return err
 }
 
@@ -188,12 +187,11 @@ func openRun(ctx context.Context, cfg *RunConfig, check func(mariadbd.Effective)
 // wireMember builds the member, its writer view (with the handover
 // between the probe handlers, the drain and the peer API), whether
 // /writerz answers 200 now, and the mux of every endpoint.
-func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metrics.Metrics, jr *journal.Journal, instance string,
+func wireMember(cfg *RunConfig, n *node[galera.Sample], tokens *httpserver.Tokens,
 	loop *recovery.Loop, db *mariadbd.Runner, peers *peer.Client, source discovery.Source, logger *slog.Logger) (*member.Member, *member.WriterView, func() bool, *http.ServeMux) {
-	h := health.NewHandlers(poller)
-	metrics.Watch(mx, poller, h, metrics.Galera)
+	poller, h := n.Poller, n.Handlers
 	mcfg := cfg.member()
-	mcfg.WriterUntil, mcfg.Events, mcfg.InstanceID = h.WriterUntil, jr.Add, instance
+	mcfg.WriterUntil, mcfg.Events, mcfg.InstanceID = h.WriterUntil, n.Journal.Add, n.Instance
 	m := member.New(mcfg, poller, readyAt(poller), cfg.MaxStaleness, loop, db, secondSignal, logger)
 	if cfg.ForceBootstrap != "" && cfg.ForceBootstrap == cfg.NodeName {
 		logger.Warn("bootstrap override set by flag: this member may bootstrap without the others; remove the flag once the cluster is back", "node", cfg.NodeName)
@@ -202,14 +200,14 @@ func wireMember(cfg *RunConfig, poller *health.Poller[galera.Sample], mx *metric
 	writers := &member.WriterView{Self: cfg.NodeName, Source: source, Peers: peers, State: m.State,
 		Every: min(cfg.PollInterval, time.Second), Changes: poller.Changes()}
 	h.SetWriterView(writers.Lowest, cfg.WriterHandover)
-	api := m.PeerAPI(cfg.tokens(logger.With("component", "tokens")), logger.With("component", "peer-api"))
+	api := m.PeerAPI(tokens, logger.With("component", "peer-api"))
 	api.Changed = writers.Kick
 	api.Forward = m.ForwardOverride(peers)
-	metrics.Member(mx, m.State, m.Seen)
+	metrics.Member(n.Metrics, m.State, m.Seen)
 	pg := &page.Page{Peers: source.Peers, Client: peers, Timeout: cfg.PeerTimeout}
 	h.SetPage(pg, page.Wants)
 	isWriter := func() bool { return h.Writer(time.Now()).Role == readiness.Writer }
-	return m, writers, isWriter, httpserver.NewMux(h, admin(h, cfg.tokens(logger.With("component", "tokens")), logger), api, mx.Routes(), jr.Routes(), pg.Routes())
+	return m, writers, isWriter, n.mux(api, pg.Routes())
 }
 
 // freshSample is the poller's last sample while it is fresh enough to

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
-	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
@@ -27,9 +26,6 @@ import (
 // returns, after mariadbd has stopped. When ready is non-nil it receives
 // the listen address.
 func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready chan<- string) error {
-	if cfg.ReplicationPassword == "" {
-		return fmt.Errorf("%w: run --mode=replication needs the replication account's password: --replication-password-file or %s", errUsage, replicationPasswordEnv)
-	}
 	kc, err := openKube(cfg)
 	if err != nil {
 		return err
@@ -54,13 +50,11 @@ func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, re
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	defer sampler.Close()
-	mx := newMetrics()
-	instance := newInstanceID()
-	jr := openJournal(cfg.eventsFile(), cfg.NodeName, instance, "run", logger)
-	poller := health.NewPoller(cfg.poller(logger, health.Tee(mx, jr)), cfg.replicaJudge(), health.Sampler[replica.Sample](sampler))
-	h := health.NewHandlers(poller)
-	metrics.Watch(mx, poller, h, metrics.Replica)
-	peers := peer.NewTokensClient(cfg.tokens(logger.With("component", "tokens")), clientTLS, cfg.PeerTimeout)
+	tokens := cfg.tokens(logger.With("component", "tokens"))
+	n := newNode(nodeConfig{Name: cfg.NodeName, Command: "run", EventsFile: cfg.eventsFile(), Poller: cfg.poller(logger, nil), Tokens: tokens},
+		cfg.replicaJudge(), health.Sampler[replica.Sample](sampler), metrics.Replica, logger)
+	poller, h, jr := n.Poller, n.Handlers, n.Journal
+	peers := peer.NewTokensClient(tokens, clientTLS, cfg.PeerTimeout)
 	defer peers.Close()
 	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
 	defer reaper.Close()
@@ -75,14 +69,13 @@ func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, re
 		NodeName: cfg.NodeName, DataDir: cfg.DataDir, Advertise: advertise, Hosts: hosts, FlaggedPrimary: flagged,
 		LocalAddr: cfg.MySQLAddr, LocalUser: cfg.MySQLUser, LocalPassword: cfg.MySQLPassword,
 		ReplicationUser: cfg.ReplicationUser, ReplicationPassword: cfg.ReplicationPassword,
-		Backup:     replmember.BackupConfig{Defaults: defaults, Socket: eff.Socket, RunAs: dcfg.RunAs, Token: cfg.Token, Tokens: cfg.tokens(logger.With("component", "tokens")), TLS: clientTLS},
+		Backup:     replmember.BackupConfig{Defaults: defaults, Socket: eff.Socket, RunAs: dcfg.RunAs, Token: cfg.Token, Tokens: tokens, TLS: clientTLS},
 		DrainDelay: cfg.DrainDelay, DrainTimeout: cfg.DrainTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
 		PollInterval: cfg.PollInterval, DecideInterval: cfg.DecideInterval, Timeout: max(cfg.Timeout, cfg.PeerTimeout, 5*time.Second),
 		MaxStaleness: cfg.MaxStaleness, RetryMin: time.Second, RetryMax: 30 * time.Second, Events: jr.Add,
 	}
 	m := replmember.New(mcfg, poller, db, source, peers, reaper, secondSignal, logger.With("component", "member"))
-	mux := httpserver.NewMux(h, admin(h, cfg.tokens(logger.With("component", "tokens")), logger), mx.Routes(), jr.Routes(), m.Routes(logger.With("component", "peer-api")),
-		switchoverRoutes(&cfg.ServeConfig, cfg.tokens(logger.With("component", "tokens")), logger))
+	mux := n.mux(m.Routes(logger.With("component", "peer-api")), switchoverRoutes(&cfg.ServeConfig, tokens, logger))
 	logger.Info("run mode (replication)", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
 		"agent_check", eps.agentAddr(), "peers", source.String(), "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,
 		"advertise", advertise, "primary_flag", cfg.Primary, "flagged_primary", flagged, "replication_user", cfg.ReplicationUser,
@@ -91,7 +84,7 @@ func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, re
 		ready <- eps.http.Addr().String()
 	}
 	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, func(ctx context.Context) {
-		if err := eps.serve(ctx, mux, counted[replica.Sample]{poller, mx, jr}, logger); err != nil {
+		if err := n.serve(ctx, eps, mux); err != nil {
 			logger.Error("serving endpoints", "err", err)
 		}
 	})
@@ -102,7 +95,7 @@ func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, re
 		defer writerLabel(ctx, cfg, kc, isWriter, logger)()
 	}
 	err = m.Run(ctx)
-	stopped(jr, err)
+	n.stopped(err)
 	return err
 }
 
