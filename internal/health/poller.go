@@ -53,17 +53,17 @@ type Recorder interface {
 	// Polled: one poll took d and failed with err (nil: a sample).
 	Polled(d time.Duration, err error)
 	// VerdictChanged: probe ("ready", "live", "started", "writer") now
-	// answers ok, for reason.
-	VerdictChanged(probe string, ok bool, reason string, at time.Time)
+	// answers v.
+	VerdictChanged(probe string, v readiness.Verdict, at time.Time)
 	// StateChanged: the node's state (Policy.State) is now state.
 	StateChanged(state string, at time.Time)
 }
 
 type noRecorder struct{}
 
-func (noRecorder) Polled(time.Duration, error)                    {}
-func (noRecorder) VerdictChanged(string, bool, string, time.Time) {}
-func (noRecorder) StateChanged(string, time.Time)                 {}
+func (noRecorder) Polled(time.Duration, error)                         {}
+func (noRecorder) VerdictChanged(string, readiness.Verdict, time.Time) {}
+func (noRecorder) StateChanged(string, time.Time)                      {}
 
 // Snapshot is what the poller knows after a poll. It is never modified
 // once published.
@@ -390,18 +390,18 @@ func (p *Poller[S]) maintenance() bool {
 func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 	j := p.judge
 	was, is := p.Ready(prev, now), next.ready
-	if was.OK != is.OK || ReasonClass(was.Reason) != ReasonClass(is.Reason) {
+	if was.OK != is.OK || was.Class != is.Class {
 		level := slog.LevelInfo
 		if !is.OK {
 			level = slog.LevelWarn
 		}
 		p.log.Log(context.Background(), level, "readiness changed", "ready", is.OK, "reason", is.Reason)
-		p.rec.VerdictChanged("ready", is.OK, is.Reason, now)
+		p.rec.VerdictChanged("ready", is, now)
 	}
 	isLive := j.Live(next.Observation, now)
 	if p.notLive.Swap(!isLive.OK) != !isLive.OK {
 		p.log.Warn("liveness changed", "live", isLive.OK, "reason", isLive.Reason)
-		p.rec.VerdictChanged("live", isLive.OK, isLive.Reason, now)
+		p.rec.VerdictChanged("live", isLive, now)
 	}
 	if a, b := prev.Last, next.Last; a != b && b != nil {
 		attrs := j.Policy.LogAttrs(b)
@@ -414,15 +414,17 @@ func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 	}
 	if !prev.EverSettled && next.EverSettled {
 		p.log.Info("node " + j.Policy.SettledName() + " for the first time since start")
-		p.rec.VerdictChanged("started", true, j.Started(next.Observation, now).Reason, now)
+		p.rec.VerdictChanged("started", j.Started(next.Observation, now), now)
 	}
 }
 
 // ReasonClass is a reason without its changing parts (ages, counts,
-// names, details after the first colon): "not Synced: Joining" is "not
-// Synced", "stale: last good sample 4.1s ago: ..." is "stale". Every reason
-// the sentinel gives starts with one of a fixed set of phrases, so the
-// classes are few: fit for a log's change detection and a metric's label.
+// names, details after the first colon).
+//
+// Deprecated: verdicts carry their class (readiness.Verdict.Class); this
+// remains only for the decision metric's reason label in
+// internal/metrics/member.go until the member publishes a typed decision.
+// Nothing may branch on it.
 func ReasonClass(reason string) string {
 	for i, r := range reason {
 		if r == ':' || r == '(' || (r >= '0' && r <= '9') {
@@ -443,9 +445,9 @@ func (t tee) Polled(d time.Duration, err error) {
 	}
 }
 
-func (t tee) VerdictChanged(probe string, ok bool, reason string, at time.Time) {
+func (t tee) VerdictChanged(probe string, v readiness.Verdict, at time.Time) {
 	for _, r := range t {
-		r.VerdictChanged(probe, ok, reason, at)
+		r.VerdictChanged(probe, v, at)
 	}
 }
 
