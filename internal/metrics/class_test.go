@@ -37,7 +37,7 @@ func TestClassLabelValues(t *testing.T) {
 		readiness.ClassStarting: "starting, alive", readiness.ClassNotReady: "not ready", readiness.ClassReady: "ready",
 		readiness.ClassWriter: "writer", readiness.ClassNotWriter: "not the writer", readiness.ClassWritable: "writable",
 		readiness.ClassHandingOver: "writer, handing over",
-		galera.ClassWsrepOff: "wsrep_on=OFF", galera.ClassNotConnected: "not connected to the cluster",
+		galera.ClassWsrepOff:       "wsrep_on=OFF", galera.ClassNotConnected: "not connected to the cluster",
 		galera.ClassNotPrimary: "not Primary", galera.ClassNotWsrepReady: "wsrep_ready=OFF", galera.ClassDesynced: "desynced",
 		galera.ClassNotSynced: "not Synced", galera.ClassRejectingQueries: "rejecting queries", galera.ClassReadOnly: "read_only=ON",
 		replica.ClassNoRole: "read_only=ON and no replica configured", replica.ClassReplicaWritable: "replica is writable",
@@ -94,7 +94,9 @@ func TestClassLabelValues(t *testing.T) {
 		running(func(*replica.Status, *replica.Sample) {}),
 		running(func(r *replica.Status, _ *replica.Sample) { r.LastSQLErrno, r.LastSQLError = 1062, "Duplicate entry" }),
 		running(func(r *replica.Status, _ *replica.Sample) { r.SQLRunning = false }),
-		running(func(r *replica.Status, _ *replica.Sample) { r.IO, r.IOConnectingFor = replica.IOConnecting, time.Minute }),
+		running(func(r *replica.Status, _ *replica.Sample) {
+			r.IO, r.IOConnectingFor = replica.IOConnecting, time.Minute
+		}),
 		running(func(r *replica.Status, _ *replica.Sample) {
 			r.IO, r.IOConnectingFor, r.LastIOErrno, r.LastIOError = replica.IOConnecting, time.Minute, 2003, "Can't connect"
 		}),
