@@ -43,7 +43,7 @@ func (h *Handlers[S]) SetPage(page http.Handler, wants func(*http.Request) bool)
 }
 
 // NewHandlers returns the probe handlers over p.
-func NewHandlers[S any](p *Poller[S]) *Handlers[S] { return &Handlers[S]{poller: p, now: time.Now} }
+func NewHandlers[S any](p *Poller[S]) *Handlers[S] { return &Handlers[S]{poller: p, now: p.cfg.Now} }
 
 // Endpoints are the paths whose answers Handlers counts, in the order of
 // Requests.
