@@ -13,8 +13,9 @@ package readiness
 import (
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/oneline"
 )
 
 // Verdict is an answer to one probe: OK, the class of the rule that
@@ -200,14 +201,14 @@ func (j Judge[S]) gate(o Observation[S], now time.Time) (Verdict, bool) {
 	case o.Hold != "":
 		return Fail(ClassNotStarted, "not started: "+o.Hold), true
 	case o.Last == nil && o.Err != nil:
-		return Fail(ClassNoSample, "no sample yet: "+OneLine(o.Err)), true
+		return Fail(ClassNoSample, "no sample yet: "+oneline.Error(o.Err)), true
 	case o.Last == nil:
 		return Fail(ClassNoSample, "no sample yet"), true
 	}
 	if age := o.Age(now); age > j.Limits.MaxStaleness {
 		r := fmt.Sprintf("stale: last good sample %.1fs ago", age.Seconds())
 		if o.Err != nil {
-			r += ": " + OneLine(o.Err)
+			r += ": " + oneline.Error(o.Err)
 		}
 		return Fail(ClassStale, r), true
 	}
@@ -259,16 +260,16 @@ func (j Judge[S]) Live(o Observation[S], now time.Time) Verdict {
 		return Pass(ClassAlive, "alive: "+j.Policy.State(o.Last))
 	}
 	if o.Last == nil {
-		return Pass(ClassAlive, "alive: starting, not answering yet: "+OneLine(o.Err))
+		return Pass(ClassAlive, "alive: starting, not answering yet: "+oneline.Error(o.Err))
 	}
 	if j.Policy.Busy(o.Last) {
-		return Pass(ClassAlive, "alive: "+j.Policy.State(o.Last)+", not answering: "+OneLine(o.Err))
+		return Pass(ClassAlive, "alive: "+j.Policy.State(o.Last)+", not answering: "+oneline.Error(o.Err))
 	}
 	down := now.Sub(o.FailingSince)
 	if down <= j.Limits.LivenessGrace {
-		return Pass(ClassAlive, fmt.Sprintf("alive: not answering for %.1fs (grace %s): %s", down.Seconds(), j.Limits.LivenessGrace, OneLine(o.Err)))
+		return Pass(ClassAlive, fmt.Sprintf("alive: not answering for %.1fs (grace %s): %s", down.Seconds(), j.Limits.LivenessGrace, oneline.Error(o.Err)))
 	}
-	return Fail(ClassUnresponsive, fmt.Sprintf("unresponsive for %.1fs: %s", down.Seconds(), OneLine(o.Err)))
+	return Fail(ClassUnresponsive, fmt.Sprintf("unresponsive for %.1fs: %s", down.Seconds(), oneline.Error(o.Err)))
 }
 
 // Watched reports whether the stall rule watches o, and describes the
@@ -289,7 +290,7 @@ func (j Judge[S]) Watched(o Observation[S]) (what string, watched bool) {
 		return "", false
 	}
 	if !o.FailingSince.IsZero() {
-		return j.Policy.State(o.Last) + ", not answering: " + OneLine(o.Err), true
+		return j.Policy.State(o.Last) + ", not answering: " + oneline.Error(o.Err), true
 	}
 	return j.Policy.State(o.Last) + ", " + pp.Progress(o.Last), true
 }
@@ -390,12 +391,4 @@ func (j Judge[S]) Writer(o Observation[S], now time.Time, ready Verdict, lowestR
 		return WriterVerdict{Unfit, class, reason}
 	}
 	return WriterVerdict{Standby, class, reason}
-}
-
-// OneLine flattens an error to one line of single-spaced words.
-func OneLine(err error) string {
-	if err == nil {
-		return "no error"
-	}
-	return strings.Join(strings.Fields(err.Error()), " ")
 }

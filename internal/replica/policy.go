@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/oneline"
 	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 )
 
@@ -82,7 +83,7 @@ func (p Policy) replicating(r *Status) (readiness.Verdict, bool) {
 	fail := readiness.Fail
 	switch {
 	case r.LastSQLErrno != 0:
-		return fail(ClassSQLError, fmt.Sprintf("replication SQL error %d: %s", r.LastSQLErrno, oneLine(r.LastSQLError))), true
+		return fail(ClassSQLError, fmt.Sprintf("replication SQL error %d: %s", r.LastSQLErrno, oneline.String(r.LastSQLError))), true
 	case !r.SQLRunning:
 		return fail(ClassSQLStopped, "replication SQL thread not running"), true
 	case r.IO == IOConnecting && r.IOConnectingFor <= p.ConnectGrace:
@@ -91,11 +92,11 @@ func (p Policy) replicating(r *Status) (readiness.Verdict, bool) {
 	case r.IO == IOConnecting:
 		why := fmt.Sprintf("replication IO thread Connecting to %s for %s (more than --replica-connect-grace %s)", r.Primary(), r.IOConnectingFor.Round(100*time.Millisecond), p.ConnectGrace)
 		if r.LastIOErrno != 0 {
-			why += fmt.Sprintf(": error %d: %s", r.LastIOErrno, oneLine(r.LastIOError))
+			why += fmt.Sprintf(": error %d: %s", r.LastIOErrno, oneline.String(r.LastIOError))
 		}
 		return fail(ClassIOConnecting, why), true
 	case r.LastIOErrno != 0:
-		return fail(ClassIOError, fmt.Sprintf("replication IO error %d: %s", r.LastIOErrno, oneLine(r.LastIOError))), true
+		return fail(ClassIOError, fmt.Sprintf("replication IO error %d: %s", r.LastIOErrno, oneline.String(r.LastIOError))), true
 	case r.IO != IOYes:
 		return fail(ClassIOStopped, "replication IO thread not running"), true
 	}
@@ -228,9 +229,9 @@ func (s *Sample) Doc() SampleDoc {
 		d.LastIOErrno, d.LastSQLErrno, d.SQLDelay = r.LastIOErrno, r.LastSQLErrno, r.SQLDelay
 		switch {
 		case r.LastSQLErrno != 0:
-			d.LastError = oneLine(r.LastSQLError)
+			d.LastError = oneline.String(r.LastSQLError)
 		case r.LastIOErrno != 0:
-			d.LastError = oneLine(r.LastIOError)
+			d.LastError = oneline.String(r.LastIOError)
 		}
 	}
 	return d
@@ -249,12 +250,3 @@ func onOff(b bool) string {
 	}
 	return "OFF"
 }
-
-// oneLine keeps a server's error message to one line of single spaces.
-func oneLine(s string) string {
-	return readiness.OneLine(stringError(s))
-}
-
-type stringError string
-
-func (e stringError) Error() string { return string(e) }
