@@ -426,12 +426,11 @@ func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 }
 
 // ReasonClass is a reason without its changing parts (ages, counts,
-// names, details after the first colon).
-//
-// Deprecated: verdicts carry their class (readiness.Verdict.Class); this
-// remains only for the decision metric's reason label in
-// internal/metrics/member.go until the member publishes a typed decision.
-// Nothing may branch on it.
+// names, details after the first colon). Verdicts carry their class
+// (readiness.Verdict.Class) and nothing here uses it: it remains only for
+// the decision metric's reason label in internal/metrics/member.go, until
+// the member publishes a typed decision; then it goes. Nothing may branch
+// on it (package styletest).
 func ReasonClass(reason string) string {
 	for i, r := range reason {
 		if r == ':' || r == '(' || (r >= '0' && r <= '9') {
