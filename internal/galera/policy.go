@@ -25,6 +25,23 @@ var (
 	_ readiness.ProgressPolicy[Sample] = Policy{}
 )
 
+// The classes of Galera's verdicts (readiness.Class): metric label
+// values, fixed once released.
+const (
+	ClassWsrepOff         readiness.Class = "wsrep_on=OFF"
+	ClassNotConnected     readiness.Class = "not connected to the cluster"
+	ClassNotPrimary       readiness.Class = "not Primary"
+	ClassNotWsrepReady    readiness.Class = "wsrep_ready=OFF"
+	ClassDesynced         readiness.Class = "desynced"
+	ClassNotSynced        readiness.Class = "not Synced"
+	ClassRejectingQueries readiness.Class = "rejecting queries"
+	ClassReadOnly         readiness.Class = "read_only=ON"
+	// Writable's own (never a probe's answer: Writable only tells a
+	// standby from an unfit member).
+	ClassNotInPrimary readiness.Class = "not in a Primary component"
+	ClassDonorRejects readiness.Class = "Donor and wsrep_sst_donor_rejects_queries=ON"
+)
+
 // DonorWeight is the load-balancer share, in percent, of a Donor/Desynced
 // node that stays ready (AvailableWhenDonor): it is busy sending a state
 // transfer, so it gets a quarter of its share.
@@ -37,32 +54,32 @@ func (p Policy) Ready(s *Sample) readiness.Verdict {
 	fail := readiness.Fail
 	switch {
 	case !s.WsrepOn:
-		return fail("wsrep_on=OFF: not a Galera node")
+		return fail(ClassWsrepOff, "wsrep_on=OFF: not a Galera node")
 	case !s.Connected:
-		return fail("not connected to the cluster")
+		return fail(ClassNotConnected, "not connected to the cluster")
 	case !s.Primary():
-		return fail("not Primary: " + orDash(s.ClusterStatus))
+		return fail(ClassNotPrimary, "not Primary: "+orDash(s.ClusterStatus))
 	case !s.Ready:
-		return fail("wsrep_ready=OFF")
+		return fail(ClassNotWsrepReady, "wsrep_ready=OFF")
 	case s.Desync:
-		return fail("desynced: wsrep_desync=ON")
+		return fail(ClassDesynced, "desynced: wsrep_desync=ON")
 	}
 	switch {
 	case s.LocalState == StateSynced:
 	case s.LocalState == StateDonor && p.AvailableWhenDonor:
 		if s.SSTDonorRejectsQueries {
-			return fail("not Synced: Donor/Desynced and wsrep_sst_donor_rejects_queries=ON")
+			return fail(ClassNotSynced, "not Synced: Donor/Desynced and wsrep_sst_donor_rejects_queries=ON")
 		}
 	default:
-		return fail("not Synced: " + s.LocalState.String())
+		return fail(ClassNotSynced, "not Synced: "+s.LocalState.String())
 	}
 	if s.RejectQueries != "" && !strings.EqualFold(s.RejectQueries, "NONE") {
-		return fail("rejecting queries: wsrep_reject_queries=" + s.RejectQueries)
+		return fail(ClassRejectingQueries, "rejecting queries: wsrep_reject_queries="+s.RejectQueries)
 	}
 	if s.ReadOnly && !p.AvailableWhenReadOnly {
-		return fail("read_only=ON")
+		return fail(ClassReadOnly, "read_only=ON")
 	}
-	return readiness.Pass(fmt.Sprintf("ready: Primary, %s, size %d", s.LocalState, s.ClusterSize))
+	return readiness.Pass(readiness.ClassReady, fmt.Sprintf("ready: Primary, %s, size %d", s.LocalState, s.ClusterSize))
 }
 
 // Writer decides whether a ready node is the single writer: it has the
@@ -73,9 +90,9 @@ func (p Policy) Ready(s *Sample) readiness.Verdict {
 func (p Policy) Writer(s *Sample, lowestReadyIndex int) readiness.Verdict {
 	want := max(lowestReadyIndex, 0)
 	if s.LocalIndex != want {
-		return readiness.Fail(fmt.Sprintf("not the writer: wsrep_local_index %d, writer is index %d", s.LocalIndex, want))
+		return readiness.Fail(readiness.ClassNotWriter, fmt.Sprintf("not the writer: wsrep_local_index %d, writer is index %d", s.LocalIndex, want))
 	}
-	return readiness.Pass(fmt.Sprintf("writer: wsrep_local_index %d", s.LocalIndex))
+	return readiness.Pass(readiness.ClassWriter, fmt.Sprintf("writer: wsrep_local_index %d", s.LocalIndex))
 }
 
 // Writable decides whether the member could take a write now, ready or
@@ -88,21 +105,21 @@ func (p Policy) Writable(s *Sample) readiness.Verdict {
 	fail := readiness.Fail
 	switch {
 	case !s.WsrepOn:
-		return fail("wsrep_on=OFF")
+		return fail(ClassWsrepOff, "wsrep_on=OFF")
 	case !s.Connected || !s.Primary():
-		return fail("not in a Primary component")
+		return fail(ClassNotInPrimary, "not in a Primary component")
 	case !s.Ready:
-		return fail("wsrep_ready=OFF")
+		return fail(ClassNotWsrepReady, "wsrep_ready=OFF")
 	case s.LocalState != StateSynced && s.LocalState != StateDonor:
-		return fail("not Synced: " + s.LocalState.String())
+		return fail(ClassNotSynced, "not Synced: "+s.LocalState.String())
 	case s.LocalState == StateDonor && s.SSTDonorRejectsQueries:
-		return fail("Donor and wsrep_sst_donor_rejects_queries=ON")
+		return fail(ClassDonorRejects, "Donor and wsrep_sst_donor_rejects_queries=ON")
 	case s.RejectQueries != "" && !strings.EqualFold(s.RejectQueries, "NONE"):
-		return fail("wsrep_reject_queries=" + s.RejectQueries)
+		return fail(ClassRejectingQueries, "wsrep_reject_queries="+s.RejectQueries)
 	case s.ReadOnly:
-		return fail("read_only=ON")
+		return fail(ClassReadOnly, "read_only=ON")
 	}
-	return readiness.Pass("writable")
+	return readiness.Pass(readiness.ClassWritable, "writable")
 }
 
 // Busy: a state transfer or catching up keeps a node alive while it does

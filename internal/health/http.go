@@ -43,7 +43,7 @@ func (h *Handlers[S]) SetPage(page http.Handler, wants func(*http.Request) bool)
 }
 
 // NewHandlers returns the probe handlers over p.
-func NewHandlers[S any](p *Poller[S]) *Handlers[S] { return &Handlers[S]{poller: p, now: time.Now} }
+func NewHandlers[S any](p *Poller[S]) *Handlers[S] { return &Handlers[S]{poller: p, now: p.cfg.Now} }
 
 // Endpoints are the paths whose answers Handlers counts, in the order of
 // Requests.
@@ -218,12 +218,12 @@ func (h *Handlers[S]) writerVerdict(s *Snapshot[S], now time.Time) readiness.Wri
 		}
 	case v.Role == readiness.Standby:
 		if left := time.Duration(h.writerUntil.Load() - now.UnixNano()); left > 0 {
-			v = readiness.WriterVerdict{Role: readiness.Writer,
+			v = readiness.WriterVerdict{Role: readiness.Writer, Class: readiness.ClassHandingOver,
 				Reason: fmt.Sprintf("writer, handing over (%.1fs left): %s", left.Seconds(), v.Reason)}
 		}
 	}
 	if role := int32(v.Role) + 1; h.lastRole.Swap(role) != role {
-		h.poller.rec.VerdictChanged("writer", v.Role == readiness.Writer, v.Reason, now)
+		h.poller.rec.VerdictChanged("writer", v.Verdict(), now)
 	}
 	return v
 }

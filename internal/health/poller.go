@@ -45,6 +45,10 @@ type PollerConfig struct {
 	// (Observation.ProgressAt), for the stall rule: run mode, where the
 	// sentinel runs mariadbd and watches its data directory and output.
 	TrackProgress bool
+	// Now is the poller's clock (nil: time.Now): when samples are taken,
+	// progress is made and verdicts are judged. Tests drive it; the
+	// interval ticker and the poll timeout stay on the real clock.
+	Now func() time.Time
 }
 
 // Recorder hears what the poller sees as it happens, so that a change
@@ -53,17 +57,17 @@ type Recorder interface {
 	// Polled: one poll took d and failed with err (nil: a sample).
 	Polled(d time.Duration, err error)
 	// VerdictChanged: probe ("ready", "live", "started", "writer") now
-	// answers ok, for reason.
-	VerdictChanged(probe string, ok bool, reason string, at time.Time)
+	// answers v.
+	VerdictChanged(probe string, v readiness.Verdict, at time.Time)
 	// StateChanged: the node's state (Policy.State) is now state.
 	StateChanged(state string, at time.Time)
 }
 
 type noRecorder struct{}
 
-func (noRecorder) Polled(time.Duration, error)                    {}
-func (noRecorder) VerdictChanged(string, bool, string, time.Time) {}
-func (noRecorder) StateChanged(string, time.Time)                 {}
+func (noRecorder) Polled(time.Duration, error)                         {}
+func (noRecorder) VerdictChanged(string, readiness.Verdict, time.Time) {}
+func (noRecorder) StateChanged(string, time.Time)                      {}
 
 // Snapshot is what the poller knows after a poll. It is never modified
 // once published.
@@ -126,9 +130,12 @@ func NewPoller[S any](cfg PollerConfig, judge readiness.Judge[S], s Sampler[S]) 
 	if cfg.Recorder != nil {
 		rec = cfg.Recorder
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	p := &Poller[S]{cfg: cfg, judge: judge, sampler: s, log: log.With("component", "poller"), rec: rec,
 		kick: make(chan struct{}, 1), changes: make(chan struct{}, 1)}
-	first := &Snapshot[S]{Observation: readiness.Observation[S]{Started: time.Now()}}
+	first := &Snapshot[S]{Observation: readiness.Observation[S]{Started: cfg.Now()}}
 	if cfg.TrackProgress {
 		p.Progressed("the sentinel started")
 		p.fillProgress(first)
@@ -148,7 +155,7 @@ func (p *Poller[S]) Progressed(what string) {
 	if cur := p.progressWhat.Load(); cur == nil || *cur != what {
 		p.progressWhat.Store(&what)
 	}
-	p.progressAt.Store(time.Now().UnixNano())
+	p.progressAt.Store(p.cfg.Now().UnixNano())
 }
 
 // fillProgress copies the last progress into s.
@@ -172,7 +179,7 @@ func (p *Poller[S]) Watching() bool {
 // store publishes next with its Ready verdict computed once: probes then
 // answer from it without judging again.
 func (p *Poller[S]) store(next *Snapshot[S]) {
-	now := time.Now()
+	now := p.cfg.Now()
 	next.ready = p.judge.Ready(next.Observation, now)
 	next.readyBody = []byte(next.ready.Reason + "\n")
 	next.readyUntil = p.judge.ReadyUntil(next.Observation)
@@ -199,7 +206,7 @@ func (p *Poller[S]) SetHold(reason string) {
 	defer p.mu.Unlock()
 	next := *p.snap.Load()
 	if next.Hold != "" && reason == "" && !next.FailingSince.IsZero() {
-		next.FailingSince = time.Now()
+		next.FailingSince = p.cfg.Now()
 	}
 	if next.Hold != "" && reason == "" {
 		// mariadbd starts now: the stall clock starts with it.
@@ -219,7 +226,7 @@ func (p *Poller[S]) SetMaintenance(on bool) error {
 	if f := p.cfg.MaintenanceFile; f != "" {
 		var err error
 		if on {
-			err = os.WriteFile(f, []byte("drained through the maintenance API at "+time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+			err = os.WriteFile(f, []byte("drained through the maintenance API at "+p.cfg.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
 		} else if err = os.Remove(f); errors.Is(err, fs.ErrNotExist) {
 			err = nil
 		}
@@ -248,7 +255,7 @@ func (p *Poller[S]) republish() {
 	p.setSwitches(&next)
 	p.store(&next)
 	p.mu.Unlock()
-	p.logChange(prev, &next, time.Now())
+	p.logChange(prev, &next, p.cfg.Now())
 }
 
 // setSwitches copies the drain switches into a snapshot; called with mu
@@ -324,11 +331,11 @@ func (p *Poller[S]) pollOnce(ctx context.Context) {
 	next := *prev
 	next.Polls++
 
-	begin := time.Now()
+	begin := p.cfg.Now()
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	s, err := p.sampler.Sample(pctx)
 	cancel()
-	now := time.Now()
+	now := p.cfg.Now()
 	next.PollDuration = now.Sub(begin)
 
 	if err != nil {
@@ -390,18 +397,18 @@ func (p *Poller[S]) maintenance() bool {
 func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 	j := p.judge
 	was, is := p.Ready(prev, now), next.ready
-	if was.OK != is.OK || ReasonClass(was.Reason) != ReasonClass(is.Reason) {
+	if was.OK != is.OK || was.Class != is.Class {
 		level := slog.LevelInfo
 		if !is.OK {
 			level = slog.LevelWarn
 		}
 		p.log.Log(context.Background(), level, "readiness changed", "ready", is.OK, "reason", is.Reason)
-		p.rec.VerdictChanged("ready", is.OK, is.Reason, now)
+		p.rec.VerdictChanged("ready", is, now)
 	}
 	isLive := j.Live(next.Observation, now)
 	if p.notLive.Swap(!isLive.OK) != !isLive.OK {
 		p.log.Warn("liveness changed", "live", isLive.OK, "reason", isLive.Reason)
-		p.rec.VerdictChanged("live", isLive.OK, isLive.Reason, now)
+		p.rec.VerdictChanged("live", isLive, now)
 	}
 	if a, b := prev.Last, next.Last; a != b && b != nil {
 		attrs := j.Policy.LogAttrs(b)
@@ -414,15 +421,16 @@ func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 	}
 	if !prev.EverSettled && next.EverSettled {
 		p.log.Info("node " + j.Policy.SettledName() + " for the first time since start")
-		p.rec.VerdictChanged("started", true, j.Started(next.Observation, now).Reason, now)
+		p.rec.VerdictChanged("started", j.Started(next.Observation, now), now)
 	}
 }
 
 // ReasonClass is a reason without its changing parts (ages, counts,
-// names, details after the first colon): "not Synced: Joining" is "not
-// Synced", "stale: last good sample 4.1s ago: ..." is "stale". Every reason
-// the sentinel gives starts with one of a fixed set of phrases, so the
-// classes are few: fit for a log's change detection and a metric's label.
+// names, details after the first colon). Verdicts carry their class
+// (readiness.Verdict.Class) and nothing here uses it: it remains only for
+// the decision metric's reason label in internal/metrics/member.go, until
+// the member publishes a typed decision; then it goes. Nothing may branch
+// on it (package styletest).
 func ReasonClass(reason string) string {
 	for i, r := range reason {
 		if r == ':' || r == '(' || (r >= '0' && r <= '9') {
@@ -443,9 +451,9 @@ func (t tee) Polled(d time.Duration, err error) {
 	}
 }
 
-func (t tee) VerdictChanged(probe string, ok bool, reason string, at time.Time) {
+func (t tee) VerdictChanged(probe string, v readiness.Verdict, at time.Time) {
 	for _, r := range t {
-		r.VerdictChanged(probe, ok, reason, at)
+		r.VerdictChanged(probe, v, at)
 	}
 }
 

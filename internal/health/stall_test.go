@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,16 +19,17 @@ func TestPollerTracksProgress(t *testing.T) {
 	j := testJudge(time.Second, time.Second)
 	j.Limits.StallTimeout = stall
 	f := &fixedSampler{err: downSampler{}.err()}
-	p := NewPoller(PollerConfig{Interval: time.Hour, Timeout: time.Second, TrackProgress: true}, j, f)
+	clock := newFakeClock()
+	p := NewPoller(PollerConfig{Interval: time.Hour, Timeout: time.Second, TrackProgress: true, Now: clock.Now}, j, f)
 	live := func() (bool, string) {
 		p.pollOnce(context.Background())
-		v := j.Live(p.Snapshot().Observation, time.Now())
+		v := j.Live(p.Snapshot().Observation, clock.Now())
 		return v.OK, v.Reason
 	}
 	if ok, r := live(); !ok || !p.Watching() {
 		t.Fatalf("just started: live %v %q, watching %v", ok, r, p.Watching())
 	}
-	time.Sleep(stall + 20*time.Millisecond)
+	clock.Advance(stall + 20*time.Millisecond)
 	if ok, r := live(); ok || !strings.HasPrefix(r, "stuck: no progress for") || !strings.Contains(r, "last progress: the sentinel started") {
 		t.Fatalf("no progress past the timeout: %v %q", ok, r)
 	}
@@ -38,7 +40,7 @@ func TestPollerTracksProgress(t *testing.T) {
 
 	// A hold is never stuck, and its release starts the clock again.
 	p.SetHold("waiting for peers")
-	time.Sleep(stall + 20*time.Millisecond)
+	clock.Advance(stall + 20*time.Millisecond)
 	if ok, r := live(); !ok || p.Watching() {
 		t.Fatalf("held: live %v %q, watching %v", ok, r, p.Watching())
 	}
@@ -56,14 +58,14 @@ func TestPollerTracksProgress(t *testing.T) {
 		t.Fatalf("joiner: %q", r)
 	}
 	for range 3 {
-		time.Sleep(stall / 2)
+		clock.Advance(stall / 2)
 		js.LastCommitted += 7
 		f.set(js, nil)
 		if ok, r := live(); !ok {
 			t.Fatalf("joiner applying: %q", r)
 		}
 	}
-	time.Sleep(stall + 20*time.Millisecond)
+	clock.Advance(stall + 20*time.Millisecond)
 	if ok, r := live(); ok || !strings.Contains(r, "Joining, wsrep_last_committed 31") {
 		t.Fatalf("joiner standing still: %v %q", ok, r)
 	}
@@ -71,11 +73,11 @@ func TestPollerTracksProgress(t *testing.T) {
 	// Synced: out of the rule, however long nothing moves; a later
 	// fall into Joined starts a fresh clock.
 	f.set(healthy(), nil)
-	time.Sleep(stall + 20*time.Millisecond)
+	clock.Advance(stall + 20*time.Millisecond)
 	if ok, r := live(); !ok || p.Watching() {
 		t.Fatalf("synced: %v %q", ok, r)
 	}
-	time.Sleep(stall + 20*time.Millisecond)
+	clock.Advance(stall + 20*time.Millisecond)
 	joined := healthy()
 	joined.LocalState = galera.StateJoined
 	f.set(joined, nil)
@@ -89,11 +91,12 @@ func TestPollerTracksProgress(t *testing.T) {
 func TestPollerWithoutTracking(t *testing.T) {
 	j := testJudge(time.Second, time.Second)
 	j.Limits.StallTimeout = time.Millisecond
-	p := NewPoller(PollerConfig{Interval: time.Hour, Timeout: time.Second}, j, downSampler{})
+	clock := newFakeClock()
+	p := NewPoller(PollerConfig{Interval: time.Hour, Timeout: time.Second, Now: clock.Now}, j, downSampler{})
 	p.Progressed("mariadbd output")
-	time.Sleep(10 * time.Millisecond)
+	clock.Advance(10 * time.Millisecond)
 	p.pollOnce(context.Background())
-	if v := j.Live(p.Snapshot().Observation, time.Now()); !v.OK || p.Watching() || !p.Snapshot().ProgressAt.IsZero() {
+	if v := j.Live(p.Snapshot().Observation, clock.Now()); !v.OK || p.Watching() || !p.Snapshot().ProgressAt.IsZero() {
 		t.Fatalf("untracked: %+v, watching %v", v, p.Watching())
 	}
 }
@@ -107,4 +110,27 @@ func (f *fixedSampler) set(s galera.Sample, err error) {
 func (downSampler) err() error {
 	_, err := downSampler{}.Sample(context.Background())
 	return err
+}
+
+// fakeClock is a poller's clock that moves only when a test says so: the
+// stall rule's timing is then exact however loaded the machine is.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 )
 
 // FileName is the journal's file in the data directory, and RotatedName
@@ -310,8 +311,9 @@ func parse(r io.Reader, since time.Time) (events []Event, skipped int, err error
 func (j *Journal) Polled(time.Duration, error) {}
 
 // VerdictChanged records a probe's new verdict (health.Recorder).
-func (j *Journal) VerdictChanged(probe string, ok bool, reason string, at time.Time) {
-	j.Add(Event{Time: at, Kind: KindVerdict, Probe: probe, OK: &ok, Reason: reason})
+func (j *Journal) VerdictChanged(probe string, v readiness.Verdict, at time.Time) {
+	ok := v.OK
+	j.Add(Event{Time: at, Kind: KindVerdict, Probe: probe, OK: &ok, Reason: v.Reason})
 }
 
 // StateChanged records the node's new state (health.Recorder).

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 )
 
 func TestAddReadRotate(t *testing.T) {
@@ -19,7 +21,7 @@ func TestAddReadRotate(t *testing.T) {
 	j := Open(path, 600, "node1", "abc", nil)
 	t0 := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC)
 	for i := range 10 {
-		j.VerdictChanged("ready", i%2 == 0, "ready: Primary, Synced, size 3", t0.Add(time.Duration(i)*time.Second))
+		j.VerdictChanged("ready", readiness.Verdict{OK: i%2 == 0, Class: readiness.ClassReady, Reason: "ready: Primary, Synced, size 3"}, t0.Add(time.Duration(i)*time.Second))
 		if err := j.Flush(); err != nil {
 			t.Fatal(err)
 		}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 )
 
 // Namespace prefixes every series of ours.
@@ -108,8 +109,8 @@ func (m *Metrics) Polled(d time.Duration, err error) {
 }
 
 // VerdictChanged records a change of a probe's verdict (health.Recorder).
-func (m *Metrics) VerdictChanged(probe string, ok bool, reason string, at time.Time) {
-	m.changes.WithLabelValues(probe, health.ReasonClass(reason)).Inc()
+func (m *Metrics) VerdictChanged(probe string, v readiness.Verdict, at time.Time) {
+	m.changes.WithLabelValues(probe, string(v.Class)).Inc()
 	m.mu.Lock()
 	m.lastChange[probe] = at
 	m.mu.Unlock()

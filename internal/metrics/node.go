@@ -75,13 +75,13 @@ func (n *node[S]) Collect(ch chan<- prometheus.Metric) {
 	writer := n.handlers.Writer(now)
 	verdicts := map[string]readiness.Verdict{
 		"ready": ready, "live": j.Live(snap.Observation, now), "started": j.Started(snap.Observation, now),
-		"writer": {OK: writer.Role == readiness.Writer, Reason: writer.Reason},
+		"writer": writer.Verdict(),
 	}
 	var stateAge time.Duration
 	for _, probe := range Probes {
 		v := verdicts[probe]
 		emit(verdictDesc, prometheus.GaugeValue, b2f(v.OK), probe)
-		emit(verdictInfoDesc, prometheus.GaugeValue, 1, probe, health.ReasonClass(v.Reason))
+		emit(verdictInfoDesc, prometheus.GaugeValue, 1, probe, string(v.Class))
 		var age time.Duration
 		age, stateAge = n.m.sinceChange(probe, now)
 		emit(verdictAgeDesc, prometheus.GaugeValue, age.Seconds(), probe)

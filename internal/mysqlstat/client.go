@@ -1,17 +1,23 @@
-// Package mysqlstat holds the sentinel's one connection to mariadbd, reads
-// what the readiness policies need through it (wsrep status and variables
-// as galera.Sample; any one-row result such as SHOW REPLICA STATUS), and
-// never opens a second one. It must not judge what it reads: verdicts are
-// the domain packages' (galera) and readiness's.
+// Package mysqlstat holds the connections through which the sentinel
+// watches mariadbd, and reads what the readiness policies need through
+// them (wsrep status and variables as galera.Sample; a replica's state as
+// replica.Sample). Each connection is one Client. There is one to the
+// local server, which every read of it goes through; an asynchronous
+// replica's ReplicaSampler opens one more, to its primary, and only to
+// read the primary's position for the lag. It writes one thing: on a
+// primary with the heartbeat on, the heartbeat row, through the local
+// connection. It must not judge what it reads (verdicts are the domain
+// packages' and readiness's), change a server otherwise (that is
+// replops's), or open any connection but these.
 //
-// Its promises: never more than one connection open and one attempt in
-// flight; every Sample call returns within its context; and a connection
-// attempt is never abandoned in the middle of the MySQL handshake just
-// because one poll ran out of time. Abandoning handshakes is what makes the
-// server count aborted connects against the sentinel's address and, past
-// max_connect_errors, block it (error 1129). A stalled attempt is instead
-// left to finish in the background, bounded by a much longer hard limit,
-// and the poll reports the stall.
+// A Client's promises: never more than one connection open and one
+// attempt in flight; every Sample call returns within its context; and a
+// connection attempt is never abandoned in the middle of the MySQL
+// handshake just because one poll ran out of time. Abandoning handshakes
+// is what makes the server count aborted connects against the sentinel's
+// address and, past max_connect_errors, block it (error 1129). A stalled
+// attempt is instead left to finish in the background, bounded by a much
+// longer hard limit, and the poll reports the stall.
 package mysqlstat
 
 import (
@@ -27,6 +33,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/mysqlconn"
 )
 
 // Config says how to reach mariadbd.
@@ -74,17 +81,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ConnectLimit <= 0 {
 		cfg.ConnectLimit = 60 * time.Second
 	}
-	mc := mysql.NewConfig()
-	mc.User = cfg.User
-	mc.Passwd = cfg.Password
-	if strings.Contains(cfg.Addr, "/") {
-		mc.Net, mc.Addr = "unix", cfg.Addr
-	} else {
-		mc.Net, mc.Addr = "tcp", cfg.Addr
-	}
+	// The shared driver settings, and this connection's own bounds: the
+	// dial as a whole by ConnectLimit (see the package documentation), no
+	// read timeout (each Read's context bounds it, and the server gives up
+	// by max_statement_time).
+	mc := mysqlconn.Config(cfg.Addr, cfg.User, cfg.Password)
 	mc.Timeout = cfg.ConnectLimit
-	mc.AllowNativePasswords = true
-	mc.Logger = discardLogger{}
 	if cfg.StatementTimeout > 0 {
 		// max_statement_time is in seconds (a double).
 		mc.Params = map[string]string{"max_statement_time": fmt.Sprintf("%.3f", cfg.StatementTimeout.Seconds())}
@@ -96,10 +98,6 @@ func New(cfg Config) (*Client, error) {
 	hard, stop := context.WithCancel(context.Background())
 	return &Client{cfg: cfg, connector: connector, hard: hard, stop: stop}, nil
 }
-
-type discardLogger struct{}
-
-func (discardLogger) Print(...any) {}
 
 // Close closes the connection and cancels an attempt in flight; the
 // attempt's goroutine ends at once.

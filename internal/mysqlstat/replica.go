@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/oneline"
 	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
@@ -102,12 +103,12 @@ func (r *ReplicaSampler) Sample(ctx context.Context) (replica.Sample, error) {
 	if s.Role() != replica.RoleReplica {
 		r.gtid.Reset()
 		if hbErr != nil {
-			s.HeartbeatErr = OneError(hbErr)
+			s.HeartbeatErr = oneline.Error(hbErr)
 		}
 		return s, nil
 	}
 	if hbErr != nil {
-		s.HeartbeatErr = OneError(hbErr)
+		s.HeartbeatErr = oneline.Error(hbErr)
 	}
 	s.Lag = r.lag(ctx, &s, hbErr)
 	return s, nil
@@ -145,7 +146,7 @@ func (r *ReplicaSampler) lag(ctx context.Context, s *replica.Sample, hbErr error
 		if !r.primarySeen && r.cfg.Primary == "" {
 			return replica.SecondsBehindLag(s.Replica)
 		}
-		l := replica.UnknownLag("primary " + addr + " not answering: " + OneError(err))
+		l := replica.UnknownLag("primary " + addr + " not answering: " + oneline.Error(err))
 		if floor, ok := r.gtid.Oldest(s.At); ok {
 			l.AtLeast = floor.Seconds()
 		}
@@ -352,6 +353,3 @@ func (q Querier) Exec(query string) error {
 	_, err := ec.ExecContext(q.ctx, query, nil)
 	return err
 }
-
-// OneError flattens an error to one line.
-func OneError(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/oneline"
 )
 
 // ErrOverrideRejected is returned by a Bootstrap hook that cannot take the
@@ -104,7 +104,7 @@ func (s *Server) bootstrap(w http.ResponseWriter, r *http.Request) {
 			if errors.As(ferr, &se) && se.Code/100 == 4 {
 				code = se.Code
 			}
-			http.Error(w, fmt.Sprintf("forwarding the override to %s: %s", node, oneLine(ferr)), code)
+			http.Error(w, fmt.Sprintf("forwarding the override to %s: %s", node, oneline.Error(ferr)), code)
 			return
 		}
 		answer.Addr = addr
@@ -126,5 +126,3 @@ func (s *Server) bootstrap(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 	fmt.Fprintln(w, answer.Message)
 }
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -40,30 +40,56 @@ func TestWalk(t *testing.T) {
 }
 
 // TestDirWatcher reports a change of the directory, not a directory that
-// stands still, and walks only while Active.
+// stands still, and walks only while Active. It waits on the watcher's own
+// rounds, never on the clock: the watcher asks Active at the start of
+// every round, so once it has asked twice after a change, a whole walk
+// that began after the change has been reported.
 func TestDirWatcher(t *testing.T) {
 	dir := t.TempDir()
 	var mu sync.Mutex
 	var got []string
-	active := true
+	active, asked := true, 0
 	var logs bytes.Buffer
-	w := &DirWatcher{Dir: dir, Every: 20 * time.Millisecond, MinBytes: 1000,
-		Active:     func() bool { mu.Lock(); defer mu.Unlock(); return active },
+	w := &DirWatcher{Dir: dir, Every: time.Millisecond, MinBytes: 1000,
+		Active:     func() bool { mu.Lock(); defer mu.Unlock(); asked++; return active },
 		Progressed: func(what string) { mu.Lock(); got = append(got, what); mu.Unlock() },
 		Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
-	time.Sleep(100 * time.Millisecond)
+	// rounds waits until the watcher has finished n more rounds that
+	// began after the call.
+	rounds := func(n int) {
+		t.Helper()
+		mu.Lock()
+		want := asked + n + 1
+		mu.Unlock()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			mu.Lock()
+			a := asked
+			mu.Unlock()
+			if a >= want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the watcher did %d of %d rounds in 10s", a-(want-n-1), n)
+			}
+		}
+	}
+	rounds(3)
 	if n := count(); n != 1 {
 		t.Fatalf("%d reports for a directory that stood still (want the first walk only): %q", n, got)
 	}
-	part := filepath.Join(dir, "sst.part")
-	if err := os.WriteFile(part, make([]byte, 2048), 0o644); err != nil {
+	// The file appears whole (a rename), so no walk sees it empty.
+	part, staged := filepath.Join(dir, "sst.part"), filepath.Join(t.TempDir(), "sst.part")
+	if err := os.WriteFile(staged, make([]byte, 2048), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	if err := os.Rename(staged, part); err != nil {
+		t.Fatal(err)
+	}
+	rounds(1)
 	if n := count(); n != 2 || got[1] != "data directory 1 files, 2.0 KiB" {
 		t.Fatalf("after a new file: %q", got)
 	}
@@ -77,7 +103,7 @@ func TestDirWatcher(t *testing.T) {
 		if _, err := f.Write(make([]byte, 300)); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		rounds(1)
 	}
 	if n := count(); n != 2 {
 		t.Fatalf("900 bytes appended counted as progress: %q", got)
@@ -85,7 +111,7 @@ func TestDirWatcher(t *testing.T) {
 	if _, err := f.Write(make([]byte, 200)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	rounds(1)
 	if n := count(); n != 3 || got[2] != "data directory 1 files, 3.1 KiB" {
 		t.Fatalf("after appends that add up to MinBytes: %q", got)
 	}
@@ -95,7 +121,7 @@ func TestDirWatcher(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "more"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	rounds(3)
 	cancel()
 	<-done
 	if n := count(); n != 3 {

@@ -13,21 +13,60 @@ package readiness
 import (
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/oneline"
 )
 
-// Verdict is an answer to one probe: OK, and a one-line reason.
+// Verdict is an answer to one probe: OK, the class of the rule that
+// decided it, and a one-line reason for people.
 type Verdict struct {
-	OK     bool
+	OK bool
+	// Class names the rule that decided, without the reason's changing
+	// parts: what logs detect changes on and what metric labels carry.
+	Class  Class
 	Reason string
 }
 
-// Pass and Fail build verdicts.
-func Pass(reason string) Verdict { return Verdict{OK: true, Reason: reason} }
+// Pass and Fail build verdicts: every verdict names its class.
+func Pass(class Class, reason string) Verdict { return Verdict{OK: true, Class: class, Reason: reason} }
 
 // Fail builds a failing verdict.
-func Fail(reason string) Verdict { return Verdict{Reason: reason} }
+func Fail(class Class, reason string) Verdict { return Verdict{Class: class, Reason: reason} }
+
+// Class is the kind of a verdict, set by the rule that made it. Its
+// value is the label value of the sentinel_verdict_info and
+// verdict_changes_total metrics, which users' alerts match: a class's
+// value never changes once released (the reason's wording may).
+// Domain policies define their own classes beside these.
+type Class string
+
+// The classes of the generic rules.
+const (
+	ClassMaintenance  Class = "maintenance"      // the operator's drain, or the sentinel stops
+	ClassNotStarted   Class = "not started"      // run mode holds mariadbd back
+	ClassNoSample     Class = "no sample yet"    // nothing answered yet
+	ClassStale        Class = "stale"            // the last good sample is too old
+	ClassAlive        Class = "alive"            // Live passes
+	ClassStuck        Class = "stuck"            // the stall rule
+	ClassUnresponsive Class = "unresponsive for" // not answering past the grace
+	ClassStarted      Class = "started"          // Started passes: settled once
+	ClassStarting     Class = "starting, alive"  // Started passes on Live while the first transfer runs
+	ClassNotReady     Class = "not ready"        // Writer on a node that is not ready
+	ClassReady        Class = "ready"            // a domain's Ready passes
+	ClassWriter       Class = "writer"           // a domain's Writer passes
+	ClassNotWriter    Class = "not the writer"   // a domain's Writer fails
+	ClassWritable     Class = "writable"         // a domain's Writable passes
+	// A standby that was the writer a moment ago answers as the writer
+	// while the handover window runs (package health).
+	ClassHandingOver Class = "writer, handing over"
+)
+
+// ClassNotSettled is the class of Started failing: "not yet Synced since
+// start" for Galera, named after the policy's settled state.
+func ClassNotSettled(settledName string) Class {
+	return Class("not yet " + settledName + " since start")
+}
 
 // Policy is a domain's half of the verdicts over its own sample type S.
 // Every method is pure and is called only with a sample the generic checks
@@ -156,22 +195,22 @@ func (j Judge[S]) Ready(o Observation[S], now time.Time) Verdict {
 func (j Judge[S]) gate(o Observation[S], now time.Time) (Verdict, bool) {
 	switch {
 	case o.Stopping:
-		return Fail("maintenance: shutting down"), true
+		return Fail(ClassMaintenance, "maintenance: shutting down"), true
 	case o.Maintenance:
-		return Fail("maintenance"), true
+		return Fail(ClassMaintenance, "maintenance"), true
 	case o.Hold != "":
-		return Fail("not started: " + o.Hold), true
+		return Fail(ClassNotStarted, "not started: "+o.Hold), true
 	case o.Last == nil && o.Err != nil:
-		return Fail("no sample yet: " + OneLine(o.Err)), true
+		return Fail(ClassNoSample, "no sample yet: "+oneline.Error(o.Err)), true
 	case o.Last == nil:
-		return Fail("no sample yet"), true
+		return Fail(ClassNoSample, "no sample yet"), true
 	}
 	if age := o.Age(now); age > j.Limits.MaxStaleness {
 		r := fmt.Sprintf("stale: last good sample %.1fs ago", age.Seconds())
 		if o.Err != nil {
-			r += ": " + OneLine(o.Err)
+			r += ": " + oneline.Error(o.Err)
 		}
-		return Fail(r), true
+		return Fail(ClassStale, r), true
 	}
 	return Verdict{}, false
 }
@@ -206,31 +245,31 @@ var Forever = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // peers, and a restart cannot help it.
 func (j Judge[S]) Live(o Observation[S], now time.Time) Verdict {
 	if o.Hold != "" {
-		return Pass("alive: " + o.Hold)
+		return Pass(ClassAlive, "alive: "+o.Hold)
 	}
 	if what, watched := j.Watched(o); watched {
 		if idle := now.Sub(o.ProgressAt); idle > j.Limits.StallTimeout {
-			return Fail(fmt.Sprintf("stuck: no progress for %s (state transfer: %s; last progress: %s; --stall-timeout %s)",
+			return Fail(ClassStuck, fmt.Sprintf("stuck: no progress for %s (state transfer: %s; last progress: %s; --stall-timeout %s)",
 				idle.Truncate(time.Second), what, orNone(o.Progress), j.Limits.StallTimeout))
 		}
 	}
 	if o.FailingSince.IsZero() {
 		if o.Last == nil {
-			return Pass("alive: starting")
+			return Pass(ClassAlive, "alive: starting")
 		}
-		return Pass("alive: " + j.Policy.State(o.Last))
+		return Pass(ClassAlive, "alive: "+j.Policy.State(o.Last))
 	}
 	if o.Last == nil {
-		return Pass("alive: starting, not answering yet: " + OneLine(o.Err))
+		return Pass(ClassAlive, "alive: starting, not answering yet: "+oneline.Error(o.Err))
 	}
 	if j.Policy.Busy(o.Last) {
-		return Pass("alive: " + j.Policy.State(o.Last) + ", not answering: " + OneLine(o.Err))
+		return Pass(ClassAlive, "alive: "+j.Policy.State(o.Last)+", not answering: "+oneline.Error(o.Err))
 	}
 	down := now.Sub(o.FailingSince)
 	if down <= j.Limits.LivenessGrace {
-		return Pass(fmt.Sprintf("alive: not answering for %.1fs (grace %s): %s", down.Seconds(), j.Limits.LivenessGrace, OneLine(o.Err)))
+		return Pass(ClassAlive, fmt.Sprintf("alive: not answering for %.1fs (grace %s): %s", down.Seconds(), j.Limits.LivenessGrace, oneline.Error(o.Err)))
 	}
-	return Fail(fmt.Sprintf("unresponsive for %.1fs: %s", down.Seconds(), OneLine(o.Err)))
+	return Fail(ClassUnresponsive, fmt.Sprintf("unresponsive for %.1fs: %s", down.Seconds(), oneline.Error(o.Err)))
 }
 
 // Watched reports whether the stall rule watches o, and describes the
@@ -251,7 +290,7 @@ func (j Judge[S]) Watched(o Observation[S]) (what string, watched bool) {
 		return "", false
 	}
 	if !o.FailingSince.IsZero() {
-		return j.Policy.State(o.Last) + ", not answering: " + OneLine(o.Err), true
+		return j.Policy.State(o.Last) + ", not answering: " + oneline.Error(o.Err), true
 	}
 	return j.Policy.State(o.Last) + ", " + pp.Progress(o.Last), true
 }
@@ -271,16 +310,17 @@ func orNone(s string) string {
 // with a deadline of its own.
 func (j Judge[S]) Started(o Observation[S], now time.Time) Verdict {
 	if o.EverSettled {
-		return Pass("started: has been " + j.Policy.SettledName())
+		return Pass(ClassStarted, "started: has been "+j.Policy.SettledName())
 	}
 	if j.Limits.StallTimeout > 0 && !o.ProgressAt.IsZero() {
 		v := j.Live(o, now)
 		if v.OK {
+			v.Class = ClassStarting
 			v.Reason = "starting, alive: not yet " + j.Policy.SettledName() + " since start (" + v.Reason + ")"
 		}
 		return v
 	}
-	return Fail("not yet " + j.Policy.SettledName() + " since start")
+	return Fail(ClassNotSettled(j.Policy.SettledName()), "not yet "+j.Policy.SettledName()+" since start")
 }
 
 // Role is a member's part in single-writer routing, as /writerz answers.
@@ -308,10 +348,17 @@ func (r Role) String() string {
 	return "unfit"
 }
 
-// WriterVerdict is a Role with its one-line reason.
+// WriterVerdict is a Role with the class of the rule that decided it and
+// its one-line reason.
 type WriterVerdict struct {
 	Role   Role
+	Class  Class
 	Reason string
+}
+
+// Verdict is w as a pass/fail verdict: it passes for the writer alone.
+func (w WriterVerdict) Verdict() Verdict {
+	return Verdict{OK: w.Role == Writer, Class: w.Class, Reason: w.Reason}
 }
 
 // Writer decides this node's part in single-writer routing at now, from
@@ -325,31 +372,23 @@ func (j Judge[S]) Writer(o Observation[S], now time.Time, ready Verdict, lowestR
 		v := j.Policy.Writer(o.Last, lowestReady)
 		switch {
 		case v.OK:
-			return WriterVerdict{Writer, v.Reason}
+			return WriterVerdict{Writer, v.Class, v.Reason}
 		case !j.Policy.Writable(o.Last).OK:
 			// Ready for reads and unable to take a write (an
 			// asynchronous replica, a read-only node kept ready).
-			return WriterVerdict{Unfit, v.Reason}
+			return WriterVerdict{Unfit, v.Class, v.Reason}
 		}
-		return WriterVerdict{Standby, v.Reason}
+		return WriterVerdict{Standby, v.Class, v.Reason}
 	}
-	reason := ready.Reason
+	class, reason := ready.Class, ready.Reason
 	if !o.Maintenance && !o.Stopping {
-		reason = "not ready: " + ready.Reason
+		class, reason = ClassNotReady, "not ready: "+ready.Reason
 	}
 	if o.Hold != "" || o.Last == nil || o.Age(now) > j.Limits.MaxStaleness {
-		return WriterVerdict{Unfit, reason}
+		return WriterVerdict{Unfit, class, reason}
 	}
 	if w := j.Policy.Writable(o.Last); !w.OK {
-		return WriterVerdict{Unfit, reason}
+		return WriterVerdict{Unfit, class, reason}
 	}
-	return WriterVerdict{Standby, reason}
-}
-
-// OneLine flattens an error to one line of single-spaced words.
-func OneLine(err error) string {
-	if err == nil {
-		return "no error"
-	}
-	return strings.Join(strings.Fields(err.Error()), " ")
+	return WriterVerdict{Standby, class, reason}
 }

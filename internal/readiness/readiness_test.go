@@ -21,22 +21,22 @@ type policy struct{}
 
 func (policy) Ready(s *sample) Verdict {
 	if !s.up {
-		return Fail("down")
+		return Fail("down", "down")
 	}
-	return Pass("up")
+	return Pass(ClassReady, "up")
 }
 
 func (policy) Writer(s *sample, lowest int) Verdict {
 	if s.rank != max(lowest, 0) {
-		return Fail("not the writer")
+		return Fail(ClassNotWriter, "not the writer")
 	}
-	return Pass("writer")
+	return Pass(ClassWriter, "writer")
 }
 func (policy) Writable(s *sample) Verdict {
 	if s.split {
-		return Fail("split")
+		return Fail("split", "split")
 	}
-	return Pass("writable")
+	return Pass(ClassWritable, "writable")
 }
 func (policy) Busy(s *sample) bool          { return s.busy }
 func (policy) Settled(s *sample) bool       { return s.settled }

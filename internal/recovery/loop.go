@@ -12,6 +12,7 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/oneline"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 )
 
@@ -87,7 +88,7 @@ func (l *Loop) Run(ctx context.Context) (Plan, error) {
 		plan, err := l.Once(ctx)
 		if l.OnDecision != nil {
 			if err != nil {
-				l.OnDecision(galera.Decision{Action: galera.Wait, Reason: "cannot decide: " + oneLine(err)})
+				l.OnDecision(galera.Decision{Action: galera.Wait, Reason: "cannot decide: " + oneline.Error(err)})
 			} else {
 				l.OnDecision(plan.Decision)
 			}
@@ -164,7 +165,7 @@ func (l *Loop) look(ctx context.Context, self galera.Member) (galera.View, []str
 			hosts = append(hosts, host)
 		}
 		if a.Err != nil {
-			msg := oneLine(a.Err)
+			msg := oneline.Error(a.Err)
 			if peer.IsTokenRefused(a.Err) {
 				msg += " (it refuses every token of this member: give the members the same tokens, see token rotation in the README)"
 				if name, ok := l.primaryRefusing(ctx, a.Addr); ok {
@@ -230,5 +231,3 @@ func GcommAddress(hosts []string, port int) string {
 	}
 	return "gcomm://" + strings.Join(parts, ",")
 }
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

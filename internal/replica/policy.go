@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/oneline"
 	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 )
 
@@ -24,6 +25,26 @@ type Policy struct {
 
 var _ readiness.Policy[Sample] = Policy{}
 
+// The classes of replication's verdicts (readiness.Class): metric label
+// values, fixed once released.
+const (
+	ClassNoRole          readiness.Class = "read_only=ON and no replica configured"
+	ClassReplicaWritable readiness.Class = "replica is writable"
+	ClassLagging         readiness.Class = "lagging"
+	ClassLagUnknown      readiness.Class = "lag unknown"
+	ClassSQLError        readiness.Class = "replication SQL error"
+	ClassSQLStopped      readiness.Class = "replication SQL thread not running"
+	// ClassIOConnecting: before classes were typed, this label was cut
+	// from the reason at the first digit or colon, so it held the
+	// primary's host name when that had no digit ("... Connecting to
+	// db-a"); the value is now the one a numeric address gave.
+	ClassIOConnecting readiness.Class = "replication IO thread Connecting to"
+	ClassIOError      readiness.Class = "replication IO error"
+	ClassIOStopped    readiness.Class = "replication IO thread not running"
+	// Writable's own: never a probe's answer.
+	ClassAReplica readiness.Class = "a replica"
+)
+
 // Ready decides whether a fresh sample may take client traffic. A primary
 // must be writable. A replica must have both threads running (the IO
 // thread may be Connecting for ConnectGrace), no replication error, be
@@ -33,27 +54,27 @@ func (p Policy) Ready(s *Sample) readiness.Verdict {
 	fail := readiness.Fail
 	switch s.Role() {
 	case RolePrimary:
-		return readiness.Pass("ready: primary, writable")
+		return readiness.Pass(readiness.ClassReady, "ready: primary, writable")
 	case RoleUnknown:
-		return fail("read_only=ON and no replica configured: neither a writable primary nor a replica")
+		return fail(ClassNoRole, "read_only=ON and no replica configured: neither a writable primary nor a replica")
 	}
 	r := s.Replica
 	if v, bad := p.replicating(r); bad {
 		return v
 	}
 	if !s.ReadOnly {
-		return fail("replica is writable (read_only=OFF): a write here would diverge it from its primary")
+		return fail(ClassReplicaWritable, "replica is writable (read_only=OFF): a write here would diverge it from its primary")
 	}
 	if !s.Lag.Known && s.Lag.AtLeast > p.MaxLag.Seconds() {
-		return fail(fmt.Sprintf("lagging: at least %s behind its primary (%s), more than --max-replica-lag %s", fmtSeconds(s.Lag.AtLeast), LagGTID, p.MaxLag))
+		return fail(ClassLagging, fmt.Sprintf("lagging: at least %s behind its primary (%s), more than --max-replica-lag %s", fmtSeconds(s.Lag.AtLeast), LagGTID, p.MaxLag))
 	}
 	if !s.Lag.Known {
-		return fail("lag unknown: " + s.Lag.Why)
+		return fail(ClassLagUnknown, "lag unknown: "+s.Lag.Why)
 	}
 	if lag := time.Duration(s.Lag.Seconds * float64(time.Second)); lag > p.MaxLag {
-		return fail(fmt.Sprintf("lagging: %s behind its primary (%s), more than --max-replica-lag %s", fmtSeconds(s.Lag.Seconds), s.Lag.Source, p.MaxLag))
+		return fail(ClassLagging, fmt.Sprintf("lagging: %s behind its primary (%s), more than --max-replica-lag %s", fmtSeconds(s.Lag.Seconds), s.Lag.Source, p.MaxLag))
 	}
-	return readiness.Pass(fmt.Sprintf("ready: replica of %s, lag %s (%s)", r.Primary(), fmtSeconds(s.Lag.Seconds), s.Lag.Source))
+	return readiness.Pass(readiness.ClassReady, fmt.Sprintf("ready: replica of %s, lag %s (%s)", r.Primary(), fmtSeconds(s.Lag.Seconds), s.Lag.Source))
 }
 
 // replicating checks a replica's threads and errors; bad is set with the
@@ -62,22 +83,22 @@ func (p Policy) replicating(r *Status) (readiness.Verdict, bool) {
 	fail := readiness.Fail
 	switch {
 	case r.LastSQLErrno != 0:
-		return fail(fmt.Sprintf("replication SQL error %d: %s", r.LastSQLErrno, oneLine(r.LastSQLError))), true
+		return fail(ClassSQLError, fmt.Sprintf("replication SQL error %d: %s", r.LastSQLErrno, oneline.String(r.LastSQLError))), true
 	case !r.SQLRunning:
-		return fail("replication SQL thread not running"), true
+		return fail(ClassSQLStopped, "replication SQL thread not running"), true
 	case r.IO == IOConnecting && r.IOConnectingFor <= p.ConnectGrace:
 		// A reconnect in progress: not yet a fault.
 		return readiness.Verdict{}, false
 	case r.IO == IOConnecting:
 		why := fmt.Sprintf("replication IO thread Connecting to %s for %s (more than --replica-connect-grace %s)", r.Primary(), r.IOConnectingFor.Round(100*time.Millisecond), p.ConnectGrace)
 		if r.LastIOErrno != 0 {
-			why += fmt.Sprintf(": error %d: %s", r.LastIOErrno, oneLine(r.LastIOError))
+			why += fmt.Sprintf(": error %d: %s", r.LastIOErrno, oneline.String(r.LastIOError))
 		}
-		return fail(why), true
+		return fail(ClassIOConnecting, why), true
 	case r.LastIOErrno != 0:
-		return fail(fmt.Sprintf("replication IO error %d: %s", r.LastIOErrno, oneLine(r.LastIOError))), true
+		return fail(ClassIOError, fmt.Sprintf("replication IO error %d: %s", r.LastIOErrno, oneline.String(r.LastIOError))), true
 	case r.IO != IOYes:
-		return fail("replication IO thread not running"), true
+		return fail(ClassIOStopped, "replication IO thread not running"), true
 	}
 	return readiness.Verdict{}, false
 }
@@ -87,9 +108,9 @@ func (p Policy) replicating(r *Status) (readiness.Verdict, bool) {
 // construction, not by a ranking of members.
 func (Policy) Writer(s *Sample, _ int) readiness.Verdict {
 	if s.Role() == RolePrimary {
-		return readiness.Pass("writer: the primary")
+		return readiness.Pass(readiness.ClassWriter, "writer: the primary")
 	}
-	return readiness.Fail("not the writer: a replica")
+	return readiness.Fail(readiness.ClassNotWriter, "not the writer: a replica")
 }
 
 // Writable decides whether the server could take a write now: only a
@@ -97,9 +118,9 @@ func (Policy) Writer(s *Sample, _ int) readiness.Verdict {
 // routing, so it is unfit rather than standing by.
 func (Policy) Writable(s *Sample) readiness.Verdict {
 	if s.Role() == RolePrimary {
-		return readiness.Pass("writable")
+		return readiness.Pass(readiness.ClassWritable, "writable")
 	}
-	return readiness.Fail("a replica (read_only=" + onOff(s.ReadOnly) + ")")
+	return readiness.Fail(ClassAReplica, "a replica (read_only="+onOff(s.ReadOnly)+")")
 }
 
 // Busy: nothing a replica does keeps it alive while it does not answer;
@@ -208,9 +229,9 @@ func (s *Sample) Doc() SampleDoc {
 		d.LastIOErrno, d.LastSQLErrno, d.SQLDelay = r.LastIOErrno, r.LastSQLErrno, r.SQLDelay
 		switch {
 		case r.LastSQLErrno != 0:
-			d.LastError = oneLine(r.LastSQLError)
+			d.LastError = oneline.String(r.LastSQLError)
 		case r.LastIOErrno != 0:
-			d.LastError = oneLine(r.LastIOError)
+			d.LastError = oneline.String(r.LastIOError)
 		}
 	}
 	return d
@@ -229,12 +250,3 @@ func onOff(b bool) string {
 	}
 	return "OFF"
 }
-
-// oneLine keeps a server's error message to one line of single spaces.
-func oneLine(s string) string {
-	return readiness.OneLine(stringError(s))
-}
-
-type stringError string
-
-func (e stringError) Error() string { return string(e) }

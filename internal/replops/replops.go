@@ -15,42 +15,21 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	"github.com/galera-sentinel/galera-sentinel/internal/mysqlconn"
 )
 
-// Open returns a small pool to one server: addr is host:port or the path
-// of a unix socket (anything with a slash). timeout bounds each connect,
-// read and write. Parameters are interpolated on the client (with the
-// driver's escaping), so that statements the server cannot prepare
-// (CHANGE MASTER, CREATE USER) take them too. It does not connect.
+// Open returns the pool to one server that these operations take
+// (mysqlconn.Pool: at most two connections, each dial bounded by timeout,
+// every statement by its context, parameters interpolated on the client
+// so that CHANGE MASTER and CREATE USER take them). addr is host:port or
+// the path of a unix socket. It does not connect.
 func Open(addr, user, password string, timeout time.Duration) (*sql.DB, error) {
-	if addr == "" {
-		return nil, errors.New("replops: no server address")
-	}
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd = user, password
-	if strings.Contains(addr, "/") {
-		cfg.Net = "unix"
-	} else {
-		cfg.Net = "tcp"
-	}
-	cfg.Addr = addr
-	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = timeout, timeout, timeout
-	cfg.InterpolateParams = true
-	connector, err := mysql.NewConnector(cfg)
+	db, err := mysqlconn.Pool(addr, user, password, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("replops: %w", err)
 	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(2)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxIdleTime(30 * time.Second)
 	return db, nil
 }
 

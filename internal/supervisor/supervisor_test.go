@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,6 +25,28 @@ func start(t *testing.T, r *Reaper, script string) *Process {
 	return p
 }
 
+// trapFile is where a script says its trap is installed: a signal sent
+// before would meet the shell's default action instead.
+func trapFile(t *testing.T) string { return filepath.Join(t.TempDir(), "trapped") }
+
+// waitFile waits until the script of p has created path.
+func waitFile(t *testing.T, p *Process, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		select {
+		case <-p.Done():
+			t.Fatalf("the script ended before installing its trap: %s", p.Describe())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the script did not install its trap in 10s")
+		}
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	r := NewReaper(false, nil)
 	for script, want := range map[string]int{"exit 0": 0, "exit 3": 3, "kill -9 $$": 137, "kill -TERM $$": 143} {
@@ -39,8 +62,9 @@ func TestExitCodes(t *testing.T) {
 // act on it.
 func TestStop(t *testing.T) {
 	r := NewReaper(false, nil)
-	p := start(t, r, `trap 'sleep 0.3; exit 7' TERM; while :; do sleep 0.05; done`)
-	time.Sleep(100 * time.Millisecond) // let the trap be installed
+	ready := trapFile(t)
+	p := start(t, r, `trap 'sleep 0.3; exit 7' TERM; touch '`+ready+`'; while :; do sleep 0.05; done`)
+	waitFile(t, p, ready) // the trap is installed
 	if err := p.Stop(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +75,9 @@ func TestStop(t *testing.T) {
 
 func TestStopKillsOnlyAfterTimeout(t *testing.T) {
 	r := NewReaper(false, nil)
-	p := start(t, r, `trap '' TERM; while :; do sleep 0.05; done`)
-	time.Sleep(100 * time.Millisecond)
+	ready := trapFile(t)
+	p := start(t, r, `trap '' TERM; touch '`+ready+`'; while :; do sleep 0.05; done`)
+	waitFile(t, p, ready)
 	begin := time.Now()
 	err := p.Stop(300 * time.Millisecond)
 	if !errors.Is(err, ErrKilled) {

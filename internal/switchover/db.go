@@ -5,38 +5,23 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
+	"github.com/galera-sentinel/galera-sentinel/internal/mysqlconn"
 	"github.com/galera-sentinel/galera-sentinel/internal/replops"
 )
 
 // Open is the steps' connection pool to the local server at addr
-// (host:port, or a unix socket path): at most two connections, opened
-// when a step runs (never by the poller), each dial bounded by timeout.
-// The account needs the privileges of DB's comment.
+// (host:port, or a unix socket path): mysqlconn.Pool, at most two
+// connections, opened when a step runs (never by the poller), each dial
+// bounded by timeout and each statement by its step's context (promote's
+// MASTER_GTID_WAIT may take minutes). The account needs the privileges of
+// DB's comment.
 func Open(addr, user, password string, timeout time.Duration) (*sql.DB, error) {
-	mc := mysql.NewConfig()
-	mc.Net, mc.Addr = "tcp", addr
-	if strings.Contains(addr, "/") {
-		mc.Net = "unix"
-	}
-	mc.User, mc.Passwd = user, password
-	mc.Timeout = timeout
-	// replops sends parameters the server cannot prepare (CHANGE MASTER).
-	// No read timeout: promote's MASTER_GTID_WAIT may take minutes; the
-	// context of each step bounds every statement.
-	mc.InterpolateParams = true
-	connector, err := mysql.NewConnector(mc)
+	db, err := mysqlconn.Pool(addr, user, password, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("switchover connection: %w", err)
 	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(2)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxIdleTime(time.Minute)
 	return db, nil
 }
 
