@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,6 +30,18 @@ func TestRunTwoKilledSurvivorNonPrimary(t *testing.T) {
 		t.Skip("quarantined (flaky once in CI, cause unknown): set GALERA_SENTINEL_QUARANTINED=1 to run it")
 	}
 	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	if dir := os.Getenv("H4_KEEP_LOGS"); dir != "" {
+		t.Cleanup(func() {
+			for _, n := range rc.c.Nodes {
+				d := filepath.Join(dir, n.Name)
+				os.MkdirAll(d, 0o755)
+				for _, f := range []string{"sentinel.log", "error.log"} {
+					b, _ := os.ReadFile(filepath.Join(n.Dir, f))
+					os.WriteFile(filepath.Join(d, f), b, 0o644)
+				}
+			}
+		})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	rc.startAll()
