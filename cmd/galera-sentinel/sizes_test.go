@@ -104,9 +104,12 @@ func reportStuck(t *testing.T, rc *runCluster) {
 		if err != nil {
 			t.Logf("%s: mariadbd status: %v", n.Name, err)
 		} else {
-			t.Logf("%s: wsrep_ready=%s wsrep_connected=%s wsrep_cluster_status=%s wsrep_local_state_comment=%s wsrep_local_state=%s wsrep_cluster_size=%s wsrep_last_committed=%s",
-				n.Name, st.Raw["wsrep_ready"], st.Raw["wsrep_connected"], st.Raw["wsrep_cluster_status"], st.Raw["wsrep_local_state_comment"],
-				st.Raw["wsrep_local_state"], st.Raw["wsrep_cluster_size"], st.Raw["wsrep_last_committed"])
+			var kv []string
+			for _, k := range []string{"wsrep_ready", "wsrep_connected", "wsrep_cluster_status", "wsrep_local_state_comment", "wsrep_local_state",
+				"wsrep_cluster_size", "wsrep_cluster_conf_id", "wsrep_local_index", "wsrep_last_committed", "wsrep_cluster_state_uuid"} {
+				kv = append(kv, k+"="+st.Raw[k])
+			}
+			t.Logf("%s: %s", n.Name, strings.Join(kv, " "))
 		}
 		_, body, err := tryProbe("http://" + n.SentinelAddr() + "/readyz")
 		t.Logf("%s: /readyz %q %v", n.Name, body, err)
