@@ -42,7 +42,7 @@ func TestRunTwoKilledSurvivorNonPrimary(t *testing.T) {
 	defer cancelForm()
 	rc.startAll()
 	rc.waitSynced(form, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // the writes and the kill
 	defer cancel()
 	// The survivor is the last by ordinal: no tie-break favours it.
 	n1, n2, survivor := rc.c.Nodes[0], rc.c.Nodes[1], rc.c.Nodes[2]
@@ -107,6 +107,8 @@ func TestRunTwoKilledSurvivorNonPrimary(t *testing.T) {
 	defer cancelBound()
 	rc.waitSynced(bound, 3)
 	t.Logf("two killed, survivor non-Primary: both restarted -> three Synced in %v", time.Since(begin).Round(time.Millisecond))
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute) // the checks
+	defer cancel()
 
 	for _, n := range rc.c.Nodes {
 		if c := countLogs(n, "stepping down: stopping mariadbd"); c > 0 {
