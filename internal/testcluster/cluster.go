@@ -49,7 +49,7 @@ const (
 // Options describes a cluster. The zero value is a 3-node cluster on
 // loopback addresses.
 type Options struct {
-	// Nodes is the number of nodes, 1 to 5 (default 3).
+	// Nodes is the number of nodes, 1 to 9 (default 3).
 	Nodes int
 	// Netns puts every node in a network namespace of its own, joined by a
 	// bridge, so that a node can be partitioned with Node.Partition. The
@@ -146,8 +146,8 @@ func New(t testing.TB, opts Options) *Cluster {
 	if opts.Nodes == 0 {
 		opts.Nodes = 3
 	}
-	if opts.Nodes < 1 || opts.Nodes > 5 {
-		t.Fatalf("testcluster: %d nodes: want 1 to 5", opts.Nodes)
+	if opts.Nodes < 1 || opts.Nodes > 9 {
+		t.Fatalf("testcluster: %d nodes: want 1 to 9", opts.Nodes)
 	}
 	s, err := acquireSlot()
 	if err != nil {
