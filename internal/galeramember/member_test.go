@@ -20,6 +20,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
@@ -113,7 +114,8 @@ type rig struct {
 	hurry  chan os.Signal
 }
 
-func newRig(t *testing.T, datadir string, cfg Config) *rig {
+func newRig(t *testing.T, datadir string, lc member.Config) *rig {
+	cfg := Config{Config: lc}
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	smp := &sampler{}
@@ -165,7 +167,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // "mariadbd" cleanly.
 func TestNewClusterLifecycle(t *testing.T) {
 	datadir := filepath.Join(t.TempDir(), "data")
-	r := newRig(t, datadir, Config{})
+	r := newRig(t, datadir, member.Config{})
 	if st := r.m.State(); st.Phase != peer.PhasePosition || st.Running {
 		t.Fatalf("before Run: %+v", st)
 	}
@@ -200,13 +202,13 @@ func TestNewClusterLifecycle(t *testing.T) {
 
 // TestMariadbdExitsOnItsOwn: the member ends with mariadbd's own status.
 func TestMariadbdExitsOnItsOwn(t *testing.T) {
-	r := newRig(t, filepath.Join(t.TempDir(), "data"), Config{})
+	r := newRig(t, filepath.Join(t.TempDir(), "data"), member.Config{})
 	r.db.script = "sleep 0.2; exit 3"
 	errc, cancel := r.run()
 	defer cancel()
 	select {
 	case err := <-errc:
-		if e, ok := errors.AsType[*ExitError](err); !ok || e.Code != 3 || !strings.Contains(e.Msg, "exited on its own") {
+		if e, ok := errors.AsType[*member.ExitError](err); !ok || e.Code != 3 || !strings.Contains(e.Msg, "exited on its own") {
 			t.Fatalf("Run: %v, want an ExitError with code 3", err)
 		}
 	case <-time.After(10 * time.Second):
@@ -224,7 +226,7 @@ func TestCrashedPositionIsPassedOn(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(datadir, "grastate.dat"), []byte(gs), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	r := newRig(t, datadir, Config{})
+	r := newRig(t, datadir, member.Config{})
 	r.db.recovery = "[Note] WSREP: Recovered position: " + uuid + ":57\n"
 	errc, cancel := r.run()
 	waitFor(t, "running", func() bool { return r.m.State().Phase == peer.PhaseRunning })
@@ -252,7 +254,7 @@ func TestCrashedPositionIsPassedOn(t *testing.T) {
 // cuts a drain short.
 func TestDrainWaitsForConnections(t *testing.T) {
 	for _, hurry := range []bool{false, true} {
-		r := newRig(t, filepath.Join(t.TempDir(), "data"), Config{DrainDelay: 50 * time.Millisecond, DrainTimeout: time.Minute})
+		r := newRig(t, filepath.Join(t.TempDir(), "data"), member.Config{DrainDelay: 50 * time.Millisecond, DrainTimeout: time.Minute})
 		r.smp.conns.Store(2) // one client besides the sentinel
 		errc, cancel := r.run()
 		waitFor(t, "running", func() bool { return r.m.State().Phase == peer.PhaseRunning })
@@ -283,33 +285,12 @@ func TestDrainWaitsForConnections(t *testing.T) {
 // TestOverride: the override must name this member, and is taken only
 // before mariadbd starts.
 func TestOverride(t *testing.T) {
-	r := newRig(t, t.TempDir(), Config{})
+	r := newRig(t, t.TempDir(), member.Config{})
 	if err := r.m.override("node-1"); !errors.Is(err, peer.ErrOverrideRejected) {
 		t.Errorf("override naming another member: %v", err)
 	}
 	if err := r.m.override("node-0"); err != nil {
 		t.Errorf("override before the start: %v", err)
-	}
-}
-
-func TestClientConnections(t *testing.T) {
-	now := time.Now()
-	snap := func(conns int, age time.Duration) *health.Snapshot[galera.Sample] {
-		s := &health.Snapshot[galera.Sample]{}
-		s.Last, s.LastAt = &galera.Sample{ThreadsConnected: conns}, now.Add(-age)
-		return s
-	}
-	for _, tc := range []struct {
-		s     *health.Snapshot[galera.Sample]
-		n     int
-		fresh bool
-	}{
-		{snap(1, 0), 0, true}, {snap(5, time.Second), 4, true}, {snap(0, 0), 0, true},
-		{snap(5, 3*time.Second), 0, false}, {&health.Snapshot[galera.Sample]{}, 0, false},
-	} {
-		if n, fresh := ClientConnections(tc.s, 2*time.Second, now); n != tc.n || fresh != tc.fresh {
-			t.Errorf("ClientConnections = %d %v, want %d %v", n, fresh, tc.n, tc.fresh)
-		}
 	}
 }
 
@@ -341,7 +322,7 @@ func TestLowestReady(t *testing.T) {
 // (a state transfer that broke off) is tried again by the member itself,
 // held and alive meanwhile, never by exiting; once it runs, it runs.
 func TestRetriesInProcess(t *testing.T) {
-	r := newRig(t, filepath.Join(t.TempDir(), "data"), Config{RetryMin: 50 * time.Millisecond})
+	r := newRig(t, filepath.Join(t.TempDir(), "data"), member.Config{RetryMin: 50 * time.Millisecond})
 	marker := filepath.Join(t.TempDir(), "tries")
 	// The first two tries exit at once, before the poller can see them
 	// Synced; the third runs until it is told to stop.

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
@@ -92,8 +93,11 @@ type Doc struct {
 	Phase string `json:"phase"`
 	// Empty: the data directory was empty at the start and has not been
 	// initialised or cloned yet.
-	Empty    bool   `json:"empty"`
-	Decision string `json:"decision,omitempty"`
+	Empty bool `json:"empty"`
+	// Action is the last decision's action by its stable name; Decision
+	// is that decision as people read it.
+	Action   member.Action `json:"action,omitempty"`
+	Decision string        `json:"decision,omitempty"`
 	// Sample is the poller's last fresh sample; null when there is none.
 	Sample *replica.SampleDoc `json:"sample"`
 }
@@ -101,7 +105,10 @@ type Doc struct {
 // State is this member's document.
 func (m *Member) State() Doc {
 	m.mu.Lock()
-	d := Doc{Name: m.cfg.NodeName, Addr: m.cfg.Advertise, Phase: m.phase, Empty: m.empty, Decision: m.decision}
+	d := Doc{Name: m.cfg.NodeName, Addr: m.cfg.Advertise, Phase: m.phase, Empty: m.empty, Action: m.decision.Action}
+	if m.decision.Action != "" {
+		d.Decision = m.decision.String()
+	}
 	m.mu.Unlock()
 	if s := m.poller.Snapshot(); s != nil && s.Last != nil && time.Since(s.LastAt) <= m.cfg.MaxStaleness {
 		doc := s.Last.Doc()
@@ -226,7 +233,7 @@ func (m *Member) serveBackup(w http.ResponseWriter, r *http.Request) {
 // from).
 func (m *Member) clone(ctx context.Context, from string) (pos string, err error) {
 	b := m.cfg.Backup.withDefaults()
-	m.set(PhaseCloning, "")
+	m.set(PhaseCloning, member.Decision{})
 	m.poller.SetHold("cloning the primary " + from)
 	begin := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
