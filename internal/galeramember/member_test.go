@@ -3,15 +3,12 @@ package galeramember
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
+	"github.com/galera-sentinel/galera-sentinel/internal/member/membertest"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
@@ -34,29 +32,23 @@ import (
 
 const token = "member-test-token-0123456789"
 
-// sampler plays the node once "mariadbd" runs: Synced, with conns client
-// connections (the sentinel's own included).
-type sampler struct {
-	conns atomic.Int64
-	// down, when set, says when "mariadbd" does not answer yet.
-	down atomic.Pointer[func() bool]
-}
+// sampler plays the node once "mariadbd" runs: Synced, with the node's
+// client connections (the sentinel's own included).
+type sampler struct{ node *membertest.Node }
 
 func (s *sampler) Sample(context.Context) (galera.Sample, error) {
-	if f := s.down.Load(); f != nil && (*f)() {
+	if s.node.Down() {
 		return galera.Sample{}, errors.New("dial unix: no such file or directory")
 	}
 	return galera.Sample{WsrepOn: true, Connected: true, Ready: true, ClusterStatus: "Primary", LocalState: galera.StateSynced,
-		ClusterSize: 1, RejectQueries: "NONE", ThreadsConnected: int(s.conns.Load())}, nil
+		ClusterSize: 1, RejectQueries: "NONE", ThreadsConnected: s.node.Conns()}, nil
 }
 
 // fakeDB records what the member asks of mariadbd's roles and runs a
 // shell in mariadbd's place.
 type fakeDB struct {
-	t        *testing.T
-	reaper   *supervisor.Reaper
+	shell    *membertest.Shell
 	datadir  string
-	script   string // the shell's program
 	recovery string // what --wsrep-recover logs
 	mu       sync.Mutex
 	starts   []mariadbd.Start
@@ -80,36 +72,15 @@ func (f *fakeDB) Initialise(context.Context) error {
 func (f *fakeDB) Serve(s mariadbd.Start, _ []string) (*supervisor.Process, error) {
 	f.mu.Lock()
 	f.starts = append(f.starts, s)
-	n := len(f.starts)
 	f.mu.Unlock()
-	// The shell installs its SIGTERM trap first, then says so: a stop
-	// that came before the trap would kill it, which no mariadbd does.
-	ready := filepath.Join(f.t.TempDir(), fmt.Sprintf("started-%d", n))
-	p, err := f.reaper.Start("fake mariadbd", exec.Command("/bin/sh", "-c", `trap "exit 0" TERM; touch `+ready+`; `+f.script))
-	if err != nil {
-		return nil, err
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-		if _, err := os.Stat(ready); err == nil || time.Now().After(deadline) {
-			return p, nil
-		}
-		select {
-		case <-p.Done():
-			return p, nil
-		default:
-		}
-	}
+	return f.shell.Start()
 }
-
-// untilTerm runs until SIGTERM, on which it exits 0 as mariadbd does
-// after a clean shutdown (the trap is Serve's).
-const untilTerm = `while :; do sleep 0.05; done`
 
 type rig struct {
 	m      *Member
 	poller *health.Poller[galera.Sample]
 	db     *fakeDB
-	smp    *sampler
+	node   *membertest.Node
 	loop   *recovery.Loop
 	hurry  chan os.Signal
 }
@@ -118,19 +89,20 @@ func newRig(t *testing.T, datadir string, lc member.Config) *rig {
 	cfg := Config{Config: lc}
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	smp := &sampler{}
-	smp.conns.Store(1)
+	node := membertest.NewNode()
+	smp := &sampler{node: node}
 	judge := readiness.Judge[galera.Sample]{Policy: galera.Policy{}, Limits: readiness.Limits{MaxStaleness: 2 * time.Second, LivenessGrace: time.Minute}}
 	poller := health.NewPoller(health.PollerConfig{Interval: 20 * time.Millisecond, Timeout: time.Second}, judge, health.Sampler[galera.Sample](smp))
-	reaper := supervisor.NewReaper(false, log)
-	t.Cleanup(reaper.Close)
-	db := &fakeDB{t: t, reaper: reaper, datadir: datadir, script: untilTerm}
+	db := &fakeDB{shell: membertest.NewShell(t), datadir: datadir}
 	pc := peer.NewClient(token, nil, time.Second)
 	t.Cleanup(pc.Close)
 	loop := &recovery.Loop{Expected: 1, Peers: pc, GcommPort: 4567, Interval: 20 * time.Millisecond, Logger: log}
 	hurry := make(chan os.Signal, 1)
 	cfg.NodeName, cfg.DataDir = "node-0", datadir
-	cfg.ShutdownTimeout, cfg.PollInterval = 5*time.Second, 20*time.Millisecond
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 5 * time.Second
+	}
+	cfg.PollInterval = 20 * time.Millisecond
 	ready := func(s *health.Snapshot[galera.Sample], now time.Time) bool { return poller.Ready(s, now).OK }
 	m := New(cfg, poller, ready, 2*time.Second, loop, db, func() (<-chan os.Signal, func()) { return hurry, func() {} }, log)
 	srv := httptest.NewServer(httpserver.NewMux(m.PeerAPI(httpserver.StaticTokens(token), log)))
@@ -141,7 +113,7 @@ func newRig(t *testing.T, datadir string, lc member.Config) *rig {
 	done := make(chan struct{})
 	go func() { defer close(done); poller.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &rig{m: m, poller: poller, db: db, smp: smp, loop: loop, hurry: hurry}
+	return &rig{m: m, poller: poller, db: db, node: node, loop: loop, hurry: hurry}
 }
 
 // run starts Run and returns its result channel and the context's cancel.
@@ -200,22 +172,6 @@ func TestNewClusterLifecycle(t *testing.T) {
 	}
 }
 
-// TestMariadbdExitsOnItsOwn: the member ends with mariadbd's own status.
-func TestMariadbdExitsOnItsOwn(t *testing.T) {
-	r := newRig(t, filepath.Join(t.TempDir(), "data"), member.Config{})
-	r.db.script = "sleep 0.2; exit 3"
-	errc, cancel := r.run()
-	defer cancel()
-	select {
-	case err := <-errc:
-		if e, ok := errors.AsType[*member.ExitError](err); !ok || e.Code != 3 || !strings.Contains(e.Msg, "exited on its own") {
-			t.Fatalf("Run: %v, want an ExitError with code 3", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return when mariadbd exited")
-	}
-}
-
 // TestCrashedPositionIsPassedOn: grastate.dat says seqno -1; the position
 // --wsrep-recover finds is what mariadbd is started with (a typed hand-off,
 // not a log line), and the bootstrap marks grastate.dat safe.
@@ -246,39 +202,6 @@ func TestCrashedPositionIsPassedOn(t *testing.T) {
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestDrainWaitsForConnections: after the delay, "mariadbd" keeps running
-// while a client is connected, and stops once none is; a second signal
-// cuts a drain short.
-func TestDrainWaitsForConnections(t *testing.T) {
-	for _, hurry := range []bool{false, true} {
-		r := newRig(t, filepath.Join(t.TempDir(), "data"), member.Config{DrainDelay: 50 * time.Millisecond, DrainTimeout: time.Minute})
-		r.smp.conns.Store(2) // one client besides the sentinel
-		errc, cancel := r.run()
-		waitFor(t, "running", func() bool { return r.m.State().Phase == peer.PhaseRunning })
-		begin := time.Now()
-		cancel()
-		select {
-		case err := <-errc:
-			t.Fatalf("stopped with a client connected (after %v): %v", time.Since(begin), err)
-		case <-time.After(500 * time.Millisecond):
-		}
-		if hurry {
-			r.hurry <- os.Interrupt
-		} else {
-			r.smp.conns.Store(1)
-		}
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("hurry=%v: stopped %v after the cancellation", hurry, time.Since(begin).Round(time.Millisecond))
-		case <-time.After(10 * time.Second):
-			t.Fatalf("hurry=%v: the drain did not end", hurry)
-		}
 	}
 }
 
@@ -318,44 +241,12 @@ func TestLowestReady(t *testing.T) {
 	}
 }
 
-// TestRetriesInProcess: a mariadbd that exits before it is ever Synced
-// (a state transfer that broke off) is tried again by the member itself,
-// held and alive meanwhile, never by exiting; once it runs, it runs.
-func TestRetriesInProcess(t *testing.T) {
-	r := newRig(t, filepath.Join(t.TempDir(), "data"), member.Config{RetryMin: 50 * time.Millisecond})
-	marker := filepath.Join(t.TempDir(), "tries")
-	// The first two tries exit at once, before the poller can see them
-	// Synced; the third runs until it is told to stop.
-	r.db.script = `echo x >> ` + marker + `; [ $(wc -l < ` + marker + `) -ge 3 ] || exit 1; ` + untilTerm
-	down := func() bool {
-		b, _ := os.ReadFile(marker)
-		return strings.Count(string(b), "\n") < 3
-	}
-	r.smp.down.Store(&down)
-	errc, cancel := r.run()
-	defer cancel()
-	waitFor(t, "a held retry", func() bool {
-		return strings.Contains(r.poller.Snapshot().Hold, "mariadbd exited before it was Synced")
+// TestLifecycle: the lifecycle tests every mode passes.
+func TestLifecycle(t *testing.T) {
+	membertest.Lifecycle(t, func(t *testing.T, cfg member.Config) *membertest.Rig {
+		r := newRig(t, filepath.Join(t.TempDir(), "data"), cfg)
+		return &membertest.Rig{Run: r.m.Run, Shell: r.db.shell, Node: r.node, Hurry: r.hurry,
+			Running:  func() bool { st := r.m.State(); return st.Phase == peer.PhaseRunning && st.Ready },
+			Stopping: func() bool { return r.poller.Snapshot().Stopping }}
 	})
-	if v := r.poller.Judge().Live(r.poller.Snapshot().Observation, time.Now()); !v.OK {
-		t.Errorf("not alive while retrying: %+v", v)
-	}
-	waitFor(t, "running on the third try", func() bool {
-		return !down() && r.m.State().Ready && r.poller.Snapshot().Hold == ""
-	})
-	select {
-	case err := <-errc:
-		t.Fatalf("Run returned while retrying: %v", err)
-	default:
-	}
-	r.db.mu.Lock()
-	tries := len(r.db.starts)
-	r.db.mu.Unlock()
-	if tries < 3 {
-		t.Errorf("%d starts, want at least 3", tries)
-	}
-	cancel()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
 }
