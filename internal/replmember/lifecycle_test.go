@@ -70,8 +70,10 @@ func (f *fakeServer) EnsureReplicationUser(_ context.Context, user, _ string) er
 	return nil
 }
 
-func (f *fakeServer) Follow(context.Context, replops.Primary) error { return errors.New("must not follow") }
-func (f *fakeServer) SetSlavePos(context.Context, string) error     { return errors.New("must not clone") }
+func (f *fakeServer) Follow(context.Context, replops.Primary) error {
+	return errors.New("must not follow")
+}
+func (f *fakeServer) SetSlavePos(context.Context, string) error { return errors.New("must not clone") }
 
 func (f *fakeServer) Close() error {
 	f.mu.Lock()
