@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/member/membertest"
@@ -34,11 +36,20 @@ const token = "member-test-token-0123456789"
 
 // sampler plays the node once "mariadbd" runs: Synced, with the node's
 // client connections (the sentinel's own included).
-type sampler struct{ node *membertest.Node }
+type sampler struct {
+	node *membertest.Node
+	// detached, when set, says when the node is out of its cluster for
+	// good (after a failed IST).
+	detached atomic.Pointer[func() bool]
+}
 
 func (s *sampler) Sample(context.Context) (galera.Sample, error) {
 	if s.node.Down() {
 		return galera.Sample{}, errors.New("dial unix: no such file or directory")
+	}
+	if f := s.detached.Load(); f != nil && (*f)() {
+		return galera.Sample{WsrepOn: true, ClusterStatus: "Disconnected", LocalState: galera.StateUnknown,
+			ClusterSize: 0, LocalIndex: -1, RejectQueries: "NONE", ThreadsConnected: s.node.Conns()}, nil
 	}
 	return galera.Sample{WsrepOn: true, Connected: true, Ready: true, ClusterStatus: "Primary", LocalState: galera.StateSynced,
 		ClusterSize: 1, RejectQueries: "NONE", ThreadsConnected: s.node.Conns()}, nil
@@ -81,6 +92,7 @@ type rig struct {
 	poller *health.Poller[galera.Sample]
 	db     *fakeDB
 	node   *membertest.Node
+	smp    *sampler
 	loop   *recovery.Loop
 	hurry  chan os.Signal
 }
@@ -113,7 +125,7 @@ func newRig(t *testing.T, datadir string, lc member.Config) *rig {
 	done := make(chan struct{})
 	go func() { defer close(done); poller.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &rig{m: m, poller: poller, db: db, node: node, loop: loop, hurry: hurry}
+	return &rig{m: m, poller: poller, db: db, node: node, smp: smp, loop: loop, hurry: hurry}
 }
 
 // run starts Run and returns its result channel and the context's cancel.
@@ -249,4 +261,47 @@ func TestLifecycle(t *testing.T) {
 			Running:  func() bool { st := r.m.State(); return st.Phase == peer.PhaseRunning && st.Ready },
 			Stopping: func() bool { return r.poller.Snapshot().Stopping }}
 	})
+}
+
+// TestDetachedIsRestarted: a mariadbd that stays up but out of its
+// cluster for good (disconnected, Initialized: what a failed IST leaves)
+// is stopped cleanly and started again after a new decision, without
+// Run ending.
+func TestDetachedIsRestarted(t *testing.T) {
+	var events []journal.Event
+	var mu sync.Mutex
+	r := newRig(t, filepath.Join(t.TempDir(), "data"), member.Config{Events: func(e journal.Event) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}})
+	detached := func() bool { return r.db.shell.Starts() == 1 }
+	errc, cancel := r.run()
+	defer cancel()
+	waitFor(t, "running", func() bool { return r.m.State().Phase == peer.PhaseRunning })
+	r.smp.detached.Store(&detached)
+	for deadline := time.Now().Add(galera.DetachedSettle + 15*time.Second); r.db.shell.Starts() < 2; time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-errc:
+			t.Fatalf("Run returned: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a detached mariadbd was not restarted")
+		}
+	}
+	waitFor(t, "running again", func() bool { st := r.m.State(); return st.Phase == peer.PhaseRunning && st.Ready })
+	mu.Lock()
+	var restarted bool
+	for _, e := range events {
+		restarted = restarted || (e.Kind == journal.KindDecision && strings.HasPrefix(e.Reason, string(member.Restart)+": "))
+	}
+	mu.Unlock()
+	if !restarted {
+		t.Error("no restart decision in the journal")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
 }
