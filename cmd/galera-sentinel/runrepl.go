@@ -53,7 +53,7 @@ func wireReplication(ctx context.Context, cfg *RunConfig, rs *runShared, logger 
 	mcfg := replmember.Config{
 		Config: lc, Advertise: advertise, Hosts: hosts, FlaggedPrimary: flagged,
 		ReplicationUser: cfg.ReplicationUser, ReplicationPassword: cfg.ReplicationPassword,
-		Backup:         replmember.BackupConfig{Defaults: defaults, Socket: rs.eff.Socket, RunAs: dcfg.RunAs, Token: cfg.Token, Tokens: rs.tokens, TLS: rs.clientTLS},
+		Backup:         replmember.BackupConfig{Defaults: defaults, Socket: rs.eff.Socket, RunAs: dcfg.RunAs, Token: cfg.Token, Tokens: rs.tokens},
 		DecideInterval: cfg.DecideInterval, Timeout: timeout,
 	}
 	open := func() (replmember.Statements, error) {

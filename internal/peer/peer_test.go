@@ -437,3 +437,39 @@ func TestStateAction(t *testing.T) {
 		}
 	}
 }
+
+// TestStream: a long answer outlives the client's call timeout once its
+// headers came; the tokens are presented in turn; headers that do not
+// come within the wait end the call.
+func TestStream(t *testing.T) {
+	const good = "token-b-0123456789abcdef"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+good {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		if r.URL.Path == "/slow" {
+			time.Sleep(500 * time.Millisecond)
+		}
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		time.Sleep(300 * time.Millisecond) // longer than the call timeout
+		_, _ = io.WriteString(w, "stream")
+	}))
+	defer srv.Close()
+	c := NewTokensClient(httpserver.StaticTokens("token-a-0123456789abcdef", good), nil, 100*time.Millisecond)
+	defer c.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	resp, err := c.Stream(context.Background(), addr, "/fast", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(b) != "stream" {
+		t.Fatalf("body %q, %v", b, err)
+	}
+	if _, err := c.Stream(context.Background(), addr, "/slow", 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "no answer within") {
+		t.Fatalf("headers late: %v", err)
+	}
+}

@@ -2,7 +2,6 @@ package replmember
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,13 +54,11 @@ type BackupConfig struct {
 	RunAs string
 	// Timeout bounds one backup or clone as a whole (default 1 hour).
 	Timeout time.Duration
-	// Token authenticates to the peers' backup endpoint (and guards ours).
+	// Token guards our backup endpoint; the peer client presents its
+	// own tokens to the others'.
 	Token string
-	// Tokens, when set, replaces Token: ours takes any of them, and a peer
-	// that refuses the first is asked with the others in turn.
+	// Tokens, when set, replaces Token: ours takes any of them.
 	Tokens *httpserver.Tokens
-	// TLS, when set, is how peers are called (https).
-	TLS *tls.Config
 }
 
 // tokens is the set that guards the endpoint and is presented to peers.
@@ -241,34 +238,12 @@ func (m *Member) clone(ctx context.Context, from string) (pos string, err error)
 	if err := os.MkdirAll(m.cfg.DataDir, 0o750); err != nil {
 		return "", err
 	}
-	scheme := "http"
-	if b.TLS != nil {
-		scheme = "https"
-	}
-	tr := &http.Transport{DialContext: (&net.Dialer{Timeout: m.cfg.Timeout}).DialContext, TLSClientConfig: b.TLS,
-		TLSHandshakeTimeout: m.cfg.Timeout, ResponseHeaderTimeout: 2 * time.Minute, Proxy: nil}
-	defer tr.CloseIdleConnections()
-	// Each token in turn: during a rotation the primary may hold another.
-	var resp *http.Response
-	toks := b.tokens().Send()
-	for i, tok := range toks {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+from+BackupPath, nil)
-		if err != nil {
-			return "", err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err = (&http.Client{Transport: tr}).Do(req)
-		if err != nil {
-			return "", fmt.Errorf("backup request: %w", httpserver.TLSHint(err, b.TLS))
-		}
-		if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && i < len(toks)-1 {
-			resp.Body.Close()
-			continue
-		}
-		break
-	}
-	if resp == nil {
-		return "", errors.New("backup request: no token to present (--token-file)")
+	// The peer client presents each token in turn: during a rotation
+	// the primary may hold another. mariadb-backup may take a while
+	// before the first bytes, hence the long wait for the headers.
+	resp, err := m.peers.Stream(ctx, from, BackupPath, 2*time.Minute)
+	if err != nil {
+		return "", fmt.Errorf("backup request: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -92,9 +93,11 @@ type PeerSource interface {
 	Peers(ctx context.Context) ([]string, error)
 }
 
-// PeerClient reads a peer's open JSON documents (peer.Client).
+// PeerClient reads a peer's open JSON documents and streams its backup,
+// presenting the tokens (peer.Client).
 type PeerClient interface {
 	Get(ctx context.Context, addr, path string, v any) error
+	Stream(ctx context.Context, addr, path string, headerWait time.Duration) (*http.Response, error)
 }
 
 // Member is one run-mode replication member: the lifecycle over this
