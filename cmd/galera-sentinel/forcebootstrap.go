@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 )
 
@@ -159,7 +160,7 @@ func followOverride(ctx context.Context, c stateGetter, node, addr string, wait,
 			case st.Running:
 				fmt.Fprintf(out, "%s runs mariadbd; the other members join it as they come\n", node)
 				return nil
-			case strings.HasPrefix(st.Decision, "refuse"):
+			case refused(st):
 				return fmt.Errorf("%s refused the override: %s", node, st.Decision)
 			}
 		}
@@ -172,6 +173,18 @@ func followOverride(ctx context.Context, c stateGetter, node, addr string, wait,
 		case <-time.After(every):
 		}
 	}
+}
+
+// refused reports whether the node's last decision refuses to start: by
+// its typed action, or, from a sentinel of the release before it that
+// sends the prose alone (a rolling upgrade), by the prose's first word,
+// which that release always began with the action's name.
+func refused(st peer.State) bool {
+	if d, ok := st.Decided(); ok {
+		return d.Refused()
+	}
+	action, _, _ := strings.Cut(st.Decision, ":")
+	return member.Action(action) == member.Refuse
 }
 
 func clipText(s string) string {

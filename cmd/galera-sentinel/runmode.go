@@ -16,11 +16,10 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/galeramember"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
-	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/kube"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
-	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/page"
@@ -39,13 +38,61 @@ func runRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	return runMode(ctx, cfg, newLogger(cfg.LogFormat, cfg.LogLevel, stderr), nil)
 }
 
-// runMode wires `run`: the endpoints, the poller, the member and its
-// collaborators. The server and the poller live until runMode returns,
-// after mariadbd has stopped: probes answer truthfully the whole time.
-// When ready is non-nil it receives the listen address.
+// memberModes wires each database mode's member: a mode is its package
+// (a member.Mode) plus one line here and its wire function.
+var memberModes = map[string]memberWiring{
+	modeGalera:      {build: wireGalera},
+	modeReplication: {check: checkReplication, build: wireReplication},
+}
+
+// memberWiring is how one mode is wired: check may refuse mariadbd's
+// configuration before anything opens; build makes the node stack and
+// the member over what runMode opened.
+type memberWiring struct {
+	check func(cfg *RunConfig, eff mariadbd.Effective) error
+	build func(ctx context.Context, cfg *RunConfig, rs *runShared, logger *slog.Logger) (*wiredMember, error)
+}
+
+// runShared is what runMode opens for every mode before its member.
+type runShared struct {
+	*runBase
+	*nodeBase
+	peers  *peer.Client
+	reaper *supervisor.Reaper
+	exe    string
+}
+
+// wiredMember is one mode's member, ready to run: its life, what runs
+// beside it until it ends (poller, watchers, the endpoints), whether this
+// member is the writer now, and what the start log says of it.
+type wiredMember struct {
+	run      func(ctx context.Context) error
+	tasks    []func(ctx context.Context)
+	isWriter func() bool
+	attrs    []any
+	close    func()
+}
+
+// wire finishes a mode's wiring over its node stack: the poller runs
+// beside the member, and the endpoints serve mux.
+func wire[S any](rs *runShared, n *node[S], mux http.Handler, w *wiredMember) *wiredMember {
+	w.tasks = append(w.tasks, func(ctx context.Context) { n.Poller.Run(ctx) }, func(ctx context.Context) {
+		if err := n.serve(ctx, rs.eps, mux); err != nil {
+			n.logger.Error("serving endpoints", "err", err)
+		}
+	})
+	w.isWriter = func() bool { return n.Handlers.Writer(time.Now()).Role == readiness.Writer }
+	return w
+}
+
+// runMode wires `run` for either mode: the endpoints, the poller, the
+// member and its collaborators. The server and the poller live until
+// runMode returns, after mariadbd has stopped: probes answer truthfully
+// the whole time. When ready is non-nil it receives the listen address.
 func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready chan<- string) error {
-	if cfg.Mode == modeReplication {
-		return runReplication(ctx, cfg, logger, ready)
+	wiring, ok := memberModes[cfg.Mode]
+	if !ok {
+		return fmt.Errorf("%w: run mode %q has no member", errUsage, cfg.Mode)
 	}
 	kc, err := openKube(cfg)
 	if err != nil {
@@ -54,55 +101,87 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	if kc != nil {
 		defer kc.Close()
 	}
-	rb, err := openRun(ctx, cfg, nil)
+	var check func(mariadbd.Effective) error
+	if wiring.check != nil {
+		check = func(eff mariadbd.Effective) error { return wiring.check(cfg, eff) }
+	}
+	rb, err := openRun(ctx, cfg, check)
 	if err != nil {
 		return err
 	}
 	defer rb.client.Close()
-	eff, eps, source, client, clientTLS, serverTLS := rb.eff, rb.eps, rb.source, rb.client, rb.clientTLS, rb.serverTLS
 	tokens := cfg.tokens(logger.With("component", "tokens"))
-	n := newNode(nodeConfig{Name: cfg.NodeName, Command: "run", EventsFile: cfg.eventsFile(), Poller: cfg.poller(logger, nil), Tokens: tokens},
-		cfg.judge(), health.Sampler[galera.Sample](client), metrics.Galera, logger)
-	poller, jr := n.Poller, n.Journal
-	peers := peer.NewTokensClient(tokens, clientTLS, cfg.PeerTimeout)
-	defer peers.Close()
-	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
-	defer reaper.Close()
-	exe, _ := os.Executable()
-	// Every line mariadbd (or its SST script) prints is progress.
-	output := slog.New(progress.Lines(logger.With("component", "mariadbd", "stream", "output").Handler(), func() { poller.Progressed("mariadbd output") }))
-	db := mariadbd.NewRunner(cfg.mariadbd(exe, eff), reaper, logger.With("component", "mariadbd"), output)
-	dirs := &progress.DirWatcher{Dir: cfg.DataDir, Every: dirWalkEvery, Active: poller.Watching, Progressed: poller.Progressed,
-		Logger: logger.With("component", "progress")}
-
-	loop := &recovery.Loop{Expected: cfg.ExpectedSize, Source: source, Peers: peers, GcommPort: cfg.GcommPort,
-		Interval: cfg.DecideInterval, Logger: logger.With("component", "recovery")}
-	m, writers, isWriter, mux := wireMember(cfg, n, tokens, loop, db, peers, source, logger)
-	logger.Info("run mode", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
-		"agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
-		"peers", source.String(), "expected_size", cfg.ExpectedSize, "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,
-		"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[eff.HasClusterAddress()],
-		"events_file", jr.Path(), "pid", os.Getpid())
-	if ready != nil {
-		ready <- eps.http.Addr().String()
+	rs := &runShared{runBase: rb, nodeBase: openNode(nodeConfig{Name: cfg.NodeName, Command: "run", EventsFile: cfg.eventsFile(), Tokens: tokens}, logger)}
+	rs.peers = peer.NewTokensClient(tokens, rb.clientTLS, cfg.PeerTimeout)
+	defer rs.peers.Close()
+	rs.reaper = supervisor.NewReaper(os.Getpid() == 1, logger)
+	defer rs.reaper.Close()
+	rs.exe, _ = os.Executable()
+	w, err := wiring.build(ctx, cfg, rs, logger)
+	if err != nil {
+		rb.eps.close()
+		return err
 	}
-	views := &member.ViewKeeper{Self: cfg.NodeName, DataDir: cfg.DataDir, Source: source, Peers: peers,
-		Sample: freshSample(poller, cfg.MaxStaleness), Saved: m.SetLastView, Every: cfg.DecideInterval,
-		Logger: logger.With("component", "view")}
-	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, dirs.Run, writers.Run, views.Run, func(ctx context.Context) {
-		if err := n.serve(ctx, eps, mux); err != nil {
-			logger.Error("serving endpoints", "err", err)
-		}
-	})
+	if w.close != nil {
+		defer w.close()
+	}
+	logger.Info("run mode", append([]any{"mode", cfg.Mode, "node", cfg.NodeName, "listen", rb.eps.http.Addr().String(), "tls", rb.serverTLS != nil,
+		"agent_check", rb.eps.agentAddr(), "notify_socket", cfg.NotifySocket, "peers", rb.source.String(), "datadir", cfg.DataDir,
+		"mysql_addr", cfg.MySQLAddr, "events_file", rs.Journal.Path(), "pid", os.Getpid()}, w.attrs...)...)
+	if ready != nil {
+		ready <- rb.eps.http.Addr().String()
+	}
+	stop := background(logger, w.tasks...)
 	defer stop()
 	if kc != nil {
 		// Deferred after stop, so it runs before: "false" on the pod
 		// before the endpoints go.
-		defer writerLabel(ctx, cfg, kc, isWriter, logger)()
+		defer writerLabel(ctx, cfg, kc, w.isWriter, logger)()
 	}
-	err = m.Run(ctx)
-	n.stopped(err)
+	err = w.run(ctx)
+	rs.stopped(err)
 	return err
+}
+
+// wireGalera wires Galera's member (internal/galeramember): the recovery
+// loop, the writer view with its handover, the saved view, the peer API
+// and the override.
+func wireGalera(_ context.Context, cfg *RunConfig, rs *runShared, logger *slog.Logger) (*wiredMember, error) {
+	n := newNode(rs.nodeBase, cfg.poller(logger, nil), cfg.judge(), health.Sampler[galera.Sample](rs.client), metrics.Galera)
+	poller, h := n.Poller, n.Handlers
+	// Every line mariadbd (or its SST script) prints is progress.
+	output := slog.New(progress.Lines(logger.With("component", "mariadbd", "stream", "output").Handler(), func() { poller.Progressed("mariadbd output") }))
+	db := mariadbd.NewRunner(cfg.mariadbd(rs.exe, rs.eff), rs.reaper, logger.With("component", "mariadbd"), output)
+	dirs := &progress.DirWatcher{Dir: cfg.DataDir, Every: dirWalkEvery, Active: poller.Watching, Progressed: poller.Progressed,
+		Logger: logger.With("component", "progress")}
+	loop := &recovery.Loop{Expected: cfg.ExpectedSize, Source: rs.source, Peers: rs.peers, GcommPort: cfg.GcommPort,
+		Interval: cfg.DecideInterval, Logger: logger.With("component", "recovery")}
+
+	mcfg := galeramember.Config{Config: cfg.member(), InstanceID: rs.Instance}
+	mcfg.WriterUntil, mcfg.Events = h.WriterUntil, rs.Journal.Add
+	m := galeramember.New(mcfg, poller, readyAt(poller), cfg.MaxStaleness, loop, db, secondSignal, logger)
+	if cfg.ForceBootstrap != "" && cfg.ForceBootstrap == cfg.NodeName {
+		logger.Warn("bootstrap override set by flag: this member may bootstrap without the others; remove the flag once the cluster is back", "node", cfg.NodeName)
+		loop.Force()
+	}
+	writers := &galeramember.WriterView{Self: cfg.NodeName, Source: rs.source, Peers: rs.peers, State: m.State,
+		Every: min(cfg.PollInterval, time.Second), Changes: poller.Changes()}
+	h.SetWriterView(writers.Lowest, cfg.WriterHandover)
+	api := m.PeerAPI(rs.Tokens, logger.With("component", "peer-api"))
+	api.Changed = writers.Kick
+	api.Forward = m.ForwardOverride(rs.peers)
+	metrics.Member(rs.Metrics, m.State, m.Seen)
+	pg := &page.Page{Peers: rs.source.Peers, Client: rs.peers, Timeout: cfg.PeerTimeout}
+	h.SetPage(pg, page.Wants)
+	views := &galeramember.ViewKeeper{Self: cfg.NodeName, DataDir: cfg.DataDir, Source: rs.source, Peers: rs.peers,
+		Sample: freshSample(poller, cfg.MaxStaleness), Saved: m.SetLastView, Every: cfg.DecideInterval,
+		Logger: logger.With("component", "view")}
+	return wire(rs, n, n.mux(api, pg.Routes()), &wiredMember{
+		run:   m.Run,
+		tasks: []func(ctx context.Context){dirs.Run, writers.Run, views.Run},
+		attrs: []any{"expected_size", cfg.ExpectedSize,
+			"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[rs.eff.HasClusterAddress()]},
+	}), nil
 }
 
 // openKube is the API client for --kube-writer-label (nil without it).
@@ -182,32 +261,6 @@ func openRun(ctx context.Context, cfg *RunConfig, check func(mariadbd.Effective)
 		return nil, err
 	}
 	return &runBase{eff: eff, eps: eps, source: source, client: client, serverTLS: serverTLS, clientTLS: clientTLS}, nil
-}
-
-// wireMember builds the member, its writer view (with the handover
-// between the probe handlers, the drain and the peer API), whether
-// /writerz answers 200 now, and the mux of every endpoint.
-func wireMember(cfg *RunConfig, n *node[galera.Sample], tokens *httpserver.Tokens,
-	loop *recovery.Loop, db *mariadbd.Runner, peers *peer.Client, source discovery.Source, logger *slog.Logger) (*member.Member, *member.WriterView, func() bool, *http.ServeMux) {
-	poller, h := n.Poller, n.Handlers
-	mcfg := cfg.member()
-	mcfg.WriterUntil, mcfg.Events, mcfg.InstanceID = h.WriterUntil, n.Journal.Add, n.Instance
-	m := member.New(mcfg, poller, readyAt(poller), cfg.MaxStaleness, loop, db, secondSignal, logger)
-	if cfg.ForceBootstrap != "" && cfg.ForceBootstrap == cfg.NodeName {
-		logger.Warn("bootstrap override set by flag: this member may bootstrap without the others; remove the flag once the cluster is back", "node", cfg.NodeName)
-		loop.Force()
-	}
-	writers := &member.WriterView{Self: cfg.NodeName, Source: source, Peers: peers, State: m.State,
-		Every: min(cfg.PollInterval, time.Second), Changes: poller.Changes()}
-	h.SetWriterView(writers.Lowest, cfg.WriterHandover)
-	api := m.PeerAPI(tokens, logger.With("component", "peer-api"))
-	api.Changed = writers.Kick
-	api.Forward = m.ForwardOverride(peers)
-	metrics.Member(n.Metrics, m.State, m.Seen)
-	pg := &page.Page{Peers: source.Peers, Client: peers, Timeout: cfg.PeerTimeout}
-	h.SetPage(pg, page.Wants)
-	isWriter := func() bool { return h.Writer(time.Now()).Role == readiness.Writer }
-	return m, writers, isWriter, n.mux(api, pg.Routes())
 }
 
 // freshSample is the poller's last sample while it is fresh enough to

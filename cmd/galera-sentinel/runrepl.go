@@ -13,90 +13,56 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
-	"github.com/galera-sentinel/galera-sentinel/internal/peer"
-	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 	"github.com/galera-sentinel/galera-sentinel/internal/replmember"
-	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
+	"github.com/galera-sentinel/galera-sentinel/internal/replops"
 )
 
-// runReplication wires `run --mode=replication`: the endpoints, the
-// replication poller, the member (internal/replmember) and the switchover
-// API. As in Galera run mode, the server and the poller live until it
-// returns, after mariadbd has stopped. When ready is non-nil it receives
-// the listen address.
-func runReplication(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready chan<- string) error {
-	kc, err := openKube(cfg)
-	if err != nil {
-		return err
+// checkReplication refuses what replication run mode cannot run: a
+// mariadbd configured for Galera. (The replication password is required
+// by RunConfig.Validate.)
+func checkReplication(cfg *RunConfig, eff mariadbd.Effective) error {
+	if eff.WsrepOn {
+		return fmt.Errorf("%w: mariadbd's configuration has wsrep_on=ON: --mode=replication runs plain MariaDB replication; nothing was started", errUsage)
 	}
-	if kc != nil {
-		defer kc.Close()
-	}
-	rb, err := openRun(ctx, cfg, func(eff mariadbd.Effective) error {
-		if eff.WsrepOn {
-			return fmt.Errorf("%w: mariadbd's configuration has wsrep_on=ON: --mode=replication runs plain MariaDB replication; nothing was started", errUsage)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	defer rb.client.Close()
-	eff, eps, source, client, clientTLS, serverTLS := rb.eff, rb.eps, rb.source, rb.client, rb.clientTLS, rb.serverTLS
-	sampler, err := cfg.replicaSampler(client, "")
-	if err != nil {
-		eps.close()
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	defer sampler.Close()
-	tokens := cfg.tokens(logger.With("component", "tokens"))
-	n := newNode(nodeConfig{Name: cfg.NodeName, Command: "run", EventsFile: cfg.eventsFile(), Poller: cfg.poller(logger, nil), Tokens: tokens},
-		cfg.replicaJudge(), health.Sampler[replica.Sample](sampler), metrics.Replica, logger)
-	poller, h, jr := n.Poller, n.Handlers, n.Journal
-	peers := peer.NewTokensClient(tokens, clientTLS, cfg.PeerTimeout)
-	defer peers.Close()
-	reaper := supervisor.NewReaper(os.Getpid() == 1, logger)
-	defer reaper.Close()
-	exe, _ := os.Executable()
-	dcfg := cfg.mariadbd(exe, eff)
-	db := mariadbd.NewRunner(dcfg, reaper, logger.With("component", "mariadbd"), logger.With("component", "mariadbd", "stream", "output"))
+	return nil
+}
 
-	advertise, hosts := advertised(cfg, eff)
+// wireReplication wires replication's member (internal/replmember): the
+// replication poller, the member's peer document and backup stream, and
+// the switchover API.
+func wireReplication(ctx context.Context, cfg *RunConfig, rs *runShared, logger *slog.Logger) (*wiredMember, error) {
+	sampler, err := cfg.replicaSampler(rs.client, "")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	n := newNode(rs.nodeBase, cfg.poller(logger, nil), cfg.replicaJudge(), health.Sampler[replica.Sample](sampler), metrics.Replica)
+	dcfg := cfg.mariadbd(rs.exe, rs.eff)
+	db := mariadbd.NewRunner(dcfg, rs.reaper, logger.With("component", "mariadbd"), logger.With("component", "mariadbd", "stream", "output"))
+
+	advertise, hosts := advertised(cfg, rs.eff)
 	flagged := cfg.Primary != "" && namesMember(ctx, cfg.Primary, cfg.NodeName, advertise)
 	defaults, _ := mariadbd.SplitDefaults(cfg.Mariadbd[1:])
+	timeout := max(cfg.Timeout, cfg.PeerTimeout, 5*time.Second)
+	lc := cfg.member()
+	lc.MaxStaleness, lc.Events = cfg.MaxStaleness, rs.Journal.Add
 	mcfg := replmember.Config{
-		NodeName: cfg.NodeName, DataDir: cfg.DataDir, Advertise: advertise, Hosts: hosts, FlaggedPrimary: flagged,
-		LocalAddr: cfg.MySQLAddr, LocalUser: cfg.MySQLUser, LocalPassword: cfg.MySQLPassword,
+		Config: lc, Advertise: advertise, Hosts: hosts, FlaggedPrimary: flagged,
 		ReplicationUser: cfg.ReplicationUser, ReplicationPassword: cfg.ReplicationPassword,
-		Backup:     replmember.BackupConfig{Defaults: defaults, Socket: eff.Socket, RunAs: dcfg.RunAs, Token: cfg.Token, Tokens: tokens, TLS: clientTLS},
-		DrainDelay: cfg.DrainDelay, DrainTimeout: cfg.DrainTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
-		PollInterval: cfg.PollInterval, DecideInterval: cfg.DecideInterval, Timeout: max(cfg.Timeout, cfg.PeerTimeout, 5*time.Second),
-		MaxStaleness: cfg.MaxStaleness, RetryMin: time.Second, RetryMax: 30 * time.Second, Events: jr.Add,
+		Backup:         replmember.BackupConfig{Defaults: defaults, Socket: rs.eff.Socket, RunAs: dcfg.RunAs, Token: cfg.Token, Tokens: rs.Tokens},
+		DecideInterval: cfg.DecideInterval, Timeout: timeout,
 	}
-	m := replmember.New(mcfg, poller, db, source, peers, reaper, secondSignal, logger.With("component", "member"))
-	mux := n.mux(m.Routes(logger.With("component", "peer-api")), switchoverRoutes(&cfg.ServeConfig, tokens, logger))
-	logger.Info("run mode (replication)", "node", cfg.NodeName, "listen", eps.http.Addr().String(), "tls", serverTLS != nil,
-		"agent_check", eps.agentAddr(), "peers", source.String(), "datadir", cfg.DataDir, "mysql_addr", cfg.MySQLAddr,
-		"advertise", advertise, "primary_flag", cfg.Primary, "flagged_primary", flagged, "replication_user", cfg.ReplicationUser,
-		"events_file", jr.Path(), "pid", os.Getpid())
-	if ready != nil {
-		ready <- eps.http.Addr().String()
+	open := func() (replmember.Statements, error) {
+		return replops.Dial(cfg.MySQLAddr, cfg.MySQLUser, cfg.MySQLPassword, timeout)
 	}
-	stop := background(logger, func(ctx context.Context) { poller.Run(ctx) }, func(ctx context.Context) {
-		if err := n.serve(ctx, eps, mux); err != nil {
-			logger.Error("serving endpoints", "err", err)
-		}
-	})
-	defer stop()
-	if kc != nil {
-		// The primary is the writer; before stop (deferred after it).
-		isWriter := func() bool { return h.Writer(time.Now()).Role == readiness.Writer }
-		defer writerLabel(ctx, cfg, kc, isWriter, logger)()
-	}
-	err = m.Run(ctx)
-	n.stopped(err)
-	return err
+	m := replmember.New(mcfg, n.Poller, db, open, rs.source, rs.peers, rs.reaper, secondSignal, logger.With("component", "member"))
+	// The primary is the writer: /writerz is its role.
+	return wire(rs, n, n.mux(m.Routes(logger.With("component", "peer-api")), switchoverRoutes(&cfg.ServeConfig, rs.Tokens, logger)), &wiredMember{
+		run: m.Run,
+		attrs: []any{"advertise", advertise, "primary_flag", cfg.Primary, "flagged_primary", flagged,
+			"replication_user", cfg.ReplicationUser},
+		close: func() { sampler.Close() },
+	}), nil
 }
 
 // advertised is this member's MariaDB address as its peers connect to it

@@ -70,8 +70,8 @@ func serveNode[S any](ctx context.Context, cfg *ServeConfig, tokens *httpserver.
 	if events == "off" {
 		events = ""
 	}
-	n := newNode(nodeConfig{Name: thisMachine.host(), Command: "serve", EventsFile: events, Poller: cfg.poller(logger, nil), Tokens: tokens},
-		judge, sampler, domain, logger)
+	n := newNode(openNode(nodeConfig{Name: thisMachine.host(), Command: "serve", EventsFile: events, Tokens: tokens}, logger),
+		cfg.poller(logger, nil), judge, sampler, domain)
 	if cfg.Mode != modeReplication {
 		// serve knows no peers: its page shows this member. The page
 		// reads Galera's status only; in replication mode / answers

@@ -28,8 +28,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/datadir"
 	"github.com/galera-sentinel/galera-sentinel/internal/initdb"
-	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
 	"github.com/galera-sentinel/galera-sentinel/internal/tail"
 )
@@ -437,25 +437,12 @@ func dirNames(dir string) (map[string]bool, error) {
 	return names, nil
 }
 
-// keptEntries are never removed from a data directory: what a volume
-// brings and the sentinel's own event journal (which may be created
-// meanwhile).
-var keptEntries = map[string]bool{"lost+found": true, journal.FileName: true, journal.RotatedName: true}
-
 // removeNew removes from the data directory what was not in it before.
 func (r *Runner) removeNew(before map[string]bool) {
-	entries, err := os.ReadDir(r.cfg.DataDir)
-	if err != nil {
+	// What a volume brings and the journal are kept (datadir.Ignored).
+	if err := datadir.Clean(r.cfg.DataDir, before); err != nil {
 		r.log.Error("could not empty the data directory after a failed initialisation", "err", err)
 		return
-	}
-	for _, e := range entries {
-		if before[e.Name()] || keptEntries[e.Name()] {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(r.cfg.DataDir, e.Name())); err != nil {
-			r.log.Error("could not empty the data directory after a failed initialisation", "err", err)
-		}
 	}
 	r.log.Info("emptied the data directory after a failed initialisation: the next attempt starts over", "datadir", r.cfg.DataDir)
 }

@@ -1,39 +1,33 @@
-// Package member is run mode's member: the life of one cluster member from
-// the sentinel's start to mariadbd's clean stop. It reads the node's
-// position, lets the recovery loop decide with the peers, prepares the
-// data directory, starts mariadbd, publishes its state to the peers, keeps
-// the view of who is the writer, and on SIGTERM drains before it stops
-// mariadbd.
+// Package member is run mode's lifecycle, the same for every database
+// mode: the life of one member from the sentinel's start to mariadbd's
+// clean stop. It tries again with a doubling pause when a try may mend a
+// failure, supervises mariadbd (an exit before the node settled is tried
+// again, an exit after it ends Run with mariadbd's status), lets the mode
+// watch the running node and restart it, and on ctx's end drains (with
+// the writer handover) and stops mariadbd within a bound.
 //
-// It must not parse flags or the environment, serve HTTP itself (it hands
-// its peer API to whoever serves), make the bootstrap decision (galera's),
-// or build mariadbd's command line (package mariadbd's).
+// A mode (galeramember, replmember) supplies only what differs, through
+// Mode: reading the position, deciding with its peers, preparing and
+// starting mariadbd; and watching it while it runs.
+//
+// It must not know a database mode: no Galera or replication type, no
+// peer API, no SQL. It must not parse flags or serve HTTP.
 package member
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"log/slog"
-	"net/url"
 	"os"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
-	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
-	"github.com/galera-sentinel/galera-sentinel/internal/peer"
-	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
 )
 
-// Config is what the member needs besides its collaborators.
+// Config is what the lifecycle needs besides its collaborators.
 type Config struct {
 	NodeName string
 	DataDir  string
@@ -45,168 +39,77 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// PollInterval paces the drain's checks of the connection count.
 	PollInterval time.Duration
+	// MaxStaleness is how old a sample may be for its connection count
+	// to be believed.
+	MaxStaleness time.Duration
 	// RetryMin and RetryMax bound the pause before another try after a
-	// failure a try may mend; it doubles from one to the other.
+	// failure a try may mend; it doubles from one to the other. RetryMin
+	// defaults to 1 s. RetryMax defaults to 30 s and is never below
+	// RetryMin: one rule for every mode, because a try costs the same
+	// everywhere (a --wsrep-recover, an initialisation or a clone, and a
+	// round of questions to every peer), and 30 s stays below the
+	// minutes an orchestrator's own back-off reaches.
 	RetryMin, RetryMax time.Duration
+	// WatchEvery paces Mode.Watch while mariadbd runs (0: never).
+	WatchEvery time.Duration
+	// Settled is how the mode names a node that settled ("Synced"), for
+	// the message of an exit before it did.
+	Settled string
 	// WriterUntil, when set, is when this member's writer handover window
 	// ends (health.Handlers.WriterUntil): a writer that starts to drain
 	// keeps answering 200 on /writerz until then, so its drain delay
 	// counts from that moment.
 	WriterUntil func() time.Time
-	// InstanceID tells this sentinel process from its earlier lives and
-	// from another that claims its name (random when empty).
-	InstanceID string
-	// Events, when set, receives the member's journal events: its
-	// position, decisions, starts and exits of mariadbd, retries, drain.
+	// Events, when set, receives the lifecycle's journal events: exits
+	// of mariadbd, retries, restarts, the drain.
 	Events func(journal.Event)
 }
 
-// Poller is what the member needs of the health poller.
-type Poller interface {
+// Poller is what the lifecycle needs of the health poller.
+type Poller[S any] interface {
 	SetHold(reason string)
 	SetStopping()
 	Kick()
-	Snapshot() *health.Snapshot[galera.Sample]
+	Snapshot() *health.Snapshot[S]
 }
 
-// Mariadbd is what the member needs of mariadbd's roles.
-type Mariadbd interface {
-	Recover(ctx context.Context) ([]byte, error)
-	Initialise(ctx context.Context) error
-	Serve(s mariadbd.Start, peerHosts []string) (*supervisor.Process, error)
+// Mode is what a database mode supplies to the lifecycle.
+type Mode interface {
+	// Start reads the node's position, decides with the peers until the
+	// decision starts mariadbd, prepares the data directory and starts
+	// mariadbd, which it returns running. It returns nil, nil when ctx
+	// ended first; an error made by Again when a later try may mend it
+	// (the mode has then stopped whatever it started); any other error
+	// needs a person and ends Run.
+	Start(ctx context.Context) (*supervisor.Process, error)
+	// Watch looks at the running node every Config.WatchEvery; stop
+	// says to stop mariadbd cleanly and try again from Start, why says
+	// so to people and peers. started is when Start returned.
+	Watch(ctx context.Context, proc *supervisor.Process, started time.Time) (stop bool, why Decision)
+	// Enter tells the mode that the lifecycle moved to p, with the
+	// decision that moved it there (zero when none), so that it
+	// publishes both.
+	Enter(p Phase, d Decision)
 }
 
-// Member is one run-mode member.
-type Member struct {
-	cfg    Config
-	poller Poller
-	judge  func(*health.Snapshot[galera.Sample], time.Time) bool // the Ready verdict
-	fresh  time.Duration                                         // how old a sample may be to be published
-	loop   *recovery.Loop
-	db     Mariadbd
-	log    *slog.Logger
-	// hurry subscribes to a second SIGTERM or SIGINT while draining.
-	hurry Hurry
+// Phase is where the lifecycle is, as it tells the mode.
+type Phase int
 
-	mu       sync.Mutex
-	seen     galera.View // the last view a decision was made from
-	self     peer.Self
-	started  bool
-	instance string
-	// startedAt is when mariadbd was last started, and joined whether
-	// that start was to join a Primary component (not a bootstrap).
-	startedAt time.Time
-	joined    bool
-}
+const (
+	// Running: Start returned a running mariadbd.
+	Running Phase = iota + 1
+	// Stopping: the drain (ctx ended) or a restart (Watch) began.
+	Stopping
+	// Exited: mariadbd has ended, stopped or on its own.
+	Exited
+	// Retrying: another try follows after a pause.
+	Retrying
+)
 
 // Hurry subscribes to the signals that cut a drain short (a second
 // SIGTERM or SIGINT) from the moment the drain begins; stop ends the
 // subscription.
 type Hurry func() (signals <-chan os.Signal, stop func())
-
-// New returns a member that has not read its position yet. ready is the
-// poller's Ready verdict over a snapshot; maxStaleness is how old a sample
-// may be for its live state to be published to the peers.
-func New(cfg Config, p Poller, ready func(*health.Snapshot[galera.Sample], time.Time) bool, maxStaleness time.Duration,
-	loop *recovery.Loop, db Mariadbd, hurry Hurry, log *slog.Logger) *Member {
-	if cfg.RetryMin <= 0 {
-		cfg.RetryMin = time.Second
-	}
-	if cfg.Events == nil {
-		cfg.Events = func(journal.Event) {}
-	}
-	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin, 30*time.Second)
-	m := &Member{cfg: cfg, poller: p, judge: ready, fresh: maxStaleness, loop: loop, db: db, hurry: hurry, log: log}
-	m.instance = cfg.InstanceID
-	if m.instance == "" {
-		var idb [8]byte
-		_, _ = rand.Read(idb[:])
-		m.instance = hex.EncodeToString(idb[:])
-	}
-	m.self = peer.Self{Member: galera.Member{Name: cfg.NodeName}, InstanceID: m.instance, Phase: peer.PhasePosition}
-	loop.Self, loop.Instance = m.position, m.instance
-	loop.OnDecision = m.decided
-	loop.OnView = func(v galera.View) {
-		m.mu.Lock()
-		m.seen = v
-		m.mu.Unlock()
-	}
-	return m
-}
-
-func (m *Member) position() galera.Member {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.self.Member
-}
-
-func (m *Member) decided(d galera.Decision) {
-	m.mu.Lock()
-	m.self.Decision = d.Action.String() + ": " + d.Reason
-	m.mu.Unlock()
-	m.cfg.Events(journal.Event{Kind: journal.KindDecision, Reason: d.Action.String() + ": " + d.Reason})
-	if !d.Action.Starts() {
-		m.poller.SetHold(d.Action.String() + ": " + d.Reason)
-	}
-}
-
-// Seen is the last view of the peers a decision was made from: who
-// answered with which position, who did not answer.
-func (m *Member) Seen() galera.View {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.seen
-}
-
-func (m *Member) setPhase(phase string) {
-	m.mu.Lock()
-	m.self.Phase = phase
-	m.mu.Unlock()
-}
-
-// SetLastView publishes the view the member saved while it runs
-// (ViewKeeper.Saved), so that peers deciding now see it.
-func (m *Member) SetLastView(v galera.LastView) {
-	m.mu.Lock()
-	m.self.Member.LastView = &v
-	m.mu.Unlock()
-}
-
-// State is the document this sentinel publishes to its peers, from what it
-// knows and the poller's last sample.
-func (m *Member) State() peer.State {
-	m.mu.Lock()
-	self := m.self
-	joined, startedAt := m.joined, m.startedAt
-	m.mu.Unlock()
-	snap, now := m.poller.Snapshot(), time.Now()
-	self.Joining = joined && snap.SettledAt.Before(startedAt)
-	var last *galera.Sample
-	if snap.Last != nil && now.Sub(snap.LastAt) <= m.fresh {
-		last = snap.Last
-	}
-	return peer.NewState(self, last, last != nil && m.judge(snap, now))
-}
-
-// PeerAPI is the peer API over this member: its state, and the operator's
-// bootstrap override.
-func (m *Member) PeerAPI(tokens *httpserver.Tokens, log *slog.Logger) *peer.Server {
-	return &peer.Server{Tokens: tokens, State: m.State, Bootstrap: m.override, Logger: log}
-}
-
-func (m *Member) override(name string) error {
-	if name != m.cfg.NodeName {
-		return fmt.Errorf("%w: %w: this is %s, not %s", peer.ErrOverrideRejected, peer.ErrOtherNode, m.cfg.NodeName, name)
-	}
-	m.mu.Lock()
-	started := m.started
-	m.mu.Unlock()
-	if started {
-		return fmt.Errorf("%w: mariadbd already runs on %s", peer.ErrOverrideRejected, name)
-	}
-	m.loop.Force()
-	return nil
-}
 
 // ExitError carries mariadbd's exit status out of Run: the sentinel exits
 // with it, so the orchestrator sees what mariadbd did.
@@ -217,36 +120,83 @@ type ExitError struct {
 
 func (e *ExitError) Error() string { return e.Msg }
 
-// Run is the member's life: read the position, decide with the peers,
-// start mariadbd, supervise it, and on ctx's end drain and stop it. It
-// returns nil after a clean stop, an *ExitError with mariadbd's status
-// when mariadbd ended otherwise, and an error when nothing was started.
+// RetryError is a failure that a later try may mend (see Again).
+type RetryError struct{ Reason string }
+
+func (e *RetryError) Error() string { return e.Reason }
+
+// Again is a failure that a later try may mend, for Mode.Start.
+func Again(format string, args ...any) error {
+	return &RetryError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Member is one run-mode member over samples of type S.
+type Member[S any] struct {
+	cfg    Config
+	mode   Mode
+	poller Poller[S]
+	// conns is the number of client connections a sample shows, the
+	// sentinel's own not counted.
+	conns func(S) int
+	hurry Hurry
+	log   *slog.Logger
+}
+
+// New returns the lifecycle of one member. conns is the number of client
+// connections a sample of the mode shows, the sentinel's own not
+// counted: the drain waits for it to reach 0.
+func New[S any](cfg Config, mode Mode, p Poller[S], conns func(S) int, hurry Hurry, log *slog.Logger) *Member[S] {
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = time.Second
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 30 * time.Second
+	}
+	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin)
+	if cfg.Events == nil {
+		cfg.Events = func(journal.Event) {}
+	}
+	if cfg.Settled == "" {
+		cfg.Settled = "settled"
+	}
+	if cfg.MaxStaleness <= 0 {
+		cfg.MaxStaleness = 2 * time.Second
+	}
+	if hurry == nil {
+		hurry = func() (<-chan os.Signal, func()) { return nil, func() {} }
+	}
+	return &Member[S]{cfg: cfg, mode: mode, poller: p, conns: conns, hurry: hurry, log: log}
+}
+
+// Run is the member's life: start mariadbd through the mode, supervise
+// it, and on ctx's end drain and stop it. It returns nil after a clean
+// stop, an *ExitError with mariadbd's status when mariadbd ended
+// otherwise, and the mode's error when nothing could be started.
 //
 // A failure that a later try can mend is tried again in the process, with
 // a growing pause, rather than by exiting: an orchestrator's back-off
 // grows to minutes between restarts, each one more downtime. That covers
-// mariadbd --wsrep-recover failing, the initialisation failing, and a
-// mariadbd that exits before it ever reached Synced (a state transfer
-// that broke off, a join that found no Primary component). Meanwhile the
-// member is held (not ready, alive) and /status says why. A mariadbd that
-// had been Synced and then exits ends Run with its status, so the
-// orchestrator sees the crash; a grastate.dat that cannot be believed, or
-// a start that cannot even exec, needs a person and ends Run too.
-func (m *Member) Run(ctx context.Context) error {
+// what Start says may be mended and a mariadbd that exits before the node
+// ever settled (a state transfer that broke off, a join that found no
+// Primary component). Meanwhile the member is held (not ready, alive)
+// and says why. A mariadbd that had settled and then exits ends Run with
+// its status, so the orchestrator sees the crash.
+func (m *Member[S]) Run(ctx context.Context) error {
 	pause := m.cfg.RetryMin
 	for try := 1; ; try++ {
 		err := m.attempt(ctx)
-		var again *retryError
-		if !errors.As(err, &again) {
+		again, ok := errors.AsType[*RetryError](err)
+		if !ok {
 			return err
 		}
-		reason := fmt.Sprintf("%s; trying again in %s (try %d)", again.reason, pause, try)
-		m.log.Warn("will try again", "reason", again.reason, "pause", pause, "try", try)
+		if ctx.Err() != nil {
+			return nil
+		}
+		reason := fmt.Sprintf("%s; trying again in %s (try %d)", again.Reason, pause, try)
+		m.log.Warn("will try again", "reason", again.Reason, "pause", pause, "try", try)
 		m.cfg.Events(journal.Event{Kind: journal.KindRetry, Reason: reason})
 		m.poller.SetHold(reason)
-		m.mu.Lock()
-		m.self.Member, m.self.Phase, m.self.Decision = galera.Member{Name: m.cfg.NodeName}, peer.PhasePosition, reason
-		m.mu.Unlock()
+		m.mode.Enter(Retrying, Decision{Action: Retry, Reason: reason})
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
@@ -258,216 +208,97 @@ func (m *Member) Run(ctx context.Context) error {
 	}
 }
 
-// retryError is a failure that a later try may mend.
-type retryError struct{ reason string }
-
-func (e *retryError) Error() string { return e.reason }
-
-// attempt is one try at the member's life.
-func (m *Member) attempt(ctx context.Context) error {
-	m.poller.SetHold("reading this node's position")
-	local, err := recovery.ReadLocal(ctx, m.cfg.NodeName, m.cfg.DataDir, m.db.Recover)
-	if err != nil {
-		m.poller.SetHold("cannot read this node's position: " + err.Error())
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, recovery.ErrRecover) {
-			return &retryError{reason: "reading the position failed: " + oneLine(err)}
-		}
-		return fmt.Errorf("%w; nothing was started", err)
-	}
-	m.cfg.Events(journal.Event{Kind: journal.KindPosition, Reason: local.How})
-	m.log.Info("local position", "how", local.How, "empty", local.Empty, "fresh", local.Fresh, "needs_sst", local.NeedsSST,
-		"uuid", local.Position.UUID, "seqno", local.Position.Seqno, "safe_to_bootstrap", local.SafeToBootstrap, "saved_view", local.SavedView, "last_view", lastViewAttr(local.LastView))
-	m.mu.Lock()
-	m.self.Member, m.self.Phase = local.Member, peer.PhaseWaiting
-	m.mu.Unlock()
-	m.poller.SetHold("waiting for peers")
-
-	plan, err := m.loop.Run(ctx)
-	if err != nil {
-		m.log.Info("stopped while waiting; mariadbd was not started")
-		return nil
-	}
-	proc, err := m.start(ctx, plan, local)
+// attempt is one try: Start, then supervise until an exit, a restart or
+// ctx's end.
+func (m *Member[S]) attempt(ctx context.Context) error {
+	proc, err := m.mode.Start(ctx)
 	if err != nil || proc == nil {
 		return err // proc is nil without an error when ctx ended first
 	}
 	started := time.Now()
-	watch := time.NewTicker(m.loop.Interval)
-	defer watch.Stop()
-	var streak downStreak
+	m.mode.Enter(Running, Decision{})
+	m.poller.SetHold("")
+	m.poller.Kick()
+	var tick <-chan time.Time
+	if m.cfg.WatchEvery > 0 {
+		t := time.NewTicker(m.cfg.WatchEvery)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-proc.Done():
 			m.cfg.Events(journal.Event{Kind: journal.KindMariadbdExit, Reason: proc.Describe()})
+			m.mode.Enter(Exited, Decision{})
 			if s := m.poller.Snapshot(); s.SettledAt.Before(started) {
-				m.mu.Lock()
-				m.started = false
-				m.mu.Unlock()
-				return &retryError{reason: fmt.Sprintf("mariadbd exited before it was Synced (%s)", proc.Describe())}
+				return Again("mariadbd exited before it was %s (%s)", m.cfg.Settled, proc.Describe())
 			}
 			msg := fmt.Sprintf("mariadbd exited on its own (%s); exiting so the orchestrator restarts this member", proc.Describe())
 			m.log.Error(msg)
 			// mariadbd's own status, 0 included (an operator's SHUTDOWN).
 			return &ExitError{Code: proc.ExitCode(), Msg: msg}
 		case <-ctx.Done():
-			return m.stop(proc)
-		case <-watch.C:
-			if d, ok := m.stepDownDue(ctx, started, &streak); ok {
-				return m.stepDown(proc, d)
+			m.mode.Enter(Stopping, Decision{})
+			m.drain(proc)
+			return m.stop(proc, "stopped")
+		case <-tick:
+			if stop, why := m.mode.Watch(ctx, proc, started); stop && ctx.Err() == nil {
+				return m.restart(proc, why)
 			}
 		}
 	}
 }
 
-// stepDownChecks is how many checks in a row, at least stepDownSettle
-// apart from the first to the last, must say StepDown before the member
-// acts: a view seen once may be a moment of a restart.
-const (
-	stepDownChecks = 3
-	stepDownSettle = 3 * time.Second
-)
-
-// downStreak counts the checks in a row that said StepDown.
-type downStreak struct {
-	n     int
-	since time.Time
+// restart stops mariadbd cleanly (bounded by ShutdownTimeout) because the
+// mode's watch said so, and has the member try again from Start: reading
+// the position and deciding with the peers.
+func (m *Member[S]) restart(proc *supervisor.Process, why Decision) error {
+	m.log.Warn("stopping mariadbd to decide again", "action", string(why.Action), "reason", why.Reason, "pid", proc.Pid, "timeout", m.cfg.ShutdownTimeout)
+	m.cfg.Events(journal.Event{Kind: journal.KindDecision, Reason: why.String()})
+	m.mode.Enter(Stopping, why)
+	m.poller.SetHold(why.String())
+	if err := m.stopWithin(proc, string(why.Action)); err != nil {
+		return err
+	}
+	return Again("%s: mariadbd stopped (%s); deciding again with the peers", why, proc.Describe())
 }
 
-// stepDownDue looks at the peers while mariadbd runs and reports whether
-// the decision (galera.Decide, from this member's live state) has said
-// StepDown long enough. Only a mariadbd that a fresh sample shows outside
-// a Primary component after it was Synced, or a joiner that never was
-// Synced, is considered: a member that has just bootstrapped is never
-// stopped by this while it starts.
-func (m *Member) stepDownDue(ctx context.Context, started time.Time, s *downStreak) (galera.Decision, bool) {
-	reset := func() (galera.Decision, bool) { *s = downStreak{}; return galera.Decision{}, false }
-	m.mu.Lock()
-	joined := m.joined
-	m.mu.Unlock()
-	if snap := m.poller.Snapshot(); snap.SettledAt.Before(started) && !joined {
-		return reset()
+// stop stops mariadbd after the drain: nil after a clean stop, an
+// *ExitError otherwise.
+func (m *Member[S]) stop(proc *supervisor.Process, how string) error {
+	if err := m.stopWithin(proc, how); err != nil {
+		return err
 	}
-	self := m.State().Member()
-	if self.Primary || (!self.NonPrimary && !self.Joining) {
-		return reset()
+	if code := proc.ExitCode(); code != 0 {
+		return &ExitError{Code: code, Msg: "mariadbd " + proc.Describe()}
 	}
-	v, d, err := m.loop.Running(ctx, self)
-	if err != nil || d.Action != galera.StepDown {
-		if err == nil && d.Reason != "" {
-			m.mu.Lock()
-			changed := m.self.Decision != d.Action.String()+": "+d.Reason
-			m.self.Decision = d.Action.String() + ": " + d.Reason
-			m.mu.Unlock()
-			if changed {
-				m.log.Info("outside a Primary component", "decision", d.Action.String(), "reason", d.Reason)
-			}
-		}
-		return reset()
-	}
-	if s.n == 0 {
-		s.since = time.Now()
-	}
-	s.n++
-	settle := stepDownSettle
-	if galera.EveryoneOutside(v) {
-		settle = galera.EveryoneOutsideSettle
-	}
-	if s.n < stepDownChecks || time.Since(s.since) < settle {
-		return galera.Decision{}, false
-	}
-	return d, true
+	return nil
 }
 
-// stepDown stops mariadbd cleanly (bounded by ShutdownTimeout) because the
-// decision said StepDown: a node outside a Primary component serves and
-// commits nothing, and once it is stopped every member's position is read
-// again and the most advanced one bootstraps. The member then tries again
-// from reading its position, in this process.
-func (m *Member) stepDown(proc *supervisor.Process, d galera.Decision) error {
-	reason := d.Action.String() + ": " + d.Reason
-	m.log.Warn("stepping down: stopping mariadbd", "reason", d.Reason, "pid", proc.Pid, "timeout", m.cfg.ShutdownTimeout)
-	m.cfg.Events(journal.Event{Kind: journal.KindDecision, Reason: reason})
-	m.mu.Lock()
-	m.self.Decision, m.self.Phase = reason, peer.PhaseStopping
-	m.mu.Unlock()
-	m.poller.SetHold(reason)
-	begin := time.Now()
-	if err := proc.Stop(m.cfg.ShutdownTimeout); err != nil {
-		m.log.Error("mariadbd shutdown while stepping down", "err", err)
-		return &ExitError{Code: proc.ExitCode(), Msg: err.Error()}
-	}
-	m.log.Info("mariadbd stopped (step-down)", "status", proc.Describe(), "took", time.Since(begin).Round(time.Millisecond))
-	m.cfg.Events(journal.Event{Kind: journal.KindMariadbdExit, Reason: "stepped down: " + proc.Describe()})
-	m.mu.Lock()
-	m.started = false
-	m.mu.Unlock()
-	return &retryError{reason: fmt.Sprintf("stepped down: mariadbd stopped outside a Primary component (%s); deciding again with the peers", proc.Describe())}
-}
-
-func lastViewAttr(v *galera.LastView) any {
-	if v == nil {
-		return "none"
-	}
-	return v
-}
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
-
-// start prepares the data directory for the plan and starts mariadbd.
-func (m *Member) start(ctx context.Context, plan recovery.Plan, local recovery.Local) (*supervisor.Process, error) {
-	switch {
-	case plan.Action == galera.BootstrapNew && local.Fresh:
-		m.log.Info("the data directory is a fresh installation: the new cluster starts from it as it is")
-	case plan.Action == galera.BootstrapNew:
-		if err := m.db.Initialise(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil, nil
-			}
-			return nil, &retryError{reason: "initialising the data directory failed: " + oneLine(err)}
-		}
-	case plan.Action == galera.Bootstrap:
-		if err := recovery.SetSafeToBootstrap(m.cfg.DataDir); err != nil {
-			return nil, fmt.Errorf("set safe_to_bootstrap: %w; nothing was started", err)
-		}
-	}
-	s := mariadbd.Start{ClusterAddress: plan.ClusterAddress, NewCluster: plan.Action == galera.Bootstrap || plan.Action == galera.BootstrapNew}
-	if local.Recovered && local.HasPosition() {
-		s.Position = local.Position.String()
-	}
-	proc, err := m.db.Serve(s, plan.Hosts)
-	if err != nil {
-		m.poller.SetHold("mariadbd did not start")
-		return nil, err
-	}
-	kind := journal.KindMariadbd
-	if s.NewCluster {
-		kind = journal.KindBootstrap
-	}
-	m.cfg.Events(journal.Event{Kind: kind, Reason: fmt.Sprintf("%s (pid %d)", plan.Action, proc.Pid)})
-	m.mu.Lock()
-	m.started, m.self.Phase = true, peer.PhaseRunning
-	m.startedAt, m.joined = time.Now(), plan.Action == galera.Join
-	m.mu.Unlock()
-	m.poller.SetHold("")
-	m.poller.Kick()
-	return proc, nil
-}
-
-// stop drains, then stops mariadbd within the shutdown timeout.
-func (m *Member) stop(proc *supervisor.Process) error {
-	m.setPhase(peer.PhaseStopping)
-	m.drain(proc)
+// stopWithin stops mariadbd within the shutdown timeout; the error is an
+// *ExitError when it did not stop in time. how names the stop in the
+// journal ("stopped", "step-down").
+func (m *Member[S]) stopWithin(proc *supervisor.Process, how string) error {
 	m.log.Info("stopping mariadbd", "pid", proc.Pid, "timeout", m.cfg.ShutdownTimeout)
 	begin := time.Now()
-	if err := proc.Stop(m.cfg.ShutdownTimeout); err != nil {
+	err := proc.Stop(m.cfg.ShutdownTimeout)
+	m.mode.Enter(Exited, Decision{})
+	if err != nil {
 		m.log.Error("mariadbd shutdown", "err", err)
 		return &ExitError{Code: proc.ExitCode(), Msg: err.Error()}
 	}
 	m.log.Info("mariadbd stopped", "status", proc.Describe(), "took", time.Since(begin).Round(time.Millisecond))
-	m.cfg.Events(journal.Event{Kind: journal.KindMariadbdExit, Reason: "stopped: " + proc.Describe()})
+	m.cfg.Events(journal.Event{Kind: journal.KindMariadbdExit, Reason: how + ": " + proc.Describe()})
+	return nil
+}
+
+// StopProcess stops mariadbd within timeout (SIGTERM, then SIGKILL after
+// it): nil after a clean stop, an *ExitError with its status otherwise.
+// Modes use it for a mariadbd they started and must stop before a retry.
+func StopProcess(proc *supervisor.Process, timeout time.Duration) error {
+	if err := proc.Stop(timeout); err != nil {
+		return &ExitError{Code: proc.ExitCode(), Msg: err.Error()}
+	}
 	if code := proc.ExitCode(); code != 0 {
 		return &ExitError{Code: code, Msg: "mariadbd " + proc.Describe()}
 	}
@@ -478,10 +309,11 @@ func (m *Member) stop(proc *supervisor.Process) error {
 var errCutShort = errors.New("drain cut short")
 
 // drain takes the node out of the load balancer before mariadbd stops:
-// readiness 503 at once, DrainDelay for the load balancer to notice, then
-// up to DrainTimeout for the client connections to close. A second signal,
-// or mariadbd exiting, cuts it short.
-func (m *Member) drain(proc *supervisor.Process) {
+// readiness 503 at once, DrainDelay for the load balancer to notice
+// (longer by what is left of a writer handover window), then up to
+// DrainTimeout for the client connections to close. A second signal, or
+// mariadbd exiting, cuts it short.
+func (m *Member[S]) drain(proc *supervisor.Process) {
 	m.poller.SetStopping()
 	hurry, stop := m.hurry()
 	defer stop()
@@ -499,7 +331,7 @@ func (m *Member) drain(proc *supervisor.Process) {
 	m.log.Info("draining: readiness is 503; waiting for the load balancer", "drain_delay", delay, "drain_timeout", m.cfg.DrainTimeout)
 	m.cfg.Events(journal.Event{Kind: journal.KindDrain, Reason: fmt.Sprintf("began: drain delay %s, drain timeout %s", delay.Round(time.Millisecond), m.cfg.DrainTimeout)})
 	defer func() {
-		n, _ := ClientConnections(m.poller.Snapshot(), m.fresh, time.Now())
+		n, _ := m.Connections(time.Now())
 		m.cfg.Events(journal.Event{Kind: journal.KindDrain, Reason: fmt.Sprintf("ended after %s, %d client connections open", time.Since(begin).Round(time.Millisecond), n)})
 	}()
 	wait := func(d time.Duration) error {
@@ -520,7 +352,7 @@ func (m *Member) drain(proc *supervisor.Process) {
 	deadline := begin.Add(delay + m.cfg.DrainTimeout)
 	last := -1
 	for {
-		n, fresh := ClientConnections(m.poller.Snapshot(), m.fresh, time.Now())
+		n, fresh := m.Connections(time.Now())
 		switch {
 		case fresh && n == 0:
 			m.log.Info("drained: no client connections left", "took", time.Since(begin).Round(time.Millisecond))
@@ -533,46 +365,25 @@ func (m *Member) drain(proc *supervisor.Process) {
 			last = n
 		}
 		m.poller.Kick()
-		if wait(min(m.cfg.PollInterval, 250*time.Millisecond)) != nil {
+		if wait(min(max(m.cfg.PollInterval, 10*time.Millisecond), 250*time.Millisecond)) != nil {
 			return
 		}
 	}
 }
 
-// ClientConnections is the number of client connections in the last
-// sample, the sentinel's own not counted, and whether that sample is fresh
-// enough (at most maxStale old at now) to trust.
-func ClientConnections(s *health.Snapshot[galera.Sample], maxStale time.Duration, now time.Time) (int, bool) {
-	if s.Last == nil || now.Sub(s.LastAt) > maxStale {
+// Connections is the number of client connections in the last sample,
+// the sentinel's own not counted, and whether that sample is fresh
+// enough (at most MaxStaleness old at now) to trust.
+func (m *Member[S]) Connections(now time.Time) (int, bool) {
+	return ClientConnections(m.poller.Snapshot(), m.conns, m.cfg.MaxStaleness, now)
+}
+
+// ClientConnections is the number of client connections conns reads
+// from the last sample of s, and whether that sample is at most maxStale
+// old at now.
+func ClientConnections[S any](s *health.Snapshot[S], conns func(S) int, maxStale time.Duration, now time.Time) (int, bool) {
+	if s == nil || s.Last == nil || now.Sub(s.LastAt) > maxStale {
 		return 0, false
 	}
-	return max(s.Last.ThreadsConnected-1, 0), true
-}
-
-// Poster calls a token-protected action of another sentinel; peer.Client
-// is the real one.
-type Poster interface {
-	Post(ctx context.Context, addr, path string, v any) error
-}
-
-// ForwardOverride is the peer API's Forward: it finds the sentinel that
-// answers with the node's name among the peers and hands it the override.
-func (m *Member) ForwardOverride(p Poster) func(ctx context.Context, node string) (string, error) {
-	return func(ctx context.Context, node string) (string, error) {
-		addrs, err := m.loop.Source.Peers(ctx)
-		if err != nil {
-			return "", fmt.Errorf("discover peers (%s): %w", m.loop.Source, err)
-		}
-		var silent int
-		for _, a := range peer.FanOut(ctx, addrs, m.loop.Peers.State) {
-			if a.Err != nil {
-				silent++
-				continue
-			}
-			if a.Value.NodeName == node {
-				return a.Addr, p.Post(ctx, a.Addr, "/api/v1/bootstrap?forwarded=1&node="+url.QueryEscape(node), nil)
-			}
-		}
-		return "", fmt.Errorf("no member named %s answers (%d addresses asked, %d did not answer): check the name; `galera-sentinel status` lists the members", node, len(addrs), silent)
-	}
+	return max(conns(*s.Last), 0), true
 }

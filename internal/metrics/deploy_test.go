@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 )
@@ -22,7 +23,7 @@ import (
 func exported(t *testing.T) map[string]bool {
 	f := newFixture(t)
 	metrics.Member(f.m, func() peer.State {
-		return peer.State{Phase: peer.PhaseRunning, PositionKnown: true, Seqno: 1, Decision: "join: node1 is in a Primary component"}
+		return peer.State{Phase: peer.PhaseRunning, PositionKnown: true, Seqno: 1, Action: member.Join, Decision: "join: node1 is in a Primary component"}
 	}, func() galera.View { return galera.View{Expected: 2, Peers: []galera.Member{{Name: "node1"}}} })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"strings"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
@@ -12,7 +10,7 @@ import (
 
 var (
 	phaseDesc    = desc("member_phase", "Run mode: the member's phase as a state set (reading-position, waiting, running, stopping).", "phase")
-	decisionDesc = desc("member_decision_info", "Run mode: the last bootstrap decision (wait, join, bootstrap-new, bootstrap, refuse) and the class of its reason; always 1.", "action", "reason")
+	decisionDesc = desc("member_decision_info", "Run mode: the last decision (wait, join, bootstrap-new, bootstrap, refuse, step-down, retry, restart) and the class of its reason; always 1.", "action", "reason")
 	positionDesc = desc("member_position_seqno", "Run mode: the seqno this member read from its data directory before mariadbd started (-1: unknown).")
 	peerSeqDesc  = desc("member_peer_position_seqno", "Run mode: each peer's seqno as the last bootstrap decision saw it (-1: unknown).", "peer")
 	unreachDesc  = desc("member_peers_unreachable", "Run mode: peers that did not answer when the last bootstrap decision was made.")
@@ -44,9 +42,8 @@ func (c member) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range phases {
 		ch <- prometheus.MustNewConstMetric(phaseDesc, g, b2f(s.Phase == p), p)
 	}
-	if s.Decision != "" {
-		action, reason, _ := strings.Cut(s.Decision, ": ")
-		ch <- prometheus.MustNewConstMetric(decisionDesc, g, 1, action, health.ReasonClass(reason))
+	if d, ok := s.Decided(); ok {
+		ch <- prometheus.MustNewConstMetric(decisionDesc, g, 1, string(d.Action), health.ReasonClass(d.Reason))
 	}
 	kind := "unknown"
 	switch {

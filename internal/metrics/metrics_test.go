@@ -12,6 +12,7 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics/scrape"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
@@ -223,7 +224,7 @@ func TestOpenMetricsNegotiation(t *testing.T) {
 
 func TestMemberSeries(t *testing.T) {
 	m := metrics.New(metrics.Options{})
-	state := peer.State{Phase: peer.PhaseWaiting, PositionKnown: true, Seqno: 108, Decision: "wait: 2 of 3 expected members answered; missing: node3"}
+	state := peer.State{Phase: peer.PhaseWaiting, PositionKnown: true, Seqno: 108, Action: member.Wait, Decision: "wait: 2 of 3 expected members answered; missing: node3"}
 	view := galera.View{Expected: 3, Peers: []galera.Member{{Name: "node2", PositionKnown: true, Position: galera.Position{Seqno: 110}}},
 		Unreachable: []galera.Unreachable{{Addr: "10.0.0.3:9200", Err: "connection refused"}}}
 	metrics.Member(m, func() peer.State { return state }, func() galera.View { return view })
@@ -243,6 +244,7 @@ func TestMemberSeries(t *testing.T) {
 	want(t, p, 1, "galera_sentinel_member_peers_unreachable")
 	// The reason's class only: the names of missing members would make a
 	// series per outage.
+	want(t, p, 1, "galera_sentinel_member_decision_info", "action", "wait")
 	if r, _ := p.Label("galera_sentinel_member_decision_info", "reason", "action", "wait"); r != "" {
 		t.Errorf("decision reason class %q, want the part before the first number (empty here)", r)
 	}

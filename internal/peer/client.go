@@ -22,6 +22,8 @@ import (
 // (token-authenticated) and their public /status.
 type Client struct {
 	http    *http.Client
+	stream  *http.Transport // for Stream: no response header bound of a call
+	timeout time.Duration
 	tokens  *httpserver.Tokens
 	scheme  string
 	tlsConf *tls.Config
@@ -58,7 +60,10 @@ func NewTokensClient(tokens *httpserver.Tokens, tlsConf *tls.Config, timeout tim
 	if tlsConf != nil {
 		scheme = "https"
 	}
-	return &Client{http: &http.Client{Transport: tr, Timeout: timeout}, tokens: tokens, scheme: scheme, tlsConf: tlsConf, good: map[string]string{}}
+	stream := tr.Clone()
+	stream.ResponseHeaderTimeout = 0 // Stream sets its own bound
+	return &Client{http: &http.Client{Transport: tr, Timeout: timeout}, stream: stream, timeout: timeout,
+		tokens: tokens, scheme: scheme, tlsConf: tlsConf, good: map[string]string{}}
 }
 
 // refused is an answer that says the token is not one the peer takes.
@@ -74,9 +79,13 @@ func IsTokenRefused(err error) bool {
 // authorized sends an authenticated request (see NewTokensClient). The
 // caller closes the body.
 func (c *Client) authorized(ctx context.Context, method, addr, path string) (*http.Response, error) {
+	return c.authorizedWith(ctx, c.http, method, addr, path)
+}
+
+func (c *Client) authorizedWith(ctx context.Context, hc *http.Client, method, addr, path string) (*http.Response, error) {
 	toks := c.tokens.Send()
 	if len(toks) == 0 {
-		return c.do(ctx, method, addr, path, "")
+		return c.doWith(ctx, hc, method, addr, path, "")
 	}
 	c.mu.Lock()
 	last := c.good[addr]
@@ -85,7 +94,7 @@ func (c *Client) authorized(ctx context.Context, method, addr, path string) (*ht
 		toks = append([]string{last}, slices.Delete(toks, i, i+1)...)
 	}
 	for i, tok := range toks {
-		resp, err := c.do(ctx, method, addr, path, tok)
+		resp, err := c.doWith(ctx, hc, method, addr, path, tok)
 		if err != nil {
 			return nil, err
 		}
@@ -105,6 +114,10 @@ func (c *Client) authorized(ctx context.Context, method, addr, path string) (*ht
 }
 
 func (c *Client) do(ctx context.Context, method, addr, path, token string) (*http.Response, error) {
+	return c.doWith(ctx, c.http, method, addr, path, token)
+}
+
+func (c *Client) doWith(ctx context.Context, hc *http.Client, method, addr, path, token string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.scheme+"://"+addr+path, nil)
 	if err != nil {
 		return nil, err
@@ -112,7 +125,7 @@ func (c *Client) do(ctx context.Context, method, addr, path, token string) (*htt
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, httpserver.TLSHint(err, c.tlsConf)
 	}
@@ -206,8 +219,48 @@ func (c *Client) Post(ctx context.Context, addr, path string, v any) error {
 	return nil
 }
 
+// Stream opens a token-authenticated GET of a long answer (a backup
+// stream) at path: its headers must come within headerWait, and after
+// that only ctx bounds it, not the client's call timeout. The caller
+// closes the body.
+func (c *Client) Stream(ctx context.Context, addr, path string, headerWait time.Duration) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	t := time.AfterFunc(headerWait, func() { cancel(fmt.Errorf("no answer within %s", headerWait)) })
+	resp, err := c.authorizedWith(ctx, &http.Client{Transport: c.stream}, http.MethodGet, addr, path)
+	fired := !t.Stop()
+	if err != nil || fired {
+		cause := context.Cause(ctx)
+		cancel(nil)
+		if err == nil {
+			resp.Body.Close()
+			return nil, cause
+		}
+		if fired && cause != nil {
+			err = fmt.Errorf("%w (%w)", err, cause)
+		}
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
+	return resp, nil
+}
+
+// cancelBody ends the stream's context when the body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
 // Close drops idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() {
+	c.http.CloseIdleConnections()
+	c.stream.CloseIdleConnections()
+}
 
 func firstLine(resp *http.Response) string {
 	sc := bufio.NewScanner(http.MaxBytesReader(nil, resp.Body, 512))

@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
+
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 )
@@ -342,12 +344,15 @@ func TestNewState(t *testing.T) {
 			return ""
 		}},
 	} {
-		s := NewState(Self{Member: m, InstanceID: "i1", Phase: tc.phase, Decision: "join: x"}, tc.last, tc.ready)
+		s := NewState(Self{Member: m, InstanceID: "i1", Phase: tc.phase, Decision: member.Decision{Action: member.Join, Reason: "x"}}, tc.last, tc.ready)
 		if err := s.Validate(); err != nil {
 			t.Errorf("%s: does not validate: %v", tc.name, err)
 		}
 		if msg := tc.check(s); msg != "" {
 			t.Errorf("%s: %s: %+v", tc.name, msg, s)
+		}
+		if d, ok := s.Decided(); !ok || d != (member.Decision{Action: member.Join, Reason: "x"}) || s.Decision != "join: x" {
+			t.Errorf("%s: decision %q %q -> %+v %v", tc.name, s.Action, s.Decision, d, ok)
 		}
 		back := s.Member()
 		if back.Name != m.Name || back.Position != m.Position || back.SafeToBootstrap != m.SafeToBootstrap || back.Running != s.Running || back.Primary != s.Primary {
@@ -401,5 +406,70 @@ func TestFanOut(t *testing.T) {
 	}
 	if len(got) != 3 || got[0].Value != "a!" || got[1].Err == nil || got[2].Addr != "c" || got[2].Value != "c!" {
 		t.Errorf("answers %+v", got)
+	}
+}
+
+// TestStateAction: the typed action travels next to the prose; a
+// document of the release before it (prose alone) still decodes, with no
+// typed decision; an action that is not a short name is refused.
+func TestStateAction(t *testing.T) {
+	base := `{"version":1,"node_name":"n1","instance_id":"i1","phase":"waiting","position_known":false,"local_index":-1`
+	for _, tc := range []struct {
+		name, doc string
+		want      member.Decision
+		typed, ok bool
+	}{
+		{"typed", base + `,"action":"refuse","decision":"refuse: two cluster UUIDs"}`, member.Decision{Action: member.Refuse, Reason: "two cluster UUIDs"}, true, true},
+		{"a newer action", base + `,"action":"evict","decision":"evict: why"}`, member.Decision{Action: "evict", Reason: "why"}, true, true},
+		{"previous release", base + `,"decision":"refuse: two cluster UUIDs"}`, member.Decision{}, false, true},
+		{"not a name", base + `,"action":"Refuse now","decision":"x"}`, member.Decision{}, false, false},
+	} {
+		s, err := DecodeState(strings.NewReader(tc.doc))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: DecodeState: %v", tc.name, err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if d, typed := s.Decided(); d != tc.want || typed != tc.typed {
+			t.Errorf("%s: Decided() = %+v %v, want %+v %v", tc.name, d, typed, tc.want, tc.typed)
+		}
+	}
+}
+
+// TestStream: a long answer outlives the client's call timeout once its
+// headers came; the tokens are presented in turn; headers that do not
+// come within the wait end the call.
+func TestStream(t *testing.T) {
+	const good = "token-b-0123456789abcdef"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+good {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		if r.URL.Path == "/slow" {
+			time.Sleep(500 * time.Millisecond)
+		}
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		time.Sleep(300 * time.Millisecond) // longer than the call timeout
+		_, _ = io.WriteString(w, "stream")
+	}))
+	defer srv.Close()
+	c := NewTokensClient(httpserver.StaticTokens("token-a-0123456789abcdef", good), nil, 100*time.Millisecond)
+	defer c.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	resp, err := c.Stream(context.Background(), addr, "/fast", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(b) != "stream" {
+		t.Fatalf("body %q, %v", b, err)
+	}
+	if _, err := c.Stream(context.Background(), addr, "/slow", 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "no answer within") {
+		t.Fatalf("headers late: %v", err)
 	}
 }

@@ -6,8 +6,8 @@
 // one client for other sentinels and the fan-out over their addresses.
 //
 // It must not decide anything: the bootstrap decision is galera.Decide's,
-// run by package recovery; what to do with an override is run mode's
-// (package member).
+// run by package recovery; what to do with an override is Galera run
+// mode's (package galeramember).
 package peer
 
 import (
@@ -15,9 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 )
 
 // StateVersion is the version of the State document.
@@ -75,8 +77,26 @@ type State struct {
 	// let every member agree on the one writer.
 	Ready      bool `json:"ready"`
 	LocalIndex int  `json:"local_index"`
-	// Decision is the last decision the sentinel made, for operators.
+	// Action is the last decision's action, by its stable name: what
+	// clients switch on (force-bootstrap, metrics). Absent from a
+	// sentinel of a release before it, which sends Decision alone.
+	Action member.Action `json:"action,omitempty"`
+	// Decision is the last decision the sentinel made, "action: reason",
+	// for operators; never branched on.
 	Decision string `json:"decision,omitempty"`
+}
+
+// Decided is the last decision as a typed value: Action, and the reason
+// Decision carries after it. ok is false when the sentinel sent no
+// Action (one of the release before it); the caller then has the prose
+// alone, for people.
+func (s State) Decided() (d member.Decision, ok bool) {
+	if s.Action == "" {
+		return member.Decision{}, false
+	}
+	reason := strings.TrimPrefix(s.Decision, string(s.Action))
+	reason = strings.TrimPrefix(reason, ": ")
+	return member.Decision{Action: s.Action, Reason: reason}, true
 }
 
 // Member converts a validated State to the decision's input.
@@ -95,7 +115,7 @@ type Self struct {
 	Member     galera.Member
 	InstanceID string
 	Phase      string
-	Decision   string
+	Decision   member.Decision
 	// Joining: mariadbd was started to join and has not been Synced
 	// since (published only while it runs and is not Primary).
 	Joining bool
@@ -111,7 +131,10 @@ func NewState(self Self, last *galera.Sample, ready bool) State {
 		Version: StateVersion, NodeName: m.Name, InstanceID: self.InstanceID, Phase: self.Phase,
 		PositionKnown: m.PositionKnown, DataDirEmpty: m.Empty, DataDirFresh: m.Fresh, NeedsSST: m.NeedsSST, SafeToBootstrap: m.SafeToBootstrap,
 		SavedView: m.SavedView, LastView: m.LastView, Running: self.Phase == PhaseRunning || self.Phase == PhaseStopping,
-		Decision: self.Decision, LocalIndex: -1,
+		Action: self.Decision.Action, LocalIndex: -1,
+	}
+	if self.Decision.Action != "" {
+		s.Decision = self.Decision.String()
 	}
 	if m.PositionKnown && !m.Empty && !m.NeedsSST {
 		s.UUID, s.Seqno = m.Position.UUID, m.Position.Seqno
@@ -144,6 +167,9 @@ func (s State) Validate() error {
 	}
 	if s.InstanceID == "" || len(s.InstanceID) > 64 {
 		errs = append(errs, fmt.Errorf("instance id %q: want 1 to 64 characters", clip(s.InstanceID)))
+	}
+	if len(s.Action) > 32 || strings.IndexFunc(string(s.Action), func(r rune) bool { return !unicode.IsLower(r) && r != '-' }) >= 0 {
+		errs = append(errs, fmt.Errorf("action %q: want a short lowercase name", clip(string(s.Action))))
 	}
 	switch s.Phase {
 	case PhasePosition, PhaseWaiting, PhaseRunning, PhaseStopping:

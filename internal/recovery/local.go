@@ -17,8 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	dd "github.com/galera-sentinel/galera-sentinel/internal/datadir"
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
-	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 )
 
 // Files Galera keeps in the data directory.
@@ -27,10 +27,12 @@ const (
 	GvwstateFile = "gvwstate.dat"
 )
 
-// ignoredEntries do not make a data directory "not empty": a fresh
-// filesystem's lost+found, what a volume mount may add, and the
-// sentinel's own event journal.
-var ignoredEntries = map[string]bool{"lost+found": true, journal.FileName: true, journal.RotatedName: true, ViewFile: true}
+// ownFile is a file of Galera run mode's own that does not make a data
+// directory "not empty" (besides datadir.Ignored's): the saved view and
+// its temporary copies.
+func ownFile(name string) bool {
+	return name == ViewFile || strings.HasPrefix(name, "."+ViewFile+".")
+}
 
 // Files that only the receiving side of a state transfer in progress
 // leaves behind. A joiner killed (or whose donor died) in the middle of
@@ -68,7 +70,7 @@ func classifyData(datadir string, m *galera.Member, why string) how {
 	var user []string
 	for _, e := range ents {
 		name := e.Name()
-		if !e.IsDir() || ignoredEntries[name] || systemSchemas[name] || strings.HasPrefix(name, "#") || strings.HasPrefix(name, ".") {
+		if !e.IsDir() || dd.Ignored(name) || ownFile(name) || systemSchemas[name] || strings.HasPrefix(name, "#") || strings.HasPrefix(name, ".") {
 			continue
 		}
 		if name == "test" {
@@ -141,7 +143,7 @@ func readLocal(ctx context.Context, name, datadir string, recover Recoverer) (ga
 	}
 	empty := true
 	for _, e := range ents {
-		if !ignoredEntries[e.Name()] && !strings.HasPrefix(e.Name(), "."+ViewFile+".") {
+		if !dd.Ignored(e.Name()) && !ownFile(e.Name()) {
 			empty = false
 			break
 		}

@@ -2,7 +2,6 @@ package replmember
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
@@ -54,13 +54,11 @@ type BackupConfig struct {
 	RunAs string
 	// Timeout bounds one backup or clone as a whole (default 1 hour).
 	Timeout time.Duration
-	// Token authenticates to the peers' backup endpoint (and guards ours).
+	// Token guards our backup endpoint; the peer client presents its
+	// own tokens to the others'.
 	Token string
-	// Tokens, when set, replaces Token: ours takes any of them, and a peer
-	// that refuses the first is asked with the others in turn.
+	// Tokens, when set, replaces Token: ours takes any of them.
 	Tokens *httpserver.Tokens
-	// TLS, when set, is how peers are called (https).
-	TLS *tls.Config
 }
 
 // tokens is the set that guards the endpoint and is presented to peers.
@@ -92,8 +90,11 @@ type Doc struct {
 	Phase string `json:"phase"`
 	// Empty: the data directory was empty at the start and has not been
 	// initialised or cloned yet.
-	Empty    bool   `json:"empty"`
-	Decision string `json:"decision,omitempty"`
+	Empty bool `json:"empty"`
+	// Action is the last decision's action by its stable name; Decision
+	// is that decision as people read it.
+	Action   member.Action `json:"action,omitempty"`
+	Decision string        `json:"decision,omitempty"`
 	// Sample is the poller's last fresh sample; null when there is none.
 	Sample *replica.SampleDoc `json:"sample"`
 }
@@ -101,7 +102,10 @@ type Doc struct {
 // State is this member's document.
 func (m *Member) State() Doc {
 	m.mu.Lock()
-	d := Doc{Name: m.cfg.NodeName, Addr: m.cfg.Advertise, Phase: m.phase, Empty: m.empty, Decision: m.decision}
+	d := Doc{Name: m.cfg.NodeName, Addr: m.cfg.Advertise, Phase: m.phase, Empty: m.empty, Action: m.decision.Action}
+	if m.decision.Action != "" {
+		d.Decision = m.decision.String()
+	}
 	m.mu.Unlock()
 	if s := m.poller.Snapshot(); s != nil && s.Last != nil && time.Since(s.LastAt) <= m.cfg.MaxStaleness {
 		doc := s.Last.Doc()
@@ -226,7 +230,7 @@ func (m *Member) serveBackup(w http.ResponseWriter, r *http.Request) {
 // from).
 func (m *Member) clone(ctx context.Context, from string) (pos string, err error) {
 	b := m.cfg.Backup.withDefaults()
-	m.set(PhaseCloning, "")
+	m.set(PhaseCloning, member.Decision{})
 	m.poller.SetHold("cloning the primary " + from)
 	begin := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
@@ -234,34 +238,12 @@ func (m *Member) clone(ctx context.Context, from string) (pos string, err error)
 	if err := os.MkdirAll(m.cfg.DataDir, 0o750); err != nil {
 		return "", err
 	}
-	scheme := "http"
-	if b.TLS != nil {
-		scheme = "https"
-	}
-	tr := &http.Transport{DialContext: (&net.Dialer{Timeout: m.cfg.Timeout}).DialContext, TLSClientConfig: b.TLS,
-		TLSHandshakeTimeout: m.cfg.Timeout, ResponseHeaderTimeout: 2 * time.Minute, Proxy: nil}
-	defer tr.CloseIdleConnections()
-	// Each token in turn: during a rotation the primary may hold another.
-	var resp *http.Response
-	toks := b.tokens().Send()
-	for i, tok := range toks {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+from+BackupPath, nil)
-		if err != nil {
-			return "", err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err = (&http.Client{Transport: tr}).Do(req)
-		if err != nil {
-			return "", fmt.Errorf("backup request: %w", httpserver.TLSHint(err, b.TLS))
-		}
-		if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && i < len(toks)-1 {
-			resp.Body.Close()
-			continue
-		}
-		break
-	}
-	if resp == nil {
-		return "", errors.New("backup request: no token to present (--token-file)")
+	// The peer client presents each token in turn: during a rotation
+	// the primary may hold another. mariadb-backup may take a while
+	// before the first bytes, hence the long wait for the headers.
+	resp, err := m.peers.Stream(ctx, from, BackupPath, 2*time.Minute)
+	if err != nil {
+		return "", fmt.Errorf("backup request: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

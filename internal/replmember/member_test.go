@@ -4,13 +4,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
-	"github.com/galera-sentinel/galera-sentinel/internal/journal"
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
@@ -33,27 +31,6 @@ func TestParseBinlogInfo(t *testing.T) {
 	}
 }
 
-func TestDataDirEmpty(t *testing.T) {
-	dir := t.TempDir()
-	if e, err := DataDirEmpty(filepath.Join(dir, "missing")); err != nil || !e {
-		t.Fatalf("missing: %v, %v", e, err)
-	}
-	for _, name := range []string{"lost+found", journal.FileName} {
-		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if e, err := DataDirEmpty(dir); err != nil || !e {
-		t.Fatalf("only ignored entries: %v, %v", e, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "ibdata1"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if e, err := DataDirEmpty(dir); err != nil || e {
-		t.Fatalf("with ibdata1: %v, %v", e, err)
-	}
-}
-
 type fakePoller struct {
 	snap health.Snapshot[replica.Sample]
 }
@@ -67,7 +44,7 @@ func (p *fakePoller) Snapshot() *health.Snapshot[replica.Sample] { return &p.sna
 // member's server is not serving.
 func TestBackupEndpointGuarded(t *testing.T) {
 	const tok = "a-token-of-sixteen-bytes-or-more"
-	m := New(Config{NodeName: "n1", Advertise: "h1:3306", Backup: BackupConfig{Token: tok}}, &fakePoller{}, nil, nil, nil, nil, nil, slog.New(slog.DiscardHandler))
+	m := New(Config{Config: member.Config{NodeName: "n1"}, Advertise: "h1:3306", Backup: BackupConfig{Token: tok}}, &fakePoller{}, nil, nil, nil, nil, nil, nil, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(httpserver.NewMux(m.Routes(nil)))
 	defer srv.Close()
 	for _, tc := range []struct {

@@ -1,0 +1,307 @@
+package galeramember
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/health"
+	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/journal"
+	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
+	"github.com/galera-sentinel/galera-sentinel/internal/member/membertest"
+	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
+	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
+	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
+)
+
+// These tests run the member's whole life without mariadbd: its own peer
+// API over HTTP, the real poller over a sampler of the test's, and a real
+// child process (a shell) in mariadbd's place. What mariadbd itself does
+// is tested against real mariadbd in cmd/galera-sentinel.
+
+const token = "member-test-token-0123456789"
+
+// sampler plays the node once "mariadbd" runs: Synced, with the node's
+// client connections (the sentinel's own included).
+type sampler struct {
+	node *membertest.Node
+	// detached, when set, says when the node is out of its cluster for
+	// good (after a failed IST).
+	detached atomic.Pointer[func() bool]
+}
+
+func (s *sampler) Sample(context.Context) (galera.Sample, error) {
+	if s.node.Down() {
+		return galera.Sample{}, errors.New("dial unix: no such file or directory")
+	}
+	if f := s.detached.Load(); f != nil && (*f)() {
+		return galera.Sample{WsrepOn: true, ClusterStatus: "Disconnected", LocalState: galera.StateUnknown,
+			ClusterSize: 0, LocalIndex: -1, RejectQueries: "NONE", ThreadsConnected: s.node.Conns()}, nil
+	}
+	return galera.Sample{WsrepOn: true, Connected: true, Ready: true, ClusterStatus: "Primary", LocalState: galera.StateSynced,
+		ClusterSize: 1, RejectQueries: "NONE", ThreadsConnected: s.node.Conns()}, nil
+}
+
+// fakeDB records what the member asks of mariadbd's roles and runs a
+// shell in mariadbd's place.
+type fakeDB struct {
+	shell    *membertest.Shell
+	datadir  string
+	recovery string // what --wsrep-recover logs
+	mu       sync.Mutex
+	starts   []mariadbd.Start
+	inits    int
+}
+
+func (f *fakeDB) Recover(context.Context) ([]byte, error) {
+	if f.recovery == "" {
+		return nil, errors.New("must not run --wsrep-recover here")
+	}
+	return []byte(f.recovery), nil
+}
+
+func (f *fakeDB) Initialise(context.Context) error {
+	f.mu.Lock()
+	f.inits++
+	f.mu.Unlock()
+	return os.MkdirAll(f.datadir, 0o750)
+}
+
+func (f *fakeDB) Serve(s mariadbd.Start, _ []string) (*supervisor.Process, error) {
+	f.mu.Lock()
+	f.starts = append(f.starts, s)
+	f.mu.Unlock()
+	return f.shell.Start()
+}
+
+type rig struct {
+	m      *Member
+	poller *health.Poller[galera.Sample]
+	db     *fakeDB
+	node   *membertest.Node
+	smp    *sampler
+	loop   *recovery.Loop
+	hurry  chan os.Signal
+}
+
+func newRig(t *testing.T, datadir string, lc member.Config) *rig {
+	cfg := Config{Config: lc}
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	node := membertest.NewNode()
+	smp := &sampler{node: node}
+	judge := readiness.Judge[galera.Sample]{Policy: galera.Policy{}, Limits: readiness.Limits{MaxStaleness: 2 * time.Second, LivenessGrace: time.Minute}}
+	poller := health.NewPoller(health.PollerConfig{Interval: 20 * time.Millisecond, Timeout: time.Second}, judge, health.Sampler[galera.Sample](smp))
+	db := &fakeDB{shell: membertest.NewShell(t), datadir: datadir}
+	pc := peer.NewClient(token, nil, time.Second)
+	t.Cleanup(pc.Close)
+	loop := &recovery.Loop{Expected: 1, Peers: pc, GcommPort: 4567, Interval: 20 * time.Millisecond, Logger: log}
+	hurry := make(chan os.Signal, 1)
+	cfg.NodeName, cfg.DataDir = "node-0", datadir
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 5 * time.Second
+	}
+	cfg.PollInterval = 20 * time.Millisecond
+	ready := func(s *health.Snapshot[galera.Sample], now time.Time) bool { return poller.Ready(s, now).OK }
+	m := New(cfg, poller, ready, 2*time.Second, loop, db, func() (<-chan os.Signal, func()) { return hurry, func() {} }, log)
+	srv := httptest.NewServer(httpserver.NewMux(m.PeerAPI(httpserver.StaticTokens(token), log)))
+	t.Cleanup(srv.Close)
+	loop.Source = discovery.Static{strings.TrimPrefix(srv.URL, "http://")}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); poller.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &rig{m: m, poller: poller, db: db, node: node, smp: smp, loop: loop, hurry: hurry}
+}
+
+// run starts Run and returns its result channel and the context's cancel.
+func (r *rig) run() (<-chan error, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- r.m.Run(ctx) }()
+	return errc, cancel
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestNewClusterLifecycle: an empty member of a 1-member cluster reads its
+// position, decides with its own peer API, initialises, bootstraps, is
+// published as running and ready, and on cancellation drains and stops
+// "mariadbd" cleanly.
+func TestNewClusterLifecycle(t *testing.T) {
+	datadir := filepath.Join(t.TempDir(), "data")
+	r := newRig(t, datadir, member.Config{})
+	if st := r.m.State(); st.Phase != peer.PhasePosition || st.Running {
+		t.Fatalf("before Run: %+v", st)
+	}
+	errc, cancel := r.run()
+	waitFor(t, "running", func() bool { return r.m.State().Phase == peer.PhaseRunning })
+	if err := r.m.override("node-0"); err == nil || !errors.Is(err, peer.ErrOverrideRejected) {
+		t.Errorf("override after the start: %v, want rejected", err)
+	}
+	r.db.mu.Lock()
+	starts, inits := r.db.starts, r.db.inits
+	r.db.mu.Unlock()
+	if inits != 1 || len(starts) != 1 || !starts[0].NewCluster || starts[0].Position != "" || !strings.HasPrefix(starts[0].ClusterAddress, "gcomm://127.0.0.1:") {
+		t.Fatalf("inits %d, starts %+v: want one initialisation and one new-cluster start", inits, starts)
+	}
+	waitFor(t, "published ready", func() bool { st := r.m.State(); return st.Ready && st.Primary && st.LocalIndex == 0 })
+	if err := r.m.State().Validate(); err != nil {
+		t.Fatalf("own state does not validate: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("Run after a clean stop: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancellation")
+	}
+	if s := r.poller.Snapshot(); !s.Stopping {
+		t.Error("not marked stopping during the stop")
+	}
+}
+
+// TestCrashedPositionIsPassedOn: grastate.dat says seqno -1; the position
+// --wsrep-recover finds is what mariadbd is started with (a typed hand-off,
+// not a log line), and the bootstrap marks grastate.dat safe.
+func TestCrashedPositionIsPassedOn(t *testing.T) {
+	datadir := t.TempDir()
+	const uuid = "c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99"
+	gs := "# GALERA saved state\nversion: 2.1\nuuid:    " + uuid + "\nseqno:   -1\nsafe_to_bootstrap: 0\n"
+	if err := os.WriteFile(filepath.Join(datadir, "grastate.dat"), []byte(gs), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, datadir, member.Config{})
+	r.db.recovery = "[Note] WSREP: Recovered position: " + uuid + ":57\n"
+	errc, cancel := r.run()
+	waitFor(t, "running", func() bool { return r.m.State().Phase == peer.PhaseRunning })
+	r.db.mu.Lock()
+	starts := r.db.starts
+	r.db.mu.Unlock()
+	if len(starts) != 1 || starts[0].Position != uuid+":57" || !starts[0].NewCluster {
+		t.Fatalf("starts %+v, want a bootstrap from %s:57", starts, uuid)
+	}
+	b, _ := os.ReadFile(filepath.Join(datadir, "grastate.dat"))
+	if !strings.Contains(string(b), "safe_to_bootstrap: 1") {
+		t.Errorf("grastate.dat not marked safe to bootstrap:\n%s", b)
+	}
+	if st := r.m.State(); st.UUID != uuid || st.Seqno != 57 {
+		t.Errorf("published position %s:%d", st.UUID, st.Seqno)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOverride: the override must name this member, and is taken only
+// before mariadbd starts.
+func TestOverride(t *testing.T) {
+	r := newRig(t, t.TempDir(), member.Config{})
+	if err := r.m.override("node-1"); !errors.Is(err, peer.ErrOverrideRejected) {
+		t.Errorf("override naming another member: %v", err)
+	}
+	if err := r.m.override("node-0"); err != nil {
+		t.Errorf("override before the start: %v", err)
+	}
+}
+
+func TestLowestReady(t *testing.T) {
+	me := peer.State{NodeName: "b", Ready: true, LocalIndex: 1, ClusterSize: 3}
+	ans := func(name string, ready bool, idx, size int, err error) peer.Answer[peer.State] {
+		return peer.Answer[peer.State]{Value: peer.State{NodeName: name, Ready: ready, LocalIndex: idx, ClusterSize: size}, Err: err}
+	}
+	for _, tc := range []struct {
+		name string
+		a    []peer.Answer[peer.State]
+		want int
+	}{
+		{"alone", nil, 1},
+		{"a lower ready member", []peer.Answer[peer.State]{ans("a", true, 0, 3, nil)}, 0},
+		{"a lower member not ready (draining)", []peer.Answer[peer.State]{ans("a", false, 0, 3, nil)}, 1},
+		{"a lower member of another view", []peer.Answer[peer.State]{ans("a", true, 0, 2, nil)}, 1},
+		{"a lower member that failed to answer", []peer.Answer[peer.State]{ans("a", true, 0, 3, errors.New("timeout"))}, 1},
+		{"ourselves listed", []peer.Answer[peer.State]{ans("b", true, 0, 3, nil)}, 1},
+		{"a higher ready member", []peer.Answer[peer.State]{ans("c", true, 2, 3, nil)}, 1},
+	} {
+		if got := LowestReady(me, tc.a); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestLifecycle: the lifecycle tests every mode passes.
+func TestLifecycle(t *testing.T) {
+	membertest.Lifecycle(t, func(t *testing.T, cfg member.Config) *membertest.Rig {
+		r := newRig(t, filepath.Join(t.TempDir(), "data"), cfg)
+		return &membertest.Rig{Run: r.m.Run, Shell: r.db.shell, Node: r.node, Hurry: r.hurry,
+			Running:  func() bool { st := r.m.State(); return st.Phase == peer.PhaseRunning && st.Ready },
+			Stopping: func() bool { return r.poller.Snapshot().Stopping }}
+	})
+}
+
+// TestDetachedIsRestarted: a mariadbd that stays up but out of its
+// cluster for good (disconnected, Initialized: what a failed IST leaves)
+// is stopped cleanly and started again after a new decision, without
+// Run ending.
+func TestDetachedIsRestarted(t *testing.T) {
+	var events []journal.Event
+	var mu sync.Mutex
+	r := newRig(t, filepath.Join(t.TempDir(), "data"), member.Config{Events: func(e journal.Event) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}})
+	detached := func() bool { return r.db.shell.Starts() == 1 }
+	errc, cancel := r.run()
+	defer cancel()
+	waitFor(t, "running", func() bool { return r.m.State().Phase == peer.PhaseRunning })
+	r.smp.detached.Store(&detached)
+	for deadline := time.Now().Add(galera.DetachedSettle + 15*time.Second); r.db.shell.Starts() < 2; time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-errc:
+			t.Fatalf("Run returned: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a detached mariadbd was not restarted")
+		}
+	}
+	waitFor(t, "running again", func() bool { st := r.m.State(); return st.Phase == peer.PhaseRunning && st.Ready })
+	mu.Lock()
+	var restarted bool
+	for _, e := range events {
+		restarted = restarted || (e.Kind == journal.KindDecision && strings.HasPrefix(e.Reason, string(member.Restart)+": "))
+	}
+	mu.Unlock()
+	if !restarted {
+		t.Error("no restart decision in the journal")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
