@@ -127,11 +127,63 @@ func (a Action) Starts() bool {
 	return a == Join || a == BootstrapNew || a == Bootstrap
 }
 
-// Decision is an action with the reason an operator reads in the log.
+// Decision is an action with the reason an operator reads in the log,
+// and the class of the rule that made it.
 type Decision struct {
 	Action Action
+	Class  DecisionClass
 	Reason string
 }
+
+// DecisionClass names the rule that decided, without the reason's
+// changing parts (names, counts, positions): the label of the decision
+// metric (galera_sentinel_member_decision_info{reason}). A value once
+// published is never changed.
+//
+// Before decisions carried a class, that label was cut from the reason's
+// wording (up to its first ':', '(' or digit, spaces and commas trimmed),
+// and users' dashboards match what that gave: each value below is that
+// cut of its rule's reason. Where the reason names a member before the
+// cut, the old label held the name (or the part of it before its first
+// digit), which no constant can keep; the value is then the wording with
+// "a member" (or "members") in the name's place. Four rules whose
+// reasons begin "all N members" were all "all", and stay so: the action
+// label beside it tells them apart but for the two waits.
+type DecisionClass string
+
+// The classes of Decide's rules.
+const (
+	DecidedPeerPrimary     DecisionClass = "a member is in a Primary component"   // "<name> is in ...": join it, or rejoin by itself
+	DecidedTokenRefused    DecisionClass = "a member refuses this member's token" // "<names> refuses this member's token but says ..."
+	DecidedExpected        DecisionClass = "waiting for every expected member"
+	DecidedPositionUnknown DecisionClass = "waiting for a member to read its position" // "waiting for <name> to ..."
+	// DecidedAll: every member down, or every data directory empty (see
+	// DecisionClass).
+	DecidedAll                    DecisionClass = "all"
+	DecidedUUIDConflict           DecisionClass = "refusing to choose"
+	DecidedWaitStepDown           DecisionClass = "a member runs mariadbd outside a Primary component while the other members are stopped"
+	DecidedWaitJoining            DecisionClass = "a member runs mariadbd but is not in a Primary component yet; waiting for it"
+	DecidedWaitGalera             DecisionClass = "members run mariadbd outside a Primary component"
+	DecidedSelfPrimary            DecisionClass = "this member is in a Primary component"
+	DecidedSelfUnknown            DecisionClass = "this member's state is not known yet"
+	DecidedOutsideExpected        DecisionClass = "outside a Primary component; waiting for every expected member"
+	DecidedOutsidePositionUnknown DecisionClass = "outside a Primary component; waiting for a member to read its position"
+	DecidedOutsideStateUnknown    DecisionClass = "outside a Primary component; waiting for a member's state"
+	DecidedEveryoneOutside        DecisionClass = "every member"
+	// DecidedStepDown and DecidedStepDownJoiner: the old label went on
+	// with " and <names> are stopped and waiting for it".
+	DecidedStepDown        DecisionClass = "this member runs mariadbd outside a Primary component"
+	DecidedStepDownJoiner  DecisionClass = "this member started mariadbd to join a Primary component that is gone"
+	DecidedOwnData         DecisionClass = "this member has data and no Galera position, the other"
+	DecidedPeerOwnData     DecisionClass = "a member has data and no Galera position, the others are empty or freshly installed"
+	DecidedOwnDataMany     DecisionClass = "members hold data but no Galera position, and the sentinel cannot tell which to keep"
+	DecidedSSTInterrupted  DecisionClass = "the state transfer of a member was interrupted, but no member has data to send it"
+	DecidedOverride        DecisionClass = "override"
+	DecidedOverrideRefused DecisionClass = "override refused"
+	// DecidedCannotDecide: the peers could not be asked (package
+	// recovery's wait).
+	DecidedCannotDecide DecisionClass = "cannot decide"
+)
 
 // View is everything a decision is made from.
 type View struct {
@@ -205,26 +257,26 @@ func Decide(v View) Decision {
 	}
 	for _, p := range v.Peers {
 		if p.Primary {
-			return Decision{Join, fmt.Sprintf("%s is in a Primary component: joining it", p.Name)}
+			return Decision{Join, DecidedPeerPrimary, fmt.Sprintf("%s is in a Primary component: joining it", p.Name)}
 		}
 	}
 	if len(v.PrimaryRefusing) > 0 {
-		return Decision{Join, fmt.Sprintf("%s refuses this member's token but says (/status) it is in a Primary component: joining it; "+
+		return Decision{Join, DecidedTokenRefused, fmt.Sprintf("%s refuses this member's token but says (/status) it is in a Primary component: joining it; "+
 			"give every member the same tokens (a rotation: the file holds the new and the old token, one per line)", strings.Join(v.PrimaryRefusing, ", "))}
 	}
 	if v.Force {
 		return forced(v, all)
 	}
 	if !expect(v, all).complete(v, all) {
-		return Decision{Wait, "waiting for every expected member: " + missing(v, all) + overrideHint(v, all)}
+		return Decision{Wait, DecidedExpected, "waiting for every expected member: " + missing(v, all) + overrideHint(v, all)}
 	}
 	for _, m := range all {
 		if !m.PositionKnown {
-			return Decision{Wait, fmt.Sprintf("waiting for %s to read its position", m.Name)}
+			return Decision{Wait, DecidedPositionUnknown, fmt.Sprintf("waiting for %s to read its position", m.Name)}
 		}
 	}
 	if r := runningPeers(all); len(r) > 0 {
-		return Decision{Wait, waitForRunning(all, r)}
+		return waitForRunning(all, r)
 	}
 
 	ordered := slices.Clone(all)
@@ -232,9 +284,9 @@ func Decide(v View) Decision {
 	if every(all, Member.asGoodAsEmpty) {
 		first := ordered[0]
 		if first.Name == v.Self.Name {
-			return Decision{BootstrapNew, fmt.Sprintf("all %d members have empty or freshly installed data directories and this is the first: bootstrapping a new cluster", len(all))}
+			return Decision{BootstrapNew, DecidedAll, fmt.Sprintf("all %d members have empty or freshly installed data directories and this is the first: bootstrapping a new cluster", len(all))}
 		}
-		return Decision{Wait, fmt.Sprintf("all %d members have empty or freshly installed data directories: waiting for %s to bootstrap a new cluster", len(all), first.Name)}
+		return Decision{Wait, DecidedAll, fmt.Sprintf("all %d members have empty or freshly installed data directories: waiting for %s to bootstrap a new cluster", len(all), first.Name)}
 	}
 
 	var withData, own, interrupted []Member
@@ -252,13 +304,13 @@ func Decide(v View) Decision {
 		return withoutPosition(v, all, own, interrupted)
 	}
 	if r, ok := uuidConflict(withData); ok {
-		return Decision{Refuse, r}
+		return Decision{Refuse, DecidedUUIDConflict, r}
 	}
 	best := bestPosition(withData)
 	if best.Name == v.Self.Name {
-		return Decision{Bootstrap, fmt.Sprintf("all %d members down; this member has the most recent position (%s): bootstrapping from it", len(all), best.Position)}
+		return Decision{Bootstrap, DecidedAll, fmt.Sprintf("all %d members down; this member has the most recent position (%s): bootstrapping from it", len(all), best.Position)}
 	}
-	return Decision{Wait, fmt.Sprintf("all %d members down; waiting for %s (seqno %d, the most recent) to bootstrap", len(all), best.Name, best.Position.Seqno)}
+	return Decision{Wait, DecidedAll, fmt.Sprintf("all %d members down; waiting for %s (seqno %d, the most recent) to bootstrap", len(all), best.Name, best.Position.Seqno)}
 }
 
 // runningPeers are the members whose mariadbd runs (none of them is
@@ -333,25 +385,26 @@ func everyoneOutside(all []Member) bool {
 	return len(all) > 0
 }
 
-// waitForRunning is the reason a stopped member waits while others run
-// mariadbd outside a Primary component, with what the operator can do.
-func waitForRunning(all, running []Member) string {
+// waitForRunning is the decision of a stopped member that waits while
+// others run mariadbd outside a Primary component, saying what the
+// operator can do.
+func waitForRunning(all, running []Member) Decision {
 	who, verb := names(running), " runs"
 	if len(running) > 1 {
 		verb = " run"
 	}
 	if stepDownApplies(all) {
-		return fmt.Sprintf("%s"+verb+" mariadbd outside a Primary component while the other members are stopped: waiting for its sentinel to stop it (step-down), then the most advanced member bootstraps; "+
-			"if it does not stop, stop that member (kill -TERM its galera-sentinel, or delete its pod)", who)
+		return Decision{Wait, DecidedWaitStepDown, fmt.Sprintf("%s"+verb+" mariadbd outside a Primary component while the other members are stopped: waiting for its sentinel to stop it (step-down), then the most advanced member bootstraps; "+
+			"if it does not stop, stop that member (kill -TERM its galera-sentinel, or delete its pod)", who)}
 	}
 	for _, m := range running {
 		if !m.outside() {
-			return fmt.Sprintf("%s runs mariadbd but is not in a Primary component yet; waiting for it (if it stays so, look at its /status and mariadbd's log; "+
-				"stopping that member lets the cluster restart from its most advanced member)", m.Name)
+			return Decision{Wait, DecidedWaitJoining, fmt.Sprintf("%s runs mariadbd but is not in a Primary component yet; waiting for it (if it stays so, look at its /status and mariadbd's log; "+
+				"stopping that member lets the cluster restart from its most advanced member)", m.Name)}
 		}
 	}
-	return fmt.Sprintf("%s run mariadbd outside a Primary component: waiting for Galera to form one; if it does not, "+
-		"SET GLOBAL wsrep_provider_options='pc.bootstrap=YES' on the one with the highest wsrep_last_committed (and only on that one), or stop them all and let the sentinels decide", who)
+	return Decision{Wait, DecidedWaitGalera, fmt.Sprintf("%s run mariadbd outside a Primary component: waiting for Galera to form one; if it does not, "+
+		"SET GLOBAL wsrep_provider_options='pc.bootstrap=YES' on the one with the highest wsrep_last_committed (and only on that one), or stop them all and let the sentinels decide", who)}
 }
 
 // decideRunning is the decision of a member whose mariadbd runs: it never
@@ -360,37 +413,37 @@ func waitForRunning(all, running []Member) string {
 func decideRunning(v View, all []Member) Decision {
 	self := v.Self
 	if self.Primary {
-		return Decision{Wait, "this member is in a Primary component"}
+		return Decision{Wait, DecidedSelfPrimary, "this member is in a Primary component"}
 	}
 	for _, p := range v.Peers {
 		if p.Primary {
-			return Decision{Wait, fmt.Sprintf("%s is in a Primary component: this node rejoins it by itself once it reaches it (restarting this member makes it join at once)", p.Name)}
+			return Decision{Wait, DecidedPeerPrimary, fmt.Sprintf("%s is in a Primary component: this node rejoins it by itself once it reaches it (restarting this member makes it join at once)", p.Name)}
 		}
 	}
 	if len(v.PrimaryRefusing) > 0 {
-		return Decision{Wait, fmt.Sprintf("%s refuses this member's token but says it is in a Primary component: this node rejoins it by itself once it reaches it", strings.Join(v.PrimaryRefusing, ", "))}
+		return Decision{Wait, DecidedTokenRefused, fmt.Sprintf("%s refuses this member's token but says it is in a Primary component: this node rejoins it by itself once it reaches it", strings.Join(v.PrimaryRefusing, ", "))}
 	}
 	if !self.outside() {
-		return Decision{Wait, "this member's state is not known yet (no fresh sample of its mariadbd)"}
+		return Decision{Wait, DecidedSelfUnknown, "this member's state is not known yet (no fresh sample of its mariadbd)"}
 	}
 	if !expect(v, all).complete(v, all) {
-		return Decision{Wait, "outside a Primary component; waiting for every expected member: " + missing(v, all)}
+		return Decision{Wait, DecidedOutsideExpected, "outside a Primary component; waiting for every expected member: " + missing(v, all)}
 	}
 	for _, m := range v.Peers {
 		if !m.Running && !m.PositionKnown {
-			return Decision{Wait, fmt.Sprintf("outside a Primary component; waiting for %s to read its position", m.Name)}
+			return Decision{Wait, DecidedOutsidePositionUnknown, fmt.Sprintf("outside a Primary component; waiting for %s to read its position", m.Name)}
 		}
 		if m.Running && !m.outside() {
-			return Decision{Wait, fmt.Sprintf("outside a Primary component; waiting for %s's state (it runs mariadbd, nothing fresh is known of it)", m.Name)}
+			return Decision{Wait, DecidedOutsideStateUnknown, fmt.Sprintf("outside a Primary component; waiting for %s's state (it runs mariadbd, nothing fresh is known of it)", m.Name)}
 		}
 	}
 	if !stepDownApplies(all) {
 		if everyoneOutside(all) {
-			return Decision{StepDown, fmt.Sprintf("every member (%s) runs mariadbd outside a Primary component and their sentinels reach each other: "+
+			return Decision{StepDown, DecidedEveryoneOutside, fmt.Sprintf("every member (%s) runs mariadbd outside a Primary component and their sentinels reach each other: "+
 				"stopping mariadbd cleanly (a member outside a Primary component commits nothing) so that every position is read and the most advanced member bootstraps; "+
 				"a member acts on this only after it has held for %s", names(all), EveryoneOutsideSettle)}
 		}
-		return Decision{Wait, waitForRunning(all, runningPeers(all))}
+		return waitForRunning(all, runningPeers(all))
 	}
 	var stopped []Member
 	for _, m := range v.Peers {
@@ -398,11 +451,11 @@ func decideRunning(v View, all []Member) Decision {
 			stopped = append(stopped, m)
 		}
 	}
-	what := "runs mariadbd outside a Primary component"
+	what, class := "runs mariadbd outside a Primary component", DecidedStepDown
 	if self.Joining && !self.NonPrimary {
-		what = "started mariadbd to join a Primary component that is gone"
+		what, class = "started mariadbd to join a Primary component that is gone", DecidedStepDownJoiner
 	}
-	return Decision{StepDown, fmt.Sprintf("this member "+what+" and %s stopped and waiting for it: stopping mariadbd cleanly so that every member's position is read and the most advanced one bootstraps", names(stopped)+map[bool]string{true: " is", false: " are"}[len(stopped) == 1])}
+	return Decision{StepDown, class, fmt.Sprintf("this member "+what+" and %s stopped and waiting for it: stopping mariadbd cleanly so that every member's position is read and the most advanced one bootstraps", names(stopped)+map[bool]string{true: " is", false: " are"}[len(stopped) == 1])}
 }
 
 // withoutPosition decides when no member has a Galera position: a single
@@ -412,13 +465,13 @@ func decideRunning(v View, all []Member) Decision {
 func withoutPosition(v View, all, own, interrupted []Member) Decision {
 	switch {
 	case len(own) == 1 && own[0].Name == v.Self.Name:
-		return Decision{Bootstrap, fmt.Sprintf("this member has data and no Galera position, the other %d are empty or freshly installed: bootstrapping from it; they join by state transfer", len(all)-1)}
+		return Decision{Bootstrap, DecidedOwnData, fmt.Sprintf("this member has data and no Galera position, the other %d are empty or freshly installed: bootstrapping from it; they join by state transfer", len(all)-1)}
 	case len(own) == 1:
-		return Decision{Wait, fmt.Sprintf("%s has data and no Galera position, the others are empty or freshly installed: waiting for it to bootstrap", own[0].Name)}
+		return Decision{Wait, DecidedPeerOwnData, fmt.Sprintf("%s has data and no Galera position, the others are empty or freshly installed: waiting for it to bootstrap", own[0].Name)}
 	case len(own) > 1:
-		return Decision{Refuse, fmt.Sprintf("%s hold data but no Galera position, and the sentinel cannot tell which to keep: choose one with `galera-sentinel force-bootstrap NAME` (or --force-bootstrap=NAME); the others' data will be replaced", names(own))}
+		return Decision{Refuse, DecidedOwnDataMany, fmt.Sprintf("%s hold data but no Galera position, and the sentinel cannot tell which to keep: choose one with `galera-sentinel force-bootstrap NAME` (or --force-bootstrap=NAME); the others' data will be replaced", names(own))}
 	}
-	return Decision{Refuse, fmt.Sprintf("the state transfer of %s was interrupted, but no member has data to send it: restore a member from a backup, or force a new cluster on an empty member", names(interrupted))}
+	return Decision{Refuse, DecidedSSTInterrupted, fmt.Sprintf("the state transfer of %s was interrupted, but no member has data to send it: restore a member from a backup, or force a new cluster on an empty member", names(interrupted))}
 }
 
 func names(ms []Member) string {
@@ -434,31 +487,31 @@ func names(ms []Member) string {
 func forced(v View, all []Member) Decision {
 	self := v.Self
 	if !self.PositionKnown {
-		return Decision{Wait, "override: waiting for this member to read its position"}
+		return Decision{Wait, DecidedOverride, "override: waiting for this member to read its position"}
 	}
 	if self.NeedsSST {
-		return Decision{Refuse, "override refused: this member's last state transfer was interrupted and its data directory holds nothing to bootstrap from"}
+		return Decision{Refuse, DecidedOverrideRefused, "override refused: this member's last state transfer was interrupted and its data directory holds nothing to bootstrap from"}
 	}
 	if self.asGoodAsEmpty() {
 		for _, p := range v.Peers {
 			if !p.asGoodAsEmpty() && !p.NeedsSST {
-				return Decision{Refuse, fmt.Sprintf("override refused: this data directory is empty but %s has data; force the bootstrap on a member that has data", p.Name)}
+				return Decision{Refuse, DecidedOverrideRefused, fmt.Sprintf("override refused: this data directory is empty but %s has data; force the bootstrap on a member that has data", p.Name)}
 			}
 		}
-		return Decision{BootstrapNew, "override: bootstrapping a new cluster from an empty data directory (" + missing(v, all) + ")"}
+		return Decision{BootstrapNew, DecidedOverride, "override: bootstrapping a new cluster from an empty data directory (" + missing(v, all) + ")"}
 	}
 	if !self.HasPosition() {
-		return Decision{Bootstrap, "override: bootstrapping from data without a Galera position (" + missing(v, all) + ")"}
+		return Decision{Bootstrap, DecidedOverride, "override: bootstrapping from data without a Galera position (" + missing(v, all) + ")"}
 	}
 	for _, p := range v.Peers {
 		if p.HasPosition() && p.Position.UUID != self.Position.UUID {
-			return Decision{Refuse, fmt.Sprintf("override refused: %s belongs to cluster %s, this member to %s", p.Name, p.Position.UUID, self.Position.UUID)}
+			return Decision{Refuse, DecidedOverrideRefused, fmt.Sprintf("override refused: %s belongs to cluster %s, this member to %s", p.Name, p.Position.UUID, self.Position.UUID)}
 		}
 		if p.HasPosition() && p.Position.Seqno > self.Position.Seqno {
-			return Decision{Refuse, fmt.Sprintf("override refused: %s is reachable and has seqno %d, more recent than this member's %d; force the bootstrap on %s", p.Name, p.Position.Seqno, self.Position.Seqno, p.Name)}
+			return Decision{Refuse, DecidedOverrideRefused, fmt.Sprintf("override refused: %s is reachable and has seqno %d, more recent than this member's %d; force the bootstrap on %s", p.Name, p.Position.Seqno, self.Position.Seqno, p.Name)}
 		}
 	}
-	return Decision{Bootstrap, fmt.Sprintf("override: bootstrapping from this member's data (%s); %s", self.Position, missing(v, all))}
+	return Decision{Bootstrap, DecidedOverride, fmt.Sprintf("override: bootstrapping from this member's data (%s); %s", self.Position, missing(v, all))}
 }
 
 func missing(v View, all []Member) string {

@@ -124,6 +124,9 @@ func TestDecide(t *testing.T) {
 			if d.Action != tc.action || !strings.Contains(d.Reason, tc.reason) {
 				t.Fatalf("got %s %q, want %s containing %q", d.Action, d.Reason, tc.action, tc.reason)
 			}
+			if d.Class == "" {
+				t.Fatalf("%s %q without a class", d.Action, d.Reason)
+			}
 		})
 	}
 }

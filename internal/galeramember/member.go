@@ -121,7 +121,7 @@ func (m *Member) Run(ctx context.Context) error { return m.life.Run(ctx) }
 
 // Decision is a galera decision as the member publishes it.
 func Decision(d galera.Decision) member.Decision {
-	return member.Decision{Action: member.Action(d.Action.String()), Reason: d.Reason}
+	return member.Decision{Action: member.Action(d.Action.String()), Class: member.Class(d.Class), Reason: d.Reason}
 }
 
 func (m *Member) position() galera.Member {
@@ -275,7 +275,7 @@ func (m *Member) detachedDue(started, now time.Time) (member.Decision, bool) {
 	if !galera.RestartDetached(m.detached.since, now, m.detached.n) {
 		return member.Decision{}, false
 	}
-	return member.Decision{Action: member.Restart, Reason: fmt.Sprintf("mariadbd is out of the cluster for good (wsrep %s, state %s, cluster status %q for %s): it must be restarted",
+	return member.Decision{Action: member.Restart, Class: member.ClassRestart, Reason: fmt.Sprintf("mariadbd is out of the cluster for good (wsrep %s, state %s, cluster status %q for %s): it must be restarted",
 		map[bool]string{true: "connected", false: "disconnected"}[snap.Last.Connected], snap.Last.LocalState, snap.Last.ClusterStatus, now.Sub(m.detached.since).Round(time.Second))}, true
 }
 

@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -423,21 +422,6 @@ func (p *Poller[S]) logChange(prev, next *Snapshot[S], now time.Time) {
 		p.log.Info("node " + j.Policy.SettledName() + " for the first time since start")
 		p.rec.VerdictChanged("started", j.Started(next.Observation, now), now)
 	}
-}
-
-// ReasonClass is a reason without its changing parts (ages, counts,
-// names, details after the first colon). Verdicts carry their class
-// (readiness.Verdict.Class) and nothing here uses it: it remains only for
-// the decision metric's reason label in internal/metrics/member.go, until
-// the member publishes a typed decision; then it goes. Nothing may branch
-// on it (package styletest).
-func ReasonClass(reason string) string {
-	for i, r := range reason {
-		if r == ':' || r == '(' || (r >= '0' && r <= '9') {
-			return strings.TrimRight(reason[:i], " ,")
-		}
-	}
-	return reason
 }
 
 // Tee is a Recorder that tells each of rs.

@@ -27,11 +27,29 @@ const (
 	Restart Action = "restart"
 )
 
-// Decision is an action and the reason a person reads.
+// Decision is an action, the reason a person reads, and the class of
+// the rule that made it.
 type Decision struct {
 	Action Action `json:"action"`
 	Reason string `json:"reason,omitempty"`
+	Class  Class  `json:"class,omitempty"`
 }
+
+// Class names the rule that made a decision, without the reason's
+// changing parts: what the decision metric labels it by
+// (galera_sentinel_member_decision_info{reason}). A mode's decisions take
+// their domain's class as it is (galera.DecisionClass,
+// replica.DecisionClass); a value once published is never changed.
+type Class string
+
+// The classes of the lifecycle's own decisions. Before decisions carried
+// a class the label was cut from the reason (up to its first ':', '(' or
+// digit); ClassRestart is that cut, and a retry's reason began with the
+// failure's own wording, so ClassRetry is a constant in its place.
+const (
+	ClassRetry   Class = "trying again"
+	ClassRestart Class = "mariadbd is out of the cluster for good"
+)
 
 // String is the decision as people read it: "action: reason".
 func (d Decision) String() string {

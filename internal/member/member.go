@@ -196,7 +196,7 @@ func (m *Member[S]) Run(ctx context.Context) error {
 		m.log.Warn("will try again", "reason", again.Reason, "pause", pause, "try", try)
 		m.cfg.Events(journal.Event{Kind: journal.KindRetry, Reason: reason})
 		m.poller.SetHold(reason)
-		m.mode.Enter(Retrying, Decision{Action: Retry, Reason: reason})
+		m.mode.Enter(Retrying, Decision{Action: Retry, Class: ClassRetry, Reason: reason})
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():

@@ -49,3 +49,16 @@ func TestDecisionString(t *testing.T) {
 		t.Error("Refused")
 	}
 }
+
+// TestClassValues pins the lifecycle's classes to the decision metric's
+// label values users' dashboards know; the class is not in the prose.
+func TestClassValues(t *testing.T) {
+	for c, want := range map[Class]string{ClassRetry: "trying again", ClassRestart: "mariadbd is out of the cluster for good"} {
+		if string(c) != want {
+			t.Errorf("class %q, want %q: a published label value changed", c, want)
+		}
+	}
+	if got := (Decision{Action: Retry, Reason: "x", Class: ClassRetry}).String(); got != "retry: x" {
+		t.Errorf("String() = %q", got)
+	}
+}

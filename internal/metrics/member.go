@@ -4,7 +4,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
-	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 )
 
@@ -43,7 +42,7 @@ func (c member) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(phaseDesc, g, b2f(s.Phase == p), p)
 	}
 	if d, ok := s.Decided(); ok {
-		ch <- prometheus.MustNewConstMetric(decisionDesc, g, 1, string(d.Action), health.ReasonClass(d.Reason))
+		ch <- prometheus.MustNewConstMetric(decisionDesc, g, 1, string(d.Action), string(d.Class))
 	}
 	kind := "unknown"
 	switch {

@@ -224,7 +224,9 @@ func TestOpenMetricsNegotiation(t *testing.T) {
 
 func TestMemberSeries(t *testing.T) {
 	m := metrics.New(metrics.Options{})
-	state := peer.State{Phase: peer.PhaseWaiting, PositionKnown: true, Seqno: 108, Action: member.Wait, Decision: "wait: 2 of 3 expected members answered; missing: node3"}
+	reason := "waiting for every expected member: 2 of 3 expected members answered; missing: node3"
+	state := peer.State{Phase: peer.PhaseWaiting, PositionKnown: true, Seqno: 108, Action: member.Wait,
+		DecisionReason: reason, DecisionClass: member.Class(galera.DecidedExpected), Decision: "wait: " + reason}
 	view := galera.View{Expected: 3, Peers: []galera.Member{{Name: "node2", PositionKnown: true, Position: galera.Position{Seqno: 110}}},
 		Unreachable: []galera.Unreachable{{Addr: "10.0.0.3:9200", Err: "connection refused"}}}
 	metrics.Member(m, func() peer.State { return state }, func() galera.View { return view })
@@ -242,11 +244,11 @@ func TestMemberSeries(t *testing.T) {
 	want(t, p, 1, "galera_sentinel_member_datadir", "kind", "position")
 	want(t, p, 110, "galera_sentinel_member_peer_position_seqno", "peer", "node2")
 	want(t, p, 1, "galera_sentinel_member_peers_unreachable")
-	// The reason's class only: the names of missing members would make a
-	// series per outage.
+	// The decision's typed class only: the names of missing members
+	// would make a series per outage.
 	want(t, p, 1, "galera_sentinel_member_decision_info", "action", "wait")
-	if r, _ := p.Label("galera_sentinel_member_decision_info", "reason", "action", "wait"); r != "" {
-		t.Errorf("decision reason class %q, want the part before the first number (empty here)", r)
+	if r, _ := p.Label("galera_sentinel_member_decision_info", "reason", "action", "wait"); r != "waiting for every expected member" {
+		t.Errorf("decision reason label %q, want the decision's class", r)
 	}
 	state = peer.State{Phase: peer.PhasePosition, NeedsSST: true, PositionKnown: true}
 	p, err = scrape.Get(srv.URL+"/metrics", "")

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
 
@@ -285,6 +286,7 @@ func FuzzDecodeState(f *testing.F) {
 	f.Add(`{"version":1,"node_name":"galera-0","instance_id":"i","phase":"running","running":true,"primary":true,"cluster_size":3}`)
 	f.Add(`{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","position_known":true,"uuid":"c8bb4bee-e5d7-11f1-a5ed-f285d65e2e99","seqno":-1}`)
 	f.Add(`{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","datadir_empty":true,"position_known":true}`)
+	f.Add(`{"version":1,"node_name":"x","instance_id":"i","phase":"waiting","action":"wait","decision_reason":"r","decision_class":"c","decision":"wait: r"}`)
 	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, in string) {
 		s, err := DecodeState(strings.NewReader(in))
@@ -294,7 +296,8 @@ func FuzzDecodeState(f *testing.F) {
 			}
 			return
 		}
-		if s.Validate() != nil || s.NodeName == "" || (s.Primary && !s.Running) {
+		if s.Validate() != nil || s.NodeName == "" || (s.Primary && !s.Running) ||
+			len(s.DecisionReason) > maxReasonBytes || len(s.DecisionClass) > maxClassBytes || (s.Action == "" && s.DecisionReason+string(s.DecisionClass) != "") {
 			t.Fatalf("accepted %+v from %q", s, in)
 		}
 	})
@@ -344,14 +347,14 @@ func TestNewState(t *testing.T) {
 			return ""
 		}},
 	} {
-		s := NewState(Self{Member: m, InstanceID: "i1", Phase: tc.phase, Decision: member.Decision{Action: member.Join, Reason: "x"}}, tc.last, tc.ready)
+		s := NewState(Self{Member: m, InstanceID: "i1", Phase: tc.phase, Decision: member.Decision{Action: member.Join, Reason: "x", Class: "c"}}, tc.last, tc.ready)
 		if err := s.Validate(); err != nil {
 			t.Errorf("%s: does not validate: %v", tc.name, err)
 		}
 		if msg := tc.check(s); msg != "" {
 			t.Errorf("%s: %s: %+v", tc.name, msg, s)
 		}
-		if d, ok := s.Decided(); !ok || d != (member.Decision{Action: member.Join, Reason: "x"}) || s.Decision != "join: x" {
+		if d, ok := s.Decided(); !ok || d != (member.Decision{Action: member.Join, Reason: "x", Class: "c"}) || s.Decision != "join: x" {
 			t.Errorf("%s: decision %q %q -> %+v %v", tc.name, s.Action, s.Decision, d, ok)
 		}
 		back := s.Member()
@@ -409,9 +412,12 @@ func TestFanOut(t *testing.T) {
 	}
 }
 
-// TestStateAction: the typed action travels next to the prose; a
-// document of the release before it (prose alone) still decodes, with no
-// typed decision; an action that is not a short name is refused.
+// TestStateAction: the typed action, reason and class travel next to the
+// prose; a document of the release before the action (prose alone) still
+// decodes, with no typed decision, and one of the release between (action
+// and prose) decodes with no reason or class; an action that is not a
+// short name, a class too long or unprintable, a reason too long or a
+// reason without an action is refused.
 func TestStateAction(t *testing.T) {
 	base := `{"version":1,"node_name":"n1","instance_id":"i1","phase":"waiting","position_known":false,"local_index":-1`
 	for _, tc := range []struct {
@@ -419,8 +425,16 @@ func TestStateAction(t *testing.T) {
 		want      member.Decision
 		typed, ok bool
 	}{
-		{"typed", base + `,"action":"refuse","decision":"refuse: two cluster UUIDs"}`, member.Decision{Action: member.Refuse, Reason: "two cluster UUIDs"}, true, true},
-		{"a newer action", base + `,"action":"evict","decision":"evict: why"}`, member.Decision{Action: "evict", Reason: "why"}, true, true},
+		{"typed", base + `,"action":"refuse","decision_reason":"two cluster UUIDs","decision_class":"refusing to choose","decision":"refuse: two cluster UUIDs"}`,
+			member.Decision{Action: member.Refuse, Reason: "two cluster UUIDs", Class: "refusing to choose"}, true, true},
+		{"reason not from the prose", base + `,"action":"wait","decision_reason":"r","decision":"wait: something else"}`, member.Decision{Action: member.Wait, Reason: "r"}, true, true},
+		{"a newer action", base + `,"action":"evict","decision_reason":"why","decision_class":"evicted","decision":"evict: why"}`, member.Decision{Action: "evict", Reason: "why", Class: "evicted"}, true, true},
+		{"release between", base + `,"action":"refuse","decision":"refuse: two cluster UUIDs"}`, member.Decision{Action: member.Refuse}, true, true},
+		{"class too long", base + `,"action":"wait","decision_class":"` + strings.Repeat("c", maxClassBytes+1) + `"}`, member.Decision{}, false, false},
+		{"class unprintable", base + `,"action":"wait","decision_class":"a\nb"}`, member.Decision{}, false, false},
+		{"reason too long", base + `,"action":"wait","decision_reason":"` + strings.Repeat("r", maxReasonBytes+1) + `"}`, member.Decision{}, false, false},
+		{"reason without action", base + `,"decision_reason":"r","decision":"wait: r"}`, member.Decision{}, false, false},
+		{"class without action", base + `,"decision_class":"c"}`, member.Decision{}, false, false},
 		{"previous release", base + `,"decision":"refuse: two cluster UUIDs"}`, member.Decision{}, false, true},
 		{"not a name", base + `,"action":"Refuse now","decision":"x"}`, member.Decision{}, false, false},
 	} {
@@ -471,5 +485,19 @@ func TestStream(t *testing.T) {
 	}
 	if _, err := c.Stream(context.Background(), addr, "/slow", 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "no answer within") {
 		t.Fatalf("headers late: %v", err)
+	}
+}
+
+// TestNewStateClipsReason: a reason too long for a peer to accept is
+// clipped when published, so the member's own document always validates.
+func TestNewStateClipsReason(t *testing.T) {
+	m := galera.Member{Name: "galera-1"}
+	long := strings.Repeat("é", maxReasonBytes)
+	s := NewState(Self{Member: m, InstanceID: "i1", Phase: PhaseWaiting, Decision: member.Decision{Action: member.Wait, Reason: long, Class: "c"}}, nil, false)
+	if err := s.Validate(); err != nil {
+		t.Fatalf("does not validate: %v", err)
+	}
+	if len(s.DecisionReason) > maxReasonBytes || !strings.HasSuffix(s.DecisionReason, "...") || !utf8.ValidString(s.DecisionReason) {
+		t.Errorf("reason of %d bytes, valid UTF-8 %v", len(s.DecisionReason), utf8.ValidString(s.DecisionReason))
 	}
 }

@@ -81,23 +81,35 @@ type State struct {
 	// clients switch on (force-bootstrap, metrics). Absent from a
 	// sentinel of a release before it, which sends Decision alone.
 	Action member.Action `json:"action,omitempty"`
+	// DecisionReason and DecisionClass are the last decision's reason
+	// and the class of the rule that made it (member.Class: the metric
+	// label). Absent from a sentinel of a release before them.
+	DecisionReason string       `json:"decision_reason,omitempty"`
+	DecisionClass  member.Class `json:"decision_class,omitempty"`
 	// Decision is the last decision the sentinel made, "action: reason",
-	// for operators; never branched on.
+	// for operators and for sentinels of a release before Action; never
+	// branched on.
 	Decision string `json:"decision,omitempty"`
 }
 
-// Decided is the last decision as a typed value: Action, and the reason
-// Decision carries after it. ok is false when the sentinel sent no
-// Action (one of the release before it); the caller then has the prose
-// alone, for people.
+// Decided is the last decision as a typed value. ok is false when the
+// sentinel sent no Action (one of a release before it); the caller then
+// has the prose alone, for people. A sentinel that sent Action but not
+// the reason and class (the release between) gives them empty.
 func (s State) Decided() (d member.Decision, ok bool) {
 	if s.Action == "" {
 		return member.Decision{}, false
 	}
-	reason := strings.TrimPrefix(s.Decision, string(s.Action))
-	reason = strings.TrimPrefix(reason, ": ")
-	return member.Decision{Action: s.Action, Reason: reason}, true
+	return member.Decision{Action: s.Action, Reason: s.DecisionReason, Class: s.DecisionClass}, true
 }
+
+// Bounds of the decision's fields a peer sends (the whole document is
+// bounded by maxStateBytes). A reason longer than maxReasonBytes is
+// clipped when published; a class is a short constant.
+const (
+	maxReasonBytes = 16 << 10
+	maxClassBytes  = 128
+)
 
 // Member converts a validated State to the decision's input.
 func (s State) Member() galera.Member {
@@ -133,8 +145,12 @@ func NewState(self Self, last *galera.Sample, ready bool) State {
 		SavedView: m.SavedView, LastView: m.LastView, Running: self.Phase == PhaseRunning || self.Phase == PhaseStopping,
 		Action: self.Decision.Action, LocalIndex: -1,
 	}
-	if self.Decision.Action != "" {
-		s.Decision = self.Decision.String()
+	if d := self.Decision; d.Action != "" {
+		s.Decision = d.String()
+		s.DecisionReason, s.DecisionClass = d.Reason, d.Class
+		if len(s.DecisionReason) > maxReasonBytes {
+			s.DecisionReason = strings.ToValidUTF8(s.DecisionReason[:maxReasonBytes-3], "") + "..."
+		}
 	}
 	if m.PositionKnown && !m.Empty && !m.NeedsSST {
 		s.UUID, s.Seqno = m.Position.UUID, m.Position.Seqno
@@ -170,6 +186,15 @@ func (s State) Validate() error {
 	}
 	if len(s.Action) > 32 || strings.IndexFunc(string(s.Action), func(r rune) bool { return !unicode.IsLower(r) && r != '-' }) >= 0 {
 		errs = append(errs, fmt.Errorf("action %q: want a short lowercase name", clip(string(s.Action))))
+	}
+	if len(s.DecisionReason) > maxReasonBytes {
+		errs = append(errs, fmt.Errorf("decision reason of %d bytes: want at most %d", len(s.DecisionReason), maxReasonBytes))
+	}
+	if len(s.DecisionClass) > maxClassBytes || strings.IndexFunc(string(s.DecisionClass), func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		errs = append(errs, fmt.Errorf("decision class %q: want at most %d printable bytes", clip(string(s.DecisionClass)), maxClassBytes))
+	}
+	if s.Action == "" && (s.DecisionReason != "" || s.DecisionClass != "") {
+		errs = append(errs, errors.New("sends a decision's reason or class without its action"))
 	}
 	switch s.Phase {
 	case PhasePosition, PhaseWaiting, PhaseRunning, PhaseStopping:

@@ -88,7 +88,7 @@ func (l *Loop) Run(ctx context.Context) (Plan, error) {
 		plan, err := l.Once(ctx)
 		if l.OnDecision != nil {
 			if err != nil {
-				l.OnDecision(galera.Decision{Action: galera.Wait, Reason: "cannot decide: " + oneline.Error(err)})
+				l.OnDecision(galera.Decision{Action: galera.Wait, Class: galera.DecidedCannotDecide, Reason: "cannot decide: " + oneline.Error(err)})
 			} else {
 				l.OnDecision(plan.Decision)
 			}

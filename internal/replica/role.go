@@ -77,6 +77,8 @@ func (p PeerState) writablePrimary() bool {
 // StartDecision is DecideStart's answer.
 type StartDecision struct {
 	Action StartAction
+	// Class names the rule that decided (a metric label).
+	Class DecisionClass
 	// Primary is the MariaDB address (host:port) to follow, for
 	// StartReplica and StartClone.
 	Primary string
@@ -90,6 +92,47 @@ type StartDecision struct {
 	// against, when known.
 	PrimaryPos string
 }
+
+// DecisionClass names the rule of DecideStart that decided, without the
+// reason's changing parts (names, addresses, positions): the label of the
+// decision metric (galera_sentinel_member_decision_info{reason}). A value
+// once published is never changed.
+//
+// Before decisions carried a class, that label was cut from the reason's
+// wording (up to its first ':', '(' or digit, spaces and commas trimmed),
+// and users' dashboards match what that gave: each value below is that
+// cut of its rule's reason. Where a peer's name or an address came before
+// the cut, the old label held it (or the part of it before its first
+// digit), which no constant can keep; the value is then the wording with
+// "a peer" (or nothing) in its place.
+type DecisionClass string
+
+// The classes of DecideStart's rules.
+const (
+	DecidedManyPrimaries DecisionClass = "more than one writable primary"
+	// DecidedEmpty: an empty member waits for a primary, or clones the one
+	// it found.
+	DecidedEmpty           DecisionClass = "the data directory is empty"
+	DecidedNewSetHistory   DecisionClass = "this member is the primary --primary names, but its data directory is empty while a peer has replication history"
+	DecidedEmptyPeerDown   DecisionClass = "the data directory is empty; a peer has data but its server is not up yet"
+	DecidedNewSet          DecisionClass = "a new set"
+	DecidedOwnConfig       DecisionClass = "no writable primary reachable"
+	DecidedStrays          DecisionClass = "no writable primary reachable, and a peer follows another server"
+	DecidedFollowed        DecisionClass = "the replicas follow this server, and no other primary is reachable"
+	DecidedFlagged         DecisionClass = "this member is the primary --primary names, it has no replica configuration of its own, and no other primary is reachable"
+	DecidedNoPrimary       DecisionClass = "no writable primary reachable to follow"
+	DecidedSelfPrimary     DecisionClass = "a peer reports this member's own address as a writable primary"
+	DecidedPrimaryPosition DecisionClass = "the primary reports a position that cannot be read"
+	DecidedOwnPosition     DecisionClass = "this server's GTID position cannot be read"
+	DecidedDiverged        DecisionClass = "this server's history diverged from the primary's"
+	DecidedFollow          DecisionClass = "following the writable primary"
+	// DecidedOwnWrites: the old label named the primary when one was
+	// reachable ("... from the primary <name>").
+	DecidedOwnWrites DecisionClass = "this server has transactions of its own that it did not receive from a primary"
+	// DecidedPositionsUnknown: run mode has not read the server's
+	// positions yet (package replmember's wait).
+	DecidedPositionsUnknown DecisionClass = "this server's positions are not known yet"
+)
 
 // DecideStart decides what a starting member does, from its own state
 // and what its reachable peers say. Its promises:
@@ -118,7 +161,7 @@ func DecideStart(self SelfState, peers []PeerState) StartDecision {
 		for i, p := range writable {
 			names[i] = p.Name
 		}
-		return StartDecision{Action: StartWait, Reason: "more than one writable primary: " + strings.Join(names, ", ") +
+		return StartDecision{Action: StartWait, Class: DecidedManyPrimaries, Reason: "more than one writable primary: " + strings.Join(names, ", ") +
 			"; not following either until one is read-only (SET GLOBAL read_only=ON on the one that must not take writes)"}
 	}
 	if len(writable) == 1 {
@@ -126,26 +169,26 @@ func DecideStart(self SelfState, peers []PeerState) StartDecision {
 	}
 	if self.Empty {
 		if !self.FlaggedPrimary {
-			return StartDecision{Action: StartWait, Reason: "the data directory is empty: waiting for a writable primary to clone from"}
+			return StartDecision{Action: StartWait, Class: DecidedEmpty, Reason: "the data directory is empty: waiting for a writable primary to clone from"}
 		}
 		for _, p := range reachable {
 			switch {
 			case p.Sample != nil && (p.Sample.GTIDBinlogPos != "" || p.Sample.GTIDSlavePos != ""):
-				return StartDecision{Action: StartRefuse,
+				return StartDecision{Action: StartRefuse, Class: DecidedNewSetHistory,
 					Reason: fmt.Sprintf("this member is the primary --primary names, but its data directory is empty while %s has replication history (%s): a new primary here would begin another history", p.Name, firstNonEmpty(p.Sample.GTIDBinlogPos, p.Sample.GTIDSlavePos)),
 					Fix:    fmt.Sprintf("make the most advanced replica the primary (POST /api/v1/replication/promote on its sentinel, e.g. %s); this member then clones from it on its next start", p.Name)}
 			case p.Sample == nil && !p.Empty:
-				return StartDecision{Action: StartWait, Reason: fmt.Sprintf("the data directory is empty; %s has data but its server is not up yet: waiting to see its history before starting a new set", p.Name)}
+				return StartDecision{Action: StartWait, Class: DecidedEmptyPeerDown, Reason: fmt.Sprintf("the data directory is empty; %s has data but its server is not up yet: waiting to see its history before starting a new set", p.Name)}
 			}
 		}
-		return StartDecision{Action: StartPrimary, Reason: "a new set: this member is the primary --primary names, and no reachable peer has any history"}
+		return StartDecision{Action: StartPrimary, Class: DecidedNewSet, Reason: "a new set: this member is the primary --primary names, and no reachable peer has any history"}
 	}
 	if local := ownWrites(self); len(local) > 0 && self.HasReplica {
 		return refuseLocal(self, local, "")
 	}
 	if self.HasReplica && self.MasterHost != "" && !self.knows(self.MasterHost) {
 		primary := net.JoinHostPort(self.MasterHost, fmt.Sprint(self.MasterPort))
-		return StartDecision{Action: StartReplica, Primary: primary,
+		return StartDecision{Action: StartReplica, Class: DecidedOwnConfig, Primary: primary,
 			Reason: "no writable primary reachable: following " + primary + " as this server's own replica configuration says (the primary may be restarting)"}
 	}
 	var followers, strays []string
@@ -161,39 +204,39 @@ func DecideStart(self SelfState, peers []PeerState) StartDecision {
 	}
 	switch {
 	case len(strays) > 0:
-		return StartDecision{Action: StartWait, Reason: "no writable primary reachable, and " + strings.Join(strays, ", ") +
+		return StartDecision{Action: StartWait, Class: DecidedStrays, Reason: "no writable primary reachable, and " + strings.Join(strays, ", ") +
 			": another server may be the primary; not becoming a second one"}
 	case len(followers) > 0:
-		return StartDecision{Action: StartPrimary, Reason: "the replicas " + strings.Join(followers, ", ") + " follow this server, and no other primary is reachable"}
+		return StartDecision{Action: StartPrimary, Class: DecidedFollowed, Reason: "the replicas " + strings.Join(followers, ", ") + " follow this server, and no other primary is reachable"}
 	case self.FlaggedPrimary:
-		return StartDecision{Action: StartPrimary, Reason: "this member is the primary --primary names, it has no replica configuration of its own, and no other primary is reachable"}
+		return StartDecision{Action: StartPrimary, Class: DecidedFlagged, Reason: "this member is the primary --primary names, it has no replica configuration of its own, and no other primary is reachable"}
 	}
-	return StartDecision{Action: StartWait, Reason: "no writable primary reachable to follow (this server has no replica configuration and is not the primary --primary names)"}
+	return StartDecision{Action: StartWait, Class: DecidedNoPrimary, Reason: "no writable primary reachable to follow (this server has no replica configuration and is not the primary --primary names)"}
 }
 
 // followPrimary decides for a member when exactly one writable primary
 // is reachable.
 func followPrimary(self SelfState, p PeerState) StartDecision {
 	if self.Empty {
-		return StartDecision{Action: StartClone, Primary: p.Addr, From: p.Name, PrimaryPos: p.Sample.GTIDBinlogPos,
+		return StartDecision{Action: StartClone, Class: DecidedEmpty, Primary: p.Addr, From: p.Name, PrimaryPos: p.Sample.GTIDBinlogPos,
 			Reason: "the data directory is empty: cloning the primary " + p.Name}
 	}
 	if self.knows(hostOf(p.Addr)) {
-		return StartDecision{Action: StartWait, Reason: "a peer reports this member's own address as a writable primary: waiting"}
+		return StartDecision{Action: StartWait, Class: DecidedSelfPrimary, Reason: "a peer reports this member's own address as a writable primary: waiting"}
 	}
 	if local := ownWrites(self); len(local) > 0 {
 		return refuseLocal(self, local, p.Name)
 	}
 	pos, err := ParseGTIDList(p.Sample.GTIDBinlogPos)
 	if err != nil {
-		return StartDecision{Action: StartWait, Reason: fmt.Sprintf("the primary %s reports a position that cannot be read: %v", p.Name, err)}
+		return StartDecision{Action: StartWait, Class: DecidedPrimaryPosition, Reason: fmt.Sprintf("the primary %s reports a position that cannot be read: %v", p.Name, err)}
 	}
 	mine, err := history(self)
 	if err != nil {
-		return StartDecision{Action: StartRefuse, Reason: "this server's GTID position cannot be read: " + err.Error(), Fix: "check gtid_binlog_pos and gtid_slave_pos on this server"}
+		return StartDecision{Action: StartRefuse, Class: DecidedOwnPosition, Reason: "this server's GTID position cannot be read: " + err.Error(), Fix: "check gtid_binlog_pos and gtid_slave_pos on this server"}
 	}
 	if ok, why := Descends(mine, pos); !ok {
-		return StartDecision{Action: StartRefuse, PrimaryPos: p.Sample.GTIDBinlogPos,
+		return StartDecision{Action: StartRefuse, Class: DecidedDiverged, PrimaryPos: p.Sample.GTIDBinlogPos,
 			Reason: "this server's history diverged from the primary " + p.Name + "'s: " + why + "; nothing was changed",
 			Fix:    "keep a copy of this data directory if its extra transactions matter, then empty it: the member clones the primary on its next start"}
 	}
@@ -201,7 +244,7 @@ func followPrimary(self SelfState, p PeerState) StartDecision {
 	if self.HasReplica && self.MasterHost != "" && !sameHost(self.MasterHost, hostOf(p.Addr)) {
 		reason += "; its own replica configuration named " + self.MasterHost
 	}
-	return StartDecision{Action: StartReplica, Primary: p.Addr, PrimaryPos: p.Sample.GTIDBinlogPos, Reason: reason}
+	return StartDecision{Action: StartReplica, Class: DecidedFollow, Primary: p.Addr, PrimaryPos: p.Sample.GTIDBinlogPos, Reason: reason}
 }
 
 func refuseLocal(self SelfState, local []GTID, primary string) StartDecision {
@@ -213,7 +256,7 @@ func refuseLocal(self SelfState, local []GTID, primary string) StartDecision {
 	if primary != "" {
 		where = "the primary " + primary
 	}
-	return StartDecision{Action: StartRefuse,
+	return StartDecision{Action: StartRefuse, Class: DecidedOwnWrites,
 		Reason: fmt.Sprintf("this server has transactions of its own that it did not receive from %s (gtid_binlog_pos %s, gtid_slave_pos %q: %s): it was written to directly, or it was a primary; following would skip or repeat them; nothing was changed",
 			where, self.BinlogPos, self.SlavePos, strings.Join(s, ", ")),
 		Fix: "if the primary has these transactions (compare its gtid_binlog_pos), run SET GLOBAL gtid_slave_pos=@@gtid_binlog_pos on this server (the member sees it within a decide interval, no restart needed); otherwise keep a copy of the data directory and empty it, and the member clones the primary"}

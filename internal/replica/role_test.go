@@ -75,6 +75,9 @@ func TestDecideStart(t *testing.T) {
 			if d.Action != tc.action || d.Primary != tc.primary || !strings.Contains(d.Reason, tc.reason) {
 				t.Fatalf("got %s %q (%s); want %s %q containing %q", d.Action, d.Primary, d.Reason, tc.action, tc.primary, tc.reason)
 			}
+			if d.Class == "" {
+				t.Fatalf("%s %q without a class", d.Action, d.Reason)
+			}
 			if d.Action == StartRefuse && d.Fix == "" {
 				t.Fatal("a refusal without a fix")
 			}

@@ -91,9 +91,11 @@ type Doc struct {
 	// Empty: the data directory was empty at the start and has not been
 	// initialised or cloned yet.
 	Empty bool `json:"empty"`
-	// Action is the last decision's action by its stable name; Decision
-	// is that decision as people read it.
+	// Action is the last decision's action by its stable name, Class
+	// the rule that made it (member.Class); Decision is that decision as
+	// people read it.
 	Action   member.Action `json:"action,omitempty"`
+	Class    member.Class  `json:"decision_class,omitempty"`
 	Decision string        `json:"decision,omitempty"`
 	// Sample is the poller's last fresh sample; null when there is none.
 	Sample *replica.SampleDoc `json:"sample"`
@@ -102,7 +104,7 @@ type Doc struct {
 // State is this member's document.
 func (m *Member) State() Doc {
 	m.mu.Lock()
-	d := Doc{Name: m.cfg.NodeName, Addr: m.cfg.Advertise, Phase: m.phase, Empty: m.empty, Action: m.decision.Action}
+	d := Doc{Name: m.cfg.NodeName, Addr: m.cfg.Advertise, Phase: m.phase, Empty: m.empty, Action: m.decision.Action, Class: m.decision.Class}
 	if m.decision.Action != "" {
 		d.Decision = m.decision.String()
 	}

@@ -363,7 +363,7 @@ func Decision(d replica.StartDecision) member.Decision {
 	if d.Fix != "" {
 		reason += " — to fix: " + d.Fix
 	}
-	return member.Decision{Action: member.Action(d.Action), Reason: reason}
+	return member.Decision{Action: member.Action(d.Action), Class: member.Class(d.Class), Reason: reason}
 }
 
 // decide asks the peers, round after round, until the decision starts
@@ -394,7 +394,7 @@ func (m *Member) decide(ctx context.Context, db Statements, proc *supervisor.Pro
 				}
 			}
 		}
-		d := replica.StartDecision{Action: replica.StartWait, Reason: "this server's positions are not known yet"}
+		d := replica.StartDecision{Action: replica.StartWait, Class: replica.DecidedPositionsUnknown, Reason: "this server's positions are not known yet"}
 		if known {
 			d = replica.DecideStart(self, m.peerStates(ctx))
 		}

@@ -34,9 +34,6 @@ var textFuncs = map[string]bool{
 // knownProse are the sites that still branch on prose, each with what
 // removes it. An entry that no longer matches fails the test: delete it.
 var knownProse = map[string]string{
-	`internal/metrics/member.go: health.ReasonClass(d.Reason)`:                 "removed by the decision's typed class",
-	`internal/peer/state.go: strings.TrimPrefix(s.Decision, string(s.Action))`: "removed by the decision's reason as a field of its own",
-	`internal/peer/state.go: strings.TrimPrefix(reason, ": ")`:                 "removed by the decision's reason as a field of its own",
 	// A sentinel of the release before the typed action sends the prose
 	// alone, and that release always began it with the action's name:
 	// reading it is reading another version's wire format, kept for a
