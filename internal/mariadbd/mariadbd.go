@@ -230,6 +230,9 @@ type Runner struct {
 	log    *slog.Logger
 	// output receives what the processes print, a record per line.
 	output *slog.Logger
+	// restart is told each line in which Galera says the node must be
+	// restarted (OnRestartRequired).
+	restart func(line string)
 }
 
 // NewRunner returns a runner that logs its own steps to log and what the
@@ -238,11 +241,16 @@ func NewRunner(cfg Config, reaper *supervisor.Reaper, log, output *slog.Logger) 
 	return &Runner{cfg: cfg, reaper: reaper, log: log, output: output}
 }
 
+// OnRestartRequired has f called, from the goroutine that reads the
+// output, with every line a process prints in which Galera says this node
+// must be restarted (RestartRequired). Set it before anything starts.
+func (r *Runner) OnRestartRequired(f func(line string)) { r.restart = f }
+
 // start starts cmd through the supervisor, its output (unless the caller
 // directed it) turned into log records.
 func (r *Runner) start(name string, cmd *exec.Cmd) (*supervisor.Process, error) {
 	if cmd.Stdout == nil && cmd.Stderr == nil {
-		w, closeParent, err := logPipe(r.output)
+		w, closeParent, err := logPipe(r.output, r.restart)
 		if err != nil {
 			return nil, fmt.Errorf("%s: output pipe: %w", name, err)
 		}

@@ -1,0 +1,62 @@
+package mariadbd
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestRestartRequired(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want bool
+	}{
+		// Seen in the field (7 members killed with -9 and restarted together).
+		{"2026-12-05 21:10:03 2 [ERROR] WSREP: Receiving IST failed, node restart required: IST receiver reported failure: 'IST didn't contain all write sets, expected last: 27 last received: 26' (71)", true},
+		{"2026-12-05 21:10:03 2 [ERROR] WSREP: Receiving IST failed, node restart required: IST didn't contain all write sets, expected last: 3 last received: -1", true},
+		{"2026-12-05 21:10:03 2 [Warning] WSREP: Failed to JOIN the cluster after SST gcs_join(3a1e0c2b-b2f1-11ef-9b6e-1f0e7b1c2d3e:26) failed: 103 (Software caused connection abort)", true},
+		// Galera's other "restart this node" lines (libgalera_smm.so).
+		{"2026-12-05 21:10:03 0 [ERROR] WSREP: View callback failed. This is unrecoverable, restart required.", true},
+		{"2026-12-05 21:10:03 0 [ERROR] WSREP: State transfer request failed unrecoverably: 107 (Transport endpoint is not connected). Most likely it is due to inability to communicate with the cluster primary component. Restart required.", true},
+		{"2026-12-05 21:10:03 0 [ERROR] WSREP: exception from gcomm, backend must be restarted: evs::proto(...) failed", true},
+		{"2026-12-05 21:10:03 0 [ERROR] WSREP: this node has been evicted out of the cluster, gcomm backend restart is required", true},
+		{"2026-12-05 21:10:03 0 [ERROR] WSREP: Slave queue grew too long while trying to request state transfer 3 time(s). Please make sure that there is at least one fully synced member in the group. Application must be restarted.", true},
+
+		// Normal progress of a joiner and of a donor.
+		{"2026-12-05 21:10:01 0 [Note] WSREP: Receiving IST: 26 writesets, seqnos 1-26", false},
+		{"2026-12-05 21:10:02 0 [Note] WSREP: IST received: 3a1e0c2b-b2f1-11ef-9b6e-1f0e7b1c2d3e:26", false},
+		{"2026-12-05 21:10:02 0 [Note] WSREP: 1.0 (m2): State transfer from 0.0 (m1) complete.", false},
+		{"2026-12-05 21:10:02 0 [Note] WSREP: SST received: 3a1e0c2b-b2f1-11ef-9b6e-1f0e7b1c2d3e:26", false},
+		{"2026-12-05 21:10:02 0 [Note] WSREP: Shifting JOINER -> JOINED (TO: 29)", false},
+		{"2026-12-05 21:10:02 0 [Note] WSREP: Member 1.0 (m2) synced with group.", false},
+		{"2026-12-05 21:10:02 0 [Note] WSREP: Requesting state transfer: success, donor: 0", false},
+		// A donor speaks of another node: this one is fine.
+		{"2026-12-05 21:10:02 0 [Warning] WSREP: Rejecting State Transfer Request in state 'JOINER'. Joiner should be restarted.", false},
+		// Not Galera: the SST script, and the server's own words.
+		{"WSREP_SST: [ERROR] Possible timeout in receiving first data from donor in gtid stage: restart required (20251205 21:10:02.123)", false},
+		{"2026-12-05 21:10:02 0 [Note] Transaction rolled back and must be restarted", false},
+		{"", false},
+	} {
+		if got := RestartRequired(c.line); got != c.want {
+			t.Errorf("RestartRequired(%q) = %v, want %v", c.line, got, c.want)
+		}
+	}
+}
+
+// TestLogLinesRestart: the output reader tells its hook the lines in
+// which Galera says the node must be restarted, and only those, while
+// still logging every line.
+func TestLogLinesRestart(t *testing.T) {
+	var out lockedBuffer
+	var told []string
+	in := "2026-12-05 21:10:01 0 [Note] WSREP: Receiving IST: 26 writesets, seqnos 1-26\n" +
+		"2026-12-05 21:10:03 2 [ERROR] WSREP: Receiving IST failed, node restart required: IST receiver reported failure: 'IST didn't contain all write sets, expected last: 27 last received: 26' (71)\r\n" +
+		"2026-12-05 21:10:03 2 [ERROR] WSREP: ./gcs/src/gcs.cpp:s_join():988: Sending JOIN failed: -103 (Connection was closed).\n"
+	logLines(strings.NewReader(in), slog.New(slog.NewTextHandler(&out, nil)), func(l string) { told = append(told, l) })
+	if len(told) != 1 || !strings.HasSuffix(told[0], "(71)") {
+		t.Errorf("told %q, want the IST failure alone, without its CR", told)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 3 {
+		t.Errorf("%d records, want 3:\n%s", n, out.String())
+	}
+}
