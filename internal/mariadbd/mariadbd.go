@@ -244,6 +244,9 @@ func NewRunner(cfg Config, reaper *supervisor.Reaper, log, output *slog.Logger) 
 // OnRestartRequired has f called, from the goroutine that reads the
 // output, with every line a process prints in which Galera says this node
 // must be restarted (RestartRequired). Set it before anything starts.
+// Only what mariadbd prints is read: with log_error in its configuration
+// Galera's lines go to that file instead and f is never called (a node
+// left disconnected and Initialized is still caught by galera.Detached).
 func (r *Runner) OnRestartRequired(f func(line string)) { r.restart = f }
 
 // start starts cmd through the supervisor, its output (unless the caller

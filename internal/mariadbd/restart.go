@@ -13,11 +13,12 @@ import "strings"
 //     failed. This is unrecoverable, restart required.", "... SST request
 //     is null: restart required.", "Application state is corrupt and
 //     cannot be recovered. Restart required.").
-//   - "restart is required": an evicted node ("this node has been evicted
-//     out of the cluster, gcomm backend restart is required").
-//   - "must be restarted": the gcomm thread died ("exception from gcomm,
-//     backend must be restarted"), and "Application must be restarted"
-//     after state transfer requests that cannot be served.
+//   - "must be restarted", "restart is required": the gcomm thread died,
+//     e.g. on a node evicted by a peer (evs.evict), which then stays up,
+//     disconnected and Initialized ("exception from gcomm, backend must
+//     be restarted: this node has been evicted out of the cluster, gcomm
+//     backend restart is required (FATAL)"); "Application must be
+//     restarted" after state transfer requests that cannot be served.
 //   - "need to restart": an internal state Galera cannot handle.
 //   - "Failed to JOIN the cluster after SST": the JOIN message after a
 //     state transfer could not be sent (the connection was closed); in

@@ -18,8 +18,9 @@ func TestRestartRequired(t *testing.T) {
 		// Galera's other "restart this node" lines (libgalera_smm.so).
 		{"2026-12-05 21:10:03 0 [ERROR] WSREP: View callback failed. This is unrecoverable, restart required.", true},
 		{"2026-12-05 21:10:03 0 [ERROR] WSREP: State transfer request failed unrecoverably: 107 (Transport endpoint is not connected). Most likely it is due to inability to communicate with the cluster primary component. Restart required.", true},
-		{"2026-12-05 21:10:03 0 [ERROR] WSREP: exception from gcomm, backend must be restarted: evs::proto(...) failed", true},
-		{"2026-12-05 21:10:03 0 [ERROR] WSREP: this node has been evicted out of the cluster, gcomm backend restart is required", true},
+		// Seen on a node evicted by a peer (evs.evict): it stays up, Initialized.
+		{"2026-12-05 22:43:24 0 [ERROR] WSREP: exception from gcomm, backend must be restarted: this node has been evicted out of the cluster, gcomm backend restart is required (FATAL)", true},
+		{"2026-12-05 21:10:03 0 [Warning] WSREP: this node has been evicted out of the cluster, gcomm backend restart is required", true},
 		{"2026-12-05 21:10:03 0 [ERROR] WSREP: Slave queue grew too long while trying to request state transfer 3 time(s). Please make sure that there is at least one fully synced member in the group. Application must be restarted.", true},
 
 		// Normal progress of a joiner and of a donor.
