@@ -2,8 +2,11 @@ package mariadbd
 
 import (
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRestartRequired(t *testing.T) {
@@ -59,5 +62,70 @@ func TestLogLinesRestart(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "\n"); n != 3 {
 		t.Errorf("%d records, want 3:\n%s", n, out.String())
+	}
+}
+
+func TestErrorLogPath(t *testing.T) {
+	for _, c := range []struct{ v, want string }{
+		{"", ""},
+		{"/var/log/mysql/error.log", "/var/log/mysql/error.log"},
+		{"node1", "/data/node1.err"},
+		{"logs/m.log", "/data/logs/m.log"},
+	} {
+		if got := ErrorLogPath(c.v, "/data"); got != c.want {
+			t.Errorf("ErrorLogPath(%q) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}
+
+// TestFollowLog: a line already in the error log is not this life's and
+// is never reported; lines appended later are, once whole, and a log
+// that was truncated is read from its start.
+func TestFollowLog(t *testing.T) {
+	const old = "2026-12-05 21:00:00 0 [ERROR] WSREP: Receiving IST failed, node restart required: earlier life\n"
+	const now = "2026-12-05 21:10:03 2 [ERROR] WSREP: Receiving IST failed, node restart required: this life"
+	path := filepath.Join(t.TempDir(), "error.log")
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	told := make(chan string, 4)
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	from := logSize(path)
+	go func() {
+		followLog(path, from, 5*time.Millisecond, done, func(l string) { told <- l })
+		close(ended)
+	}()
+	fh, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	for _, chunk := range []string{"2026-12-05 21:10:01 0 [Note] WSREP: IST received\n", now[:40], now[40:] + "\r\n"} {
+		if _, err := fh.WriteString(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case l := <-told:
+		if l != now {
+			t.Fatalf("told %q, want %q", l, now)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("an appended restart line was not reported")
+	}
+	// Rotated by truncation: the new content is read from its start.
+	if err := os.WriteFile(path, []byte(now+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-told:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a line of a truncated log was not reported")
+	}
+	close(done)
+	<-ended
+	if len(told) != 0 {
+		t.Errorf("more lines reported: %q", <-told)
 	}
 }
