@@ -123,7 +123,7 @@ func (c *RunConfig) followConfig(e mariadbd.Effective) error {
 func (c *RunConfig) mariadbd(exe string, e mariadbd.Effective) mariadbd.Config {
 	m := mariadbd.Config{Command: c.Mariadbd, DataDir: c.DataDir, PassDataDir: c.passDataDir, ConfigNamesCluster: e.HasClusterAddress(),
 		BindAddress: e.BindAddress, NodeAddress: e.NodeAddress,
-		InitCommand: c.InitCommand, ShutdownTimeout: c.ShutdownTimeout}
+		InitCommand: c.InitCommand, ShutdownTimeout: c.ShutdownTimeout, ErrorLog: mariadbd.ErrorLogPath(e.LogError, c.DataDir)}
 	if c.InitCommand == "" {
 		m.InitDB = &mariadbd.InitDB{Dir: c.InitDBDir, Env: c.sys().lookupEnv}
 	}

@@ -160,6 +160,7 @@ func wireGalera(_ context.Context, cfg *RunConfig, rs *runShared, logger *slog.L
 	mcfg := galeramember.Config{Config: cfg.member(), InstanceID: rs.Instance}
 	mcfg.WriterUntil, mcfg.Events = h.WriterUntil, rs.Journal.Add
 	m := galeramember.New(mcfg, poller, readyAt(poller), cfg.MaxStaleness, loop, db, secondSignal, logger)
+	db.OnRestartRequired(m.RestartRequired) // Galera's "node restart required": restart at once
 	if cfg.ForceBootstrap != "" && cfg.ForceBootstrap == cfg.NodeName {
 		logger.Warn("bootstrap override set by flag: this member may bootstrap without the others; remove the flag once the cluster is back", "node", cfg.NodeName)
 		loop.Force()

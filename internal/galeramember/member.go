@@ -78,6 +78,11 @@ type Member struct {
 	// Watch's debounces, reset by every start.
 	down     downStreak
 	detached downStreak
+
+	// mustRestart is the last line in which Galera said this node must be
+	// restarted (RestartRequired), and mustRestartAt when it came.
+	mustRestart   string
+	mustRestartAt time.Time
 }
 
 // New returns a member that has not read its position yet. ready is the
@@ -219,6 +224,9 @@ func (m *Member) Enter(p member.Phase, d member.Decision) {
 // or a start that cannot even exec, needs a person.
 func (m *Member) Start(ctx context.Context) (*supervisor.Process, error) {
 	m.down, m.detached = downStreak{}, downStreak{}
+	m.mu.Lock()
+	m.mustRestart, m.mustRestartAt = "", time.Time{}
+	m.mu.Unlock()
 	m.poller.SetHold("reading this node's position")
 	local, err := recovery.ReadLocal(ctx, m.cfg.NodeName, m.cfg.DataDir, m.db.Recover)
 	if err != nil {
@@ -248,9 +256,13 @@ func (m *Member) Start(ctx context.Context) (*supervisor.Process, error) {
 }
 
 // Watch looks at the running node (member.Mode): it restarts a node that
-// is out of the cluster for good (galera.Detached), and steps down when
-// the decision with the peers has said StepDown long enough.
+// mariadbd said must be restarted (RestartRequired) or that is out of the
+// cluster for good (galera.Detached), and steps down when the decision
+// with the peers has said StepDown long enough.
 func (m *Member) Watch(ctx context.Context, _ *supervisor.Process, started time.Time) (bool, member.Decision) {
+	if d, ok := m.restartRequiredDue(started); ok {
+		return true, d
+	}
 	if d, ok := m.detachedDue(started, time.Now()); ok {
 		return true, d
 	}
@@ -258,6 +270,35 @@ func (m *Member) Watch(ctx context.Context, _ *supervisor.Process, started time.
 		return true, Decision(d)
 	}
 	return false, member.Decision{}
+}
+
+// RestartRequired tells the member that mariadbd printed line, in which
+// Galera says this node must be restarted (mariadbd.RestartRequired):
+// the next Watch restarts it. Safe from any goroutine.
+func (m *Member) RestartRequired(line string) {
+	m.mu.Lock()
+	m.mustRestart, m.mustRestartAt = line, time.Now()
+	m.mu.Unlock()
+}
+
+// maxLineInReason bounds how much of mariadbd's line a reason quotes.
+const maxLineInReason = 300
+
+// restartRequiredDue reports whether mariadbd said, since it was started,
+// that it must be restarted. Galera's word is final, so one line is
+// enough; a line from an earlier life of mariadbd (its output read after
+// it ended) is not.
+func (m *Member) restartRequiredDue(started time.Time) (member.Decision, bool) {
+	m.mu.Lock()
+	line, at := m.mustRestart, m.mustRestartAt
+	m.mu.Unlock()
+	if line == "" || at.Before(started) {
+		return member.Decision{}, false
+	}
+	if len(line) > maxLineInReason {
+		line = line[:maxLineInReason] + "..."
+	}
+	return member.Decision{Action: member.Restart, Reason: fmt.Sprintf("mariadbd says this node must be restarted (%s)", line)}, true
 }
 
 // detachedDue reports whether fresh samples taken since started have

@@ -305,3 +305,79 @@ func TestDetachedIsRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRestartRequiredLineRestarts: a line in which Galera says the node
+// must be restarted ("Receiving IST failed, node restart required") makes
+// the next check stop mariadbd cleanly and start it again after a new
+// decision, without the Detached debounce and without Run ending; the
+// new life is not restarted for the old life's line.
+func TestRestartRequiredLineRestarts(t *testing.T) {
+	const line = "2026-12-05 21:10:03 2 [ERROR] WSREP: Receiving IST failed, node restart required: IST receiver reported failure: 'IST didn't contain all write sets, expected last: 27 last received: 26' (71)"
+	var events []journal.Event
+	var mu sync.Mutex
+	r := newRig(t, filepath.Join(t.TempDir(), "data"), member.Config{Events: func(e journal.Event) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}})
+	// Said before mariadbd ever started: not this life's word.
+	r.m.RestartRequired(line)
+	errc, cancel := r.run()
+	defer cancel()
+	waitFor(t, "running", func() bool { st := r.m.State(); return st.Phase == peer.PhaseRunning && st.Ready })
+	if n := r.db.shell.Starts(); n != 1 {
+		t.Fatalf("%d starts before the line, want 1", n)
+	}
+	said := time.Now()
+	r.m.RestartRequired(line)
+	waitFor(t, "a restart", func() bool { return r.db.shell.Starts() >= 2 })
+	// One check (20 ms) and a clean stop of a shell: far below the
+	// Detached debounce (galera.DetachedSettle).
+	if took := time.Since(said); took >= galera.DetachedSettle {
+		t.Errorf("restarted %s after the line, want within a check", took)
+	}
+	waitFor(t, "running again", func() bool { st := r.m.State(); return st.Phase == peer.PhaseRunning && st.Ready })
+	mu.Lock()
+	var restarted bool
+	for _, e := range events {
+		restarted = restarted || (e.Kind == journal.KindDecision && strings.HasPrefix(e.Reason, string(member.Restart)+": ") && strings.Contains(e.Reason, "node restart required"))
+	}
+	mu.Unlock()
+	if !restarted {
+		t.Error("no restart decision naming mariadbd's line in the journal")
+	}
+	// Many checks of the new life: the old line must not stop it again.
+	for deadline := time.Now().Add(25 * r.loop.Interval); time.Now().Before(deadline); time.Sleep(r.loop.Interval) {
+		if n := r.db.shell.Starts(); n != 2 {
+			t.Fatalf("%d starts: the new life was restarted for the old life's line", n)
+		}
+	}
+	select {
+	case err := <-errc:
+		t.Fatalf("Run returned: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRestartRequiredSinceStart: only a line that came after the start
+// counts, and the decision names it.
+func TestRestartRequiredSinceStart(t *testing.T) {
+	r := newRig(t, t.TempDir(), member.Config{})
+	const line = "[Warning] WSREP: Failed to JOIN the cluster after SST gcs_join(3a1e0c2b-b2f1-11ef-9b6e-1f0e7b1c2d3e:26) failed: 103 (Software caused connection abort)"
+	if _, ok := r.m.restartRequiredDue(time.Now()); ok {
+		t.Fatal("restart without a line")
+	}
+	before := time.Now().Add(-time.Second)
+	r.m.RestartRequired(line)
+	if _, ok := r.m.restartRequiredDue(time.Now().Add(time.Second)); ok {
+		t.Error("restart for a line from before the start")
+	}
+	d, ok := r.m.restartRequiredDue(before)
+	if !ok || d.Action != member.Restart || !strings.Contains(d.Reason, "Failed to JOIN the cluster after SST") {
+		t.Errorf("line after the start: %v %+v, want a restart naming the line", ok, d)
+	}
+}

@@ -19,14 +19,15 @@ const maxLogLine = 16 << 10
 // close releases the parent's copy of the write end once the child has
 // started; the reader ends when the child and everything it started
 // (an SST script, rsync) have closed theirs.
-func logPipe(log *slog.Logger) (w *os.File, closeParent func(), err error) {
+// restart, when set, is called with every line RestartRequired matches.
+func logPipe(log *slog.Logger, restart func(line string)) (w *os.File, closeParent func(), err error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, nil, err
 	}
 	go func() {
 		defer pr.Close()
-		LogLines(pr, log)
+		logLines(pr, log, restart)
 	}()
 	return pw, func() { pw.Close() }, nil
 }
@@ -35,7 +36,9 @@ func logPipe(log *slog.Logger) (w *os.File, closeParent func(), err error) {
 // MariaDB's own tag ([ERROR], [Warning]), the line as the message. A line
 // longer than maxLogLine is cut there; a last line without a newline is
 // logged too.
-func LogLines(r io.Reader, log *slog.Logger) {
+func LogLines(r io.Reader, log *slog.Logger) { logLines(r, log, nil) }
+
+func logLines(r io.Reader, log *slog.Logger, restart func(line string)) {
 	br := bufio.NewReaderSize(r, 4096)
 	var line []byte
 	cut := false
@@ -52,7 +55,7 @@ func LogLines(r io.Reader, log *slog.Logger) {
 			continue
 		}
 		if len(line) > 0 || (err == nil && !isPrefix) {
-			emit(log, string(line), cut)
+			emit(log, string(line), cut, restart)
 		}
 		line, cut = line[:0], false
 		if err != nil {
@@ -61,10 +64,13 @@ func LogLines(r io.Reader, log *slog.Logger) {
 	}
 }
 
-func emit(log *slog.Logger, line string, cut bool) {
+func emit(log *slog.Logger, line string, cut bool, restart func(line string)) {
 	line = strings.TrimRight(line, "\r")
 	if strings.TrimSpace(line) == "" {
 		return
+	}
+	if restart != nil && RestartRequired(line) {
+		restart(line)
 	}
 	level := slog.LevelInfo
 	switch {

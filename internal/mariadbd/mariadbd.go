@@ -40,6 +40,9 @@ type Config struct {
 	Command []string
 	// DataDir is the data directory mariadbd uses.
 	DataDir string
+	// ErrorLog is the file mariadbd's configuration sends its log to
+	// (ErrorLogPath of its log_error); empty when it prints to stderr.
+	ErrorLog string
 	// PassDataDir passes DataDir as --datadir: the operator chose it with
 	// the sentinel's flag and mariadbd's configuration does not name one.
 	// Otherwise mariadbd's own configuration is left to say it.
@@ -230,6 +233,9 @@ type Runner struct {
 	log    *slog.Logger
 	// output receives what the processes print, a record per line.
 	output *slog.Logger
+	// restart is told each line in which Galera says the node must be
+	// restarted (OnRestartRequired).
+	restart func(line string)
 }
 
 // NewRunner returns a runner that logs its own steps to log and what the
@@ -238,11 +244,18 @@ func NewRunner(cfg Config, reaper *supervisor.Reaper, log, output *slog.Logger) 
 	return &Runner{cfg: cfg, reaper: reaper, log: log, output: output}
 }
 
+// OnRestartRequired has f called, from the goroutine that reads the
+// output, with every line a process prints in which Galera says this node
+// must be restarted (RestartRequired). Set it before anything starts.
+// With Config.ErrorLog set (log_error in mariadbd's configuration),
+// Galera's lines go to that file, and the server's lines are read there.
+func (r *Runner) OnRestartRequired(f func(line string)) { r.restart = f }
+
 // start starts cmd through the supervisor, its output (unless the caller
 // directed it) turned into log records.
 func (r *Runner) start(name string, cmd *exec.Cmd) (*supervisor.Process, error) {
 	if cmd.Stdout == nil && cmd.Stderr == nil {
-		w, closeParent, err := logPipe(r.output)
+		w, closeParent, err := logPipe(r.output, r.restart)
 		if err != nil {
 			return nil, fmt.Errorf("%s: output pipe: %w", name, err)
 		}
@@ -469,5 +482,14 @@ func (r *Runner) Serve(s Start, peerHosts []string) (*supervisor.Process, error)
 	}
 	cmd := r.command(r.cfg.ServeArgs(s), nil)
 	r.log.Info("starting mariadbd", "new_cluster", s.NewCluster, "args", cmd.Args)
-	return r.start("mariadbd", cmd)
+	if r.restart == nil || r.cfg.ErrorLog == "" {
+		return r.start("mariadbd", cmd)
+	}
+	// Only what this life of mariadbd appends to its log counts.
+	from := logSize(r.cfg.ErrorLog)
+	proc, err := r.start("mariadbd", cmd)
+	if err == nil {
+		go followLog(r.cfg.ErrorLog, from, followEvery, proc.Done(), r.restart)
+	}
+	return proc, err
 }
