@@ -298,7 +298,7 @@ func (m *Member) restartRequiredDue(started time.Time) (member.Decision, bool) {
 	if len(line) > maxLineInReason {
 		line = line[:maxLineInReason] + "..."
 	}
-	return member.Decision{Action: member.Restart, Reason: fmt.Sprintf("mariadbd says this node must be restarted (%s)", line)}, true
+	return member.Decision{Action: member.Restart, Class: member.ClassRestartRequired, Reason: fmt.Sprintf("mariadbd says this node must be restarted (%s)", line)}, true
 }
 
 // detachedDue reports whether fresh samples taken since started have

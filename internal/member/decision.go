@@ -46,9 +46,12 @@ type Class string
 // a class the label was cut from the reason (up to its first ':', '(' or
 // digit); ClassRestart is that cut, and a retry's reason began with the
 // failure's own wording, so ClassRetry is a constant in its place.
+// ClassRestartRequired is a restart mariadbd asked for in its own log
+// (Galera's "node restart required").
 const (
-	ClassRetry   Class = "trying again"
-	ClassRestart Class = "mariadbd is out of the cluster for good"
+	ClassRetry           Class = "trying again"
+	ClassRestart         Class = "mariadbd is out of the cluster for good"
+	ClassRestartRequired Class = "mariadbd says this node must be restarted"
 )
 
 // String is the decision as people read it: "action: reason".

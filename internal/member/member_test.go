@@ -53,7 +53,7 @@ func TestDecisionString(t *testing.T) {
 // TestClassValues pins the lifecycle's classes to the decision metric's
 // label values users' dashboards know; the class is not in the prose.
 func TestClassValues(t *testing.T) {
-	for c, want := range map[Class]string{ClassRetry: "trying again", ClassRestart: "mariadbd is out of the cluster for good"} {
+	for c, want := range map[Class]string{ClassRetry: "trying again", ClassRestart: "mariadbd is out of the cluster for good", ClassRestartRequired: "mariadbd says this node must be restarted"} {
 		if string(c) != want {
 			t.Errorf("class %q, want %q: a published label value changed", c, want)
 		}
