@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // artifactsDir is where tests keep what a person should look at
@@ -101,12 +102,12 @@ func near(a uint32, b int) bool { return int(a) >= b-6 && int(a) <= b+6 }
 // by a partition, shown apart (red). The screenshots are kept.
 func TestClusterPageInChromium(t *testing.T) {
 	bin := testcluster.RequireBinary(t, "chromium")
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3, Netns: true})
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3, Netns: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
-	url := "http://" + rc.c.Nodes[0].SentinelAddr() + "/"
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
+	url := "http://" + rc.C.Nodes[0].SentinelAddr() + "/"
 	dir := artifactsDir(t)
 
 	healthyPNG := filepath.Join(dir, "cluster-page-healthy.png")
@@ -122,13 +123,13 @@ func TestClusterPageInChromium(t *testing.T) {
 		t.Errorf("the healthy cluster's screenshot has %d red pixels", n)
 	}
 
-	n3 := rc.c.Nodes[2]
+	n3 := rc.C.Nodes[2]
 	if err := n3.Partition(); err != nil {
 		t.Fatal(err)
 	}
 	// node1's view: node3's sentinel does not answer it, and node1's
 	// component has two members.
-	rc.waitSynced(ctx, 2, rc.c.Nodes[0], rc.c.Nodes[1])
+	rc.WaitSynced(ctx, 2, rc.C.Nodes[0], rc.C.Nodes[1])
 	partPNG := filepath.Join(dir, "cluster-page-partitioned.png")
 	dom = chromium(t, bin, url, partPNG)
 	got = cardVerdicts(dom)

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 const (
@@ -80,15 +81,15 @@ func stateCode(t *testing.T, scheme string, c *http.Client, n *testcluster.Node,
 // restart): it takes B, its calls to the others stop being refused, and
 // restarted with B alone it joins through the peer API as usual.
 func TestRunTokenRotation(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
 	vols := map[string]string{}
-	base := filepath.Dir(rc.c.Nodes[0].Dir)
-	for i, n := range rc.c.Nodes {
+	base := filepath.Dir(rc.C.Nodes[0].Dir)
+	for i, n := range rc.C.Nodes {
 		vols[n.Name] = filepath.Join(base, fmt.Sprintf("secret-%d", i))
 		secretVolume(t, vols[n.Name], 1, rotOld+"\n")
 	}
-	flags := rc.flags
-	rc.flags = func(n *testcluster.Node) []string {
+	flags := rc.Flags
+	rc.Flags = func(n *testcluster.Node) []string {
 		var out []string
 		for _, f := range flags(n) {
 			if strings.HasPrefix(f, "--token-file=") {
@@ -98,33 +99,33 @@ func TestRunTokenRotation(t *testing.T) {
 		}
 		return out
 	}
-	killAtEnd(t, rc.c.Nodes...)
+	testsentinel.KillAtEnd(t, rc.C.Nodes...)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
 	t.Log("cluster formed with token A")
 
-	nodes := rc.c.Nodes
+	nodes := rc.C.Nodes
 	for i, n := range nodes[:2] {
-		rc.stop(ctx, n)
+		rc.Stop(ctx, n)
 		secretVolume(t, vols[n.Name], 2, rotNew+"\n")
 		begin := time.Now()
-		rc.start(n)
+		rc.Start(n)
 		jctx, jcancel := context.WithTimeout(ctx, 3*time.Minute)
-		rc.waitSynced(jctx, 3, n)
+		rc.WaitSynced(jctx, 3, n)
 		jcancel()
 		t.Logf("%s restarted with B alone (%d of the others hold only A): Synced in a cluster of 3 after %v",
 			n.Name, 2-i, time.Since(begin).Round(time.Millisecond))
 		// The first one restarted has no peer that takes its token: it
 		// joined on what the refusing peers' /status says. The second has
 		// the first, which takes B, and joins through the peer API.
-		if i == 0 && countLogs(n, "refuses this member's token but says") == 0 {
+		if i == 0 && testsentinel.CountLogs(n, "refuses this member's token but says") == 0 {
 			t.Errorf("%s: joined without the decision naming the peers that refuse its token", n.Name)
 		}
 	}
 	for _, n := range nodes[:2] {
-		if c := stateCode(t, "http", probeClient, n, rotOld); c != http.StatusForbidden {
+		if c := stateCode(t, "http", testsentinel.ProbeClient, n, rotOld); c != http.StatusForbidden {
 			t.Errorf("%s holds B alone but answers A with HTTP %d", n.Name, c)
 		}
 	}
@@ -132,7 +133,9 @@ func TestRunTokenRotation(t *testing.T) {
 	// The old member, still A alone, keeps calling the new ones with A
 	// (its writer view): refused.
 	last := nodes[2]
-	refusals := func() int { return countLogs(nodes[0], "API: wrong token") + countLogs(nodes[1], "API: wrong token") }
+	refusals := func() int {
+		return testsentinel.CountLogs(nodes[0], "API: wrong token") + testsentinel.CountLogs(nodes[1], "API: wrong token")
+	}
 	before := refusals()
 	time.Sleep(3 * time.Second)
 	if refusals() == before {
@@ -142,16 +145,16 @@ func TestRunTokenRotation(t *testing.T) {
 	// Its Secret becomes "B\nA", by a symlink swap.
 	secretVolume(t, vols[last.Name], 2, rotNew+"\n"+rotOld+"\n")
 	deadline := time.Now().Add(5 * time.Second)
-	for stateCode(t, "http", probeClient, last, rotNew) != http.StatusOK {
+	for stateCode(t, "http", testsentinel.ProbeClient, last, rotNew) != http.StatusOK {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: token B refused 5 s after its token file became B, A", last.Name)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if c := stateCode(t, "http", probeClient, last, rotOld); c != http.StatusOK {
+	if c := stateCode(t, "http", testsentinel.ProbeClient, last, rotOld); c != http.StatusOK {
 		t.Fatalf("%s: token A refused (HTTP %d) with B, A in its file", last.Name, c)
 	}
-	if countLogs(last, "token file reloaded") != 1 {
+	if testsentinel.CountLogs(last, "token file reloaded") != 1 {
 		t.Errorf("%s: want one 'token file reloaded' in its log", last.Name)
 	}
 	time.Sleep(2 * time.Second) // at most a second to see the file, then the next writer round
@@ -161,29 +164,29 @@ func TestRunTokenRotation(t *testing.T) {
 		t.Fatalf("%d calls refused in 3 s after %s's file became B, A: the members do not all answer each other", n, last.Name)
 	}
 	for _, n := range nodes {
-		if c := stateCode(t, "http", probeClient, n, rotNew); c != http.StatusOK {
+		if c := stateCode(t, "http", testsentinel.ProbeClient, n, rotNew); c != http.StatusOK {
 			t.Errorf("%s: token B: HTTP %d", n.Name, c)
 		}
 	}
 
 	// Step 3 of the procedure: B alone everywhere.
-	rc.stop(ctx, last)
+	rc.Stop(ctx, last)
 	secretVolume(t, vols[last.Name], 3, rotNew+"\n")
 	begin := time.Now()
-	rc.start(last)
-	rc.waitSynced(ctx, 3)
+	rc.Start(last)
+	rc.WaitSynced(ctx, 3)
 	t.Logf("%s restarted with B alone, every peer on B: Synced after %v", last.Name, time.Since(begin).Round(time.Millisecond))
-	if countLogs(last, "refuses this member's token") != 0 {
+	if testsentinel.CountLogs(last, "refuses this member's token") != 0 {
 		t.Errorf("%s: a peer refused B after every member held it", last.Name)
 	}
 	uuids := map[string]bool{}
 	for _, n := range nodes {
-		uuids[stateUUID(ctx, t, n)] = true
+		uuids[testsentinel.StateUUID(ctx, t, n)] = true
 	}
 	if len(uuids) != 1 {
 		t.Fatalf("cluster UUIDs %v: want one", uuids)
 	}
-	rc.stopAll(ctx)
+	rc.StopAll(ctx)
 }
 
 // testPKI makes a CA and one certificate for every sentinel whose only
@@ -236,39 +239,39 @@ func testPKI(t *testing.T, dir, dnsName string) (ca, cert, key string, pool *x50
 // --tls-server-name no member can verify another, and the log says to
 // set it; with it they decide and form the cluster.
 func TestRunTLSServerName(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
 	const name = "galera-peers.test"
-	dir := filepath.Join(filepath.Dir(rc.c.Nodes[0].Dir), "pki")
+	dir := filepath.Join(filepath.Dir(rc.C.Nodes[0].Dir), "pki")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ca, cert, key, pool := testPKI(t, dir, name)
 	// The peers are IP addresses (--peers here, as --peers-dns finds
 	// them): the certificate names none of them.
-	base := rc.flags
+	base := rc.Flags
 	serverName := ""
-	rc.flags = func(n *testcluster.Node) []string {
+	rc.Flags = func(n *testcluster.Node) []string {
 		out := append(base(n), "--tls-cert-file="+cert, "--tls-key-file="+key, "--tls-ca-file="+ca)
 		if serverName != "" {
 			out = append(out, "--tls-server-name="+serverName)
 		}
 		return out
 	}
-	killAtEnd(t, rc.c.Nodes...)
+	testsentinel.KillAtEnd(t, rc.C.Nodes...)
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil,
 		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: name}}}
 
 	// Without --tls-server-name.
-	rc.startAll()
+	rc.StartAll()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		hinted := 0
-		for _, n := range rc.c.Nodes {
-			if countLogs(n, "set --tls-server-name") > 0 {
+		for _, n := range rc.C.Nodes {
+			if testsentinel.CountLogs(n, "set --tls-server-name") > 0 {
 				hinted++
 			}
 		}
-		if hinted == len(rc.c.Nodes) {
+		if hinted == len(rc.C.Nodes) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -276,23 +279,23 @@ func TestRunTLSServerName(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		if n.MariadbdPid() > 0 {
 			t.Fatalf("%s started mariadbd without verifying a single peer", n.Name)
 		}
-		if c := stateCode(t, "https", hc, n, runToken); c != http.StatusOK {
+		if c := stateCode(t, "https", hc, n, testsentinel.Token); c != http.StatusOK {
 			t.Fatalf("%s: its own HTTPS peer API, verified against %s: HTTP %d", n.Name, name, c)
 		}
 	}
-	rc.killAll()
+	rc.KillAll()
 
 	// With it.
 	serverName = name
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	begin := time.Now()
-	rc.startAll()
-	for _, n := range rc.c.Nodes {
+	rc.StartAll()
+	for _, n := range rc.C.Nodes {
 		for {
 			resp, err := hc.Get("https://" + n.SentinelAddr() + "/readyz")
 			if err == nil {
@@ -310,11 +313,11 @@ func TestRunTLSServerName(t *testing.T) {
 	}
 	t.Logf("with --tls-server-name=%s: three Synced after %v", name, time.Since(begin).Round(time.Millisecond))
 	bootstraps := 0
-	for _, n := range rc.c.Nodes {
-		bootstraps += countLogs(n, "--wsrep-new-cluster")
+	for _, n := range rc.C.Nodes {
+		bootstraps += testsentinel.CountLogs(n, "--wsrep-new-cluster")
 	}
 	if bootstraps != 1 {
 		t.Fatalf("%d bootstraps, want 1", bootstraps)
 	}
-	rc.stopAll(ctx)
+	rc.StopAll(ctx)
 }

@@ -1,4 +1,4 @@
-package main
+package formation
 
 import (
 	"context"
@@ -9,14 +9,15 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // installed fills a node's data directory as a distribution package does:
 // mariadb-install-db, then one start of the server without Galera (which
 // runs the post-install steps), with the given statements run meanwhile.
-func installed(t *testing.T, ctx context.Context, rc *runCluster, n *testcluster.Node, stmts ...string) {
+func installed(t *testing.T, ctx context.Context, rc *testsentinel.RunCluster, n *testcluster.Node, stmts ...string) {
 	t.Helper()
-	tmpl, err := rc.c.Template()
+	tmpl, err := rc.C.Template()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,32 +48,32 @@ func userData(db string, rows int) []string {
 // cluster, and two with data of their own are refused.
 func TestRunFreshInstalls(t *testing.T) {
 	t.Run("three fresh installations form a cluster, no override", func(t *testing.T) {
-		rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+		rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		for _, n := range rc.c.Nodes {
+		for _, n := range rc.C.Nodes {
 			installed(t, ctx, rc, n)
 		}
-		rc.startAll()
-		t.Logf("three fresh installations: Synced in %v", rc.waitSynced(ctx, 3).Round(time.Millisecond))
+		rc.StartAll()
+		t.Logf("three fresh installations: Synced in %v", rc.WaitSynced(ctx, 3).Round(time.Millisecond))
 		if got := countAll(rc, "new_cluster=true"); got != 1 {
 			t.Errorf("%d members started a new cluster, want 1", got)
 		}
 	})
 
 	t.Run("one server with data and two fresh ones: the data on all three", func(t *testing.T) {
-		rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+		rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		installed(t, ctx, rc, rc.c.Nodes[0])
-		installed(t, ctx, rc, rc.c.Nodes[1], userData("shop", 50)...)
-		installed(t, ctx, rc, rc.c.Nodes[2])
-		rc.startAll()
-		t.Logf("node2's data and two fresh members: Synced in %v", rc.waitSynced(ctx, 3).Round(time.Millisecond))
-		if got := countLogs(rc.c.Nodes[1], "new_cluster=true"); got != 1 {
+		installed(t, ctx, rc, rc.C.Nodes[0])
+		installed(t, ctx, rc, rc.C.Nodes[1], userData("shop", 50)...)
+		installed(t, ctx, rc, rc.C.Nodes[2])
+		rc.StartAll()
+		t.Logf("node2's data and two fresh members: Synced in %v", rc.WaitSynced(ctx, 3).Round(time.Millisecond))
+		if got := testsentinel.CountLogs(rc.C.Nodes[1], "new_cluster=true"); got != 1 {
 			t.Errorf("node2, the one with data, did not bootstrap (%d)", got)
 		}
-		for _, n := range rc.c.Nodes {
+		for _, n := range rc.C.Nodes {
 			got, err := n.QueryInt(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM shop.r")
 			if err != nil || got != 50 {
 				t.Errorf("%s: %d of 50 rows, %v", n.Name, got, err)
@@ -81,18 +82,18 @@ func TestRunFreshInstalls(t *testing.T) {
 	})
 
 	t.Run("two servers with data of their own are refused, nothing started", func(t *testing.T) {
-		rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+		rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		installed(t, ctx, rc, rc.c.Nodes[0], userData("shop", 10)...)
-		installed(t, ctx, rc, rc.c.Nodes[1])
-		installed(t, ctx, rc, rc.c.Nodes[2], userData("crm", 20)...)
-		rc.startAll()
-		waitListening(t, rc.c.Nodes...)
+		installed(t, ctx, rc, rc.C.Nodes[0], userData("shop", 10)...)
+		installed(t, ctx, rc, rc.C.Nodes[1])
+		installed(t, ctx, rc, rc.C.Nodes[2], userData("crm", 20)...)
+		rc.StartAll()
+		testsentinel.WaitListening(t, rc.C.Nodes...)
 		want := "node1, node3 hold data but no Galera position"
-		for _, n := range rc.c.Nodes {
-			waitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, want, 30*time.Second)
-			code, body, err := tryProbe("http://" + n.SentinelAddr() + "/livez")
+		for _, n := range rc.C.Nodes {
+			testsentinel.WaitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, want, 30*time.Second)
+			code, body, err := testsentinel.TryProbe("http://" + n.SentinelAddr() + "/livez")
 			if err != nil || code != 200 {
 				t.Errorf("%s: /livez %d %q %v while refusing: it must not be restarted", n.Name, code, body, err)
 			}
@@ -101,16 +102,16 @@ func TestRunFreshInstalls(t *testing.T) {
 		if got := countAll(rc, "starting mariadbd"); got != 0 {
 			t.Errorf("%d mariadbd started while refusing", got)
 		}
-		if !strings.Contains(tailFile(rc.c.Nodes[0].SentinelLog(), 50), "galera-sentinel force-bootstrap NAME") {
-			t.Errorf("the refusal does not say how to choose:\n%s", tailFile(rc.c.Nodes[0].SentinelLog(), 10))
+		if !strings.Contains(testsentinel.TailFile(rc.C.Nodes[0].SentinelLog(), 50), "galera-sentinel force-bootstrap NAME") {
+			t.Errorf("the refusal does not say how to choose:\n%s", testsentinel.TailFile(rc.C.Nodes[0].SentinelLog(), 10))
 		}
 	})
 }
 
-func countAll(rc *runCluster, needle string) int {
+func countAll(rc *testsentinel.RunCluster, needle string) int {
 	n := 0
-	for _, node := range rc.c.Nodes {
-		n += countLogs(node, needle)
+	for _, node := range rc.C.Nodes {
+		n += testsentinel.CountLogs(node, needle)
 	}
 	return n
 }

@@ -1,4 +1,4 @@
-package main
+package writer
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/kube/kubetest"
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 const kubeNS, kubeToken = "galera-db", "kube-sa-token-abcdef"
@@ -32,13 +33,13 @@ func trues(api *kubetest.API, nodes []*testcluster.Node) []string {
 // before it exits, and another member's becomes "true".
 func TestKubeWriterLabel(t *testing.T) {
 	api := kubetest.Start(t, kubeNS, kubeToken)
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
-	sa := api.ServiceAccountDir(t, filepath.Dir(rc.c.Nodes[0].Dir))
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
+	sa := api.ServiceAccountDir(t, filepath.Dir(rc.C.Nodes[0].Dir))
 	host, port := api.HostPort()
 	t.Setenv("KUBERNETES_SERVICE_HOST", host)
 	t.Setenv("KUBERNETES_SERVICE_PORT", port)
 	t.Setenv("GALERA_SENTINEL_KUBE_WRITER_LABEL", "true")
-	rc.withFlags(func(n *testcluster.Node) []string {
+	rc.WithFlags(func(n *testcluster.Node) []string {
 		return []string{"--kube-pod-name=" + n.Name, "--kube-service-account-dir=" + sa}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -49,20 +50,20 @@ func TestKubeWriterLabel(t *testing.T) {
 		}
 	}()
 	begin := time.Now()
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
 	synced := time.Since(begin)
 
 	// Exactly one "true", the /writerz writer, soon after Synced.
-	w := currentWriter(t, rc.c.Nodes)
+	w := testsentinel.CurrentWriter(t, rc.C.Nodes)
 	deadline := time.Now().Add(5 * time.Second)
-	for !(len(trues(api, rc.c.Nodes)) == 1 && trues(api, rc.c.Nodes)[0] == w.Name) {
+	for !(len(trues(api, rc.C.Nodes)) == 1 && trues(api, rc.C.Nodes)[0] == w.Name) {
 		if time.Now().After(deadline) {
-			t.Fatalf("labelled true: %v, want only the writer %s", trues(api, rc.c.Nodes), w.Name)
+			t.Fatalf("labelled true: %v, want only the writer %s", trues(api, rc.C.Nodes), w.Name)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		if h := api.History(n.Name); len(h) == 0 || h[0].Value != "false" {
 			t.Errorf("%s: label history %v, want \"false\" first", n.Name, h)
 		}
@@ -72,7 +73,7 @@ func TestKubeWriterLabel(t *testing.T) {
 	}
 	// Stable: still one for a few re-checks.
 	for range 10 {
-		if tr := trues(api, rc.c.Nodes); len(tr) != 1 || tr[0] != w.Name {
+		if tr := trues(api, rc.C.Nodes); len(tr) != 1 || tr[0] != w.Name {
 			t.Fatalf("labelled true: %v, want only %s", tr, w.Name)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -86,8 +87,8 @@ func TestKubeWriterLabel(t *testing.T) {
 	// Maintenance off: the lowest index is the writer again.
 	maint := func(state string) time.Time {
 		req, _ := http.NewRequest("POST", "http://"+w.SentinelAddr()+"/api/v1/maintenance?state="+state, nil)
-		req.Header.Set("Authorization", "Bearer "+runToken)
-		resp, err := probeClient.Do(req)
+		req.Header.Set("Authorization", "Bearer "+testsentinel.Token)
+		resp, err := testsentinel.ProbeClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +103,7 @@ func TestKubeWriterLabel(t *testing.T) {
 		t.Helper()
 		from := time.Now()
 		for {
-			tr := trues(api, rc.c.Nodes)
+			tr := trues(api, rc.C.Nodes)
 			if strings.Join(tr, ",") == strings.Join(want, ",") {
 				return time.Since(from)
 			}
@@ -114,7 +115,7 @@ func TestKubeWriterLabel(t *testing.T) {
 	}
 	var succ string
 	for succ == "" && time.Since(on) < 10*time.Second {
-		for _, n := range trues(api, rc.c.Nodes) {
+		for _, n := range trues(api, rc.C.Nodes) {
 			if n != w.Name {
 				succ = n
 			}
@@ -122,7 +123,7 @@ func TestKubeWriterLabel(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if succ == "" {
-		t.Fatalf("no successor labelled true after maintenance on %s: %v", w.Name, trues(api, rc.c.Nodes))
+		t.Fatalf("no successor labelled true after maintenance on %s: %v", w.Name, trues(api, rc.C.Nodes))
 	}
 	_, succAt := api.Label(succ)
 	if v, _ := api.Label(w.Name); v != "true" {
@@ -139,7 +140,7 @@ func TestKubeWriterLabel(t *testing.T) {
 	waitLabels("maintenance off", w.Name)
 	_, backAt := api.Label(w.Name)
 	t.Logf("maintenance off: %s labelled true again %v after, %s alone %v after", w.Name, backAt.Sub(off).Round(time.Millisecond), w.Name, time.Since(off).Round(time.Millisecond))
-	if cw := currentWriter(t, rc.c.Nodes); cw != w {
+	if cw := testsentinel.CurrentWriter(t, rc.C.Nodes); cw != w {
 		t.Fatalf("/writerz says %s, the label %s", cw.Name, w.Name)
 	}
 
@@ -151,7 +152,7 @@ func TestKubeWriterLabel(t *testing.T) {
 	code, err := w.ExitCode(ctx)
 	exited := time.Now()
 	if err != nil || code != 0 {
-		t.Fatalf("%s: exit %d, %v\n%s", w.Name, code, err, tailFile(w.SentinelLog(), 20))
+		t.Fatalf("%s: exit %d, %v\n%s", w.Name, code, err, testsentinel.TailFile(w.SentinelLog(), 20))
 	}
 	v, falseAt := api.Label(w.Name)
 	if v != "false" || falseAt.Before(term) {
@@ -161,7 +162,7 @@ func TestKubeWriterLabel(t *testing.T) {
 		t.Fatalf("%s: label false %v after SIGTERM and %v before the exit: want at once, well before mariadbd stops", w.Name, lag, exited.Sub(falseAt))
 	}
 	var others []*testcluster.Node
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		if n != w {
 			others = append(others, n)
 		}
@@ -175,17 +176,17 @@ func TestKubeWriterLabel(t *testing.T) {
 	}
 	next := trues(api, others)[0]
 	_, nextAt := api.Label(next)
-	if tr := trues(api, rc.c.Nodes); len(tr) != 1 {
+	if tr := trues(api, rc.C.Nodes); len(tr) != 1 {
 		t.Fatalf("labelled true: %v, want only %s", tr, next)
 	}
-	if cw := currentWriter(t, others); cw.Name != next {
+	if cw := testsentinel.CurrentWriter(t, others); cw.Name != next {
 		t.Fatalf("%s is labelled the writer, /writerz says %s", next, cw.Name)
 	}
 	t.Logf("SIGTERM of writer %s: its label false after %v, %v before it exited (exit %v after SIGTERM); %s labelled true %v after the old writer's false (%v after SIGTERM)",
 		w.Name, falseAt.Sub(term).Round(time.Millisecond), exited.Sub(falseAt).Round(time.Millisecond), exited.Sub(term).Round(time.Millisecond),
 		next, nextAt.Sub(falseAt).Round(time.Millisecond), nextAt.Sub(term).Round(time.Millisecond))
-	rc.stopAll(ctx, others...)
-	for _, n := range rc.c.Nodes {
+	rc.StopAll(ctx, others...)
+	for _, n := range rc.C.Nodes {
 		if v, _ := api.Label(n.Name); v != "false" {
 			t.Errorf("%s: label %q after the stop, want false", n.Name, v)
 		}

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bytes"
@@ -9,12 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // Passwords with every character the quoting must get right.
@@ -54,8 +56,8 @@ func TestRunAccountsAndInitdb(t *testing.T) {
 	testcluster.RequireBinary(t, "mariabackup")
 	testcluster.RequireBinary(t, "mariadb")
 	testcluster.RequireBinary(t, "socat")
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3, ExtraConfig: "wsrep_sst_method=mariabackup"})
-	shared := filepath.Dir(rc.c.Nodes[0].Dir)
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3, ExtraConfig: "wsrep_sst_method=mariabackup"})
+	shared := filepath.Dir(rc.C.Nodes[0].Dir)
 	initdb := filepath.Join(shared, "initdb.d")
 	if err := os.Mkdir(initdb, 0o755); err != nil {
 		t.Fatal(err)
@@ -86,8 +88,8 @@ func TestRunAccountsAndInitdb(t *testing.T) {
 	t.Setenv("MYSQL_DATABASE", "appdb")
 	t.Setenv("MARIADB_USER", "app")
 	t.Setenv("MARIADB_PASSWORD_FILE", pwFile)
-	flags := rc.flags
-	rc.flags = func(n *testcluster.Node) []string {
+	flags := rc.Flags
+	rc.Flags = func(n *testcluster.Node) []string {
 		var f []string
 		for _, s := range flags(n) {
 			if !strings.HasPrefix(s, "--init-command=") {
@@ -100,11 +102,11 @@ func TestRunAccountsAndInitdb(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	begin := time.Now()
-	rc.startAll()
-	n1 := rc.c.Nodes[0]
-	for countLogs(n1, "emptied the data directory after a failed initialisation") == 0 {
+	rc.StartAll()
+	n1 := rc.C.Nodes[0]
+	for testsentinel.CountLogs(n1, "emptied the data directory after a failed initialisation") == 0 {
 		if ctx.Err() != nil {
-			t.Fatalf("the bad script did not fail the initialisation:\n%s", tailFile(n1.SentinelLog(), 30))
+			t.Fatalf("the bad script did not fail the initialisation:\n%s", testsentinel.TailFile(n1.SentinelLog(), 30))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -112,9 +114,9 @@ func TestRunAccountsAndInitdb(t *testing.T) {
 	if err := n1.Freeze(); err != nil {
 		t.Fatal(err)
 	}
-	log := tailFile(n1.SentinelLog(), 200)
+	log := testsentinel.TailFile(n1.SentinelLog(), 200)
 	if !strings.Contains(log, "04-bad.sql") || !strings.Contains(log, "no_such_table") {
-		t.Errorf("the failure does not name the script and its error:\n%s", tailFile(n1.SentinelLog(), 20))
+		t.Errorf("the failure does not name the script and its error:\n%s", testsentinel.TailFile(n1.SentinelLog(), 20))
 	}
 	entries, err := os.ReadDir(n1.DataDir)
 	if err != nil {
@@ -129,10 +131,10 @@ func TestRunAccountsAndInitdb(t *testing.T) {
 	if err := n1.Thaw(); err != nil {
 		t.Fatal(err)
 	}
-	rc.waitSynced(ctx, 3)
+	rc.WaitSynced(ctx, 3)
 	t.Logf("failed initialisation, script fixed, retry: three Synced in %v", time.Since(begin).Round(time.Millisecond))
 
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		app := tcpDB(t, n, "app", accAppPassword, "appdb")
 		var rows, myisam int64
 		if err := app.QueryRowContext(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM t").Scan(&rows); err != nil || rows != 4 {
@@ -165,16 +167,16 @@ func TestRunAccountsAndInitdb(t *testing.T) {
 			t.Errorf("%s: root@localhost is not unix_socket OR mysql_native_password: %d, %v", n.Name, got, err)
 		}
 	}
-	for _, n := range rc.c.Nodes[1:] {
+	for _, n := range rc.C.Nodes[1:] {
 		b, err := os.ReadFile(n.ErrorLog)
 		if err != nil || !strings.Contains(string(b), "wsrep_sst_mariabackup --role 'joiner'") && !strings.Contains(string(b), "wsrep_sst_mariabackup --role joiner") {
-			t.Errorf("%s did not join by mariabackup SST (%v):\n%s", n.Name, err, tailFile(n.ErrorLog, 30))
+			t.Errorf("%s did not join by mariabackup SST (%v):\n%s", n.Name, err, testsentinel.TailFile(n.ErrorLog, 30))
 		}
 	}
-	if got := countLogs(n1, "new_cluster=true"); got != 1 {
+	if got := testsentinel.CountLogs(n1, "new_cluster=true"); got != 1 {
 		t.Errorf("node1 started %d new clusters, want 1", got)
 	}
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		b, _ := os.ReadFile(n.SentinelLog())
 		e, _ := os.ReadFile(n.ErrorLog)
 		for _, pw := range []string{accRootPassword, accAppPassword} {
@@ -194,8 +196,8 @@ func TestRunAccountsAndInitdb(t *testing.T) {
 func TestRunAccountsAsRoot(t *testing.T) {
 	testcluster.RequireBinary(t, "mariadb")
 	testcluster.RequireBinary(t, "zstd")
-	rc := newRunCluster(t, testcluster.Options{Nodes: 1, ExtraConfig: "user=mysql"})
-	n := rc.c.Nodes[0]
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 1, ExtraConfig: "user=mysql"})
+	n := rc.C.Nodes[0]
 	initdb := filepath.Join(filepath.Dir(n.Dir), "initdb.d")
 	if err := os.Mkdir(initdb, 0o755); err != nil {
 		t.Fatal(err)
@@ -210,7 +212,7 @@ func TestRunAccountsAsRoot(t *testing.T) {
 	}
 	t.Setenv("MARIADB_DATABASE", "shop")
 	t.Setenv("MARIADB_USER", "clerk")
-	flags := rc.flags
+	flags := rc.Flags
 	start := func() {
 		t.Helper()
 		var f []string
@@ -223,7 +225,7 @@ func TestRunAccountsAsRoot(t *testing.T) {
 				f = append(f, s)
 			}
 		}
-		if err := n.StartRunAsRoot(rc.bin, append(f, "--initdb-dir="+initdb)...); err != nil {
+		if err := n.StartRunAsRoot(rc.Bin, append(f, "--initdb-dir="+initdb)...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -232,9 +234,9 @@ func TestRunAccountsAsRoot(t *testing.T) {
 
 	start()
 	want := "MARIADB_USER=clerk is set without MARIADB_PASSWORD"
-	waitListening(t, n)
-	waitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, want, 60*time.Second)
-	rc.stop(ctx, n)
+	testsentinel.WaitListening(t, n)
+	testsentinel.WaitProbe(t, "http://"+n.SentinelAddr()+"/readyz", 503, want, 60*time.Second)
+	rc.Stop(ctx, n)
 	entries, _ := os.ReadDir(n.DataDir)
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), "galera-sentinel-events") {
@@ -245,7 +247,7 @@ func TestRunAccountsAsRoot(t *testing.T) {
 	t.Setenv("MYSQL_PASSWORD", accAppPassword)
 	begin := time.Now()
 	start()
-	rc.waitSynced(ctx, 1)
+	rc.WaitSynced(ctx, 1)
 	t.Logf("sentinel as root, mariadbd as mysql: initialised and Synced in %v", time.Since(begin).Round(time.Millisecond))
 	var rows int64
 	if err := tcpDB(t, n, "clerk", accAppPassword, "shop").QueryRowContext(ctx, "SELECT COUNT(*) FROM r").Scan(&rows); err != nil || rows != 3 {
@@ -261,4 +263,11 @@ func TestRunAccountsAsRoot(t *testing.T) {
 	if bytes.Contains(b, []byte(accAppPassword)) {
 		t.Error("the password is in the sentinel's log")
 	}
+}
+
+func fileUID(st os.FileInfo) uint32 {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return s.Uid
+	}
+	return 0
 }

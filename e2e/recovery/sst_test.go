@@ -1,4 +1,4 @@
-package main
+package recovery
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // waitFile waits for path to exist, polling quickly: a state transfer's
@@ -28,9 +29,9 @@ func waitFile(t *testing.T, path string, within time.Duration) {
 
 // donorOf is the member whose mariadbd runs the donor side of an rsync
 // state transfer now, or nil.
-func donorOf(rc *runCluster) *testcluster.Node {
+func donorOf(rc *testsentinel.RunCluster) *testcluster.Node {
 	out, _ := exec.Command("pgrep", "-af", "wsrep_sst_rsync --role donor").Output()
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		if strings.Contains(string(out), n.DataDir+"/") || strings.Contains(string(out), n.ConfigFile) {
 			return n
 		}
@@ -44,12 +45,12 @@ func donorOf(rc *runCluster) *testcluster.Node {
 // never bootstraps, while the cluster keeps serving; the member whose
 // transfers fail retries in its own process instead of exiting.
 func TestRunInterruptedSST(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
-	n1, n2 := rc.c.Nodes[0], rc.c.Nodes[2] // n2: the joiner
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
+	n1, n2 := rc.C.Nodes[0], rc.C.Nodes[2] // n2: the joiner
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
 	if err := n1.Exec(ctx, "CREATE DATABASE k", "CREATE TABLE k.r (id INT PRIMARY KEY AUTO_INCREMENT, v TEXT)",
 		"INSERT INTO k.r (v) VALUES (REPEAT('x', 1000))"); err != nil {
 		t.Fatal(err)
@@ -64,16 +65,16 @@ func TestRunInterruptedSST(t *testing.T) {
 		t.Fatal(err)
 	}
 	marker := filepath.Join(n2.DataDir, "sst_in_progress")
-	bootstraps := func() int { return strings.Count(tailFile(n2.SentinelLog(), 100000), "new_cluster=true") }
+	bootstraps := func() int { return strings.Count(testsentinel.TailFile(n2.SentinelLog(), 100000), "new_cluster=true") }
 	// rejoin stops the joiner, wipes it and starts it again, and returns
 	// once its state transfer is under way, with its bootstraps so far.
 	rejoin := func(t *testing.T) int {
-		rc.stop(ctx, n2)
+		rc.Stop(ctx, n2)
 		if err := n2.Wipe(); err != nil {
 			t.Fatal(err)
 		}
 		before := bootstraps()
-		rc.start(n2)
+		rc.Start(n2)
 		waitFile(t, marker, time.Minute)
 		return before
 	}
@@ -86,10 +87,10 @@ func TestRunInterruptedSST(t *testing.T) {
 		if _, err := os.Stat(marker); err != nil {
 			t.Fatalf("the kill came too late to interrupt the transfer: %v", err)
 		}
-		rc.start(n2)
-		rc.waitSynced(ctx, 3)
-		if got := countLogs(n2, "an interrupted state transfer left sst_in_progress"); got == 0 {
-			t.Errorf("%s did not see its interrupted transfer:\n%s", n2.Name, tailFile(n2.SentinelLog(), 20))
+		rc.Start(n2)
+		rc.WaitSynced(ctx, 3)
+		if got := testsentinel.CountLogs(n2, "an interrupted state transfer left sst_in_progress"); got == 0 {
+			t.Errorf("%s did not see its interrupted transfer:\n%s", n2.Name, testsentinel.TailFile(n2.SentinelLog(), 20))
 		}
 		if bootstraps() != before {
 			t.Errorf("%s bootstrapped from an interrupted state transfer", n2.Name)
@@ -100,7 +101,7 @@ func TestRunInterruptedSST(t *testing.T) {
 		// A firewall closes the joiner's state-transfer port: every
 		// donor's rsync is refused, every try fails. The member keeps
 		// trying in its own process, and joins once the port is open.
-		rc.stop(ctx, n2)
+		rc.Stop(ctx, n2)
 		if err := n2.Wipe(); err != nil {
 			t.Fatal(err)
 		}
@@ -114,17 +115,17 @@ func TestRunInterruptedSST(t *testing.T) {
 				unblock()
 			}
 		}()
-		before, failed := bootstraps(), countLogs(n2, "mariadbd exited before it was Synced")
-		rc.start(n2)
-		for deadline := time.Now().Add(2 * time.Minute); countLogs(n2, "mariadbd exited before it was Synced") < failed+2; time.Sleep(100 * time.Millisecond) {
+		before, failed := bootstraps(), testsentinel.CountLogs(n2, "mariadbd exited before it was Synced")
+		rc.Start(n2)
+		for deadline := time.Now().Add(2 * time.Minute); testsentinel.CountLogs(n2, "mariadbd exited before it was Synced") < failed+2; time.Sleep(100 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: no two failed tries behind a refused SST port:\n%s", n2.Name, tailFile(n2.SentinelLog(), 30))
+				t.Fatalf("%s: no two failed tries behind a refused SST port:\n%s", n2.Name, testsentinel.TailFile(n2.SentinelLog(), 30))
 			}
 			if !n2.Running() {
-				t.Fatalf("%s: the sentinel exited instead of retrying:\n%s", n2.Name, tailFile(n2.SentinelLog(), 30))
+				t.Fatalf("%s: the sentinel exited instead of retrying:\n%s", n2.Name, testsentinel.TailFile(n2.SentinelLog(), 30))
 			}
 		}
-		for _, n := range []*testcluster.Node{rc.c.Nodes[0], rc.c.Nodes[1]} {
+		for _, n := range []*testcluster.Node{rc.C.Nodes[0], rc.C.Nodes[1]} {
 			if st, err := n.Status(ctx); err != nil || st.LocalState != "Synced" {
 				t.Errorf("%s stopped serving while %s's transfers failed: %+v, %v", n.Name, n2.Name, st, err)
 			}
@@ -134,10 +135,10 @@ func TestRunInterruptedSST(t *testing.T) {
 		}
 		blocked = false
 		t0 := time.Now()
-		rc.waitSynced(ctx, 3)
+		rc.WaitSynced(ctx, 3)
 		t.Logf("%s joined %s after its SST port was opened again", n2.Name, time.Since(t0).Round(100*time.Millisecond))
 		if bootstraps() != before {
-			t.Errorf("%s bootstrapped while its state transfers failed:\n%s", n2.Name, tailFile(n2.SentinelLog(), 30))
+			t.Errorf("%s bootstrapped while its state transfers failed:\n%s", n2.Name, testsentinel.TailFile(n2.SentinelLog(), 30))
 		}
 	})
 
@@ -158,20 +159,20 @@ func TestRunInterruptedSST(t *testing.T) {
 		if code, err := donor.ExitCode(ctx); err != nil || code != 137 {
 			t.Fatalf("%s (the donor) sentinel: exit %d, %v", donor.Name, code, err)
 		}
-		for deadline := time.Now().Add(time.Minute); countLogs(n2, "mariadbd exited before it was Synced") == 0; time.Sleep(100 * time.Millisecond) {
+		for deadline := time.Now().Add(time.Minute); testsentinel.CountLogs(n2, "mariadbd exited before it was Synced") == 0; time.Sleep(100 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s did not retry in its own process:\n%s", n2.Name, tailFile(n2.SentinelLog(), 20))
+				t.Fatalf("%s did not retry in its own process:\n%s", n2.Name, testsentinel.TailFile(n2.SentinelLog(), 20))
 			}
 		}
 		if !n2.Running() {
-			t.Fatalf("%s: the sentinel exited instead of retrying:\n%s", n2.Name, tailFile(n2.SentinelLog(), 20))
+			t.Fatalf("%s: the sentinel exited instead of retrying:\n%s", n2.Name, testsentinel.TailFile(n2.SentinelLog(), 20))
 		}
-		rc.start(donor)
-		rc.waitSynced(ctx, 3)
+		rc.Start(donor)
+		rc.WaitSynced(ctx, 3)
 		if bootstraps() != before {
-			t.Errorf("%s bootstrapped from an interrupted state transfer:\n%s", n2.Name, tailFile(n2.SentinelLog(), 30))
+			t.Errorf("%s bootstrapped from an interrupted state transfer:\n%s", n2.Name, testsentinel.TailFile(n2.SentinelLog(), 30))
 		}
-		for _, n := range rc.c.Nodes {
+		for _, n := range rc.C.Nodes {
 			got, err := n.QueryInt(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM k.r")
 			if err != nil || got != want {
 				t.Errorf("%s: %d of %d rows, %v", n.Name, got, want, err)

@@ -1,4 +1,4 @@
-package main
+package recovery
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/progress"
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // stallTimeout is the --stall-timeout of TestRunStall: short, so that a
@@ -20,7 +21,7 @@ const stallTimeout = 8 * time.Second
 
 // progressOf reads a sentinel's last progress from /status.
 func progressOf(n *testcluster.Node) (at time.Time, what string, err error) {
-	resp, err := probeClient.Get("http://" + n.SentinelAddr() + "/status")
+	resp, err := testsentinel.ProbeClient.Get("http://" + n.SentinelAddr() + "/status")
 	if err != nil {
 		return time.Time{}, "", err
 	}
@@ -46,16 +47,16 @@ func progressOf(n *testcluster.Node) (at time.Time, what string, err error) {
 // "stuck" about --stall-timeout later, and joins after the restart an
 // orchestrator would do.
 func TestRunStall(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 2, Netns: true})
-	base := rc.flags
-	rc.flags = func(n *testcluster.Node) []string {
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 2, Netns: true})
+	base := rc.Flags
+	rc.Flags = func(n *testcluster.Node) []string {
 		return append(base(n), "--stall-timeout="+stallTimeout.String(), "--log-level=debug")
 	}
-	donor, joiner := rc.c.Nodes[0], rc.c.Nodes[1]
+	donor, joiner := rc.C.Nodes[0], rc.C.Nodes[1]
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	rc.startAll()
-	rc.waitSynced(ctx, 2)
+	rc.StartAll()
+	rc.WaitSynced(ctx, 2)
 	if err := donor.Exec(ctx, "CREATE DATABASE k", "CREATE TABLE k.r (id INT PRIMARY KEY AUTO_INCREMENT, v TEXT)",
 		"INSERT INTO k.r (v) VALUES (REPEAT('x', 1000))"); err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ func TestRunStall(t *testing.T) {
 	// rejoin wipes the joiner, throttles it and starts it, and returns
 	// once its state transfer is under way.
 	rejoin := func(t *testing.T) (unthrottle func() error) {
-		rc.stop(ctx, joiner)
+		rc.Stop(ctx, joiner)
 		if err := joiner.Wipe(); err != nil {
 			t.Fatal(err)
 		}
@@ -86,12 +87,12 @@ func TestRunStall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rc.start(joiner)
+		rc.Start(joiner)
 		waitFile(t, marker, time.Minute)
 		return unthrottle
 	}
 	probe := func(n *testcluster.Node, path string) (int, string) {
-		code, body, err := tryProbe("http://" + n.SentinelAddr() + path)
+		code, body, err := testsentinel.TryProbe("http://" + n.SentinelAddr() + path)
 		if err != nil {
 			return 0, err.Error()
 		}
@@ -123,7 +124,7 @@ func TestRunStall(t *testing.T) {
 				break
 			}
 			if ctx.Err() != nil {
-				t.Fatalf("%s did not join: %s", joiner.Name, tailFile(joiner.SentinelLog(), 20))
+				t.Fatalf("%s did not join: %s", joiner.Name, testsentinel.TailFile(joiner.SentinelLog(), 20))
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
@@ -133,7 +134,7 @@ func TestRunStall(t *testing.T) {
 		if took < 2*stallTimeout {
 			t.Fatalf("the transfer took %s, less than twice --stall-timeout %s: it proves nothing", took, stallTimeout)
 		}
-		walks := countLogs(joiner, "data directory walked")
+		walks := testsentinel.CountLogs(joiner, "data directory walked")
 		t.Logf("%s walked its data directory %d times; last walk: %s", joiner.Name, walks, lastLine(joiner, "data directory walked"))
 		if walks == 0 {
 			t.Errorf("%s never walked its data directory", joiner.Name)
@@ -176,7 +177,7 @@ func TestRunStall(t *testing.T) {
 				t.Fatalf("%s /livez %d %q %s after the blackhole", joiner.Name, code, b, since.Round(100*time.Millisecond))
 			}
 			if since > 4*stallTimeout+10*time.Second {
-				t.Fatalf("%s still live %s after its transfer went silent: %q\n%s", joiner.Name, since.Round(100*time.Millisecond), b, tailFile(joiner.SentinelLog(), 20))
+				t.Fatalf("%s still live %s after its transfer went silent: %q\n%s", joiner.Name, since.Round(100*time.Millisecond), b, testsentinel.TailFile(joiner.SentinelLog(), 20))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -199,9 +200,9 @@ func TestRunStall(t *testing.T) {
 			t.Errorf("%s (the donor) /livez %d %q", donor.Name, code, b)
 		}
 		// /livez judges at each request, the log at the next poll.
-		for deadline := time.Now().Add(3 * time.Second); countLogs(joiner, `live=false reason="stuck: no progress for`) == 0; time.Sleep(50 * time.Millisecond) {
+		for deadline := time.Now().Add(3 * time.Second); testsentinel.CountLogs(joiner, `live=false reason="stuck: no progress for`) == 0; time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Errorf("%s did not log its liveness change:\n%s", joiner.Name, tailFile(joiner.SentinelLog(), 10))
+				t.Errorf("%s did not log its liveness change:\n%s", joiner.Name, testsentinel.TailFile(joiner.SentinelLog(), 10))
 				break
 			}
 		}
@@ -217,7 +218,7 @@ func TestRunStall(t *testing.T) {
 		}
 		blocked = false
 	})
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		if data, err := os.ReadFile(n.SentinelLog()); err == nil && strings.Contains(string(data), "panic") {
 			t.Errorf("%s: panic in the sentinel log", n.Name)
 		}

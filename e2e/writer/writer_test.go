@@ -1,4 +1,4 @@
-package main
+package writer
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // shippedListener returns the directives of one listener of the shipped
@@ -83,63 +84,15 @@ func follow(ctx context.Context, h *testcluster.HAProxy) *lbTrace {
 	return l
 }
 
-// longestGap is the longest time without an acknowledged commit between
-// from and to, as the clients saw it.
-func (w *writeLog) longestGap(from, to time.Time) time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var longest time.Duration
-	prev := from
-	for _, at := range w.ackedAt {
-		if at.Before(from) || at.After(to) {
-			continue
-		}
-		longest = max(longest, at.Sub(prev))
-		prev = at
-	}
-	return max(longest, to.Sub(prev))
-}
-
-// currentWriter is the member whose /writerz answers 200, waiting for
-// exactly one.
-func currentWriter(t *testing.T, nodes []*testcluster.Node) *testcluster.Node {
-	t.Helper()
-	name, _ := waitOneWriter(t, nodes, "", 20*time.Second)
-	for _, n := range nodes {
-		if n.Name == name {
-			return n
-		}
-	}
-	t.Fatalf("writer %q is not a member", name)
-	return nil
-}
-
-// waitWritable waits until n's /writerz says it could take writes (200
-// or 404): back in the cluster, Synced.
-func waitWritable(t *testing.T, n *testcluster.Node, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		code, body, err := tryProbe("http://" + n.SentinelAddr() + "/writerz")
-		if err == nil && (code == 200 || code == 404) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: /writerz %d %q %v after %v", n.Name, code, body, err, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // writerRestart restarts every member in turn, the writer first, with
 // connection-per-transaction clients writing through a single-writer
 // HAProxy listener with the given directives.
-func writerRestart(t *testing.T, listener string, flags ...string) (*writeLog, *lbTrace, *runCluster, *testcluster.HAProxy) {
+func writerRestart(t *testing.T, listener string, flags ...string) (*testsentinel.WriteLog, *lbTrace, *testsentinel.RunCluster, *testcluster.HAProxy) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	rc := opsCluster(ctx, t, func(n *testcluster.Node) []string { return flags })
-	h := rc.c.StartHAProxyWith(t, listener)
-	w := currentWriter(t, rc.c.Nodes)
+	rc := testsentinel.OpsCluster(ctx, t, func(n *testcluster.Node) []string { return flags })
+	h := rc.C.StartHAProxyWith(t, listener)
+	w := testsentinel.CurrentWriter(t, rc.C.Nodes)
 	if err := h.WaitStatus(ctx, w.Name, "UP"); err != nil {
 		t.Fatal(err)
 	}
@@ -147,22 +100,22 @@ func writerRestart(t *testing.T, listener string, flags ...string) (*writeLog, *
 	defer stopTrace()
 	trace := follow(tctx, h)
 	wctx, stopWriters := context.WithCancel(ctx)
-	log, wait := startWriters(wctx, t, h.Addr, 4)
+	log, wait := testsentinel.StartWriters(wctx, t, h.Addr, 4)
 	time.Sleep(2 * time.Second)
 	restartBegin := time.Now()
 	order := []*testcluster.Node{w}
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		if n != w {
 			order = append(order, n)
 		}
 	}
 	for _, n := range order {
-		took := rc.sigterm(ctx, n)
-		rc.start(n)
+		took := rc.Sigterm(ctx, n)
+		rc.Start(n)
 		begin := time.Now()
-		waitWritable(t, n, 2*time.Minute)
+		testsentinel.WaitWritable(t, n, 2*time.Minute)
 		t.Logf("%s: SIGTERM -> exit %v; start -> writable %v; writer now %s", n.Name,
-			took.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond), currentWriter(t, rc.c.Nodes).Name)
+			took.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond), testsentinel.CurrentWriter(t, rc.C.Nodes).Name)
 		n.CloseDB()
 		time.Sleep(time.Second)
 	}
@@ -171,11 +124,11 @@ func writerRestart(t *testing.T, listener string, flags ...string) (*writeLog, *
 	stopWriters()
 	wait()
 	stopTrace()
-	checkAcked(ctx, t, rc, log)
+	testsentinel.CheckAcked(ctx, t, rc, log)
 	t.Logf("rolling restart through the writer listener: %d acknowledged, %d failed, %d missing; %s; longest gap between commits %d ms",
-		len(log.acked), log.failures, log.missing, trace, log.longestGap(restartBegin, restartEnd).Milliseconds())
-	if len(log.acked) < 100 {
-		t.Fatalf("only %d transactions acknowledged: the writers did not really run", len(log.acked))
+		len(log.Acked), log.Failures, log.Missing, trace, log.LongestGap(restartBegin, restartEnd).Milliseconds())
+	if len(log.Acked) < 100 {
+		t.Fatalf("only %d transactions acknowledged: the writers did not really run", len(log.Acked))
 	}
 	return log, trace, rc, h
 }
@@ -188,11 +141,11 @@ func writerRestart(t *testing.T, listener string, flags ...string) (*writeLog, *
 // HAProxy's fall.
 func TestWriterHandover(t *testing.T) {
 	log, trace, rc, h := writerRestart(t, shippedListener(t, "galera-writer"))
-	if log.failures != 0 {
-		t.Errorf("%d transactions failed during the rolling restart:\n%s", log.failures, log.summary())
+	if log.Failures != 0 {
+		t.Errorf("%d transactions failed during the rolling restart:\n%s", log.Failures, log.Summary())
 	}
-	if log.missing != 0 {
-		t.Errorf("%d acknowledged rows missing at the end (summed over the members)", log.missing)
+	if log.Missing != 0 {
+		t.Errorf("%d acknowledged rows missing at the end (summed over the members)", log.Missing)
 	}
 	if trace.noneMax > 0 {
 		t.Errorf("a window without a writer in HAProxy: %s", trace)
@@ -200,9 +153,9 @@ func TestWriterHandover(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	w := currentWriter(t, rc.c.Nodes)
+	w := testsentinel.CurrentWriter(t, rc.C.Nodes)
 	wctx, stopWriters := context.WithCancel(ctx)
-	crash, wait := startWriters(wctx, t, h.Addr, 4)
+	crash, wait := testsentinel.StartWriters(wctx, t, h.Addr, 4)
 	time.Sleep(2 * time.Second)
 	killed := time.Now()
 	if err := w.Kill(); err != nil {
@@ -212,16 +165,16 @@ func TestWriterHandover(t *testing.T) {
 	end := time.Now()
 	stopWriters()
 	wait()
-	gap := crash.longestGap(killed, end)
-	t.Logf("kill -9 of the writer %s: longest gap between commits %d ms, %d transactions failed:\n%s", w.Name, gap.Milliseconds(), crash.failures, crash.summary())
+	gap := crash.LongestGap(killed, end)
+	t.Logf("kill -9 of the writer %s: longest gap between commits %d ms, %d transactions failed:\n%s", w.Name, gap.Milliseconds(), crash.Failures, crash.Summary())
 	// --max-staleness=2s, HAProxy fall 2 × inter 1s, and one check for the
 	// successor to be taken back (it was NOLB), with a second of slack on
 	// a busy machine.
 	if limit := 2*time.Second + 2*time.Second + time.Second + time.Second; gap > limit {
 		t.Errorf("writes stopped for %v after the writer's kill -9, want at most %v", gap, limit)
 	}
-	rc.start(w)
-	waitWritable(t, w, 2*time.Minute)
+	rc.Start(w)
+	testsentinel.WaitWritable(t, w, 2*time.Minute)
 }
 
 // TestWriterHandoverControl is the control: the writer listener HAProxy
@@ -234,8 +187,8 @@ func TestWriterHandoverControl(t *testing.T) {
     default-server inter 1s fall 2 rise 2 port 9200 agent-check agent-port 9201 agent-inter 1s on-marked-down shutdown-sessions
 `)
 	log, trace, _, _ := writerRestart(t, before, "--writer-handover=0s")
-	t.Logf("failures with the handover as it was:\n%s", log.summary())
-	if log.failures == 0 && trace.noneMax == 0 {
+	t.Logf("failures with the handover as it was:\n%s", log.Summary())
+	if log.Failures == 0 && trace.noneMax == 0 {
 		t.Errorf("no failure and no window without a writer: the writer test cannot tell a handover from none (%s)", trace)
 	}
 }

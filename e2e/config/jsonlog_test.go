@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bufio"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // TestRunJSONLog: with mariadbd logging to stderr, as in a container, the
@@ -17,9 +18,9 @@ import (
 // bootstraps, another joins by state transfer and both stop: mariadbd's
 // lines (and its SST script's) are records with component=mariadbd.
 func TestRunJSONLog(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 2})
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 2})
 	logError := regexp.MustCompile(`(?m)^log-error=.*\n`)
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		b, err := os.ReadFile(n.ConfigFile)
 		if err != nil {
 			t.Fatal(err)
@@ -28,15 +29,15 @@ func TestRunJSONLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, n := range rc.c.Nodes {
-		rc.start(n, "--log-format=json")
+	for _, n := range rc.C.Nodes {
+		rc.Start(n, "--log-format=json")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rc.waitSynced(ctx, 2)
-	rc.stopAll(ctx)
+	rc.WaitSynced(ctx, 2)
+	rc.StopAll(ctx)
 
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		f, err := os.Open(n.SentinelLog())
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // TestEventsOutliveTheProcess: a member's journal lives in its data
@@ -18,27 +19,29 @@ import (
 // `galera-sentinel events` shows each earlier life's last verdicts, the
 // drain of the clean stop, and the decision that started the next life.
 func TestEventsOutliveTheProcess(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
-	n2 := rc.c.Nodes[1]
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
+	n2 := rc.C.Nodes[1]
 	file := filepath.Join(n2.DataDir, journal.FileName)
 
-	rc.stop(ctx, n2) // life 1 ends cleanly: drain, stop
-	rc.start(n2)
-	rc.waitSynced(ctx, 3)
+	rc.Stop(ctx, n2) // life 1 ends cleanly: drain, stop
+	rc.Start(n2)
+	rc.WaitSynced(ctx, 3)
 	if err := n2.Kill(); err != nil { // life 2 ends by kill -9
 		t.Fatal(err)
 	}
-	rc.start(n2)
-	rc.waitSynced(ctx, 3)
+	rc.Start(n2)
+	rc.WaitSynced(ctx, 3)
 
-	var out, errOut strings.Builder
-	if err := run(ctx, []string{"events", "--file=" + file, "--format=json"}, func(string) string { return "" }, &out, &errOut); err != nil {
-		t.Fatalf("events: %v\n%s", err, errOut.String())
+	var out strings.Builder
+	stdout, stderr, err := testsentinel.Command(ctx, t, []string{"events", "--file=" + file, "--format=json"})
+	if err != nil {
+		t.Fatalf("events: %v\n%s", err, stderr)
 	}
+	out.WriteString(stdout)
 	var lives []string
 	byLife := map[string][]journal.Event{}
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
@@ -91,9 +94,11 @@ func TestEventsOutliveTheProcess(t *testing.T) {
 	}
 	// The text form names the lives and the events.
 	out.Reset()
-	if err := run(ctx, []string{"events", "--file=" + file}, func(string) string { return "" }, &out, &errOut); err != nil {
-		t.Fatal(err)
+	stdout, stderr, err = testsentinel.Command(ctx, t, []string{"events", "--file=" + file})
+	if err != nil {
+		t.Fatalf("events: %v\n%s", err, stderr)
 	}
+	out.WriteString(stdout)
 	if !strings.Contains(out.String(), "verdict ready=pass") || !strings.Contains(out.String(), lives[2][:6]) {
 		t.Errorf("events (text):\n%s", out.String())
 	}

@@ -1,155 +1,31 @@
-package main
+package ops
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
-	stdlog "log"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
-
-func init() {
-	// The writers count every error themselves; the driver's own log of
-	// cut connections would only bury the test output.
-	_ = mysql.SetLogger(stdlog.New(io.Discard, "", 0))
-}
-
-// withFlags adds flags to every sentinel the run cluster starts from now on.
-func (rc *runCluster) withFlags(f func(n *testcluster.Node) []string) {
-	base := rc.flags
-	rc.flags = func(n *testcluster.Node) []string { return append(base(n), f(n)...) }
-}
-
-// sigterm stops a node's sentinel the way an orchestrator does and checks
-// it exits 0; it returns how long the sentinel took.
-func (rc *runCluster) sigterm(ctx context.Context, n *testcluster.Node) time.Duration {
-	rc.t.Helper()
-	begin := time.Now()
-	if err := n.Signal(syscall.SIGTERM); err != nil {
-		rc.t.Fatalf("%s: %v", n.Name, err)
-	}
-	code, err := n.ExitCode(ctx)
-	if err != nil || code != 0 {
-		rc.t.Fatalf("%s: sentinel exit %d, %v\n%s", n.Name, code, err, tailFile(n.SentinelLog(), 20))
-	}
-	return time.Since(begin)
-}
-
-// writeLog is what the writers saw: every acknowledged row and every
-// failed transaction.
-type writeLog struct {
-	mu       sync.Mutex
-	acked    []int64
-	ackedAt  []time.Time // when each acknowledged COMMIT returned
-	failures int
-	errs     map[string]int // error text -> count
-	// missing counts acknowledged rows absent from a member at the end,
-	// summed over the members.
-	missing int
-}
-
-func (w *writeLog) fail(err error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.failures++
-	msg := err.Error()
-	if len(msg) > 120 {
-		msg = msg[:120]
-	}
-	w.errs[msg]++
-}
-
-func (w *writeLog) summary() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var lines []string
-	for msg, n := range w.errs {
-		lines = append(lines, fmt.Sprintf("%5d × %s", n, msg))
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
-}
-
-var writerSets atomic.Int64
-
-// startWriters runs n clients that write through addr until ctx ends,
-// each transaction on a connection of its own (connect, BEGIN, INSERT,
-// COMMIT, close), as a PHP application or a short-lived job does. Every
-// transaction is either acknowledged (COMMIT returned OK) or a failure.
-func startWriters(ctx context.Context, t *testing.T, addr string, n int) (*writeLog, func()) {
-	log := &writeLog{errs: map[string]int{}}
-	// Ids of their own for every set of writers of a test.
-	base := writerSets.Add(1) * 1_000_000_000
-	var wg sync.WaitGroup
-	for w := range n {
-		cfg := mysql.NewConfig()
-		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = "app", "app-password", "tcp", addr, "ops"
-		cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 3*time.Second, 10*time.Second, 10*time.Second
-		connector, err := mysql.NewConnector(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		db := sql.OpenDB(connector)
-		db.SetMaxIdleConns(0) // a new connection for every transaction
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer db.Close()
-			for seq := int64(1); ctx.Err() == nil; seq++ {
-				id := base + int64(w)*10_000_000 + seq
-				err := func() error {
-					tctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-					defer cancel()
-					tx, err := db.BeginTx(tctx, nil)
-					if err != nil {
-						return err
-					}
-					if _, err := tx.ExecContext(tctx, "INSERT INTO t (id, writer) VALUES (?, ?)", id, w); err != nil {
-						tx.Rollback()
-						return err
-					}
-					return tx.Commit()
-				}()
-				if err != nil {
-					log.fail(err)
-				} else {
-					log.mu.Lock()
-					log.acked = append(log.acked, id)
-					log.ackedAt = append(log.ackedAt, time.Now())
-					log.mu.Unlock()
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}()
-	}
-	return log, wg.Wait
-}
 
 // rollingRestart brings up a 3-node cluster under run with HAProxy in
 // front, writes through HAProxy continuously while each node in turn is
 // stopped with SIGTERM and started again, and returns what the writers
 // saw. Every acknowledged row must be on every node at the end.
-func rollingRestart(t *testing.T, check testcluster.HAProxyCheck) *writeLog {
+func rollingRestart(t *testing.T, check testcluster.HAProxyCheck) *testsentinel.WriteLog {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	rc := opsCluster(ctx, t, func(n *testcluster.Node) []string {
+	rc := testsentinel.OpsCluster(ctx, t, func(n *testcluster.Node) []string {
 		f := []string{"--agent-check-listen=" + n.AgentAddr(), "--notify-socket=" + filepath.Join(n.Dir, "notify.sock")}
 		if check == testcluster.CheckSentinel {
 			// HAProxy needs 2 × 300 ms to see the 503; leave it more.
@@ -158,21 +34,21 @@ func rollingRestart(t *testing.T, check testcluster.HAProxyCheck) *writeLog {
 		// No sentinel in the path: stop at once, as a plain restart does.
 		return append(f, "--drain-delay=0s", "--drain-timeout=0s")
 	})
-	h := rc.c.StartHAProxy(t, check)
-	for _, n := range rc.c.Nodes {
+	h := rc.C.StartHAProxy(t, check)
+	for _, n := range rc.C.Nodes {
 		if err := h.WaitStatus(ctx, n.Name, "UP"); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	wctx, stopWriters := context.WithCancel(ctx)
-	log, wait := startWriters(wctx, t, h.Addr, 8)
+	log, wait := testsentinel.StartWriters(wctx, t, h.Addr, 8)
 	time.Sleep(2 * time.Second)
-	for _, n := range rc.c.Nodes {
-		took := rc.sigterm(ctx, n)
-		rc.start(n)
+	for _, n := range rc.C.Nodes {
+		took := rc.Sigterm(ctx, n)
+		rc.Start(n)
 		begin := time.Now()
-		rc.waitSynced(ctx, 3, n)
+		rc.WaitSynced(ctx, 3, n)
 		if err := h.WaitStatus(ctx, n.Name, "UP"); err != nil {
 			t.Fatal(err)
 		}
@@ -184,90 +60,8 @@ func rollingRestart(t *testing.T, check testcluster.HAProxyCheck) *writeLog {
 	time.Sleep(2 * time.Second)
 	stopWriters()
 	wait()
-	checkAcked(ctx, t, rc, log)
+	testsentinel.CheckAcked(ctx, t, rc, log)
 	return log
-}
-
-// opsCluster starts a 3-member cluster under run, with extra flags, and
-// the ops.t table and the app user the writers use.
-func opsCluster(ctx context.Context, t *testing.T, flags func(n *testcluster.Node) []string) *runCluster {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
-	rc.withFlags(flags)
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
-	n1 := rc.c.Nodes[0]
-	if err := n1.Exec(ctx, "CREATE DATABASE ops", "CREATE TABLE ops.t (id BIGINT PRIMARY KEY, writer INT NOT NULL)",
-		"CREATE USER app@'%' IDENTIFIED BY 'app-password'", "GRANT ALL ON ops.* TO app@'%'"); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range rc.c.Nodes {
-		if err := n.WaitFor(ctx, "the ops table", func(testcluster.Status) bool {
-			c, err := n.QueryInt(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='ops'")
-			return err == nil && c == 1
-		}); err != nil {
-			t.Fatal(err)
-		}
-		// The harness's own pool would count as clients in the drain.
-		n.CloseDB()
-	}
-	return rc
-}
-
-// checkAcked checks that every acknowledged row is on every member,
-// counting the missing ones into log.missing.
-func checkAcked(ctx context.Context, t *testing.T, rc *runCluster, log *writeLog) {
-	t.Helper()
-	log.mu.Lock()
-	acked := slices.Clone(log.acked)
-	log.mu.Unlock()
-	t.Logf("%d transactions acknowledged, %d failed", len(acked), log.failures)
-	if len(acked) < 100 {
-		t.Fatalf("only %d transactions acknowledged: the writers did not really run", len(acked))
-	}
-	for _, n := range rc.c.Nodes {
-		have, err := ackedIDs(ctx, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		missing := 0
-		for _, id := range acked {
-			if !have[id] {
-				missing++
-			}
-		}
-		log.missing += missing
-		if missing > 0 {
-			t.Logf("%s: %d of %d acknowledged rows missing", n.Name, missing, len(acked))
-		}
-	}
-}
-
-// ackedIDs reads every id on n with causal reads (wsrep_sync_wait=1): the
-// member first applies everything the cluster committed before the read,
-// so a writeset still in its apply queue is not taken for a lost row.
-func ackedIDs(ctx context.Context, n *testcluster.Node) (map[int64]bool, error) {
-	conn, err := n.DB().Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET SESSION wsrep_sync_wait=1"); err != nil {
-		return nil, err
-	}
-	rows, err := conn.QueryContext(ctx, "SELECT id FROM ops.t")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	have := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		have[id] = true
-	}
-	return have, rows.Err()
 }
 
 // TestRollingRestartThroughHAProxy: with HAProxy checking the sentinels,
@@ -275,11 +69,11 @@ func ackedIDs(ctx context.Context, n *testcluster.Node) (map[int64]bool, error) 
 // transaction, and every acknowledged row on every node.
 func TestRollingRestartThroughHAProxy(t *testing.T) {
 	log := rollingRestart(t, testcluster.CheckSentinel)
-	if log.failures != 0 {
-		t.Errorf("%d transactions failed during the rolling restart:\n%s", log.failures, log.summary())
+	if log.Failures != 0 {
+		t.Errorf("%d transactions failed during the rolling restart:\n%s", log.Failures, log.Summary())
 	}
-	if log.missing != 0 {
-		t.Errorf("%d acknowledged rows missing at the end (summed over the members)", log.missing)
+	if log.Missing != 0 {
+		t.Errorf("%d acknowledged rows missing at the end (summed over the members)", log.Missing)
 	}
 }
 
@@ -287,11 +81,11 @@ func TestRollingRestartThroughHAProxy(t *testing.T) {
 // a plain TCP check fails transactions, so the test above can fail.
 func TestRollingRestartWithTCPCheck(t *testing.T) {
 	log := rollingRestart(t, testcluster.CheckTCP)
-	t.Logf("failures behind a TCP check:\n%s", log.summary())
+	t.Logf("failures behind a TCP check:\n%s", log.Summary())
 	// Rows lost by a restart without a drain are Galera's behaviour, not
 	// ours: reported, not asserted.
-	t.Logf("acknowledged rows missing at the end (summed over the members): %d", log.missing)
-	if log.failures == 0 {
+	t.Logf("acknowledged rows missing at the end (summed over the members): %d", log.Missing)
+	if log.Failures == 0 {
 		t.Error("no transaction failed behind a plain TCP check: the rolling-restart test cannot tell a drain from none")
 	}
 }
@@ -303,10 +97,10 @@ func TestRollingRestartWithTCPCheck(t *testing.T) {
 // only become ready, and see its partition, through its notifications:
 // that is what makes this test able to fail.
 func TestNotifyDetection(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3, Netns: true})
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3, Netns: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	rc.withFlags(func(n *testcluster.Node) []string {
+	rc.WithFlags(func(n *testcluster.Node) []string {
 		sock := "--notify-socket=" + filepath.Join(n.Dir, "notify.sock")
 		switch n.Name {
 		case "node1":
@@ -316,10 +110,10 @@ func TestNotifyDetection(t *testing.T) {
 		}
 		return []string{sock, "--poll-interval=1m", "--max-staleness=5m"}
 	})
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
 	// mariadbd logs a failed wsrep_notify_cmd in its own error log.
-	for _, n := range []*testcluster.Node{rc.c.Nodes[0], rc.c.Nodes[2]} {
+	for _, n := range []*testcluster.Node{rc.C.Nodes[0], rc.C.Nodes[2]} {
 		b, err := os.ReadFile(n.ErrorLog)
 		if err != nil {
 			t.Fatal(err)
@@ -335,7 +129,7 @@ func TestNotifyDetection(t *testing.T) {
 		t.Helper()
 		url := "http://" + n.SentinelAddr() + "/readyz"
 		for time.Since(begin) < within {
-			if code, _, err := tryProbe(url); err == nil && code == 503 {
+			if code, _, err := testsentinel.TryProbe(url); err == nil && code == 503 {
 				return time.Since(begin)
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -347,7 +141,7 @@ func TestNotifyDetection(t *testing.T) {
 	// no wsrep_notify_cmd for it (measured), so only the poll sees it.
 	// node3, which polls once a minute, is left out.
 	const rounds = 3
-	for _, n := range rc.c.Nodes[:2] {
+	for _, n := range rc.C.Nodes[:2] {
 		var fromSet, fromReturn []time.Duration
 		for range rounds {
 			// Out of step with the poll, which waitSynced just saw.
@@ -363,12 +157,12 @@ func TestNotifyDetection(t *testing.T) {
 			if err := n.Exec(ctx, "SET GLOBAL wsrep_desync=OFF"); err != nil {
 				t.Fatal(err)
 			}
-			rc.waitSynced(ctx, 3, n)
+			rc.WaitSynced(ctx, 3, n)
 		}
 		t.Logf("%s desync -> /readyz 503: %v from the SET, %v from its return", n.Name, fromSet, fromReturn)
 	}
 
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		nonPrimary := make(chan time.Time, 1)
 		pctx, stop := context.WithCancel(ctx)
 		go func() {
@@ -397,35 +191,8 @@ func TestNotifyDetection(t *testing.T) {
 		if err := n.Heal(); err != nil {
 			t.Fatal(err)
 		}
-		rc.waitSynced(ctx, 3)
+		rc.WaitSynced(ctx, 3)
 	}
-}
-
-// writers returns the members whose /writerz answers 200.
-func writers(nodes []*testcluster.Node) []string {
-	var w []string
-	for _, n := range nodes {
-		if code, _, err := tryProbe("http://" + n.SentinelAddr() + "/writerz"); err == nil && code == 200 {
-			w = append(w, n.Name)
-		}
-	}
-	return w
-}
-
-// waitOneWriter waits until exactly one member answers 200 on /writerz
-// and returns it and how long that took.
-func waitOneWriter(t *testing.T, nodes []*testcluster.Node, not string, within time.Duration) (string, time.Duration) {
-	t.Helper()
-	begin := time.Now()
-	var w []string
-	for time.Since(begin) < within {
-		if w = writers(nodes); len(w) == 1 && w[0] != not {
-			return w[0], time.Since(begin)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("writers after %v: %v, want exactly one other than %q", within, w, not)
-	return "", 0
 }
 
 // TestMaintenanceInRunMode drains the writer through the maintenance API:
@@ -434,17 +201,17 @@ func waitOneWriter(t *testing.T, nodes []*testcluster.Node, not string, within t
 // answers 200, then 404 when the window ends), without the drained
 // member leaving the cluster. Ending maintenance brings it back.
 func TestMaintenanceInRunMode(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	rc.withFlags(func(n *testcluster.Node) []string {
+	rc.WithFlags(func(n *testcluster.Node) []string {
 		return []string{"--agent-check-listen=" + n.AgentAddr()}
 	})
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
-	first, _ := waitOneWriter(t, rc.c.Nodes, "", 10*time.Second)
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
+	first, _ := testsentinel.WaitOneWriter(t, rc.C.Nodes, "", 10*time.Second)
 	var w *testcluster.Node
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		if n.Name == first {
 			w = n
 		}
@@ -452,7 +219,7 @@ func TestMaintenanceInRunMode(t *testing.T) {
 	post := func(n *testcluster.Node, state, token string) int {
 		req, _ := http.NewRequest("POST", "http://"+n.SentinelAddr()+"/api/v1/maintenance?state="+state, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := probeClient.Do(req)
+		resp, err := testsentinel.ProbeClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -462,16 +229,16 @@ func TestMaintenanceInRunMode(t *testing.T) {
 	if code := post(w, "on", "not-the-token-not-the-token"); code != 403 {
 		t.Fatalf("maintenance with a wrong token: %d", code)
 	}
-	if code := post(w, "on", runToken); code != 200 {
+	if code := post(w, "on", testsentinel.Token); code != 200 {
 		t.Fatalf("maintenance on: %d", code)
 	}
 	on := time.Now()
-	if code, body, _ := tryProbe("http://" + w.SentinelAddr() + "/readyz"); code != 503 || body != "maintenance" {
+	if code, body, _ := testsentinel.TryProbe("http://" + w.SentinelAddr() + "/readyz"); code != 503 || body != "maintenance" {
 		t.Errorf("%s /readyz right after maintenance on: %d %q", w.Name, code, body)
 	}
 	// The writer hands over: 200 for the window, its successor 200 at
 	// once, then 404 (stands by: its open transactions may finish).
-	if code, body, _ := tryProbe("http://" + w.SentinelAddr() + "/writerz"); code != 200 || !strings.Contains(body, "handing over") || !strings.HasSuffix(body, ": maintenance") {
+	if code, body, _ := testsentinel.TryProbe("http://" + w.SentinelAddr() + "/writerz"); code != 200 || !strings.Contains(body, "handing over") || !strings.HasSuffix(body, ": maintenance") {
 		t.Errorf("%s /writerz right after maintenance on: %d %q, want 200 handing over", w.Name, code, body)
 	}
 	if got := agentAnswer(t, w.AgentAddr()); got != "maint" {
@@ -479,7 +246,7 @@ func TestMaintenanceInRunMode(t *testing.T) {
 	}
 	var next string
 	for next == "" && time.Since(on) < 10*time.Second {
-		for _, n := range writers(rc.c.Nodes) {
+		for _, n := range testsentinel.Writers(rc.C.Nodes) {
 			if n != w.Name {
 				next = n
 			}
@@ -490,22 +257,22 @@ func TestMaintenanceInRunMode(t *testing.T) {
 		t.Fatalf("no successor answers /writerz 200 while %s hands over", w.Name)
 	}
 	t.Logf("successor %s answers /writerz 200 %v after maintenance on", next, time.Since(on).Round(time.Millisecond))
-	waitProbe(t, "http://"+w.SentinelAddr()+"/writerz", 404, "maintenance", 10*time.Second)
+	testsentinel.WaitProbe(t, "http://"+w.SentinelAddr()+"/writerz", 404, "maintenance", 10*time.Second)
 	standsBy := time.Since(on)
 	t.Logf("%s answers /writerz 404 (stands by) %v after maintenance on (--writer-handover=5s)", w.Name, standsBy.Round(time.Millisecond))
 	if standsBy < 4*time.Second {
 		t.Errorf("%s stopped answering as the writer after %v, before its handover window", w.Name, standsBy)
 	}
-	if one, _ := waitOneWriter(t, rc.c.Nodes, w.Name, 5*time.Second); one != next {
+	if one, _ := testsentinel.WaitOneWriter(t, rc.C.Nodes, w.Name, 5*time.Second); one != next {
 		t.Errorf("the writer is %s once %s stands by, want %s", one, w.Name, next)
 	}
 	if st, err := w.Status(ctx); err != nil || st.ClusterSize != 3 {
 		t.Errorf("the drained member left the cluster: %+v %v", st, err)
 	}
-	if code := post(w, "off", runToken); code != 200 {
+	if code := post(w, "off", testsentinel.Token); code != 200 {
 		t.Fatalf("maintenance off: %d", code)
 	}
-	back, took := waitOneWriter(t, rc.c.Nodes, next, 10*time.Second)
+	back, took := testsentinel.WaitOneWriter(t, rc.C.Nodes, next, 10*time.Second)
 	if back != w.Name {
 		t.Errorf("after maintenance the writer is %s, want %s (lowest index)", back, w.Name)
 	}
@@ -515,7 +282,7 @@ func TestMaintenanceInRunMode(t *testing.T) {
 	}
 	// Settled: exactly one writer, and it stays one.
 	for range 10 {
-		if ws := writers(rc.c.Nodes); len(ws) != 1 {
+		if ws := testsentinel.Writers(rc.C.Nodes); len(ws) != 1 {
 			t.Fatalf("writers: %v", ws)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -542,13 +309,13 @@ func agentAnswer(t *testing.T, addr string) string {
 // open transaction still commits; once the client disconnects mariadbd
 // stops long before --drain-timeout. A second SIGTERM cuts a drain short.
 func TestDrainWaitsForClients(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	rc.withFlags(func(*testcluster.Node) []string { return []string{"--drain-delay=1s", "--drain-timeout=60s"} })
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
-	n1, n2, n3 := rc.c.Nodes[0], rc.c.Nodes[1], rc.c.Nodes[2]
+	rc.WithFlags(func(*testcluster.Node) []string { return []string{"--drain-delay=1s", "--drain-timeout=60s"} })
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
+	n1, n2, n3 := rc.C.Nodes[0], rc.C.Nodes[1], rc.C.Nodes[2]
 	if err := n1.Exec(ctx, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
@@ -573,10 +340,10 @@ func TestDrainWaitsForClients(t *testing.T) {
 	if err := n3.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitProbe(t, "http://"+n3.SentinelAddr()+"/readyz", 503, "maintenance: shutting down", 2*time.Second)
+	testsentinel.WaitProbe(t, "http://"+n3.SentinelAddr()+"/readyz", 503, "maintenance: shutting down", 2*time.Second)
 	time.Sleep(4 * time.Second) // past --drain-delay
 	if n3.MariadbdPid() == 0 {
-		t.Fatalf("mariadbd stopped while a client was still connected:\n%s", tailFile(n3.SentinelLog(), 10))
+		t.Fatalf("mariadbd stopped while a client was still connected:\n%s", testsentinel.TailFile(n3.SentinelLog(), 10))
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		t.Fatalf("the client's transaction failed during the drain: %v", err)
@@ -624,7 +391,7 @@ func TestDrainWaitsForClients(t *testing.T) {
 		t.Fatalf("sentinel exit %d, %v", code, err)
 	}
 	t.Logf("second SIGTERM -> exit in %v with a client still connected", time.Since(again).Round(time.Millisecond))
-	if c := countLogs(n2, "second signal"); c != 1 {
+	if c := testsentinel.CountLogs(n2, "second signal"); c != 1 {
 		t.Errorf("the sentinel logged %d second signals, want 1", c)
 	}
 }

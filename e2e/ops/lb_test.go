@@ -1,4 +1,4 @@
-package main
+package ops
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // TestDrainDelayOutlastsTheProbe is the timing contract with load
@@ -22,9 +23,9 @@ import (
 // than 2 intervals) mariadbd stops while the balancer still sends it
 // clients, so the test can fail.
 func TestDrainDelayOutlastsTheProbe(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 1})
-	n := rc.c.Nodes[0]
-	h := rc.c.StartHAProxyWith(t, "    option httpchk GET /readyz\n    default-server inter 1500ms fall 2 rise 2 port 19200\n")
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 1})
+	n := rc.C.Nodes[0]
+	h := rc.C.StartHAProxyWith(t, "    option httpchk GET /readyz\n    default-server inter 1500ms fall 2 rise 2 port 19200\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -32,8 +33,8 @@ func TestDrainDelayOutlastsTheProbe(t *testing.T) {
 		delay        string
 		outOfLBFirst bool
 	}{{"4500ms", true}, {"1s", false}} {
-		rc.start(n, "--drain-delay="+tc.delay, "--drain-timeout=10s")
-		rc.waitSynced(ctx, 1)
+		rc.Start(n, "--drain-delay="+tc.delay, "--drain-timeout=10s")
+		rc.WaitSynced(ctx, 1)
 		if err := h.WaitStatus(ctx, n.Name, "UP"); err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package main
+package formation
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // sameHostLayout rewrites the nodes' my.cnf as many users lay out a test
@@ -71,16 +72,16 @@ wsrep_provider_options="gmcast.listen_addr=tcp://%[5]s:%[10]d;ist.recv_addr=%[5]
 // mariadbd at once, and come back with every row: --wsrep-recover, run for
 // a mariadbd that drops to mysql, finds the position.
 func TestRunAsRootWithMyCnfLayout(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
-	sentinels := sameHostLayout(t, rc.c)
-	tmpl, err := rc.c.Template()
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
+	sentinels := sameHostLayout(t, rc.C)
+	tmpl, err := rc.C.Template()
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := func(i int) {
-		n := rc.c.Nodes[i]
-		err := n.StartRunAsRoot(rc.bin, "--node-name="+n.Name, "--expected-size=3", "--peers="+strings.Join(sentinels, ","),
-			"--listen="+sentinels[i], "--token-file="+rc.token, "--mysql-user=root",
+		n := rc.C.Nodes[i]
+		err := n.StartRunAsRoot(rc.Bin, "--node-name="+n.Name, "--expected-size=3", "--peers="+strings.Join(sentinels, ","),
+			"--listen="+sentinels[i], "--token-file="+rc.Token, "--mysql-user=root",
 			"--poll-interval=250ms", "--max-staleness=2s", "--decide-interval=300ms", "--peer-timeout=1s", "--shutdown-timeout=60s",
 			"--log-format=text", "--init-command=cp -a "+tmpl+"/. \"$DATADIR\"/ && chown -R mysql:mysql \"$DATADIR\"")
 		if err != nil {
@@ -89,7 +90,7 @@ func TestRunAsRootWithMyCnfLayout(t *testing.T) {
 	}
 	startAll := func() {
 		var wg sync.WaitGroup
-		for i := range rc.c.Nodes {
+		for i := range rc.C.Nodes {
 			wg.Add(1)
 			go func() { defer wg.Done(); start(i) }()
 		}
@@ -102,12 +103,12 @@ func TestRunAsRootWithMyCnfLayout(t *testing.T) {
 		want := fmt.Sprintf("ready: Primary, Synced, size %d", size)
 		for i, addr := range sentinels {
 			for {
-				code, body, err := tryProbe("http://" + addr + "/readyz")
+				code, body, err := testsentinel.TryProbe("http://" + addr + "/readyz")
 				if err == nil && code == 200 && body == want {
 					break
 				}
 				if ctx.Err() != nil {
-					t.Fatalf("%s: %d %q %v\n%s", rc.c.Nodes[i].Name, code, body, err, tailFile(rc.c.Nodes[i].SentinelLog(), 20))
+					t.Fatalf("%s: %d %q %v\n%s", rc.C.Nodes[i].Name, code, body, err, testsentinel.TailFile(rc.C.Nodes[i].SentinelLog(), 20))
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
@@ -117,16 +118,16 @@ func TestRunAsRootWithMyCnfLayout(t *testing.T) {
 
 	startAll()
 	t.Logf("three members from my.cnf alone: Synced in %v", waitReady(3).Round(time.Millisecond))
-	for _, n := range rc.c.Nodes {
-		log := tailFile(n.SentinelLog(), 400)
+	for _, n := range rc.C.Nodes {
+		log := testsentinel.TailFile(n.SentinelLog(), 400)
 		if !strings.Contains(log, "datadir="+n.DataDir) || !strings.Contains(log, "mysql_addr="+n.Socket) {
-			t.Errorf("%s did not take its datadir and socket from my.cnf:\n%s", n.Name, tailFile(n.SentinelLog(), 5))
+			t.Errorf("%s did not take its datadir and socket from my.cnf:\n%s", n.Name, testsentinel.TailFile(n.SentinelLog(), 5))
 		}
 		if strings.Contains(log, "--datadir=") || strings.Contains(log, "--wsrep-cluster-address=") {
 			t.Errorf("%s overrode my.cnf on mariadbd's command line", n.Name)
 		}
 	}
-	n1 := rc.c.Nodes[0]
+	n1 := rc.C.Nodes[0]
 	if err := n1.Exec(ctx, "CREATE DATABASE k", "CREATE TABLE k.r (id INT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
@@ -136,14 +137,14 @@ func TestRunAsRootWithMyCnfLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rc.killAll()
+	rc.KillAll()
 	begin := time.Now()
 	startAll()
 	waitReady(3)
 	t.Logf("kill -9 of every sentinel and mariadbd: back to three Synced in %v", time.Since(begin).Round(time.Millisecond))
 	recovered := 0
-	for _, n := range rc.c.Nodes {
-		recovered += countLogs(n, "recovered position")
+	for _, n := range rc.C.Nodes {
+		recovered += testsentinel.CountLogs(n, "recovered position")
 		got, err := n.QueryInt(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM k.r")
 		if err != nil {
 			t.Fatal(err)
@@ -173,16 +174,16 @@ func fileUID(st os.FileInfo) uint32 {
 // TestRunContradictingDatadir: a --datadir that names another directory
 // than mariadbd's configuration is refused before anything starts.
 func TestRunContradictingDatadir(t *testing.T) {
-	rc := newRunCluster(t, testcluster.Options{Nodes: 1})
-	n := rc.c.Nodes[0]
-	rc.start(n, "--datadir=/var/lib/elsewhere")
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 1})
+	n := rc.C.Nodes[0]
+	rc.Start(n, "--datadir=/var/lib/elsewhere")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code, err := n.ExitCode(ctx)
 	if err != nil || code != 1 {
 		t.Fatalf("sentinel exit %d, %v; want 1", code, err)
 	}
-	log := tailFile(n.SentinelLog(), 5)
+	log := testsentinel.TailFile(n.SentinelLog(), 5)
 	if !strings.Contains(log, "--datadir=/var/lib/elsewhere, but mariadbd's configuration says datadir="+n.DataDir) || !strings.Contains(log, "nothing was started") {
 		t.Errorf("no clear refusal:\n%s", log)
 	}
@@ -208,10 +209,10 @@ func fullCrashWithoutClusterAddress(t *testing.T, method string) {
 	if method == "mariabackup" {
 		testcluster.RequireBinary(t, "mariabackup")
 	}
-	rc := newRunCluster(t, testcluster.Options{Nodes: 3})
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
 	noAddress := regexp.MustCompile(`(?m)^wsrep_cluster_address=.*\n`)
 	sstMethod := regexp.MustCompile(`(?m)^wsrep_sst_method=.*$`)
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		b, err := os.ReadFile(n.ConfigFile)
 		if err != nil {
 			t.Fatal(err)
@@ -223,9 +224,9 @@ func fullCrashWithoutClusterAddress(t *testing.T, method string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
-	n1 := rc.c.Nodes[0]
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
+	n1 := rc.C.Nodes[0]
 	stmts := []string{"CREATE DATABASE k", "CREATE TABLE k.r (id INT PRIMARY KEY)"}
 	for i := 1; i <= 100; i++ {
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO k.r VALUES (%d)", i))
@@ -233,32 +234,32 @@ func fullCrashWithoutClusterAddress(t *testing.T, method string) {
 	if err := n1.Exec(ctx, stmts...); err != nil {
 		t.Fatal(err)
 	}
-	rc.killAll()
+	rc.KillAll()
 	begin := time.Now()
-	rc.startAll()
-	rc.waitSynced(ctx, 3)
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
 	t.Logf("kill -9 of everything, no cluster address in my.cnf, %s SST: three Synced in %v", method, time.Since(begin).Round(time.Millisecond))
 	if got := countAll(rc, "recovered position"); got == 0 {
 		t.Error("no member recovered its position with --wsrep-recover")
 	}
-	for _, n := range rc.c.Nodes {
+	for _, n := range rc.C.Nodes {
 		if got, err := n.QueryInt(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM k.r"); err != nil || got != 100 {
 			t.Errorf("%s: %d of 100 rows, %v", n.Name, got, err)
 		}
 	}
 
 	// A full state transfer by the configured method.
-	n3 := rc.c.Nodes[2]
-	rc.stop(ctx, n3)
+	n3 := rc.C.Nodes[2]
+	rc.Stop(ctx, n3)
 	if err := n3.Wipe(); err != nil {
 		t.Fatal(err)
 	}
 	begin = time.Now()
-	rc.start(n3)
-	rc.waitSynced(ctx, 3)
+	rc.Start(n3)
+	rc.WaitSynced(ctx, 3)
 	t.Logf("wiped %s: Synced by %s SST in %v", n3.Name, method, time.Since(begin).Round(time.Millisecond))
 	if b, err := os.ReadFile(n3.ErrorLog); err != nil || !strings.Contains(string(b), "wsrep_sst_"+method+" --role 'joiner'") && !strings.Contains(string(b), "wsrep_sst_"+method+" --role joiner") {
-		t.Errorf("%s did not join by %s SST (%v):\n%s", n3.Name, method, err, tailFile(n3.ErrorLog, 30))
+		t.Errorf("%s did not join by %s SST (%v):\n%s", n3.Name, method, err, testsentinel.TailFile(n3.ErrorLog, 30))
 	}
 	if got, err := n3.QueryInt(ctx, "SELECT /*+ wsrep_sync_wait */ COUNT(*) FROM k.r"); err != nil || got != 100 {
 		t.Errorf("%s after SST: %d of 100 rows, %v", n3.Name, got, err)
