@@ -341,7 +341,13 @@ func TestDrainWaitsForClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	testsentinel.WaitProbe(t, "http://"+n3.SentinelAddr()+"/readyz", 503, "maintenance: shutting down", 2*time.Second)
-	time.Sleep(4 * time.Second) // past --drain-delay
+	// Past --drain-delay, the sentinel counts the client and waits.
+	testcluster.EventuallyWithin(t, 10*time.Second, n3.Name+": the drain waits for the client", 50*time.Millisecond, func() error {
+		if testsentinel.CountLogs(n3, "waiting for client connections to close") == 0 {
+			return fmt.Errorf("not in the log:\n%s", testsentinel.TailFile(n3.SentinelLog(), 5))
+		}
+		return nil
+	})
 	if n3.MariadbdPid() == 0 {
 		t.Fatalf("mariadbd stopped while a client was still connected:\n%s", testsentinel.TailFile(n3.SentinelLog(), 10))
 	}

@@ -21,8 +21,8 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/testkube"
 )
 
-// This file sorts after scenarios_test.go and writer_test.go, so S9 runs
-// last: it stops the Galera StatefulSet the others share.
+// S9 runs last (TestE2E's order): it stops the Galera StatefulSet the
+// others share.
 
 // replNS is the namespace of overlays/e2e-replication: "db", the one the
 // variant's haproxy.cfg names.
@@ -167,7 +167,7 @@ func replVerify(t *testing.T, ctx context.Context, acked map[int64]string) {
 // resumes from its volume with every row and no replication error;
 // /writerz is 200 on mariadb-0 only. The Galera members are stopped first
 // (2 cores).
-func TestS9Replication(t *testing.T) {
+func testS9Replication(t *testing.T) {
 	ctx := testCtx(t, 25*time.Minute)
 	t0 := time.Now()
 	kubectl(t, ctx, "-n", ns, "scale", "statefulset", "galera", "--replicas=0")

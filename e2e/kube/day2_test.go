@@ -21,11 +21,11 @@ import (
 // Day 2 on the real cluster (issue 12): the writer Service, a state
 // transfer longer than the startup probe's budget, a full outage with a
 // member kept Pending, scaling 3 → 5 → 3, and token rotation. They run
-// after S1–S8 and before the replication variant (zz_).
+// after S1–S8 and before the replication variant (TestE2E's order).
 
 const writerLabel = "galera-sentinel.io/writer"
 
-// e2eToken is the overlay's peer token until TestS14TokenRotation
+// e2eToken is the overlay's peer token until testS14TokenRotation
 // replaces it.
 var e2eToken = "e2e-test-token-not-a-secret"
 
@@ -62,7 +62,7 @@ func labelled(ctx context.Context) ([]string, error) {
 // 10. The writer Service routes to exactly one member, the one whose
 // /writerz answers 200, and moves when that member drains (its pod
 // deleted: SIGTERM, the sentinel drains).
-func TestS10WriterService(t *testing.T) {
+func testS10WriterService(t *testing.T) {
 	ctx := testCtx(t, 10*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	one := func() (string, error) {
@@ -164,7 +164,7 @@ func writerClient(t *testing.T, ctx context.Context) *sql.DB {
 // (the donors' links throttled to 10 Mbit/s inside their pods' network
 // namespaces, tc tbf) does not get the member killed: it joins, with no
 // restart.
-func TestS11SlowSST(t *testing.T) {
+func testS11SlowSST(t *testing.T) {
 	ctx := testCtx(t, 20*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	const victim = "galera-2"
@@ -275,7 +275,7 @@ var forceHint = regexp.MustCompile("`galera-sentinel force-bootstrap (galera-[0-
 // override through a running sentinel (kubectl exec … force-bootstrap)
 // brings them up with every acknowledged row; the Pending member joins
 // once it can be scheduled.
-func TestS12OutagePendingMember(t *testing.T) {
+func testS12OutagePendingMember(t *testing.T) {
 	ctx := testCtx(t, 20*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	const gone = "galera-2"
@@ -388,7 +388,7 @@ func TestS12OutagePendingMember(t *testing.T) {
 // 13. Scale 3 → 5 → 3 under client load: no acknowledged row lost, and a
 // crash of every member after each step recovers by itself (the expected
 // members follow the saved views, not --expected-size).
-func TestS13Scale(t *testing.T) {
+func testS13Scale(t *testing.T) {
 	ctx := testCtx(t, 30*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	names := func(n int) []string {
@@ -455,7 +455,7 @@ func TestS13Scale(t *testing.T) {
 // that still know the old one); then the Secret holds only the new one,
 // which every sentinel takes without a restart (the old one refused), and
 // the cluster stays healthy.
-func TestS14TokenRotation(t *testing.T) {
+func testS14TokenRotation(t *testing.T) {
 	ctx := testCtx(t, 25*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	const next = "e2e-rotated-token-0123456789"
