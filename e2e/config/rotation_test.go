@@ -265,22 +265,18 @@ func TestRunTLSServerName(t *testing.T) {
 
 	// Without --tls-server-name.
 	rc.StartAll()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testcluster.EventuallyWithin(t, 30*time.Second, "without --tls-server-name: every log says to set it", 200*time.Millisecond, func() error {
 		hinted := 0
 		for _, n := range rc.C.Nodes {
 			if testsentinel.CountLogs(n, "set --tls-server-name") > 0 {
 				hinted++
 			}
 		}
-		if hinted == len(rc.C.Nodes) {
-			break
+		if hinted != len(rc.C.Nodes) {
+			return fmt.Errorf("%d of %d do", hinted, len(rc.C.Nodes))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("without --tls-server-name: %d of 3 logs say to set it", hinted)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 	for _, n := range rc.C.Nodes {
 		if n.MariadbdPid() > 0 {
 			t.Fatalf("%s started mariadbd without verifying a single peer", n.Name)

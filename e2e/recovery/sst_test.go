@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,11 +160,12 @@ func TestRunInterruptedSST(t *testing.T) {
 		if code, err := donor.ExitCode(ctx); err != nil || code != 137 {
 			t.Fatalf("%s (the donor) sentinel: exit %d, %v", donor.Name, code, err)
 		}
-		for deadline := time.Now().Add(time.Minute); testsentinel.CountLogs(n2, "mariadbd exited before it was Synced") == 0; time.Sleep(100 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not retry in its own process:\n%s", n2.Name, testsentinel.TailFile(n2.SentinelLog(), 20))
+		testcluster.EventuallyWithin(t, time.Minute, n2.Name+": a retry in its own process", 100*time.Millisecond, func() error {
+			if testsentinel.CountLogs(n2, "mariadbd exited before it was Synced") == 0 {
+				return fmt.Errorf("no failed try logged:\n%s", testsentinel.TailFile(n2.SentinelLog(), 20))
 			}
-		}
+			return nil
+		})
 		if !n2.Running() {
 			t.Fatalf("%s: the sentinel exited instead of retrying:\n%s", n2.Name, testsentinel.TailFile(n2.SentinelLog(), 20))
 		}

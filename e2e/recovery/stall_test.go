@@ -145,14 +145,12 @@ func TestRunStall(t *testing.T) {
 		unthrottle := rejoin(t)
 		defer unthrottle()
 		// Let the transfer really move bytes before it goes silent.
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-			if u, _ := progress.Walk(joiner.DataDir); u.Bytes > 2<<20 {
-				break
+		testcluster.EventuallyWithin(t, time.Minute, joiner.Name+": 2 MiB transferred", 100*time.Millisecond, func() error {
+			if u, err := progress.Walk(joiner.DataDir); err != nil || u.Bytes <= 2<<20 {
+				return fmt.Errorf("%v, %v", u, err)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: the transfer moved no bytes", joiner.Name)
-			}
-		}
+			return nil
+		})
 		restore, err := joiner.BlackholeSST()
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package writer
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -56,13 +57,12 @@ func TestKubeWriterLabel(t *testing.T) {
 
 	// Exactly one "true", the /writerz writer, soon after Synced.
 	w := testsentinel.CurrentWriter(t, rc.C.Nodes)
-	deadline := time.Now().Add(5 * time.Second)
-	for !(len(trues(api, rc.C.Nodes)) == 1 && trues(api, rc.C.Nodes)[0] == w.Name) {
-		if time.Now().After(deadline) {
-			t.Fatalf("labelled true: %v, want only the writer %s", trues(api, rc.C.Nodes), w.Name)
+	testcluster.EventuallyWithin(t, 5*time.Second, "only the writer "+w.Name+" labelled true", 20*time.Millisecond, func() error {
+		if tr := trues(api, rc.C.Nodes); !(len(tr) == 1 && tr[0] == w.Name) {
+			return fmt.Errorf("labelled true: %v", tr)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	for _, n := range rc.C.Nodes {
 		if h := api.History(n.Name); len(h) == 0 || h[0].Value != "false" {
 			t.Errorf("%s: label history %v, want \"false\" first", n.Name, h)
@@ -167,13 +167,12 @@ func TestKubeWriterLabel(t *testing.T) {
 			others = append(others, n)
 		}
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for len(trues(api, others)) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("after the writer's SIGTERM, labelled true: %v, want one of the others", trues(api, others))
+	testcluster.EventuallyWithin(t, 10*time.Second, "after the writer's SIGTERM, one of the others labelled true", 20*time.Millisecond, func() error {
+		if tr := trues(api, others); len(tr) != 1 {
+			return fmt.Errorf("labelled true: %v", tr)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	next := trues(api, others)[0]
 	_, nextAt := api.Label(next)
 	if tr := trues(api, rc.C.Nodes); len(tr) != 1 {
