@@ -11,8 +11,8 @@ import (
 
 // The integration tests that run the built binary live in e2e/*, where go
 // test runs them side by side; this package keeps the tests of its own
-// functions and the few integration tests that need them (serve
-// in-process, the CLI). These names keep those tests as they were.
+// functions, the deploy and build checks, and the step-down tests of
+// recovery_deadlock_test.go. These names keep those tests as they were.
 
 const runToken = testsentinel.Token
 

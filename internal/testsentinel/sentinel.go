@@ -91,3 +91,6 @@ func (s *Sentinel) Done() <-chan struct{} { return s.done }
 
 // ExitCode is the process's exit code; call it after Done.
 func (s *Sentinel) ExitCode() int { return s.cmd.ProcessState.ExitCode() }
+
+// Pid is the process id.
+func (s *Sentinel) Pid() int { return s.cmd.Process.Pid }

@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics/scrape"
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // recording is what the sentinels' /metrics said, once a second, as
@@ -149,13 +150,12 @@ func TestAlertsOnRecordedPartition(t *testing.T) {
 	// problem while healthy; exit 1 naming why once partitioned, and
 	// once split.
 	statusOf := func() (string, error) {
-		var out, errOut strings.Builder
 		var hosts []string
 		for _, b := range bases {
 			hosts = append(hosts, strings.TrimPrefix(b, "http://"))
 		}
-		err := run(ctx, []string{"status", "--peers=" + strings.Join(hosts, ","), "--format=json"}, func(string) string { return "" }, &out, &errOut)
-		return out.String(), err
+		out, _, err := testsentinel.Command(ctx, t, []string{"status", "--peers=" + strings.Join(hosts, ","), "--format=json"})
+		return out, err
 	}
 	if out, err := statusOf(); err != nil || !strings.Contains(out, `"healthy": true`) {
 		t.Errorf("status of a healthy cluster: %v\n%s", err, out)

@@ -1,23 +1,22 @@
-package main
+package serve
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/metrics/scrape"
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 )
 
 // probeBudget is the most any probe may take, whatever the database does.
@@ -28,64 +27,12 @@ const (
 	monitorPassword = "s3cret-probe"
 )
 
-// testServeConfig is a config with short intervals so that the fault tests
-// run in seconds. The bounds the tests check scale with these values.
-func testServeConfig(addr string) *ServeConfig {
-	return &ServeConfig{
-		MySQLAddr: addr, MySQLUser: monitorUser, MySQLPassword: monitorPassword,
-		Listen: "127.0.0.1:0", PollInterval: 500 * time.Millisecond, Timeout: time.Second,
-		ConnectLimit: time.Minute, MaxStaleness: 2 * time.Second, LivenessGrace: 30 * time.Second,
-		LogFormat: "text", LogLevel: "info",
-	}
-}
-
-// sentinel runs `serve` in-process until the test ends and returns its
-// base URL.
-func startSentinel(t *testing.T, cfg *ServeConfig) string {
-	t.Helper()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	go func() { done <- serve(ctx, cfg, logger, ready) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("serve did not stop within 10s of cancellation")
-		}
-	})
-	select {
-	case addr := <-ready:
-		return "http://" + addr
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
-	return ""
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-var probeClient = &http.Client{Timeout: time.Second}
-
 // probe GETs a URL and fails the test if the answer took longer than the
 // probe budget.
 func probe(t *testing.T, url string) (int, string) {
 	t.Helper()
 	begin := time.Now()
-	resp, err := probeClient.Get(url)
+	resp, err := testsentinel.ProbeClient.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
@@ -429,7 +376,8 @@ func TestServeLongStall(t *testing.T) {
 	cfg.PollInterval, cfg.Timeout, cfg.MaxStaleness = time.Second, 2*time.Second, 3*time.Second
 	base := startSentinel(t, cfg)
 	waitProbe(t, base+"/readyz", 200, "ready", 5*time.Second)
-	baseline := runtime.NumGoroutine()
+	pid := pidOf(t, base)
+	baseline := goroutines(t, base)
 
 	if err := n.Freeze(); err != nil {
 		t.Fatal(err)
@@ -438,10 +386,10 @@ func TestServeLongStall(t *testing.T) {
 	end := time.Now().Add(60 * time.Second)
 	for time.Now().Before(end) {
 		probe(t, base+"/readyz")
-		if k := socketsTo(t, n.Addr()); k > maxConns {
+		if k := socketsTo(t, pid, n.Addr()); k > maxConns {
 			maxConns = k
 		}
-		if g := runtime.NumGoroutine(); g > maxG {
+		if g := goroutines(t, base); g > maxG {
 			maxG = g
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -463,9 +411,9 @@ func TestServeLongStall(t *testing.T) {
 	}
 }
 
-// socketsTo counts this process's TCP sockets connected to addr, whatever
-// their state, by matching /proc/net/tcp against our descriptors.
-func socketsTo(t *testing.T, addr string) int {
+// socketsTo counts process pid's TCP sockets connected to addr, whatever
+// their state, by matching /proc/net/tcp against its descriptors.
+func socketsTo(t *testing.T, pid int, addr string) int {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
 	ip := net.ParseIP(host).To4()
@@ -473,9 +421,10 @@ func socketsTo(t *testing.T, addr string) int {
 	fmt.Sscanf(port, "%d", &p)
 	want := fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], p)
 	inodes := map[string]bool{}
-	fds, _ := os.ReadDir("/proc/self/fd")
+	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, _ := os.ReadDir(fdDir)
 	for _, fd := range fds {
-		if l, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(l, "socket:[") {
+		if l, err := os.Readlink(fdDir + "/" + fd.Name()); err == nil && strings.HasPrefix(l, "socket:[") {
 			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
 		}
 	}
@@ -554,7 +503,7 @@ func mysqlLogin(addr, user, password string) (io.Closer, error) {
 // pollCount is the number of successful polls so far, from /status.
 func pollCount(t *testing.T, base string) int {
 	t.Helper()
-	resp, err := probeClient.Get(base + "/status")
+	resp, err := testsentinel.ProbeClient.Get(base + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,4 +516,19 @@ func pollCount(t *testing.T, base string) int {
 		t.Fatal(err)
 	}
 	return doc.Polls - doc.Failures
+}
+
+// goroutines is the sentinel's go_goroutines, from its /metrics (the
+// scrape itself counts in every reading alike).
+func goroutines(t *testing.T, base string) int {
+	t.Helper()
+	p, err := scrape.Get(base+"/metrics", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := p.Value("go_goroutines")
+	if !ok {
+		t.Fatalf("%s/metrics has no go_goroutines", base)
+	}
+	return int(v)
 }
