@@ -14,12 +14,12 @@ export CGO_ENABLED
 LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # The whole suite; integration tests start real mariadbd clusters.
 TEST_TIMEOUT ?= 60m
-# Test binaries run at once. The integration packages (e2e/*, and the
-# serve tests of cmd/galera-sentinel) mostly wait on mariadbd, and each
-# cluster takes a slot of its own (internal/testcluster), so more than
-# GOMAXPROCS (go test's default, 2 on CI) pays; bench/suite-times.sh
-# measures it.
-TEST_P       ?= 4
+# Test binaries run at once. The integration packages (e2e/*) mostly wait
+# on mariadbd, and each cluster takes a slot of its own
+# (internal/testcluster), so one more than GOMAXPROCS (go test's default,
+# 2 on CI) pays; many more starve the state transfers past the tests'
+# budgets on 2 cores. bench/suite-times.sh measures it.
+TEST_P       ?= 3
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: help build dist test test-go fuzz lint deps demo clean kube-deps kube-binaries image e2e-k8s e2e-k8s-sweep
