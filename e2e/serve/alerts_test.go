@@ -154,7 +154,11 @@ func TestAlertsOnRecordedPartition(t *testing.T) {
 		for _, b := range bases {
 			hosts = append(hosts, strings.TrimPrefix(b, "http://"))
 		}
-		out, _, err := testsentinel.Command(ctx, t, []string{"status", "--peers=" + strings.Join(hosts, ","), "--format=json"})
+		out, stderr, err := testsentinel.Command(ctx, t, []string{"status", "--peers=" + strings.Join(hosts, ","), "--format=json"})
+		if err != nil {
+			// What the command says is wrong is on its standard error.
+			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr))
+		}
 		return out, err
 	}
 	if out, err := statusOf(); err != nil || !strings.Contains(out, `"healthy": true`) {
