@@ -28,8 +28,25 @@ const (
 )
 
 // probe GETs a URL and fails the test if the answer took longer than the
-// probe budget.
+// probe budget twice in a row. The sentinel answers from memory, so one
+// that waits on the database is slow on every GET; a single slow answer
+// followed by a fast one is the 2-core machine running other test
+// packages at the same time (go test -p), and is only logged.
 func probe(t *testing.T, url string) (int, string) {
+	t.Helper()
+	code, body, d := get(t, url)
+	if d > probeBudget {
+		var again time.Duration
+		if code, body, again = get(t, url); again > probeBudget {
+			t.Errorf("GET %s took %v, then %v: budget %v", url, d, again, probeBudget)
+		} else {
+			t.Logf("GET %s took %v, then %v (a busy machine): budget %v", url, d, again, probeBudget)
+		}
+	}
+	return code, body
+}
+
+func get(t *testing.T, url string) (int, string, time.Duration) {
 	t.Helper()
 	begin := time.Now()
 	resp, err := testsentinel.ProbeClient.Get(url)
@@ -38,10 +55,7 @@ func probe(t *testing.T, url string) (int, string) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if d := time.Since(begin); d > probeBudget {
-		t.Errorf("GET %s took %v, budget %v", url, d, probeBudget)
-	}
-	return resp.StatusCode, strings.TrimSpace(string(body))
+	return resp.StatusCode, strings.TrimSpace(string(body)), time.Since(begin)
 }
 
 // waitProbe probes url every 20 ms until it answers code with a body
