@@ -56,7 +56,7 @@ func TestRunFreshInstalls(t *testing.T) {
 		}
 		rc.StartAll()
 		t.Logf("three fresh installations: Synced in %v", rc.WaitSynced(ctx, 3).Round(time.Millisecond))
-		if got := countAll(rc, "new_cluster=true"); got != 1 {
+		if got := rc.CountLogs("new_cluster=true"); got != 1 {
 			t.Errorf("%d members started a new cluster, want 1", got)
 		}
 	})
@@ -99,19 +99,11 @@ func TestRunFreshInstalls(t *testing.T) {
 			}
 		}
 		time.Sleep(2 * time.Second) // several decisions
-		if got := countAll(rc, "starting mariadbd"); got != 0 {
+		if got := rc.CountLogs("starting mariadbd"); got != 0 {
 			t.Errorf("%d mariadbd started while refusing", got)
 		}
 		if !strings.Contains(testsentinel.TailFile(rc.C.Nodes[0].SentinelLog(), 50), "galera-sentinel force-bootstrap NAME") {
 			t.Errorf("the refusal does not say how to choose:\n%s", testsentinel.TailFile(rc.C.Nodes[0].SentinelLog(), 10))
 		}
 	})
-}
-
-func countAll(rc *testsentinel.RunCluster, needle string) int {
-	n := 0
-	for _, node := range rc.C.Nodes {
-		n += testsentinel.CountLogs(node, needle)
-	}
-	return n
 }

@@ -244,3 +244,12 @@ func LastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// CountLogs counts needle in the sentinel logs of every node.
+func (rc *RunCluster) CountLogs(needle string) int {
+	n := 0
+	for _, node := range rc.C.Nodes {
+		n += CountLogs(node, needle)
+	}
+	return n
+}

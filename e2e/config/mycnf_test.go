@@ -1,4 +1,4 @@
-package formation
+package config
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -164,13 +163,6 @@ func TestRunAsRootWithMyCnfLayout(t *testing.T) {
 	}
 }
 
-func fileUID(st os.FileInfo) uint32 {
-	if s, ok := st.Sys().(*syscall.Stat_t); ok {
-		return s.Uid
-	}
-	return 0
-}
-
 // TestRunContradictingDatadir: a --datadir that names another directory
 // than mariadbd's configuration is refused before anything starts.
 func TestRunContradictingDatadir(t *testing.T) {
@@ -239,7 +231,7 @@ func fullCrashWithoutClusterAddress(t *testing.T, method string) {
 	rc.StartAll()
 	rc.WaitSynced(ctx, 3)
 	t.Logf("kill -9 of everything, no cluster address in my.cnf, %s SST: three Synced in %v", method, time.Since(begin).Round(time.Millisecond))
-	if got := countAll(rc, "recovered position"); got == 0 {
+	if got := rc.CountLogs("recovered position"); got == 0 {
 		t.Error("no member recovered its position with --wsrep-recover")
 	}
 	for _, n := range rc.C.Nodes {
