@@ -214,7 +214,9 @@ func fullCrashWithoutClusterAddress(t *testing.T, method string) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// 6 min: the mariabackup variant alone took 4 (2m20 to three Synced)
+	// with other packages running beside it (go test -p).
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	rc.StartAll()
 	rc.WaitSynced(ctx, 3)

@@ -48,7 +48,9 @@ func donorOf(rc *testsentinel.RunCluster) *testcluster.Node {
 func TestRunInterruptedSST(t *testing.T) {
 	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
 	n1, n2 := rc.C.Nodes[0], rc.C.Nodes[2] // n2: the joiner
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// One budget for the three subtests: 2.5 min alone, over 4 with other
+	// packages running beside it (go test -p).
+	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute)
 	defer cancel()
 	rc.StartAll()
 	rc.WaitSynced(ctx, 3)
