@@ -14,6 +14,12 @@ export CGO_ENABLED
 LDFLAGS      := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # The whole suite; integration tests start real mariadbd clusters.
 TEST_TIMEOUT ?= 60m
+# Test binaries run at once. The integration packages (e2e/*) mostly wait
+# on mariadbd, and each cluster takes a slot of its own
+# (internal/testcluster), so one more than GOMAXPROCS (go test's default,
+# 2 on CI) pays; many more starve the state transfers past the tests'
+# budgets on 2 cores. bench/suite-times.sh measures it.
+TEST_P       ?= 3
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: help build dist test test-go fuzz lint deps demo clean kube-deps kube-binaries image e2e-k8s e2e-k8s-sweep
@@ -53,7 +59,7 @@ fuzz: ## run each fuzzer for FUZZTIME (default 15s)
 	done
 
 test-go: ## run the whole suite (assumes deps are installed)
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -p $(TEST_P) -timeout $(TEST_TIMEOUT) ./...
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

