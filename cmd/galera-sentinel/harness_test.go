@@ -36,6 +36,8 @@ func newRunCluster(t *testing.T, opts testcluster.Options) *runCluster {
 
 func (rc *runCluster) startAll(nodes ...*testcluster.Node) { rc.T.Helper(); rc.StartAll(nodes...) }
 
+func (rc *runCluster) killAll() { rc.T.Helper(); rc.KillAll() }
+
 func (rc *runCluster) stopAll(ctx context.Context, nodes ...*testcluster.Node) {
 	rc.T.Helper()
 	rc.StopAll(ctx, nodes...)
@@ -53,4 +55,5 @@ var (
 	stateUUID = testsentinel.StateUUID
 	countLogs = testsentinel.CountLogs
 	tailFile  = testsentinel.TailFile
+	tryProbe  = testsentinel.TryProbe
 )

@@ -111,11 +111,11 @@ func TestRunTwoKilledSurvivorNonPrimary(t *testing.T) {
 	defer cancel()
 
 	for _, n := range rc.c.Nodes {
-		if c := countLogs(n, "stepping down: stopping mariadbd"); c > 0 {
+		if c := countLogs(n, "step-down: stopping mariadbd"); c > 0 {
 			t.Logf("%s stepped down %d time(s)", n.Name, c)
 		}
 	}
-	if countLogs(survivor, "stepping down: stopping mariadbd") != 1 {
+	if countLogs(survivor, "step-down: stopping mariadbd") != 1 {
 		t.Errorf("%s: the survivor did not step down exactly once:\n%s", survivor.Name, tailFile(survivor.SentinelLog(), 40))
 	}
 	bootstraps := -bootstrapsBefore

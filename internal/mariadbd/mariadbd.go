@@ -347,39 +347,52 @@ func (r *Runner) prepareDataDir() error {
 	return nil
 }
 
-// sstPidFile is where the state-transfer scripts (wsrep_sst_common) keep
-// their process id, in the data directory.
-const sstPidFile = "wsrep_sst.pid"
+// The state-transfer helpers that keep a pid file in the data directory,
+// and what their command line holds (wsrep_sst_common, wsrep_sst_rsync):
+// the script itself, and the rsync daemon and stunnel a joiner's rsync SST
+// starts. Killed with SIGKILL, mariadbd takes none of them along, and the
+// next joiner's script waits 30 s for each and gives up ("rsync daemon
+// still running..."), every try, so the member never rejoins.
+var sstHelpers = []struct{ pidFile, cmdline string }{
+	{"wsrep_sst.pid", "wsrep_sst_"},
+	{"rsync_sst.pid", "rsync"},
+	{"stunnel.pid", "stunnel"},
+}
 
-// endStaleSST stops a state-transfer script that outlived the mariadbd
-// that ran it (killed with SIGKILL, its scripts are not): the next one
-// would wait for it ("Previous SST is not completed") until mariadbd gives
-// up. Only the sentinel starts mariadbd on this data directory, so a
-// script named in its wsrep_sst.pid while no mariadbd runs is stale. A
-// process id that now belongs to anything else is left alone.
+// endStaleSST stops the state-transfer helpers that outlived the mariadbd
+// that ran them. Only the sentinel starts mariadbd on this data
+// directory, so a helper named in its pid file while no mariadbd runs is
+// stale. A process id that now belongs to anything else (its command line
+// does not name the helper and this data directory) is left alone.
 func (r *Runner) endStaleSST() {
-	b, err := os.ReadFile(filepath.Join(r.cfg.DataDir, sstPidFile))
-	if err != nil {
-		return
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
-		return
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !bytes.Contains(cmdline, []byte("wsrep_sst_")) || !bytes.Contains(cmdline, []byte(r.cfg.DataDir)) {
-		return
-	}
-	r.log.Warn("ending a state transfer script that outlived its mariadbd", "pid", pid)
-	// The scripts clean up after themselves (their rsync, their files)
-	// on SIGTERM.
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if syscall.Kill(pid, 0) != nil {
-			return
+	for _, h := range sstHelpers {
+		b, err := os.ReadFile(filepath.Join(r.cfg.DataDir, h.pidFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 1 {
+			continue
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !bytes.Contains(cmdline, []byte(h.cmdline)) || !bytes.Contains(cmdline, []byte(r.cfg.DataDir)) {
+			continue
+		}
+		r.log.Warn("ending a state transfer helper that outlived its mariadbd", "pid", pid, "pid_file", h.pidFile)
+		// The script cleans up after itself (its rsync, its files) on
+		// SIGTERM; rsync and stunnel end on it.
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		ended := false
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if syscall.Kill(pid, 0) != nil {
+				ended = true
+				break
+			}
+		}
+		if !ended {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
 // tailMax bounds what is read of a child's output.

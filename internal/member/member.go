@@ -253,7 +253,9 @@ func (m *Member[S]) attempt(ctx context.Context) error {
 // mode's watch said so, and has the member try again from Start: reading
 // the position and deciding with the peers.
 func (m *Member[S]) restart(proc *supervisor.Process, why Decision) error {
-	m.log.Warn("stopping mariadbd to decide again", "action", string(why.Action), "reason", why.Reason, "pid", proc.Pid, "timeout", m.cfg.ShutdownTimeout)
+	// "step-down: stopping mariadbd ...", "restart: ...": the action leads,
+	// for people reading the log.
+	m.log.Warn(string(why.Action)+": stopping mariadbd to decide again", "action", string(why.Action), "reason", why.Reason, "pid", proc.Pid, "timeout", m.cfg.ShutdownTimeout)
 	m.cfg.Events(journal.Event{Kind: journal.KindDecision, Reason: why.String()})
 	m.mode.Enter(Stopping, why)
 	m.poller.SetHold(why.String())

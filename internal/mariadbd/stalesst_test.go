@@ -1,0 +1,65 @@
+package mariadbd
+
+import (
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestEndStaleSSTHelpers: a joiner killed with SIGKILL leaves its rsync
+// daemon running, and the next joiner's script gives up on it ("rsync
+// daemon still running...") at every try. The helpers named in the data
+// directory's pid files are ended before mariadbd starts again; a pid
+// that belongs to something else is left alone.
+func TestEndStaleSSTHelpers(t *testing.T) {
+	dir := t.TempDir()
+	start := func(args ...string) *exec.Cmd {
+		t.Helper()
+		// bash -c 'sleep; true' keeps bash itself, with these words in
+		// its command line, as the process.
+		cmd := exec.Command("bash", append([]string{"-c", "sleep 300; true"}, args...)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-done
+		})
+		return cmd
+	}
+	rsync := start("rsync", "--daemon", "--no-detach", "--config", filepath.Join(dir, "rsync_sst.conf"))
+	other := start("rsync", "--config", "/elsewhere/rsync_sst.conf") // not this data directory's
+	write := func(name string, pid int) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("rsync_sst.pid", rsync.Process.Pid)
+	write("stunnel.pid", other.Process.Pid)
+
+	r := NewRunner(Config{DataDir: dir}, nil, slog.New(slog.DiscardHandler), nil)
+	r.endStaleSST()
+
+	gone := func(c *exec.Cmd) bool {
+		// Ended, and reaped by start's waiter.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(c.Process.Pid) + "/stat")
+			if err != nil || len(b) == 0 {
+				return true
+			}
+		}
+		return false
+	}
+	if !gone(rsync) {
+		t.Errorf("the stale rsync daemon (pid %d) still runs", rsync.Process.Pid)
+	}
+	if _, err := os.ReadFile("/proc/" + strconv.Itoa(other.Process.Pid) + "/cmdline"); err != nil {
+		t.Errorf("a process of another data directory (pid %d) was ended", other.Process.Pid)
+	}
+}
