@@ -367,7 +367,7 @@ func TestRestartRequiredLineRestarts(t *testing.T) {
 // counts, and the decision names it.
 func TestRestartRequiredSinceStart(t *testing.T) {
 	r := newRig(t, t.TempDir(), member.Config{})
-	const line = "[Warning] WSREP: Failed to JOIN the cluster after SST gcs_join(3a1e0c2b-b2f1-11ef-9b6e-1f0e7b1c2d3e:26) failed: 103 (Software caused connection abort)"
+	const line = "[ERROR] WSREP: Receiving IST failed, node restart required: IST receiver reported failure: 'IST didn't contain all write sets, expected last: 27 last received: 26' (71)"
 	if _, ok := r.m.restartRequiredDue(time.Now()); ok {
 		t.Fatal("restart without a line")
 	}
@@ -377,7 +377,7 @@ func TestRestartRequiredSinceStart(t *testing.T) {
 		t.Error("restart for a line from before the start")
 	}
 	d, ok := r.m.restartRequiredDue(before)
-	if !ok || d.Action != member.Restart || !strings.Contains(d.Reason, "Failed to JOIN the cluster after SST") {
+	if !ok || d.Action != member.Restart || !strings.Contains(d.Reason, "Receiving IST failed, node restart required") {
 		t.Errorf("line after the start: %v %+v, want a restart naming the line", ok, d)
 	}
 }
