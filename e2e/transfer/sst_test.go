@@ -146,14 +146,6 @@ func TestRunInterruptedSST(t *testing.T) {
 	})
 
 	t.Run("donor killed", func(t *testing.T) {
-		// Quarantined in the parallel suite: it passes alone (127 s),
-		// and failed once in a whole run beside the other packages, its
-		// joiner's script waiting at every try on a "Previous SST" that
-		// the sentinel's stale-helper sweep did not end. Not understood
-		// yet; run it with GALERA_SENTINEL_QUARANTINED=1.
-		if os.Getenv("GALERA_SENTINEL_QUARANTINED") != "1" {
-			t.Skip("quarantined (failed once beside the other packages, cause not known): set GALERA_SENTINEL_QUARANTINED=1 to run it")
-		}
 		before := rejoin(t)
 		var donor *testcluster.Node
 		for deadline := time.Now().Add(30 * time.Second); donor == nil; time.Sleep(5 * time.Millisecond) {

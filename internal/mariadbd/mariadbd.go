@@ -363,36 +363,56 @@ var sstHelpers = []struct{ pidFile, cmdline string }{
 // that ran them. Only the sentinel starts mariadbd on this data
 // directory, so a helper named in its pid file while no mariadbd runs is
 // stale. A process id that now belongs to anything else (its command line
-// does not name the helper and this data directory) is left alone.
+// does not name the helper and this data directory) is left alone, but
+// its pid file is emptied: process ids wrap (pid_max is 32768 on small
+// machines), and the scripts wait for any live process that has the
+// number ("Previous SST is not completed"), 30 s and then give up, at
+// every try. The files are emptied, not removed: the scripts take an
+// empty one for "nothing runs", and rsync_sst.pid's presence is what
+// tells an interrupted transfer (recovery's markers).
 func (r *Runner) endStaleSST() {
 	for _, h := range sstHelpers {
-		b, err := os.ReadFile(filepath.Join(r.cfg.DataDir, h.pidFile))
-		if err != nil {
+		path := filepath.Join(r.cfg.DataDir, h.pidFile)
+		b, err := os.ReadFile(path)
+		if err != nil || len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
 		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 1 {
-			continue
-		}
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || !bytes.Contains(cmdline, []byte(h.cmdline)) || !bytes.Contains(cmdline, []byte(r.cfg.DataDir)) {
-			continue
-		}
-		r.log.Warn("ending a state transfer helper that outlived its mariadbd", "pid", pid, "pid_file", h.pidFile)
-		// The script cleans up after itself (its rsync, its files) on
-		// SIGTERM; rsync and stunnel end on it.
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-		ended := false
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if syscall.Kill(pid, 0) != nil {
-				ended = true
-				break
+		if err == nil && pid > 1 && r.isHelper(pid, h.cmdline) {
+			r.log.Warn("ending a state transfer helper that outlived its mariadbd", "pid", pid, "pid_file", h.pidFile)
+			// The script cleans up after itself (its rsync, its files)
+			// on SIGTERM; rsync and stunnel end on it.
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+			ended := false
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if syscall.Kill(pid, 0) != nil {
+					ended = true
+					break
+				}
 			}
+			if !ended {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		} else {
+			r.log.Info("emptying a stale state transfer pid file", "pid_file", h.pidFile, "names", strings.TrimSpace(string(b)))
 		}
-		if !ended {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		// Truncated where it is still there (an ended script removes its
+		// own); never created.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if err == nil {
+			err = f.Close()
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			r.log.Warn("could not empty a stale state transfer pid file", "pid_file", h.pidFile, "err", err)
 		}
 	}
+}
+
+// isHelper tells whether process pid runs a state-transfer helper of this
+// data directory: its command line names the helper and the directory.
+func (r *Runner) isHelper(pid int, helper string) bool {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && bytes.Contains(cmdline, []byte(helper)) && bytes.Contains(cmdline, []byte(r.cfg.DataDir))
 }
 
 // tailMax bounds what is read of a child's output.

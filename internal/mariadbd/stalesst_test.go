@@ -62,4 +62,20 @@ func TestEndStaleSSTHelpers(t *testing.T) {
 	if _, err := os.ReadFile("/proc/" + strconv.Itoa(other.Process.Pid) + "/cmdline"); err != nil {
 		t.Errorf("a process of another data directory (pid %d) was ended", other.Process.Pid)
 	}
+	// Its pid file named a process that is not this directory's helper
+	// (a wrapped process id): the scripts would wait on it, so it is
+	// emptied, and kept (rsync_sst.pid's presence marks an interrupted
+	// transfer).
+	for _, name := range []string{"stunnel.pid", "rsync_sst.pid"} {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || len(b) != 0 {
+			t.Errorf("%s after the sweep: %q, %v (want it there and empty)", name, b, err)
+		}
+	}
+	// A pid file that names a process of no helper at all (this test's
+	// own process stands for a wrapped id) is emptied too.
+	write("wsrep_sst.pid", os.Getpid())
+	r.endStaleSST()
+	if b, err := os.ReadFile(filepath.Join(dir, "wsrep_sst.pid")); err != nil || len(b) != 0 {
+		t.Errorf("wsrep_sst.pid naming pid %d (not a helper): %q, %v after the sweep (want it empty)", os.Getpid(), b, err)
+	}
 }

@@ -63,8 +63,15 @@ func (n *Node) prepare() error {
 	}
 	// Small buffers so that several nodes start quickly on 2 cores; short
 	// evs timeouts so that a partition shows within seconds, not the
-	// default 15.
-	cnf := fmt.Sprintf(`[mysqld]
+	// default 15. The [sst] section first, so that lines a test appends
+	// land in [mysqld]: mariabackup's socat listens on every address
+	// unless told to bind, and beside another cluster's joiner on the
+	// same port (go test -p) it took that cluster's state ("Application
+	// received wrong state") or could not listen at all.
+	cnf := fmt.Sprintf(`[sst]
+sockopt=bind=%[5]s
+
+[mysqld]
 datadir=%[1]s
 socket=%[2]s
 pid-file=%[3]s/mysqld.pid

@@ -63,6 +63,7 @@ func NewRunCluster(t *testing.T, opts testcluster.Options) *RunCluster {
 		if t.Failed() {
 			for _, n := range c.Nodes {
 				t.Logf("%s sentinel log:\n%s", n.Name, TailFile(n.SentinelLog(), 30))
+				t.Logf("%s mariadbd error log:\n%s", n.Name, TailFile(n.ErrorLog, 30))
 			}
 		}
 	})
