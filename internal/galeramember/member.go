@@ -135,12 +135,18 @@ func (m *Member) position() galera.Member {
 	return m.self.Member
 }
 
+// decided publishes the recovery loop's decision, told every round; the
+// journal records it when it changed (a member waiting for its peers
+// decides the same every --decide-interval).
 func (m *Member) decided(gd galera.Decision) {
 	d := Decision(gd)
 	m.mu.Lock()
+	changed := m.self.Decision != d
 	m.self.Decision = d
 	m.mu.Unlock()
-	m.cfg.Events(journal.Event{Kind: journal.KindDecision, Reason: d.String()})
+	if changed {
+		m.cfg.Events(journal.Event{Kind: journal.KindDecision, Reason: d.String()})
+	}
 	if !gd.Action.Starts() {
 		m.poller.SetHold(d.String())
 	}

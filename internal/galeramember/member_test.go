@@ -381,3 +381,29 @@ func TestRestartRequiredSinceStart(t *testing.T) {
 		t.Errorf("line after the start: %v %+v, want a restart naming the line", ok, d)
 	}
 }
+
+// TestRepeatedDecisionJournalledOnce: the recovery loop tells every round's
+// decision; a member waiting for its peers decides the same each time,
+// and the journal records it once, then each change.
+func TestRepeatedDecisionJournalledOnce(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	r := newRig(t, t.TempDir(), member.Config{Events: func(e journal.Event) {
+		if e.Kind == journal.KindDecision {
+			mu.Lock()
+			got = append(got, e.Reason)
+			mu.Unlock()
+		}
+	}})
+	wait1 := galera.Decision{Action: galera.Wait, Reason: "node-1 has not answered"}
+	wait2 := galera.Decision{Action: galera.Wait, Reason: "node-2 has not answered"}
+	for _, d := range []galera.Decision{wait1, wait1, wait1, wait2, wait2, wait1} {
+		r.m.decided(d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"wait: node-1 has not answered", "wait: node-2 has not answered", "wait: node-1 has not answered"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("journalled decisions %q, want %q", got, want)
+	}
+}

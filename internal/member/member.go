@@ -37,6 +37,15 @@ type Config struct {
 	DrainTimeout time.Duration
 	// ShutdownTimeout bounds mariadbd's shutdown.
 	ShutdownTimeout time.Duration
+	// UnsettledStopTimeout bounds the stop when the mode's Watch restarts
+	// a mariadbd that has not settled since it started: a joiner waiting
+	// for its state transfer does not act on SIGTERM until the transfer
+	// ends (on Kubernetes a step-down waited out a 5 min ShutdownTimeout
+	// that way), and it holds nothing a clean shutdown would keep: the
+	// transfer starts again, InnoDB recovers from a kill. Killed, it is
+	// tried again like any other unsettled exit. Default 30 s, never
+	// above ShutdownTimeout.
+	UnsettledStopTimeout time.Duration
 	// PollInterval paces the drain's checks of the connection count.
 	PollInterval time.Duration
 	// MaxStaleness is how old a sample may be for its connection count
@@ -162,6 +171,12 @@ func New[S any](cfg Config, mode Mode, p Poller[S], conns func(S) int, hurry Hur
 	if cfg.MaxStaleness <= 0 {
 		cfg.MaxStaleness = 2 * time.Second
 	}
+	if cfg.UnsettledStopTimeout <= 0 {
+		cfg.UnsettledStopTimeout = 30 * time.Second
+	}
+	if cfg.ShutdownTimeout > 0 {
+		cfg.UnsettledStopTimeout = min(cfg.UnsettledStopTimeout, cfg.ShutdownTimeout)
+	}
 	if hurry == nil {
 		hurry = func() (<-chan os.Signal, func()) { return nil, func() {} }
 	}
@@ -243,24 +258,35 @@ func (m *Member[S]) attempt(ctx context.Context) error {
 			return m.stop(proc, "stopped")
 		case <-tick:
 			if stop, why := m.mode.Watch(ctx, proc, started); stop && ctx.Err() == nil {
-				return m.restart(proc, why)
+				return m.restart(proc, why, started)
 			}
 		}
 	}
 }
 
-// restart stops mariadbd cleanly (bounded by ShutdownTimeout) because the
-// mode's watch said so, and has the member try again from Start: reading
-// the position and deciding with the peers.
-func (m *Member[S]) restart(proc *supervisor.Process, why Decision) error {
+// restart stops mariadbd cleanly because the mode's watch said so, and
+// has the member try again from Start: reading the position and deciding
+// with the peers. The stop is bounded by ShutdownTimeout, or by
+// UnsettledStopTimeout when mariadbd has not settled since started; such
+// a mariadbd killed at its bound is tried again too.
+func (m *Member[S]) restart(proc *supervisor.Process, why Decision, started time.Time) error {
+	timeout := m.cfg.ShutdownTimeout
+	settled := !m.poller.Snapshot().SettledAt.Before(started)
+	if !settled {
+		timeout = m.cfg.UnsettledStopTimeout
+	}
 	// "step-down: stopping mariadbd ...", "restart: ...": the action leads,
 	// for people reading the log.
-	m.log.Warn(string(why.Action)+": stopping mariadbd to decide again", "action", string(why.Action), "reason", why.Reason, "pid", proc.Pid, "timeout", m.cfg.ShutdownTimeout)
+	m.log.Warn(string(why.Action)+": stopping mariadbd to decide again", "action", string(why.Action), "reason", why.Reason, "pid", proc.Pid, "timeout", timeout)
 	m.cfg.Events(journal.Event{Kind: journal.KindDecision, Reason: why.String()})
 	m.mode.Enter(Stopping, why)
 	m.poller.SetHold(why.String())
-	if err := m.stopWithin(proc, string(why.Action)); err != nil {
-		return err
+	if err := m.stopWithin(proc, string(why.Action), timeout); err != nil {
+		if settled {
+			return err
+		}
+		m.log.Warn("mariadbd had not settled and did not stop in time: killed; trying again", "timeout", timeout)
+		return Again("%s: mariadbd was not yet %s and was killed after %s (%s); deciding again with the peers", why, m.cfg.Settled, timeout, proc.Describe())
 	}
 	return Again("%s: mariadbd stopped (%s); deciding again with the peers", why, proc.Describe())
 }
@@ -268,7 +294,7 @@ func (m *Member[S]) restart(proc *supervisor.Process, why Decision) error {
 // stop stops mariadbd after the drain: nil after a clean stop, an
 // *ExitError otherwise.
 func (m *Member[S]) stop(proc *supervisor.Process, how string) error {
-	if err := m.stopWithin(proc, how); err != nil {
+	if err := m.stopWithin(proc, how, m.cfg.ShutdownTimeout); err != nil {
 		return err
 	}
 	if code := proc.ExitCode(); code != 0 {
@@ -277,13 +303,13 @@ func (m *Member[S]) stop(proc *supervisor.Process, how string) error {
 	return nil
 }
 
-// stopWithin stops mariadbd within the shutdown timeout; the error is an
-// *ExitError when it did not stop in time. how names the stop in the
-// journal ("stopped", "step-down").
-func (m *Member[S]) stopWithin(proc *supervisor.Process, how string) error {
-	m.log.Info("stopping mariadbd", "pid", proc.Pid, "timeout", m.cfg.ShutdownTimeout)
+// stopWithin stops mariadbd within timeout; the error is an *ExitError
+// when it did not stop in time. how names the stop in the journal
+// ("stopped", "step-down").
+func (m *Member[S]) stopWithin(proc *supervisor.Process, how string, timeout time.Duration) error {
+	m.log.Info("stopping mariadbd", "pid", proc.Pid, "timeout", timeout)
 	begin := time.Now()
-	err := proc.Stop(m.cfg.ShutdownTimeout)
+	err := proc.Stop(timeout)
 	m.mode.Enter(Exited, Decision{})
 	if err != nil {
 		m.log.Error("mariadbd shutdown", "err", err)
