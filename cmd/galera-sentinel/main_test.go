@@ -92,6 +92,7 @@ func TestBadRunCommandLines(t *testing.T) {
 		{good, env(tok, " , \n"), "GALERA_SENTINEL_TOKEN: no token in it"},
 		{append([]string{"run", "--drain-delay=-1s"}, good[1:]...), env(tok, runToken), "--drain-delay=-1s: must not be negative"},
 		{append([]string{"run", "--drain-timeout=soon"}, good[1:]...), env(tok, runToken), "drain-timeout"},
+		{append([]string{"run", "--drain-close-idle=200ms"}, good[1:]...), env(tok, runToken), "--drain-close-idle=200ms: want 0 (never close early) or at least 600ms"},
 		{append([]string{"run", "--agent-check-listen=9201"}, good[1:]...), env(tok, runToken), "--agent-check-listen"},
 		{append([]string{"run", "--notify-socket=notify.sock"}, good[1:]...), env(tok, runToken), "want an absolute path"},
 		{append([]string{"run", "--notify-socket=/run/n.sock"}, append(good[1:], "--wsrep_notify_cmd=/bin/true")...), env(tok, runToken), "sets wsrep_notify_cmd itself"},

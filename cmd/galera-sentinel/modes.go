@@ -105,6 +105,7 @@ var flagScopes = map[string]flagScope{
 	"shutdown-timeout":         {runOnly, forBoth},
 	"drain-delay":              {runOnly, forBoth},
 	"drain-timeout":            {runOnly, forBoth},
+	"drain-close-idle":         {runOnly, forBoth},
 	"kube-writer-label":        {runOnly, forBoth},
 	"kube-pod-name":            {runOnly, forBoth},
 	"kube-service-account-dir": {runOnly, forBoth},

@@ -24,6 +24,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
+	"github.com/galera-sentinel/galera-sentinel/internal/sessions"
 )
 
 // RunConfig is everything `run` needs: serve's flags and its own.
@@ -45,6 +46,7 @@ type RunConfig struct {
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
 	DrainTimeout    time.Duration
+	DrainCloseIdle  time.Duration
 	WriterHandover  time.Duration
 	ForceBootstrap  string
 	InitCommand     string
@@ -151,9 +153,23 @@ func (c *RunConfig) eventsFile() string {
 	return c.EventsFile
 }
 
+// minDrainCloseIdle is the least --drain-close-idle: above HikariCP's
+// 500 ms window in which it reuses a connection unchecked.
+const minDrainCloseIdle = 600 * time.Millisecond
+
 func (c *RunConfig) member() member.Config {
 	return member.Config{NodeName: c.NodeName, DataDir: c.DataDir, DrainDelay: c.DrainDelay, DrainTimeout: c.DrainTimeout,
 		ShutdownTimeout: c.ShutdownTimeout, PollInterval: c.PollInterval, RetryMin: time.Second, RetryMax: 30 * time.Second}
+}
+
+// drainSessions is the drain's closer of client sessions over server (the
+// probe's connection): --drain-close-idle, 0 never closing one early.
+func (c *RunConfig) drainSessions(server sessions.Server) *sessions.Closer {
+	idle := c.DrainCloseIdle
+	if idle == 0 {
+		idle = -1
+	}
+	return &sessions.Closer{Server: server, MinIdle: idle}
 }
 
 // tls reads the certificates: the server's, and the CA for calls to peers.
@@ -186,7 +202,8 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.PeerTimeout, "peer-timeout", 2*time.Second, "bound on one call to a peer")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long mariadbd may take to shut down after SIGTERM before it is killed; keep it below the orchestrator's own limit (terminationGracePeriodSeconds, TimeoutStopSec)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the client connections are waited for: at least the load balancer's check interval times its fall count")
-	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, after --drain-delay, how long to wait for client connections to close before mariadbd is stopped anyway")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, after --drain-delay, how long to wait for client connections to close; what is still open then is cut before mariadbd is stopped")
+	fs.DurationVar(&c.DrainCloseIdle, "drain-close-idle", sessions.DefaultMinIdle, "during the drain, close the client sessions (over TCP) that have sat this long between transactions, which pools reconnect elsewhere unseen; at least 600ms (HikariCP checks a connection idle for more than 500ms before reuse); 0 never closes them early")
 	fs.DurationVar(&c.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
 	fs.StringVar(&c.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
 	fs.BoolVar(&c.KubeWriterLabel, "kube-writer-label", false, "Kubernetes: keep the label "+kube.WriterLabelKey+" on this member's pod \"true\" while /writerz answers 200 and \"false\" otherwise, so a Service selecting it routes to the writer only (needs a Role with pods get and patch for the pod's service account)")
@@ -226,6 +243,9 @@ func (c *RunConfig) Validate() error {
 	errs = append(errs, positive("decide-interval", c.DecideInterval), positive("peer-timeout", c.PeerTimeout),
 		positive("shutdown-timeout", c.ShutdownTimeout),
 		notNegative("stall-timeout", c.StallTimeout), notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout), notNegative("writer-handover", c.WriterHandover))
+	if c.DrainCloseIdle != 0 && c.DrainCloseIdle < minDrainCloseIdle {
+		errs = append(errs, fmt.Errorf("--drain-close-idle=%s: want 0 (never close early) or at least %s: HikariCP reuses a connection idle for less than 500ms without checking it, so a session closed sooner fails its next statement", c.DrainCloseIdle, minDrainCloseIdle))
+	}
 	errs = append(errs, c.validateKube()...)
 	// --force-bootstrap naming another member is not an error: one
 	// environment shared by every pod of a StatefulSet names the one.

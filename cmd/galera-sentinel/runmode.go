@@ -20,6 +20,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/kube"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/page"
@@ -60,6 +61,16 @@ type runShared struct {
 	peers  *peer.Client
 	reaper *supervisor.Reaper
 	exe    string
+}
+
+// member is the lifecycle's configuration for either mode: the flags,
+// and the drain's closer of client sessions over the probe's connection,
+// its figures in the metrics.
+func (rs *runShared) member(cfg *RunConfig) member.Config {
+	c := cfg.member()
+	c.Sessions = cfg.drainSessions(rs.client)
+	c.Drained = metrics.NewDrain(rs.Metrics).Drained
+	return c
 }
 
 // wiredMember is one mode's member, ready to run: its life, what runs
@@ -157,7 +168,7 @@ func wireGalera(_ context.Context, cfg *RunConfig, rs *runShared, logger *slog.L
 	loop := &recovery.Loop{Expected: cfg.ExpectedSize, Source: rs.source, Peers: rs.peers, GcommPort: cfg.GcommPort,
 		Interval: cfg.DecideInterval, Logger: logger.With("component", "recovery")}
 
-	mcfg := galeramember.Config{Config: cfg.member(), InstanceID: rs.Instance}
+	mcfg := galeramember.Config{Config: rs.member(cfg), InstanceID: rs.Instance}
 	mcfg.WriterUntil, mcfg.Events = h.WriterUntil, rs.Journal.Add
 	m := galeramember.New(mcfg, poller, readyAt(poller), cfg.MaxStaleness, loop, db, secondSignal, logger)
 	db.OnRestartRequired(m.RestartRequired) // Galera's "node restart required": restart at once

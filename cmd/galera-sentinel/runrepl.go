@@ -44,7 +44,7 @@ func wireReplication(ctx context.Context, cfg *RunConfig, rs *runShared, logger 
 	flagged := cfg.Primary != "" && namesMember(ctx, cfg.Primary, cfg.NodeName, advertise)
 	defaults, _ := mariadbd.SplitDefaults(cfg.Mariadbd[1:])
 	timeout := max(cfg.Timeout, cfg.PeerTimeout, 5*time.Second)
-	lc := cfg.member()
+	lc := rs.member(cfg)
 	lc.MaxStaleness, lc.Events = cfg.MaxStaleness, rs.Journal.Add
 	mcfg := replmember.Config{
 		Config: lc, Advertise: advertise, Hosts: hosts, FlaggedPrimary: flagged,

@@ -72,6 +72,25 @@ type Config struct {
 	// Events, when set, receives the lifecycle's journal events: exits
 	// of mariadbd, retries, restarts, the drain.
 	Events func(journal.Event)
+	// Sessions, when set, ends client sessions during the drain: past
+	// the drain delay, at every check, those that sit between
+	// transactions; at the drain's end, before mariadbd is told to stop,
+	// whatever is left. mariadbd's own shutdown leaves the cluster first
+	// and answers the sessions still attached with error 1047 until it
+	// ends them; ended by the drain they see their connection close.
+	Sessions Sessions
+	// Drained, when set, is told what each drain did (for the metrics).
+	Drained func(closed, cut int, took time.Duration)
+}
+
+// Sessions ends a node's client sessions for the drain (package
+// sessions).
+type Sessions interface {
+	// CloseIdle ends the client sessions between transactions and says
+	// how many it ended and how many are left.
+	CloseIdle(ctx context.Context) (closed, left int, err error)
+	// CutAll ends every client session and says how many.
+	CutAll(ctx context.Context) (int, error)
 }
 
 // Poller is what the lifecycle needs of the health poller.
@@ -336,11 +355,15 @@ func StopProcess(proc *supervisor.Process, timeout time.Duration) error {
 // errCutShort ends a drain wait early.
 var errCutShort = errors.New("drain cut short")
 
+// sessionsBound bounds one round of the process list and its KILLs.
+const sessionsBound = 5 * time.Second
+
 // drain takes the node out of the load balancer before mariadbd stops:
 // readiness 503 at once, DrainDelay for the load balancer to notice
 // (longer by what is left of a writer handover window), then up to
-// DrainTimeout for the client connections to close. A second signal, or
-// mariadbd exiting, cuts it short.
+// DrainTimeout for the client connections to close, closing those
+// between transactions (Config.Sessions); then it cuts what is left. A
+// second signal cuts it short; mariadbd exiting ends it.
 func (m *Member[S]) drain(proc *supervisor.Process) {
 	m.poller.SetStopping()
 	hurry, stop := m.hurry()
@@ -358,9 +381,22 @@ func (m *Member[S]) drain(proc *supervisor.Process) {
 	}
 	m.log.Info("draining: readiness is 503; waiting for the load balancer", "drain_delay", delay, "drain_timeout", m.cfg.DrainTimeout)
 	m.cfg.Events(journal.Event{Kind: journal.KindDrain, Reason: fmt.Sprintf("began: drain delay %s, drain timeout %s", delay.Round(time.Millisecond), m.cfg.DrainTimeout)})
+	closed, cut := 0, 0
+	exited := false
 	defer func() {
+		if !exited {
+			cut = m.cutSessions()
+		}
+		took := time.Since(begin)
 		n, _ := m.Connections(time.Now())
-		m.cfg.Events(journal.Event{Kind: journal.KindDrain, Reason: fmt.Sprintf("ended after %s, %d client connections open", time.Since(begin).Round(time.Millisecond), n)})
+		reason := fmt.Sprintf("ended after %s, %d client connections open", took.Round(time.Millisecond), n)
+		if m.cfg.Sessions != nil {
+			reason += fmt.Sprintf("; %d client sessions closed between transactions, %d cut", closed, cut)
+		}
+		m.cfg.Events(journal.Event{Kind: journal.KindDrain, Reason: reason})
+		if m.cfg.Drained != nil {
+			m.cfg.Drained(closed, cut, took)
+		}
 	}()
 	wait := func(d time.Duration) error {
 		t := time.NewTimer(d)
@@ -371,6 +407,7 @@ func (m *Member[S]) drain(proc *supervisor.Process) {
 		case sig := <-hurry:
 			m.log.Warn("second signal: stopping without finishing the drain", "signal", sig.String())
 		case <-proc.Done():
+			exited = true
 		}
 		return errCutShort
 	}
@@ -379,14 +416,30 @@ func (m *Member[S]) drain(proc *supervisor.Process) {
 	}
 	deadline := begin.Add(delay + m.cfg.DrainTimeout)
 	last := -1
+	sessionsFailed := false
 	for {
+		if m.cfg.Sessions != nil && !sessionsFailed {
+			ctx, cancel := context.WithTimeout(context.Background(), sessionsBound)
+			c, _, err := m.cfg.Sessions.CloseIdle(ctx)
+			cancel()
+			closed += c
+			if c > 0 {
+				m.log.Info("closed client sessions between transactions", "sessions", c)
+				m.poller.Kick()
+			}
+			if err != nil {
+				// The count from the samples still ends the drain.
+				m.log.Warn("cannot close client sessions between transactions; waiting for them to close", "err", err)
+				sessionsFailed = true
+			}
+		}
 		n, fresh := m.Connections(time.Now())
 		switch {
 		case fresh && n == 0:
-			m.log.Info("drained: no client connections left", "took", time.Since(begin).Round(time.Millisecond))
+			m.log.Info("drained: no client connections left", "took", time.Since(begin).Round(time.Millisecond), "closed_between_transactions", closed)
 			return
 		case time.Now().After(deadline):
-			m.log.Warn("drain timeout: stopping mariadbd with client connections still open", "connections", n, "drain_timeout", m.cfg.DrainTimeout)
+			m.log.Warn("drain timeout: cutting the client sessions still open, then stopping mariadbd", "connections", n, "drain_timeout", m.cfg.DrainTimeout)
 			return
 		case fresh && n != last:
 			m.log.Info("waiting for client connections to close", "connections", n)
@@ -397,6 +450,24 @@ func (m *Member[S]) drain(proc *supervisor.Process) {
 			return
 		}
 	}
+}
+
+// cutSessions ends the client sessions still open at the end of a drain,
+// before mariadbd is told to stop, and says how many.
+func (m *Member[S]) cutSessions() int {
+	if m.cfg.Sessions == nil {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sessionsBound)
+	defer cancel()
+	n, err := m.cfg.Sessions.CutAll(ctx)
+	if err != nil {
+		m.log.Warn("cannot cut the client sessions left; mariadbd's shutdown ends them", "err", err)
+	}
+	if n > 0 {
+		m.log.Warn("cut client sessions still open at the end of the drain", "sessions", n)
+	}
+	return n
 }
 
 // Connections is the number of client connections in the last sample,

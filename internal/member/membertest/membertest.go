@@ -138,6 +138,25 @@ type Rig struct {
 // Events set by the test); zero durations the rig chooses.
 type NewRig func(t *testing.T, cfg member.Config) *Rig
 
+// fakeSessions plays member.Sessions: closeIdle says what each check
+// closed and left; CutAll cuts cutAll.
+type fakeSessions struct {
+	closeIdle func() (closed, left int)
+	cutAll    int
+	cuts      atomic.Int64
+	drained   atomic.Int64
+}
+
+func (f *fakeSessions) CloseIdle(context.Context) (int, int, error) {
+	c, l := f.closeIdle()
+	return c, l, nil
+}
+
+func (f *fakeSessions) CutAll(context.Context) (int, error) {
+	f.cuts.Add(1)
+	return f.cutAll, nil
+}
+
 // events records the journal.
 type events struct {
 	mu  sync.Mutex
@@ -310,6 +329,61 @@ func Lifecycle(t *testing.T, newRig NewRig) {
 			if err := result(t, errc, 15*time.Second); err != nil {
 				t.Fatalf("hurry=%v: %v", hurry, err)
 			}
+		}
+	})
+
+	t.Run("drain closes sessions between transactions, cuts the rest", func(t *testing.T) {
+		// Idle clients: each check closes one, and the drain ends
+		// without waiting for the timeout.
+		ev := &events{}
+		var r *Rig
+		fs := &fakeSessions{}
+		r = newRig(t, member.Config{DrainDelay: 20 * time.Millisecond, DrainTimeout: time.Minute, Sessions: fs, Events: ev.add,
+			Drained: func(closed, cut int, _ time.Duration) { fs.drained.Store(int64(closed*100 + cut)) }})
+		fs.closeIdle = func() (int, int) {
+			if n := r.Node.Conns() - 1; n > 0 {
+				r.Node.SetConns(n) // one closed
+				return 1, n - 1
+			}
+			return 0, 0
+		}
+		r.Node.SetConns(3) // two clients besides the sentinel
+		errc, cancel := start(r)
+		waitFor(t, "running", r.Running)
+		begin := time.Now()
+		cancel()
+		if err := result(t, errc, 15*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(begin); took > 10*time.Second {
+			t.Errorf("the drain took %v to close two idle sessions", took)
+		}
+		drains := ev.of(journal.KindDrain)
+		if len(drains) != 2 || !strings.Contains(drains[1], "2 client sessions closed between transactions, 0 cut") {
+			t.Errorf("drain events %q: want the end with 2 closed, 0 cut", drains)
+		}
+		if got := fs.drained.Load(); got != 200 {
+			t.Errorf("Drained told %d closed and %d cut, want 2 and 0", got/100, got%100)
+		}
+
+		// Busy clients: nothing is between transactions; at the drain
+		// timeout the rest is cut before mariadbd stops.
+		ev = &events{}
+		fs = &fakeSessions{closeIdle: func() (int, int) { return 0, 2 }, cutAll: 2}
+		r = newRig(t, member.Config{DrainDelay: 20 * time.Millisecond, DrainTimeout: 300 * time.Millisecond, Sessions: fs, Events: ev.add})
+		r.Node.SetConns(3)
+		errc, cancel = start(r)
+		waitFor(t, "running", r.Running)
+		cancel()
+		if err := result(t, errc, 15*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		drains = ev.of(journal.KindDrain)
+		if len(drains) != 2 || !strings.Contains(drains[1], "0 client sessions closed between transactions, 2 cut") {
+			t.Errorf("drain events %q: want the end with 0 closed, 2 cut", drains)
+		}
+		if fs.cuts.Load() != 1 {
+			t.Errorf("CutAll called %d times, want once", fs.cuts.Load())
 		}
 	})
 

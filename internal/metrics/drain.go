@@ -1,0 +1,43 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Drain is run mode's drain series: the client sessions it closed, by
+// how, and how long the last drain took.
+type Drain struct {
+	sessions *prometheus.CounterVec
+	last     prometheus.Gauge
+}
+
+// How a drain ended a client session (the label values are published).
+const (
+	DrainClosedBetweenTransactions = "between-transactions"
+	DrainCut                       = "cut"
+)
+
+// NewDrain registers the drain series on m.
+func NewDrain(m *Metrics) *Drain {
+	d := &Drain{
+		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "drain_sessions_closed_total",
+			Help: "Run mode: client sessions the drain ended before stopping mariadbd: between-transactions (idle, no open transaction), cut (still open at --drain-timeout or a second signal)."}, []string{"how"}),
+		last: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "drain_last_duration_seconds",
+			Help: "Run mode: how long the last drain took, from the stop signal to mariadbd being told to stop."}),
+	}
+	for _, how := range []string{DrainClosedBetweenTransactions, DrainCut} {
+		d.sessions.WithLabelValues(how)
+	}
+	m.Register(d.sessions)
+	m.Register(d.last)
+	return d
+}
+
+// Drained records one drain.
+func (d *Drain) Drained(closed, cut int, took time.Duration) {
+	d.sessions.WithLabelValues(DrainClosedBetweenTransactions).Add(float64(closed))
+	d.sessions.WithLabelValues(DrainCut).Add(float64(cut))
+	d.last.Set(took.Seconds())
+}
