@@ -28,6 +28,7 @@ func (n *Node) asyncConfig() string {
 datadir=%[1]s
 socket=%[2]s
 pid-file=%[3]s/mysqld.pid
+tmpdir=%[3]s/tmp
 log-error=%[4]s
 bind-address=%[5]s
 port=%[6]d

@@ -43,6 +43,9 @@ type Node struct {
 	db       *sql.DB
 }
 
+// TmpDir is the node's own tmpdir.
+func (n *Node) TmpDir() string { return filepath.Join(n.Dir, "tmp") }
+
 // Addr is the node's client address, host:port.
 func (n *Node) Addr() string { return fmt.Sprintf("%s:%d", n.Host, ClientPort) }
 
@@ -50,7 +53,10 @@ func (n *Node) Addr() string { return fmt.Sprintf("%s:%d", n.Host, ClientPort) }
 func (n *Node) Netns() string { return n.netns }
 
 func (n *Node) prepare() error {
-	for _, d := range []string{n.Dir, n.DataDir} {
+	// A temporary directory of its own: mariadbd removes the #sql files
+	// of the tmpdir when it starts, the temporary tables of every other
+	// node sharing /tmp included ("Error on delete of '/tmp/#sql-...'").
+	for _, d := range []string{n.Dir, n.DataDir, n.TmpDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -75,6 +81,7 @@ sockopt=bind=%[5]s
 datadir=%[1]s
 socket=%[2]s
 pid-file=%[3]s/mysqld.pid
+tmpdir=%[3]s/tmp
 log-error=%[4]s
 bind-address=%[5]s
 port=%[6]d

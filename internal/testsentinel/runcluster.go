@@ -64,6 +64,7 @@ func NewRunCluster(t *testing.T, opts testcluster.Options) *RunCluster {
 			for _, n := range c.Nodes {
 				t.Logf("%s sentinel log:\n%s", n.Name, TailFile(n.SentinelLog(), 30))
 				t.Logf("%s mariadbd error log:\n%s", n.Name, TailFile(n.ErrorLog, 30))
+				t.Logf("%s mariadbd error log, its last errors and state-transfer lines:\n%s", n.Name, grepTail(n.ErrorLog, 25, "[ERROR]", "WSREP_SST", "Aborting"))
 			}
 		}
 	})
@@ -235,6 +236,24 @@ func TailFile(path string, n int) string {
 		return err.Error()
 	}
 	return LastLines(string(b), n)
+}
+
+// grepTail is the last n lines of the file at path holding any of needles.
+func grepTail(path string, n int, needles ...string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var keep []string
+	for _, l := range strings.Split(string(b), "\n") {
+		for _, s := range needles {
+			if strings.Contains(l, s) {
+				keep = append(keep, l)
+				break
+			}
+		}
+	}
+	return LastLines(strings.Join(keep, "\n"), n)
 }
 
 // LastLines is the last n lines of s.
