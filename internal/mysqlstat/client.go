@@ -64,6 +64,11 @@ type Client struct {
 	hard      context.Context // cancelled by Close; parent of every attempt
 	stop      context.CancelFunc
 
+	// turn lets one Read at a time use the connection: the poller's
+	// sample and the drain's process list share it, and one connection
+	// carries one statement at a time.
+	turn chan struct{}
+
 	mu      sync.Mutex
 	conn    driver.Conn
 	dialing chan dialResult // non-nil while an attempt is in flight
@@ -96,7 +101,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("mysql config: %w", err)
 	}
 	hard, stop := context.WithCancel(context.Background())
-	return &Client{cfg: cfg, connector: connector, hard: hard, stop: stop}, nil
+	return &Client{cfg: cfg, connector: connector, hard: hard, stop: stop, turn: make(chan struct{}, 1)}, nil
 }
 
 // Close closes the connection and cancels an attempt in flight; the
@@ -117,9 +122,16 @@ func (c *Client) Close() error {
 // Read connects if needed and runs f with a Querier on the one
 // connection. It returns within ctx; when f fails the connection is
 // dropped and the next call reconnects. Every reader of the node (the
-// Galera sample, a replica's SHOW REPLICA STATUS) goes through Read, so
-// there is never a second connection.
+// Galera sample, a replica's SHOW REPLICA STATUS, the drain's process
+// list) goes through Read, so there is never a second connection; Reads
+// from several goroutines take turns.
 func (c *Client) Read(ctx context.Context, f func(q Querier) error) error {
+	select {
+	case c.turn <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the connection: %w", ctx.Err())
+	}
+	defer func() { <-c.turn }()
 	conn, err := c.get(ctx)
 	if err != nil {
 		return err

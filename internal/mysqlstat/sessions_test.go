@@ -127,4 +127,26 @@ func TestDrainSessionsOnRealServer(t *testing.T) {
 	if _, err := cl.Sample(ctx); err != nil {
 		t.Errorf("the probe's own connection after the drain: %v", err)
 	}
+	// The poller samples while the drain reads the process list: the
+	// one connection takes them in turn.
+	errc := make(chan error, 2)
+	for _, f := range []func() error{
+		func() error { _, err := cl.Sample(ctx); return err },
+		func() error { _, err := cl.Sessions(ctx); return err },
+	} {
+		go func() {
+			for range 200 {
+				if err := f(); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Errorf("sample and process list at once: %v", err)
+		}
+	}
 }

@@ -92,47 +92,95 @@ func StartWriters(ctx context.Context, t testing.TB, addr string, n int) (*Write
 	base := writerSets.Add(1) * 1_000_000_000
 	var wg sync.WaitGroup
 	for w := range n {
-		cfg := mysql.NewConfig()
-		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = "app", "app-password", "tcp", addr, "ops"
-		cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 3*time.Second, 10*time.Second, 10*time.Second
-		connector, err := mysql.NewConnector(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		db := sql.OpenDB(connector)
+		db := appDB(t, addr)
 		db.SetMaxIdleConns(0) // a new connection for every transaction
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer db.Close()
 			for seq := int64(1); ctx.Err() == nil; seq++ {
-				id := base + int64(w)*10_000_000 + seq
-				err := func() error {
-					tctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-					defer cancel()
-					tx, err := db.BeginTx(tctx, nil)
-					if err != nil {
-						return err
-					}
-					if _, err := tx.ExecContext(tctx, "INSERT INTO t (id, writer) VALUES (?, ?)", id, w); err != nil {
-						tx.Rollback()
-						return err
-					}
-					return tx.Commit()
-				}()
-				if err != nil {
-					log.fail(err)
-				} else {
-					log.Mu.Lock()
-					log.Acked = append(log.Acked, id)
-					log.AckedAt = append(log.AckedAt, time.Now())
-					log.Mu.Unlock()
-				}
+				log.record(writeOne(db, base+int64(w)*10_000_000+seq, w))
 				time.Sleep(5 * time.Millisecond)
 			}
 		}()
 	}
 	return log, wg.Wait
+}
+
+// PoolOptions is how a pooled client uses its connections.
+type PoolOptions struct {
+	// Workers share one pool of at most Pool connections, kept open.
+	Workers, Pool int
+	// Lifetime is the pool's maximum connection lifetime
+	// (db.SetConnMaxLifetime); 0: connections live for ever.
+	Lifetime time.Duration
+	// Pause is what a worker waits between its transactions.
+	Pause time.Duration
+}
+
+// StartPoolWriters runs a client that keeps long-lived pooled connections,
+// as an application with Go's database/sql does: o.Workers goroutines
+// writing into ops.t through one pool, BEGIN, INSERT, COMMIT, the driver's
+// default liveness check on reuse. Failures and acknowledgements as
+// StartWriters.
+func StartPoolWriters(ctx context.Context, t testing.TB, addr string, o PoolOptions) (*WriteLog, func()) {
+	log := &WriteLog{Errs: map[string]int{}}
+	base := writerSets.Add(1) * 1_000_000_000
+	db := appDB(t, addr)
+	db.SetMaxOpenConns(o.Pool)
+	db.SetMaxIdleConns(o.Pool)
+	db.SetConnMaxLifetime(o.Lifetime)
+	var wg sync.WaitGroup
+	for w := range o.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := int64(1); ctx.Err() == nil; seq++ {
+				log.record(writeOne(db, base+int64(w)*10_000_000+seq, w))
+				time.Sleep(o.Pause)
+			}
+		}()
+	}
+	return log, func() { wg.Wait(); db.Close() }
+}
+
+// appDB is a pool of the app account through addr.
+func appDB(t testing.TB, addr string) *sql.DB {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = "app", "app-password", "tcp", addr, "ops"
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 3*time.Second, 10*time.Second, 10*time.Second
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sql.OpenDB(connector)
+}
+
+// writeOne is one transaction: BEGIN, INSERT of row id, COMMIT.
+func writeOne(db *sql.DB, id int64, w int) (int64, error) {
+	tctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	tx, err := db.BeginTx(tctx, nil)
+	if err != nil {
+		return id, err
+	}
+	if _, err := tx.ExecContext(tctx, "INSERT INTO t (id, writer) VALUES (?, ?)", id, w); err != nil {
+		tx.Rollback()
+		return id, err
+	}
+	return id, tx.Commit()
+}
+
+// record counts one transaction's outcome.
+func (w *WriteLog) record(id int64, err error) {
+	if err != nil {
+		w.fail(err)
+		return
+	}
+	w.Mu.Lock()
+	w.Acked = append(w.Acked, id)
+	w.AckedAt = append(w.AckedAt, time.Now())
+	w.Mu.Unlock()
 }
 
 // OpsCluster starts a 3-member cluster under run, with extra flags, and
