@@ -16,6 +16,7 @@ packages=(
   wrk                                      # HTTP load for bench/
   prometheus                               # promtool: the shipped alert rules and their tests
   chromium fonts-dejavu-core               # the cluster page, rendered in a real browser, with a font
+  python3-sqlalchemy python3-pymysql       # pooled Python clients in the rolling-restart tests
   procps make ca-certificates git
 )
 # A command or file per package that tells us it is installed.
@@ -30,6 +31,7 @@ probes=(
   /usr/bin/wrk
   /usr/bin/promtool
   /usr/bin/chromium /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+  /usr/lib/python3/dist-packages/sqlalchemy/__init__.py /usr/lib/python3/dist-packages/pymysql/__init__.py
   /usr/bin/pgrep /usr/bin/make /etc/ssl/certs /usr/bin/git
 )
 

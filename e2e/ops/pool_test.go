@@ -1,10 +1,15 @@
 package ops
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +59,7 @@ func TestRollingRestartPooledClients(t *testing.T) {
 	}
 
 	wctx, stopWriters := context.WithCancel(ctx)
+	defer stopWriters()
 	type group struct {
 		name string
 		log  *testsentinel.WriteLog
@@ -71,6 +77,14 @@ func TestRollingRestartPooledClients(t *testing.T) {
 	add("connection per transaction", perConn, pwait)
 	control, cwait := testsentinel.StartPoolWriters(wctx, t, h.Addr, testsentinel.PoolOptions{Workers: 2, Pool: 2})
 	add("control: busy pool, no lifetime", control, cwait)
+	// A second pool implementation: SQLAlchemy, pool_pre_ping, connections
+	// recycled after 8 s.
+	alchemy, await := startPyWriters(t, h.Addr, "sqlalchemy", 3, 20*time.Millisecond, 8*time.Second)
+	add("SQLAlchemy pool (pre-ping, recycle 8s)", alchemy, await)
+	// A client that never validates: one persistent PyMySQL connection per
+	// worker, writing every 2 s, opened again after an error.
+	persistent, pywait := startPyWriters(t, h.Addr, "pymysql", 3, 2*time.Second, 0)
+	add("PyMySQL persistent connections, not validated", persistent, pywait)
 	time.Sleep(3 * time.Second)
 
 	for _, n := range rc.C.Nodes {
@@ -115,6 +129,18 @@ func TestRollingRestartPooledClients(t *testing.T) {
 		if acked == 0 {
 			t.Errorf("%s: nothing committed", g.name)
 		}
+		if g.log == persistent {
+			// Closed between transactions: its next transaction's first
+			// statement fails once, and it reconnects; never a
+			// transaction cut in its middle by the drain.
+			if failed > 3*len(rc.C.Nodes) {
+				t.Errorf("%s: %d failed, want at most one per connection per member stopped (%d)", g.name, failed, 3*len(rc.C.Nodes))
+			}
+			if s := g.log.Summary(); strings.Contains(s, "inside: ") {
+				t.Errorf("%s: a transaction failed in its middle:\n%s", g.name, s)
+			}
+			continue
+		}
 		if g.log == control {
 			// Two connections, three members stopped.
 			if failed == 0 || failed > 2*len(rc.C.Nodes) {
@@ -127,6 +153,87 @@ func TestRollingRestartPooledClients(t *testing.T) {
 		}
 		if failed != 0 {
 			t.Errorf("%s: %d transactions failed during the rolling restart", g.name, failed)
+		}
+	}
+}
+
+// startPyWriters runs testdata/pywriters.py with Debian's python3 (its
+// python3-sqlalchemy and python3-pymysql): mode "sqlalchemy" (a pool
+// with pool_pre_ping and pool_recycle) or "pymysql" (one persistent
+// connection per worker, never validated). Each failure is counted with
+// its phase ("first: ..." or "inside: ..."). The returned function stops
+// the writers and waits for them.
+func startPyWriters(t *testing.T, addr, mode string, workers int, pause, lifetime time.Duration) (*testsentinel.WriteLog, func()) {
+	t.Helper()
+	const python = "/usr/bin/python3"
+	testcluster.RequireBinary(t, python)
+	if out, err := exec.Command(python, "-c", "import sqlalchemy, pymysql").CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("python3-sqlalchemy and python3-pymysql are needed (scripts/install-deps.sh): %v\n%s", err, out)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := 7_000_000_000 + int64(len(mode))*100_000_000 + time.Now().UnixNano()%50_000_000
+	cmd := exec.Command(python, "testdata/pywriters.py", mode, host, port, strconv.Itoa(workers), strconv.FormatInt(base, 10),
+		strconv.FormatFloat(pause.Seconds(), 'f', 3, 64), strconv.FormatFloat(lifetime.Seconds(), 'f', 3, 64))
+	cmd.Env = append(os.Environ(), "APP_PASSWORD=app-password")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	log := testsentinel.NewWriteLog()
+	started := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			f := strings.SplitN(sc.Text(), " ", 3)
+			switch {
+			case f[0] == "started":
+				close(started)
+			case f[0] == "ack" && len(f) == 2:
+				id, err := strconv.ParseInt(f[1], 10, 64)
+				if err == nil {
+					log.Record(id, nil)
+				}
+			case f[0] == "fail" && len(f) == 3:
+				log.Record(0, errors.New(f[1]+": "+f[2]))
+			}
+		}
+	}()
+	select {
+	case <-started:
+	case <-done:
+		t.Fatalf("pywriters.py %s ended before it started:\n%s", mode, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("pywriters.py %s did not start:\n%s", mode, stderr.String())
+	}
+	return log, func() {
+		stdin.Close()
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+			t.Errorf("pywriters.py %s did not stop", mode)
+		}
+		_ = cmd.Wait()
+		if s := stderr.String(); strings.Contains(s, "Traceback") {
+			t.Errorf("pywriters.py %s:\n%s", mode, s)
 		}
 	}
 }

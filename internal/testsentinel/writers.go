@@ -171,6 +171,12 @@ func writeOne(db *sql.DB, id int64, w int) (int64, error) {
 	return id, tx.Commit()
 }
 
+// NewWriteLog is an empty log, for writers of a test's own.
+func NewWriteLog() *WriteLog { return &WriteLog{Errs: map[string]int{}} }
+
+// Record counts one transaction's outcome: row id acknowledged, or err.
+func (w *WriteLog) Record(id int64, err error) { w.record(id, err) }
+
 // record counts one transaction's outcome.
 func (w *WriteLog) record(id int64, err error) {
 	if err != nil {
