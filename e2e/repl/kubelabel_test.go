@@ -65,9 +65,21 @@ func TestRunKubeWriterLabel(t *testing.T) {
 		t.Fatalf("refused calls: %q", r)
 	}
 
-	// A switchover: the label moves with /writerz.
+	// A switchover: the label moves with /writerz. Ready within
+	// --replica-connect-grace is not yet replicating, and the switchover
+	// refuses a candidate whose IO thread still connects: wait for it.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	for {
+		st, _ := rep.SlaveStatus(ctx)
+		if st["Slave_IO_Running"] == "Yes" && st["Slave_SQL_Running"] == "Yes" {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s never replicated: %v", rep.Name, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	begin := time.Now()
 	cmd := exec.CommandContext(ctx, sentinelBinary(t), "switchover", "--to="+rep.SentinelAddr(),
 		"--peers="+primary.SentinelAddr()+","+rep.SentinelAddr(), "--wait=20s", "--settle=20s")
