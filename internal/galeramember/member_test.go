@@ -64,6 +64,9 @@ type fakeDB struct {
 	mu       sync.Mutex
 	starts   []mariadbd.Start
 	inits    int
+	// sweeps of stale state-transfer helpers while mariadbd ran, and how
+	// many of them were quiet.
+	sweeps, quietSweeps int
 }
 
 func (f *fakeDB) Recover(context.Context) ([]byte, error) {
@@ -78,6 +81,13 @@ func (f *fakeDB) Initialise(context.Context) error {
 	f.inits++
 	f.mu.Unlock()
 	return os.MkdirAll(f.datadir, 0o750)
+}
+
+func (f *fakeDB) SweepRunningSST(quiet bool, _ time.Duration) {
+	f.mu.Lock()
+	f.sweeps++
+	f.quietSweeps += map[bool]int{true: 1}[quiet]
+	f.mu.Unlock()
 }
 
 func (f *fakeDB) Serve(s mariadbd.Start, _ []string) (*supervisor.Process, error) {
@@ -169,6 +179,19 @@ func TestNewClusterLifecycle(t *testing.T) {
 	waitFor(t, "published ready", func() bool { st := r.m.State(); return st.Ready && st.Primary && st.LocalIndex == 0 })
 	if err := r.m.State().Validate(); err != nil {
 		t.Fatalf("own state does not validate: %v", err)
+	}
+	// While mariadbd runs, the watch sweeps stale state-transfer helpers;
+	// not quiet before the node has been Synced for a minute.
+	waitFor(t, "a sweep of stale state-transfer helpers", func() bool {
+		r.db.mu.Lock()
+		defer r.db.mu.Unlock()
+		return r.db.sweeps > 0
+	})
+	r.db.mu.Lock()
+	quiet := r.db.quietSweeps
+	r.db.mu.Unlock()
+	if quiet != 0 {
+		t.Errorf("%d quiet sweeps within seconds of the start, want none before a minute of Synced", quiet)
 	}
 	cancel()
 	select {

@@ -526,3 +526,103 @@ func (r *Runner) Serve(s Start, peerHosts []string) (*supervisor.Process, error)
 	}
 	return proc, err
 }
+
+// StaleHelperAge is how long a state-transfer helper must have run, on a
+// node that has been Synced at least as long, before SweepRunningSST ends
+// it: a transfer in progress keeps its node Donor or Joiner, and a script
+// that outlives it is an orphan.
+const StaleHelperAge = time.Minute
+
+// SweepRunningSST clears, while mariadbd runs, what an earlier state
+// transfer left in the data directory's pid files, which the next
+// transfer's script would wait on for 30 s and then fail ("previous SST
+// script still running..."), at every try, the joiner aborting each time:
+//
+//   - a pid file that names a process that is no helper of this data
+//     directory (ids wrap; pid_max is 32768 on small machines) is emptied;
+//   - when quiet (the node has been Synced, neither donor nor joiner, for
+//     at least minAge), a helper of this data directory that has run for
+//     at least minAge is ended, and its pid file emptied.
+//
+// A helper younger than minAge is never touched: it may belong to a
+// transfer that began since the caller looked.
+func (r *Runner) SweepRunningSST(quiet bool, minAge time.Duration) {
+	for _, h := range sstHelpers {
+		path := filepath.Join(r.cfg.DataDir, h.pidFile)
+		b, err := os.ReadFile(path)
+		if err != nil || len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 1 {
+			continue
+		}
+		if syscall.Kill(pid, 0) != nil {
+			continue // gone: the scripts remove such a file themselves
+		}
+		if r.isHelper(pid, h.cmdline) {
+			age, err := processAge(pid)
+			if !quiet || err != nil || age < minAge {
+				continue
+			}
+			r.log.Warn("ending a state transfer helper left by an earlier transfer: the node is Synced and it still runs", "pid", pid, "pid_file", h.pidFile, "running_for", age.Round(time.Second))
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+			ended := false
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if syscall.Kill(pid, 0) != nil {
+					ended = true
+					break
+				}
+			}
+			if !ended {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		} else {
+			r.log.Warn("emptying a state transfer pid file that names another process", "pid_file", h.pidFile, "pid", pid)
+		}
+		// Only if it still names the same process: a transfer that
+		// began meanwhile wrote its own.
+		if now, err := os.ReadFile(path); err == nil && bytes.Equal(now, b) {
+			if f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0); err == nil {
+				f.Close()
+			}
+		}
+	}
+}
+
+// userHZ is the unit of /proc/<pid>/stat's start time: USER_HZ, 100 on
+// every Linux architecture Go builds for.
+const userHZ = 100
+
+// processAge is how long process pid has run: its start time in
+// /proc/<pid>/stat (clock ticks after boot) against /proc/uptime.
+func processAge(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// the fields after its closing one are space-separated, start time
+	// the 20th of them (field 22).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the command name", pid, len(f))
+	}
+	ticks, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: start time: %w", pid, err)
+	}
+	u, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0, err
+	}
+	up, err := strconv.ParseFloat(strings.Fields(string(u))[0], 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/uptime: %w", err)
+	}
+	return time.Duration((up - float64(ticks)/userHZ) * float64(time.Second)), nil
+}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,5 +78,72 @@ func TestEndStaleSSTHelpers(t *testing.T) {
 	r.endStaleSST()
 	if b, err := os.ReadFile(filepath.Join(dir, "wsrep_sst.pid")); err != nil || len(b) != 0 {
 		t.Errorf("wsrep_sst.pid naming pid %d (not a helper): %q, %v after the sweep (want it empty)", os.Getpid(), b, err)
+	}
+}
+
+// TestSweepRunningSST: while mariadbd runs, a pid file naming another
+// process is emptied; a helper of this data directory is ended only when
+// the node is quiet and the helper older than the bound, never a young
+// one (a transfer that may have just begun).
+func TestSweepRunningSST(t *testing.T) {
+	dir := t.TempDir()
+	start := func(args ...string) *exec.Cmd {
+		t.Helper()
+		cmd := exec.Command("bash", append([]string{"-c", "sleep 300; true"}, args...)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-done
+		})
+		return cmd
+	}
+	write := func(name string, pid int) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	content := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		return string(b)
+	}
+	alive := func(c *exec.Cmd) bool {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(c.Process.Pid) + "/stat")
+		return err == nil && !strings.Contains(string(b), ") Z ")
+	}
+	script := start("wsrep_sst_rsync", "--role", "donor", "--datadir", dir+"/")
+	r := NewRunner(Config{DataDir: dir}, nil, slog.New(slog.DiscardHandler), nil)
+
+	// Another process's id in the file: emptied, the process untouched.
+	write("wsrep_sst.pid", os.Getpid())
+	r.SweepRunningSST(true, 0)
+	if got := content("wsrep_sst.pid"); got != "" {
+		t.Errorf("wsrep_sst.pid naming another process: %q after the sweep, want it empty", got)
+	}
+
+	// The helper: left alone while the node is not quiet, or while it
+	// is younger than the bound.
+	write("wsrep_sst.pid", script.Process.Pid)
+	r.SweepRunningSST(false, 0)
+	r.SweepRunningSST(true, time.Hour)
+	if !alive(script) || content("wsrep_sst.pid") == "" {
+		t.Fatal("a helper was ended while the node was not quiet, or while young")
+	}
+	if age, err := processAge(script.Process.Pid); err != nil || age < 0 || age > time.Minute {
+		t.Errorf("processAge of a process started just now: %v, %v", age, err)
+	}
+	// Quiet and old enough: ended, its file emptied.
+	r.SweepRunningSST(true, 0)
+	for deadline := time.Now().Add(5 * time.Second); alive(script) && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	}
+	if alive(script) {
+		t.Error("a stale helper on a quiet node still runs")
+	}
+	if got := content("wsrep_sst.pid"); got != "" {
+		t.Errorf("wsrep_sst.pid of the ended helper: %q, want it empty", got)
 	}
 }
