@@ -146,20 +146,11 @@ func TestRunInterruptedSST(t *testing.T) {
 	})
 
 	t.Run("donor killed", func(t *testing.T) {
-		// Quarantined in the parallel suite: it passes alone and beside
-		// two copies of itself (5 of 5), and failed in two whole runs:
-		// the DONOR's next transfer script waited on its data
-		// directory's wsrep_sst.pid ("Previous SST is not completed",
+		// Failed twice in whole parallel runs before the running sweep
+		// of state-transfer pid files: the DONOR's next transfer script
+		// waited on its wsrep_sst.pid ("Previous SST is not completed",
 		// 30 s, "previous SST script still running...") at every try,
-		// so the joiner aborted ("Will never receive state") every
-		// time. That pid file names either a donor script of an earlier
-		// transfer still running on a node whose mariadbd was never
-		// restarted (the sentinel sweeps only before a start) or a
-		// recycled process id (pid_max is 32768; ids wrapped within
-		// this test). Run it with GALERA_SENTINEL_QUARANTINED=1.
-		if os.Getenv("GALERA_SENTINEL_QUARANTINED") != "1" {
-			t.Skip("quarantined (a donor's stale wsrep_sst.pid in whole parallel runs): set GALERA_SENTINEL_QUARANTINED=1 to run it")
-		}
+		// and the joiner aborted ("Will never receive state") each time.
 		before := rejoin(t)
 		var donor *testcluster.Node
 		for deadline := time.Now().Add(30 * time.Second); donor == nil; time.Sleep(5 * time.Millisecond) {

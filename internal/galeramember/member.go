@@ -54,8 +54,9 @@ type Mariadbd interface {
 	Initialise(ctx context.Context) error
 	Serve(s mariadbd.Start, peerHosts []string) (*supervisor.Process, error)
 	// SweepRunningSST clears what an earlier state transfer left while
-	// mariadbd runs (mariadbd.Runner.SweepRunningSST).
-	SweepRunningSST(quiet bool, minAge time.Duration)
+	// mariadbd runs (mariadbd.Runner.SweepRunningSST); synced: a fresh
+	// sample shows the node Synced.
+	SweepRunningSST(synced bool)
 }
 
 // Member is one Galera run-mode member: the lifecycle over this mode.
@@ -82,11 +83,9 @@ type Member struct {
 	// Watch's debounces, reset by every start.
 	down     downStreak
 	detached downStreak
-	// syncedSince is when the samples began to show Synced without a
-	// break (zero: not Synced now); sweeping says whether a sweep of
-	// stale state-transfer helpers runs.
-	syncedSince time.Time
-	sweeping    atomic.Bool
+	// sweeping says whether a sweep of stale state-transfer helpers
+	// runs.
+	sweeping atomic.Bool
 
 	// mustRestart is the last line in which Galera said this node must be
 	// restarted (RestartRequired), and mustRestartAt when it came.
@@ -291,24 +290,16 @@ func (m *Member) Watch(ctx context.Context, _ *supervisor.Process, started time.
 // sweepSST clears, beside the watch, what an earlier state transfer left
 // in the data directory's pid files (a donor whose previous script still
 // runs, or whose pid file names a recycled process id, fails every new
-// transfer after waiting 30 s for it): quiet once the node has been
-// Synced for mariadbd.StaleHelperAge. It never blocks the watch.
+// transfer after waiting 30 s for it). It never blocks the watch.
 func (m *Member) sweepSST(now time.Time) {
 	snap := m.poller.Snapshot()
-	if snap.Last != nil && now.Sub(snap.LastAt) <= m.fresh && snap.Last.LocalState == galera.StateSynced {
-		if m.syncedSince.IsZero() {
-			m.syncedSince = snap.LastAt
-		}
-	} else {
-		m.syncedSince = time.Time{}
-	}
-	quiet := !m.syncedSince.IsZero() && now.Sub(m.syncedSince) >= mariadbd.StaleHelperAge
+	synced := snap.Last != nil && now.Sub(snap.LastAt) <= m.fresh && snap.Last.LocalState == galera.StateSynced
 	if !m.sweeping.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
 		defer m.sweeping.Store(false)
-		m.db.SweepRunningSST(quiet, mariadbd.StaleHelperAge)
+		m.db.SweepRunningSST(synced)
 	}()
 }
 

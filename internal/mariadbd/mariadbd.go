@@ -236,6 +236,9 @@ type Runner struct {
 	// restart is told each line in which Galera says the node must be
 	// restarted (OnRestartRequired).
 	restart func(line string)
+	// syncedHelpers are the state-transfer helpers SweepRunningSST saw
+	// running on a Synced node, and when first.
+	syncedHelpers map[helperKey]time.Time
 }
 
 // NewRunner returns a runner that logs its own steps to log and what the
@@ -527,11 +530,17 @@ func (r *Runner) Serve(s Start, peerHosts []string) (*supervisor.Process, error)
 	return proc, err
 }
 
-// StaleHelperAge is how long a state-transfer helper must have run, on a
-// node that has been Synced at least as long, before SweepRunningSST ends
-// it: a transfer in progress keeps its node Donor or Joiner, and a script
-// that outlives it is an orphan.
-const StaleHelperAge = time.Minute
+// StaleHelperAge is how long a state-transfer helper may go on running
+// after it was seen running on a Synced node before SweepRunningSST ends
+// it: a transfer keeps its node Donor or Joiner until its script is done,
+// which then cleans up for seconds, not this long.
+const StaleHelperAge = 30 * time.Second
+
+// helperKey tells one process from a later one with the same id.
+type helperKey struct {
+	pid   int
+	start uint64 // clock ticks after boot
+}
 
 // SweepRunningSST clears, while mariadbd runs, what an earlier state
 // transfer left in the data directory's pid files, which the next
@@ -540,13 +549,16 @@ const StaleHelperAge = time.Minute
 //
 //   - a pid file that names a process that is no helper of this data
 //     directory (ids wrap; pid_max is 32768 on small machines) is emptied;
-//   - when quiet (the node has been Synced, neither donor nor joiner, for
-//     at least minAge), a helper of this data directory that has run for
-//     at least minAge is ended, and its pid file emptied.
+//   - a helper of this data directory that was running at a moment the
+//     node was Synced (synced, from a fresh sample), and still runs
+//     StaleHelperAge later, whatever the node does meanwhile, is ended
+//     and its pid file emptied: it is an orphan of a transfer mariadbd no
+//     longer waits for (a new transfer's script is another process).
 //
-// A helper younger than minAge is never touched: it may belong to a
-// transfer that began since the caller looked.
-func (r *Runner) SweepRunningSST(quiet bool, minAge time.Duration) {
+// Called from one goroutine at a time.
+func (r *Runner) SweepRunningSST(synced bool) {
+	now := time.Now()
+	seen := map[helperKey]time.Time{}
 	for _, h := range sstHelpers {
 		path := filepath.Join(r.cfg.DataDir, h.pidFile)
 		b, err := os.ReadFile(path)
@@ -561,11 +573,24 @@ func (r *Runner) SweepRunningSST(quiet bool, minAge time.Duration) {
 			continue // gone: the scripts remove such a file themselves
 		}
 		if r.isHelper(pid, h.cmdline) {
-			age, err := processAge(pid)
-			if !quiet || err != nil || age < minAge {
+			start, err := processStart(pid)
+			if err != nil {
 				continue
 			}
-			r.log.Warn("ending a state transfer helper left by an earlier transfer: the node is Synced and it still runs", "pid", pid, "pid_file", h.pidFile, "running_for", age.Round(time.Second))
+			k := helperKey{pid, start}
+			first, ok := r.syncedHelpers[k]
+			if !ok && synced {
+				first, ok = now, true
+			}
+			if !ok {
+				continue
+			}
+			seen[k] = first
+			if now.Sub(first) < StaleHelperAge {
+				continue
+			}
+			delete(seen, k)
+			r.log.Warn("ending a state transfer helper left by an earlier transfer: it ran while the node was Synced and still runs", "pid", pid, "pid_file", h.pidFile, "since", now.Sub(first).Round(time.Second))
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 			ended := false
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -582,28 +607,26 @@ func (r *Runner) SweepRunningSST(quiet bool, minAge time.Duration) {
 		}
 		// Only if it still names the same process: a transfer that
 		// began meanwhile wrote its own.
-		if now, err := os.ReadFile(path); err == nil && bytes.Equal(now, b) {
+		if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
 			if f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0); err == nil {
 				f.Close()
 			}
 		}
 	}
+	r.syncedHelpers = seen
 }
 
-// userHZ is the unit of /proc/<pid>/stat's start time: USER_HZ, 100 on
-// every Linux architecture Go builds for.
-const userHZ = 100
-
-// processAge is how long process pid has run: its start time in
-// /proc/<pid>/stat (clock ticks after boot) against /proc/uptime.
-func processAge(pid int) (time.Duration, error) {
+// processStart is process pid's start time in /proc/<pid>/stat (field
+// 22, clock ticks after boot): with the id, it tells one process from a
+// later one that got the same id.
+func processStart(pid int) (uint64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces:
-	// the fields after its closing one are space-separated, start time
-	// the 20th of them (field 22).
+	// the fields after its closing one are space-separated, the start
+	// time the 20th of them.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
 		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
@@ -612,17 +635,5 @@ func processAge(pid int) (time.Duration, error) {
 	if len(f) < 20 {
 		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the command name", pid, len(f))
 	}
-	ticks, err := strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: start time: %w", pid, err)
-	}
-	u, err := os.ReadFile("/proc/uptime")
-	if err != nil {
-		return 0, err
-	}
-	up, err := strconv.ParseFloat(strings.Fields(string(u))[0], 64)
-	if err != nil {
-		return 0, fmt.Errorf("/proc/uptime: %w", err)
-	}
-	return time.Duration((up - float64(ticks)/userHZ) * float64(time.Second)), nil
+	return strconv.ParseUint(f[19], 10, 64)
 }

@@ -82,9 +82,9 @@ func TestEndStaleSSTHelpers(t *testing.T) {
 }
 
 // TestSweepRunningSST: while mariadbd runs, a pid file naming another
-// process is emptied; a helper of this data directory is ended only when
-// the node is quiet and the helper older than the bound, never a young
-// one (a transfer that may have just begun).
+// process is emptied; a helper of this data directory is ended only once
+// it has run StaleHelperAge past a moment the node was Synced (an orphan
+// of an earlier transfer), never before.
 func TestSweepRunningSST(t *testing.T) {
 	dir := t.TempDir()
 	start := func(args ...string) *exec.Cmd {
@@ -120,30 +120,37 @@ func TestSweepRunningSST(t *testing.T) {
 
 	// Another process's id in the file: emptied, the process untouched.
 	write("wsrep_sst.pid", os.Getpid())
-	r.SweepRunningSST(true, 0)
+	r.SweepRunningSST(false)
 	if got := content("wsrep_sst.pid"); got != "" {
 		t.Errorf("wsrep_sst.pid naming another process: %q after the sweep, want it empty", got)
 	}
 
-	// The helper: left alone while the node is not quiet, or while it
-	// is younger than the bound.
+	// The helper: never seen on a Synced node, left alone.
 	write("wsrep_sst.pid", script.Process.Pid)
-	r.SweepRunningSST(false, 0)
-	r.SweepRunningSST(true, time.Hour)
+	r.SweepRunningSST(false)
 	if !alive(script) || content("wsrep_sst.pid") == "" {
-		t.Fatal("a helper was ended while the node was not quiet, or while young")
+		t.Fatal("a helper never seen on a Synced node was ended")
 	}
-	if age, err := processAge(script.Process.Pid); err != nil || age < 0 || age > time.Minute {
-		t.Errorf("processAge of a process started just now: %v, %v", age, err)
+	// Seen on a Synced node: only noted.
+	r.SweepRunningSST(true)
+	if !alive(script) || len(r.syncedHelpers) != 1 {
+		t.Fatalf("a helper seen once on a Synced node: alive %v, noted %v", alive(script), r.syncedHelpers)
 	}
-	// Quiet and old enough: ended, its file emptied.
-	r.SweepRunningSST(true, 0)
+	// Still running StaleHelperAge after that, whatever the node does
+	// now (a donor again for the next joiner): ended, its file emptied.
+	for k := range r.syncedHelpers {
+		r.syncedHelpers[k] = time.Now().Add(-StaleHelperAge - time.Second)
+	}
+	r.SweepRunningSST(false)
 	for deadline := time.Now().Add(5 * time.Second); alive(script) && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 	}
 	if alive(script) {
-		t.Error("a stale helper on a quiet node still runs")
+		t.Error("a stale helper still runs")
 	}
 	if got := content("wsrep_sst.pid"); got != "" {
 		t.Errorf("wsrep_sst.pid of the ended helper: %q, want it empty", got)
+	}
+	if len(r.syncedHelpers) != 0 {
+		t.Errorf("the ended helper is still noted: %v", r.syncedHelpers)
 	}
 }
