@@ -383,32 +383,43 @@ func (r *Runner) endStaleSST() {
 		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 		if err == nil && pid > 1 && r.isHelper(pid, h.cmdline) {
 			r.log.Warn("ending a state transfer helper that outlived its mariadbd", "pid", pid, "pid_file", h.pidFile)
-			// The script cleans up after itself (its rsync, its files)
-			// on SIGTERM; rsync and stunnel end on it.
-			_ = syscall.Kill(pid, syscall.SIGTERM)
-			ended := false
-			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-				if syscall.Kill(pid, 0) != nil {
-					ended = true
-					break
-				}
-			}
-			if !ended {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
+			endHelper(pid)
 		} else {
 			r.log.Info("emptying a stale state transfer pid file", "pid_file", h.pidFile, "names", strings.TrimSpace(string(b)))
 		}
-		// Truncated where it is still there (an ended script removes its
-		// own); never created.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-		if err == nil {
-			err = f.Close()
-		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			r.log.Warn("could not empty a stale state transfer pid file", "pid_file", h.pidFile, "err", err)
+		r.emptyPidFile(path, nil)
+	}
+}
+
+// emptyPidFile truncates the pid file at path where it is still there (an
+// ended script removes its own); it never creates one. With was set, only
+// while the file still holds exactly that.
+func (r *Runner) emptyPidFile(path string, was []byte) {
+	if was != nil {
+		if cur, err := os.ReadFile(path); err != nil || !bytes.Equal(cur, was) {
+			return
 		}
 	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		r.log.Warn("could not empty a stale state transfer pid file", "pid_file", filepath.Base(path), "err", err)
+	}
+}
+
+// endHelper ends a state-transfer helper: SIGTERM (the script cleans up
+// after itself, its rsync and its files; rsync and stunnel end on it),
+// SIGKILL if it still runs 10 s later.
+func endHelper(pid int) {
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
 // isHelper tells whether process pid runs a state-transfer helper of this
@@ -591,27 +602,13 @@ func (r *Runner) SweepRunningSST(synced bool) {
 			}
 			delete(seen, k)
 			r.log.Warn("ending a state transfer helper left by an earlier transfer: it ran while the node was Synced and still runs", "pid", pid, "pid_file", h.pidFile, "since", now.Sub(first).Round(time.Second))
-			_ = syscall.Kill(pid, syscall.SIGTERM)
-			ended := false
-			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-				if syscall.Kill(pid, 0) != nil {
-					ended = true
-					break
-				}
-			}
-			if !ended {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
+			endHelper(pid)
 		} else {
 			r.log.Warn("emptying a state transfer pid file that names another process", "pid_file", h.pidFile, "pid", pid)
 		}
 		// Only if it still names the same process: a transfer that
 		// began meanwhile wrote its own.
-		if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
-			if f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0); err == nil {
-				f.Close()
-			}
-		}
+		r.emptyPidFile(path, b)
 	}
 	r.syncedHelpers = seen
 }
