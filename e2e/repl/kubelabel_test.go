@@ -81,11 +81,22 @@ func TestRunKubeWriterLabel(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	begin := time.Now()
-	cmd := exec.CommandContext(ctx, sentinelBinary(t), "switchover", "--to="+rep.SentinelAddr(),
-		"--peers="+primary.SentinelAddr()+","+rep.SentinelAddr(), "--wait=20s", "--settle=20s")
-	cmd.Env = []string{"GALERA_SENTINEL_TOKEN=" + token}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("switchover: %v\n%s", err, out)
+	// A replica's IO thread may reconnect for a moment on a loaded
+	// machine, and the switchover rightly refuses a candidate that does
+	// not replicate: tried again then, a few times.
+	for try := 1; ; try++ {
+		cmd := exec.CommandContext(ctx, sentinelBinary(t), "switchover", "--to="+rep.SentinelAddr(),
+			"--peers="+primary.SentinelAddr()+","+rep.SentinelAddr(), "--wait=20s", "--settle=20s")
+		cmd.Env = []string{"GALERA_SENTINEL_TOKEN=" + token}
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			break
+		}
+		if try >= 5 || !strings.Contains(string(out), "does not replicate") {
+			t.Fatalf("switchover (try %d): %v\n%s", try, err, out)
+		}
+		t.Logf("switchover refused, the candidate's IO thread reconnecting; trying again:\n%s", out)
+		time.Sleep(time.Second)
 	}
 	waitLabels("after the switchover", rep.Name)
 	_, oldFalse := api.Label(primary.Name)
