@@ -17,29 +17,45 @@ import (
 // configToken is a valid API token for the config tests.
 const configToken = "config-test-token-0123456789"
 
-// TestFlagScopes: flagScopes names every flag of serve and run, and each
-// is defined by the command(s) the table says.
-func TestFlagScopes(t *testing.T) {
+// TestModeFlags: every mode declares its flags on serve's and run's flag
+// sets without clashing with another's or a common flag (the flag package
+// panics on a second definition), run has every flag serve has, --mode
+// names every mode, and what a mode ignores is a common flag.
+func TestModeFlags(t *testing.T) {
 	serveFS := flag.NewFlagSet("serve", flag.ContinueOnError)
-	(&ServeConfig{}).flags(serveFS)
+	serveCfg := &ServeConfig{}
+	serveCfg.flags(serveFS)
 	runFS := flag.NewFlagSet("run", flag.ContinueOnError)
-	(&RunConfig{}).flags(runFS)
-	runFS.VisitAll(func(f *flag.Flag) {
-		s, ok := flagScopes[f.Name]
-		if !ok {
-			t.Errorf("--%s is not in flagScopes: say which modes it applies in", f.Name)
-			return
+	runCfg := &RunConfig{}
+	runCfg.flags(runFS)
+	serveFS.VisitAll(func(f *flag.Flag) {
+		if runFS.Lookup(f.Name) == nil {
+			t.Errorf("serve has --%s, run does not", f.Name)
 		}
-		if inServe := serveFS.Lookup(f.Name) != nil; inServe == s.runOnly {
-			t.Errorf("--%s: defined by serve %v, table says run only %v", f.Name, inServe, s.runOnly)
-		}
-		if s.modes == 0 {
-			t.Errorf("--%s applies in no mode", f.Name)
+		if serveCfg.modes.owner[f.Name] != runCfg.modes.owner[f.Name] {
+			t.Errorf("--%s: mode %q in serve, %q in run", f.Name, serveCfg.modes.owner[f.Name], runCfg.modes.owner[f.Name])
 		}
 	})
-	for name := range flagScopes {
-		if runFS.Lookup(name) == nil {
-			t.Errorf("flagScopes names --%s, which run does not define", name)
+	if len(runCfg.modes.modes) != len(modeList) || len(runCfg.modes.owner) == 0 {
+		t.Fatalf("modes %v, owners %v", runCfg.modes.names(), runCfg.modes.owner)
+	}
+	for _, m := range runCfg.modes.modes {
+		name := m.Info().Name
+		if !strings.Contains(runFS.Lookup("mode").Usage, name+": ") {
+			t.Errorf("--mode's help does not name %s: %q", name, runFS.Lookup("mode").Usage)
+		}
+		for _, ig := range m.Info().Ignores {
+			if runFS.Lookup(ig) == nil || runCfg.modes.owner[ig] != "" {
+				t.Errorf("mode %s ignores --%s, which is not a common flag", name, ig)
+			}
+		}
+	}
+	if runFS.Lookup("mode").DefValue != modeGalera {
+		t.Errorf("--mode's default is %q", runFS.Lookup("mode").DefValue)
+	}
+	for flagName, mode := range map[string]string{"expected-size": modeGalera, "available-when-donor": modeGalera, "primary": modeReplication, "node-name": ""} {
+		if got := runCfg.modes.owner[flagName]; got != mode {
+			t.Errorf("--%s belongs to %q, want %q", flagName, got, mode)
 		}
 	}
 }

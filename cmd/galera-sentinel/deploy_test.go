@@ -970,10 +970,10 @@ func TestDeployBaseManifests(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run refuses the manifest's arguments and environment: %v", err)
 	}
-	if cfg.NodeName != "galera-1" || cfg.Discovery.PeersDNS != "galera-peers.db.svc.cluster.local" || cfg.ExpectedSize != sts.Replicas || cfg.Token != runToken ||
+	if cfg.NodeName != "galera-1" || cfg.Discovery.PeersDNS != "galera-peers.db.svc.cluster.local" || galeraOf(t, cfg).ExpectedSize != sts.Replicas || cfg.Token != runToken ||
 		!slices.Equal(cfg.Mariadbd, []string{"mariadbd"}) {
 		t.Errorf("run's configuration: node %q, peers %q, expected %d (replicas %d), token read %v, mariadbd %q",
-			cfg.NodeName, cfg.Discovery.PeersDNS, cfg.ExpectedSize, sts.Replicas, cfg.Token == runToken, cfg.Mariadbd)
+			cfg.NodeName, cfg.Discovery.PeersDNS, galeraOf(t, cfg).ExpectedSize, sts.Replicas, cfg.Token == runToken, cfg.Mariadbd)
 	}
 	if strings.Contains(string(src), "set env") || !strings.Contains(string(src), "kubectl -n db exec galera-1 -- galera-sentinel force-bootstrap galera-0") {
 		t.Error("galera.yaml: the override is `kubectl exec ... galera-sentinel force-bootstrap NAME`, never `kubectl set env` (a rollout that cannot finish while the cluster is down)")

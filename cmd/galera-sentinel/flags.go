@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
+	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
 )
 
 // The generic machinery of every subcommand's configuration: flag sets,
@@ -20,16 +21,12 @@ import (
 // mean lives in its own *_config.go or command file.
 
 // envPrefix: every flag --foo-bar can also be set as GALERA_SENTINEL_FOO_BAR.
-const envPrefix = "GALERA_SENTINEL_"
+const envPrefix = sentinel.EnvPrefix
 
 // passwordEnv is the one way besides --mysql-password-file to pass the
 // password. There is deliberately no --mysql-password flag: argv is
 // visible to every user of the machine in ps.
 const passwordEnv = envPrefix + "MYSQL_PASSWORD"
-
-// replicationPasswordEnv is the other way, besides
-// --replication-password-file, to pass the replication account's password.
-const replicationPasswordEnv = envPrefix + "REPLICATION_PASSWORD"
 
 // tokenEnv is the other way, besides --token-file, to pass the peer token.
 const tokenEnv = envPrefix + "TOKEN"
@@ -199,22 +196,8 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
-// readSecret reads a secret from a file (trailing newline trimmed, as
-// `echo secret > file` leaves one) or from the environment, never both.
-func readSecret(flagName, file, env string, getenv func(string) string) (string, error) {
-	v := getenv(env)
-	if file != "" && v != "" {
-		return "", fmt.Errorf("%w: both %s and %s are set; use one", errUsage, flagName, env)
-	}
-	if file == "" {
-		return v, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", flagName, err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
-}
+// readSecret reads a secret from a file or the environment, never both.
+var readSecret = sentinel.ReadSecret
 
 // readTokens reads the API tokens: --token-file (one per line, followed
 // when the file changes) or the environment (separated by commas or line
@@ -269,18 +252,8 @@ func isTerminal(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// positive is nil for a positive duration, else the flag's problem.
-func positive(name string, d time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("--%s=%s: must be positive", name, d)
-	}
-	return nil
-}
-
-// notNegative is nil for a duration >= 0, else the flag's problem.
-func notNegative(name string, d time.Duration) error {
-	if d < 0 {
-		return fmt.Errorf("--%s=%s: must not be negative", name, d)
-	}
-	return nil
-}
+// positive and notNegative check a duration flag.
+var (
+	positive    = sentinel.Positive
+	notNegative = sentinel.NotNegative
+)

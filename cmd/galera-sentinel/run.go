@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
+	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
 )
 
 // Set by the linker: -X main.version=... -X main.commit=...
@@ -20,7 +21,7 @@ var (
 
 // errUsage marks a command line we could not understand; it exits 2, as
 // flag parsing errors conventionally do.
-var errUsage = errors.New("usage")
+var errUsage = sentinel.ErrUsage
 
 func exitCode(err error) int {
 	if errors.Is(err, errUsage) {

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"slices"
@@ -15,15 +14,12 @@ import (
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
-	"github.com/galera-sentinel/galera-sentinel/internal/galera"
-	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/kube"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
-	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 	"github.com/galera-sentinel/galera-sentinel/internal/sessions"
 )
 
@@ -31,24 +27,20 @@ import (
 type RunConfig struct {
 	ServeConfig
 
-	NodeName     string
-	DataDir      string
-	ExpectedSize int
-	Discovery    discovery.Config
-	TLSCertFile  string
-	TLSKeyFile   string
+	NodeName    string
+	DataDir     string
+	Discovery   discovery.Config
+	TLSCertFile string
+	TLSKeyFile  string
 	// peerTLS is how the peers are trusted: --tls-ca-file,
 	// --tls-server-name.
 	peerTLS
-	GcommPort       int
 	DecideInterval  time.Duration
 	PeerTimeout     time.Duration
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
 	DrainTimeout    time.Duration
 	DrainCloseIdle  time.Duration
-	WriterHandover  time.Duration
-	ForceBootstrap  string
 	InitCommand     string
 	InitDBDir       string
 
@@ -59,9 +51,6 @@ type RunConfig struct {
 	// KubeHost and KubePort are the API server's, from
 	// KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT.
 	KubeHost, KubePort string
-	// StallTimeout: /livez fails once a member that runs mariadbd but
-	// does not answer yet, or joins, has shown no progress for this long.
-	StallTimeout time.Duration
 
 	// Mariadbd is the command after "--": mariadbd and its arguments.
 	Mariadbd []string
@@ -81,26 +70,6 @@ func (c *RunConfig) sys() machine {
 	}
 	return c.machine
 }
-
-// judge is serve's judge with run mode's stall rule: the sentinel runs
-// mariadbd and sees its progress.
-func (c *RunConfig) judge() readiness.Judge[galera.Sample] {
-	j := c.ServeConfig.judge()
-	j.Limits.StallTimeout = c.StallTimeout
-	return j
-}
-
-// poller is serve's poller configuration, tracking progress when the
-// stall rule is on.
-func (c *RunConfig) poller(logger *slog.Logger, rec health.Recorder) health.PollerConfig {
-	p := c.ServeConfig.poller(logger, rec)
-	p.TrackProgress = c.StallTimeout > 0 && c.Mode != modeReplication
-	return p
-}
-
-// dirWalkEvery is how often run mode walks the data directory for the
-// stall rule, while the rule watches the member.
-const dirWalkEvery = 5 * time.Second
 
 // followConfig makes mariadbd's own configuration the truth: the data
 // directory (a contradicting --datadir is refused) and, unless
@@ -186,10 +155,9 @@ func (c *RunConfig) tls() (server, client *tls.Config, err error) {
 }
 
 func (c *RunConfig) flags(fs *flag.FlagSet) {
-	c.ServeConfig.flags(fs)
+	c.ServeConfig.commonFlags(fs)
 	fs.StringVar(&c.NodeName, "node-name", c.sys().host(), "this member's name, unique in the cluster (a StatefulSet pod name: its ordinal breaks ties)")
 	fs.StringVar(&c.DataDir, "datadir", "", "mariadbd's data directory (default: the datadir of mariadbd's own configuration, which a different value contradicts)")
-	fs.IntVar(&c.ExpectedSize, "expected-size", 0, "number of members the cluster has (a StatefulSet's replicas); required")
 	discoveryFlags(fs, &c.Discovery, "the members' sentinel addresses, host:port,...; the hosts are also their Galera addresses",
 		"DNS name whose A/AAAA records are the members (a headless Service with publishNotReadyAddresses); resolved on every attempt",
 		"sentinel port of the members found by --peers-dns (default: the port of --listen)", 0)
@@ -197,21 +165,18 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "private key for --tls-cert-file")
 	c.peerTLS.flags(fs, "call peers over HTTPS, trusting this CA (PEM)",
 		"with --tls-ca-file: the DNS name the peers' certificate must hold (default: the address called); peers found by --peers-dns are IP addresses, so one certificate for the cluster names e.g. galera-peers.<namespace>.svc")
-	fs.IntVar(&c.GcommPort, "gcomm-port", 4567, "Galera replication port of every member")
 	fs.DurationVar(&c.DecideInterval, "decide-interval", 2*time.Second, "how often to look at the peers again while waiting")
 	fs.DurationVar(&c.PeerTimeout, "peer-timeout", 2*time.Second, "bound on one call to a peer")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long mariadbd may take to shut down after SIGTERM before it is killed; keep it below the orchestrator's own limit (terminationGracePeriodSeconds, TimeoutStopSec)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the client connections are waited for: at least the load balancer's check interval times its fall count")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, after --drain-delay, how long to wait for client connections to close; what is still open then is cut before mariadbd is stopped")
 	fs.DurationVar(&c.DrainCloseIdle, "drain-close-idle", sessions.DefaultMinIdle, "during the drain, close the client sessions (over TCP) that have sat this long between transactions, which pools reconnect elsewhere unseen; at least 600ms (HikariCP checks a connection idle for more than 500ms before reuse); 0 never closes them early")
-	fs.DurationVar(&c.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
-	fs.StringVar(&c.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
 	fs.BoolVar(&c.KubeWriterLabel, "kube-writer-label", false, "Kubernetes: keep the label "+kube.WriterLabelKey+" on this member's pod \"true\" while /writerz answers 200 and \"false\" otherwise, so a Service selecting it routes to the writer only (needs a Role with pods get and patch for the pod's service account)")
 	fs.StringVar(&c.KubePodName, "kube-pod-name", "", "Kubernetes: the name of this member's pod, for --kube-writer-label (default: $POD_NAME, else the host name)")
 	fs.StringVar(&c.KubeServiceAccountDir, "kube-service-account-dir", kube.ServiceAccountDir, "Kubernetes: the directory of the service account's token (re-read on every call), ca.crt and namespace, for --kube-writer-label")
-	fs.DurationVar(&c.StallTimeout, "stall-timeout", 10*time.Minute, "/livez fails (stuck) once mariadbd runs but has not answered yet, or is joining (Joiner/Joined), and shows no progress for this long: no change under the data directory, no line of output, no move of wsrep_last_committed or wsrep_local_recv_queue; never while waiting for peers; 0 disables")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
 	fs.StringVar(&c.InitDBDir, "initdb-dir", "/docker-entrypoint-initdb.d", "after the default initialisation, the *.sql, *.sql.gz, *.sql.xz, *.sql.zst and *.sh files applied in lexical order, as the official mariadb image does (missing: none)")
+	c.modes = declareModes(fs, true, &c.Mode)
 }
 
 // Validate returns every problem at once.
@@ -226,29 +191,18 @@ func (c *RunConfig) Validate() error {
 	if c.Token == "" {
 		errs = append(errs, fmt.Errorf("the peer API needs a token: --token-file or %s", tokenEnv))
 	}
-	if c.Mode == modeReplication && c.ReplicationPassword == "" {
-		errs = append(errs, fmt.Errorf("run --mode=replication needs the replication account's password: --replication-password-file or %s", replicationPasswordEnv))
-	}
-	if c.ExpectedSize < 1 && c.Mode != modeReplication {
-		errs = append(errs, errors.New("--expected-size is required: the number of members of the cluster"))
-	}
 	errs = append(errs, c.Discovery.Validate())
-	if c.GcommPort < 1 || c.GcommPort > 65535 {
-		errs = append(errs, fmt.Errorf("--gcomm-port=%d", c.GcommPort))
-	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file go together"))
 	}
 	errs = append(errs, c.peerTLS.validate())
 	errs = append(errs, positive("decide-interval", c.DecideInterval), positive("peer-timeout", c.PeerTimeout),
 		positive("shutdown-timeout", c.ShutdownTimeout),
-		notNegative("stall-timeout", c.StallTimeout), notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout), notNegative("writer-handover", c.WriterHandover))
+		notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout))
 	if c.DrainCloseIdle != 0 && c.DrainCloseIdle < minDrainCloseIdle {
 		errs = append(errs, fmt.Errorf("--drain-close-idle=%s: want 0 (never close early) or at least %s: HikariCP reuses a connection idle for less than 500ms without checking it, so a session closed sooner fails its next statement", c.DrainCloseIdle, minDrainCloseIdle))
 	}
 	errs = append(errs, c.validateKube()...)
-	// --force-bootstrap naming another member is not an error: one
-	// environment shared by every pod of a StatefulSet names the one.
 	if len(c.Mariadbd) == 0 {
 		errs = append(errs, errors.New("no mariadbd command: galera-sentinel run [flags] -- mariadbd [args]"))
 	}
@@ -335,7 +289,7 @@ func parseRunOn(m machine, args []string, getenv func(string) string, stderr io.
 		return nil, err
 	}
 	cfg.Mariadbd = fs.Args()
-	cfg.explicit = explicitFlags(fs, getenv)
+	cfg.explicit, cfg.getenv = explicitFlags(fs, getenv), getenv
 	if len(args) > 0 && !slices.Contains(args, "--") && len(cfg.Mariadbd) > 0 {
 		return nil, fmt.Errorf("%w: put -- before the mariadbd command: run [flags] -- %s", errUsage, strings.Join(cfg.Mariadbd, " "))
 	}

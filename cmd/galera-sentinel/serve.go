@@ -16,18 +16,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
+
 	"github.com/galera-sentinel/galera-sentinel/internal/haproxy"
-	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/notify"
-	"github.com/galera-sentinel/galera-sentinel/internal/page"
-	"github.com/galera-sentinel/galera-sentinel/internal/peer"
-	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
-	"github.com/galera-sentinel/galera-sentinel/internal/replica"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -38,30 +34,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return serve(ctx, cfg, newLogger(cfg.LogFormat, cfg.LogLevel, stderr), nil)
 }
 
-// serve wires `serve`: the one connection, the poller over it, and the
-// endpoints, until ctx ends. When ready is non-nil it receives the listen
-// address once the server is listening.
+// serve wires `serve`: the one connection, the mode's node over it, and
+// the endpoints, until ctx ends. When ready is non-nil it receives the
+// listen address once the server is listening.
 func serve(ctx context.Context, cfg *ServeConfig, logger *slog.Logger, ready chan<- string) error {
+	mode := cfg.mode()
+	if mode == nil {
+		return fmt.Errorf("%w: no mode %q", errUsage, cfg.Mode)
+	}
 	client, err := mysqlstat.New(cfg.mysql())
 	if err != nil {
 		return err
 	}
 	defer client.Close()
 	tokens := cfg.tokens(logger.With("component", "tokens"))
-	if cfg.Mode == modeReplication {
-		sampler, err := cfg.replicaSampler(client, cfg.Primary)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errUsage, err)
-		}
-		defer sampler.Close()
-		return serveNode(ctx, cfg, tokens, logger, ready, cfg.replicaJudge(), health.Sampler[replica.Sample](sampler), metrics.Replica, replicationRoutes(cfg, tokens, logger)...)
-	}
-	return serveNode(ctx, cfg, tokens, logger, ready, cfg.judge(), health.Sampler[galera.Sample](client), metrics.Galera)
-}
-
-// serveNode serves the endpoints of one node of either domain.
-func serveNode[S any](ctx context.Context, cfg *ServeConfig, tokens *httpserver.Tokens, logger *slog.Logger, ready chan<- string,
-	judge readiness.Judge[S], sampler health.Sampler[S], domain metrics.Domain[S], extra ...httpserver.Routes) error {
 	eps, err := openEndpoints(cfg, nil)
 	if err != nil {
 		return err
@@ -70,50 +56,29 @@ func serveNode[S any](ctx context.Context, cfg *ServeConfig, tokens *httpserver.
 	if events == "off" {
 		events = ""
 	}
-	n := newNode(openNode(nodeConfig{Name: thisMachine.host(), Command: "serve", EventsFile: events, Tokens: tokens}, logger),
-		cfg.poller(logger, nil), judge, sampler, domain)
-	if cfg.Mode != modeReplication {
-		// serve knows no peers: its page shows this member. The page
-		// reads Galera's status only; in replication mode / answers
-		// the probe, as clustercheck did.
-		self := selfAddr(eps.http.Addr())
-		pc := peer.NewClient("", nil, cfg.Timeout)
-		defer pc.Close()
-		pg := &page.Page{Peers: func(context.Context) ([]string, error) { return []string{self}, nil }, Client: pc, Timeout: cfg.Timeout}
-		n.Handlers.SetPage(pg, page.Wants)
-		extra = append(extra, pg.Routes())
+	b := openBase(nodeConfig{Name: thisMachine.host(), Command: "serve", EventsFile: events, Tokens: tokens}, logger)
+	k := cfg.kit(b, client)
+	k.Self = selfAddr(eps.http.Addr())
+	w, err := mode.Serve(ctx, &k)
+	if err != nil {
+		eps.close()
+		stopped(b.Journal, err)
+		return err
 	}
-	mux := n.mux(extra...)
-
+	if w.Close != nil {
+		defer w.Close()
+	}
 	logger.Info("serving", "mode", cfg.Mode, "listen", eps.http.Addr().String(), "agent_check", eps.agentAddr(), "notify_socket", cfg.NotifySocket,
 		"mysql_addr", cfg.MySQLAddr, "mysql_user", cfg.MySQLUser,
 		"poll_interval", cfg.PollInterval, "timeout", cfg.Timeout, "max_staleness", cfg.MaxStaleness)
 	if ready != nil {
 		ready <- eps.http.Addr().String()
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{})
-	go func() { defer close(done); n.Poller.Run(ctx) }()
-	err = n.serve(ctx, eps, mux)
-	cancel()
-	<-done
-	n.stopped(err)
-	logger.Info("stopped")
+	stop := background(logger, w.Tasks...)
+	err = eps.serve(ctx, w.Mux, w.Poked, logger)
+	stop()
+	stopped(b.Journal, err)
 	return err
-}
-
-// replicationRoutes are the endpoints only replication has: the
-// switchover API (switchover.go).
-func replicationRoutes(cfg *ServeConfig, tokens *httpserver.Tokens, logger *slog.Logger) []httpserver.Routes {
-	return []httpserver.Routes{switchoverRoutes(cfg, tokens, logger)}
-}
-
-// admin is the operator's API behind the token.
-func admin[S any](h *health.Handlers[S], tokens *httpserver.Tokens, logger *slog.Logger) httpserver.Routes {
-	return httpserver.RoutesFunc(func(mux *http.ServeMux) {
-		h.RegisterAdmin(mux, httpserver.RequireTokens(tokens, logger), logger)
-	})
 }
 
 // endpoints are the sockets serve and run open before anything else, so
@@ -166,30 +131,10 @@ func (e *endpoints) close() {
 	}
 }
 
-// poked is what the agent and notify servers need of the poller.
-type poked interface {
-	Traffic(now time.Time) health.Traffic
-	Notify()
-}
-
 // newMetrics is the registry of serve and run.
 func newMetrics() *metrics.Metrics {
 	ver, _ := buildVersion()
 	return metrics.New(metrics.Options{Version: ver, ErrorKind: mysqlstat.ErrorKind})
-}
-
-// counted is the poller, with each notification counted in metrics and
-// the journal.
-type counted[S any] struct {
-	*health.Poller[S]
-	m  *metrics.Metrics
-	jr *journal.Journal
-}
-
-func (c counted[S]) Notify() {
-	c.m.Notified()
-	c.jr.Add(journal.Event{Kind: journal.KindNotification})
-	c.Poller.Notify()
 }
 
 // openJournal opens the event journal (path "": memory only) and records
@@ -236,7 +181,7 @@ func newInstanceID() string {
 
 // serve runs every server until ctx ends and returns once all stopped.
 // The first to fail stops the others.
-func (e *endpoints) serve(ctx context.Context, mux http.Handler, p poked, logger *slog.Logger) error {
+func (e *endpoints) serve(ctx context.Context, mux http.Handler, p sentinel.Poked, logger *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -6,32 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/switchover"
 )
-
-// switchoverRoutes is the switchover API of a replication sentinel (serve
-// and run): its steps act on the local server through a pool of their own
-// with the sentinel's account (--mysql-user), which then needs the
-// privileges docs/replication.md lists; the poller's connection is never
-// used for them.
-func switchoverRoutes(cfg *ServeConfig, tokens *httpserver.Tokens, logger *slog.Logger) httpserver.Routes {
-	db, err := switchover.Open(cfg.MySQLAddr, cfg.MySQLUser, cfg.MySQLPassword, cfg.Timeout)
-	if err != nil {
-		// Only a malformed configuration fails here (nothing is dialled);
-		// Validate has refused those already. Serve the API as off.
-		logger.Error("switchover API off", "error", err)
-		return httpserver.RoutesFunc(func(*http.ServeMux) {})
-	}
-	srv := &switchover.DB{DB: db, ReplicationUser: cfg.ReplicationUser, ReplicationPassword: cfg.ReplicationPassword}
-	return switchover.New(srv, switchover.Config{Tokens: tokens, Logger: logger, StepTimeout: max(switchover.DefaultStepTimeout, cfg.Timeout)})
-}
 
 // SwitchoverConfig is everything `switchover` needs.
 type SwitchoverConfig struct {

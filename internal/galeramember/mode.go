@@ -1,0 +1,155 @@
+package galeramember
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
+	"github.com/galera-sentinel/galera-sentinel/internal/health"
+	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
+	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
+	"github.com/galera-sentinel/galera-sentinel/internal/page"
+	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/progress"
+	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
+	"github.com/galera-sentinel/galera-sentinel/internal/recovery"
+	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
+)
+
+// ModeName is the value of --mode for a Galera member, the default.
+const ModeName = "galera"
+
+// Mode is the Galera mode of serve and run (sentinel.Mode): its flags,
+// and its node and member wired over the command's kit.
+type Mode struct {
+	AvailableWhenDonor    bool
+	AvailableWhenReadOnly bool
+	// Run's flags: recovery and the writer.
+	ExpectedSize   int
+	GcommPort      int
+	ForceBootstrap string
+	WriterHandover time.Duration
+	// StallTimeout: /livez fails once a member that runs mariadbd but
+	// does not answer yet, or joins, has shown no progress for this long.
+	StallTimeout time.Duration
+
+	run bool
+}
+
+// NewMode is the Galera mode with its flags' defaults.
+func NewMode() sentinel.Mode { return &Mode{} }
+
+// DirWalkEvery is how often run mode walks the data directory for the
+// stall rule, while the rule watches the member.
+const DirWalkEvery = 5 * time.Second
+
+func (m *Mode) Info() sentinel.Info {
+	return sentinel.Info{Name: ModeName, About: "a Galera cluster member"}
+}
+
+func (m *Mode) Flags(fs *flag.FlagSet, run bool) {
+	m.run = run
+	fs.BoolVar(&m.AvailableWhenDonor, "available-when-donor", false, "stay ready while Donor/Desynced")
+	fs.BoolVar(&m.AvailableWhenReadOnly, "available-when-readonly", false, "stay ready while read_only=ON")
+	if !run {
+		return
+	}
+	fs.IntVar(&m.ExpectedSize, "expected-size", 0, "number of members the cluster has (a StatefulSet's replicas); required")
+	fs.IntVar(&m.GcommPort, "gcomm-port", 4567, "Galera replication port of every member")
+	fs.StringVar(&m.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
+	fs.DurationVar(&m.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
+	fs.DurationVar(&m.StallTimeout, "stall-timeout", 10*time.Minute, "/livez fails (stuck) once mariadbd runs but has not answered yet, or is joining (Joiner/Joined), and shows no progress for this long: no change under the data directory, no line of output, no move of wsrep_last_committed or wsrep_local_recv_queue; never while waiting for peers; 0 disables")
+}
+
+func (m *Mode) Configure(s sentinel.Settings) error {
+	if !s.Run {
+		return nil
+	}
+	var errs []error
+	if m.ExpectedSize < 1 {
+		errs = append(errs, errors.New("--expected-size is required: the number of members of the cluster"))
+	}
+	if m.GcommPort < 1 || m.GcommPort > 65535 {
+		errs = append(errs, fmt.Errorf("--gcomm-port=%d", m.GcommPort))
+	}
+	// --force-bootstrap naming another member is not an error: one
+	// environment shared by every pod of a StatefulSet names the one.
+	errs = append(errs, sentinel.NotNegative("stall-timeout", m.StallTimeout), sentinel.NotNegative("writer-handover", m.WriterHandover))
+	return errors.Join(errs...)
+}
+
+func (m *Mode) Check(mariadbd.Effective) error { return nil }
+
+// Judge is the Galera policy behind the common checks, with run mode's
+// stall rule: the sentinel runs mariadbd and sees its progress.
+func (m *Mode) Judge(limits readiness.Limits) readiness.Judge[galera.Sample] {
+	if m.run {
+		limits.StallTimeout = m.StallTimeout
+	}
+	return readiness.Judge[galera.Sample]{
+		Policy: galera.Policy{AvailableWhenDonor: m.AvailableWhenDonor, AvailableWhenReadOnly: m.AvailableWhenReadOnly},
+		Limits: limits,
+	}
+}
+
+// PollerConfig is pc tracking progress when the stall rule is on.
+func (m *Mode) PollerConfig(pc health.PollerConfig) health.PollerConfig {
+	pc.TrackProgress = m.run && m.StallTimeout > 0
+	return pc
+}
+
+// Serve wires serve's node. serve knows no peers: its page shows this
+// member.
+func (m *Mode) Serve(_ context.Context, k *sentinel.Kit) (*sentinel.Wired, error) {
+	n := sentinel.NewStack(k.Base, m.PollerConfig(k.Poller), m.Judge(k.Limits), health.Sampler[galera.Sample](k.Client), metrics.Galera)
+	pc := peer.NewClient("", nil, k.Poller.Timeout)
+	pg := &page.Page{Peers: func(context.Context) ([]string, error) { return []string{k.Self}, nil }, Client: pc, Timeout: k.Poller.Timeout}
+	n.Handlers.SetPage(pg, page.Wants)
+	return n.Wire(&sentinel.Wired{Close: pc.Close}, pg.Routes()), nil
+}
+
+// Run wires Galera's member: the recovery loop, the writer view with its
+// handover, the saved view, the peer API and the override.
+func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, error) {
+	logger := k.Logger
+	n := sentinel.NewStack(k.Base, m.PollerConfig(k.Poller), m.Judge(k.Limits), health.Sampler[galera.Sample](k.Client), metrics.Galera)
+	poller, h := n.Poller, n.Handlers
+	// Every line mariadbd (or its SST script) prints is progress.
+	output := slog.New(progress.Lines(logger.With("component", "mariadbd", "stream", "output").Handler(), func() { poller.Progressed("mariadbd output") }))
+	db := mariadbd.NewRunner(k.Mariadbd, k.Reaper, logger.With("component", "mariadbd"), output)
+	dirs := &progress.DirWatcher{Dir: k.DataDir, Every: DirWalkEvery, Active: poller.Watching, Progressed: poller.Progressed,
+		Logger: logger.With("component", "progress")}
+	loop := &recovery.Loop{Expected: m.ExpectedSize, Source: k.Source, Peers: k.Peers, GcommPort: m.GcommPort,
+		Interval: k.DecideInterval, Logger: logger.With("component", "recovery")}
+
+	mcfg := Config{Config: k.Member, InstanceID: k.Instance}
+	mcfg.WriterUntil = h.WriterUntil
+	mem := New(mcfg, poller, n.ReadyAt, k.Limits.MaxStaleness, loop, db, sentinel.SecondSignal, logger)
+	db.OnRestartRequired(mem.RestartRequired) // Galera's "node restart required": restart at once
+	if m.ForceBootstrap != "" && m.ForceBootstrap == k.NodeName {
+		logger.Warn("bootstrap override set by flag: this member may bootstrap without the others; remove the flag once the cluster is back", "node", k.NodeName)
+		loop.Force()
+	}
+	writers := &WriterView{Self: k.NodeName, Source: k.Source, Peers: k.Peers, State: mem.State,
+		Every: min(k.Poller.Interval, time.Second), Changes: poller.Changes()}
+	h.SetWriterView(writers.Lowest, m.WriterHandover)
+	api := mem.PeerAPI(k.Tokens, logger.With("component", "peer-api"))
+	api.Changed = writers.Kick
+	api.Forward = mem.ForwardOverride(k.Peers)
+	metrics.Member(k.Metrics, mem.State, mem.Seen)
+	pg := &page.Page{Peers: k.Source.Peers, Client: k.Peers, Timeout: k.PeerTimeout}
+	h.SetPage(pg, page.Wants)
+	views := &ViewKeeper{Self: k.NodeName, DataDir: k.DataDir, Source: k.Source, Peers: k.Peers,
+		Sample: n.Fresh(k.Limits.MaxStaleness), Saved: mem.SetLastView, Every: k.DecideInterval,
+		Logger: logger.With("component", "view")}
+	return n.Wire(&sentinel.Wired{
+		Run:   mem.Run,
+		Tasks: []func(ctx context.Context){dirs.Run, writers.Run, views.Run},
+		Attrs: []any{"expected_size", m.ExpectedSize,
+			"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[k.Effective.HasClusterAddress()]},
+	}, api, pg.Routes()), nil
+}
