@@ -18,11 +18,22 @@ var modeList = []func() sentinel.Mode{
 	replmember.NewMode,
 }
 
-// The names of the two modes some client commands (status) know.
+// The names of the two modes, as the tests use them.
 const (
 	modeGalera      = galeramember.ModeName
 	modeReplication = replmember.ModeName
 )
+
+// viewers are the modes with a cluster view for status (sentinel.Viewer).
+func viewers() *modeSet {
+	s := &modeSet{}
+	for _, newMode := range modeList {
+		if m, ok := newMode().(sentinel.Viewer); ok {
+			s.modes = append(s.modes, m.(sentinel.Mode))
+		}
+	}
+	return s
+}
 
 // modeSet are the modes of one serve or run configuration, their flags
 // declared on its flag set.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/clusterview"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
 )
 
 // defaultStatusPeers is who `status` asks when no member is named: the
@@ -34,7 +34,7 @@ var statusClient = clientUse{
 func (c *StatusConfig) flags(fs *flag.FlagSet) {
 	c.clientFlags.flags(fs, statusClient)
 	fs.StringVar(&c.Format, "format", "table", "table or json")
-	fs.StringVar(&c.Mode, "mode", modeGalera, "galera or replication: what the sentinels watch")
+	fs.StringVar(&c.Mode, "mode", viewers().names()[0], strings.Join(viewers().names(), " or ")+": what the sentinels watch")
 }
 
 // Validate returns every problem at once.
@@ -43,8 +43,8 @@ func (c *StatusConfig) Validate() error {
 	if c.Format != "table" && c.Format != "json" {
 		errs = append(errs, fmt.Errorf("--format=%q: want table or json", c.Format))
 	}
-	if c.Mode != modeGalera && c.Mode != modeReplication {
-		errs = append(errs, fmt.Errorf("--mode=%q: want galera or replication", c.Mode))
+	if viewers().get(c.Mode) == nil {
+		errs = append(errs, fmt.Errorf("--mode=%q: want %s", c.Mode, strings.Join(viewers().names(), " or ")))
 	}
 	errs = append(errs, c.clientFlags.validate(statusClient)...)
 	return errors.Join(errs...)
@@ -81,21 +81,17 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	c := peer.NewClient("", clientTLS, cfg.Timeout)
 	defer c.Close()
-	if cfg.Mode == modeReplication {
-		members := clusterview.FetchReplication(ctx, c, addrs)
-		return printStatus(stdout, cfg.Format, clusterview.ReplicationProblems(members), members, func() { clusterview.RenderReplication(stdout, members) })
-	}
-	members := clusterview.Fetch(ctx, c, addrs)
-	return printStatus(stdout, cfg.Format, clusterview.Problems(members), members, func() { clusterview.Render(stdout, members, "", nil) })
+	v := viewers().get(cfg.Mode).(sentinel.Viewer).View(ctx, c, addrs)
+	return printStatus(stdout, cfg.Format, v.Problems, v.Members, func() { v.Render(stdout) })
 }
 
 // printStatus prints the members as a table (render) or JSON, then the
 // problems; any problem is an error, so the exit status says unhealthy.
-func printStatus[M any](stdout io.Writer, format string, problems []string, members []M, render func()) error {
+func printStatus(stdout io.Writer, format string, problems []string, members any, render func()) error {
 	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		doc := statusDoc[M]{Healthy: len(problems) == 0, Problems: problems, Members: members}
+		doc := statusDoc{Healthy: len(problems) == 0, Problems: problems, Members: members}
 		if doc.Problems == nil {
 			doc.Problems = []string{}
 		}
@@ -115,8 +111,8 @@ func printStatus[M any](stdout io.Writer, format string, problems []string, memb
 }
 
 // statusDoc is `status --format=json`.
-type statusDoc[M any] struct {
+type statusDoc struct {
 	Healthy  bool     `json:"healthy"`
 	Problems []string `json:"problems"`
-	Members  []M      `json:"members"`
+	Members  any      `json:"members"`
 }

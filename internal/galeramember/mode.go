@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/clusterview"
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
@@ -152,4 +154,11 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 		Attrs: []any{"expected_size", m.ExpectedSize,
 			"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[k.Effective.HasClusterAddress()]},
 	}, api, pg.Routes()), nil
+}
+
+// View is Galera's cluster view for `status`.
+func (m *Mode) View(ctx context.Context, c clusterview.StatusGetter, addrs []string) sentinel.View {
+	members := clusterview.Fetch(ctx, c, addrs)
+	return sentinel.View{Members: members, Problems: clusterview.Problems(members),
+		Render: func(w io.Writer) { clusterview.Render(w, members, "", nil) }}
 }

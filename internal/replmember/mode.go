@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/clusterview"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
@@ -267,4 +269,11 @@ func identifier(s string) bool {
 		}
 	}
 	return true
+}
+
+// View is replication's cluster view for `status`.
+func (m *Mode) View(ctx context.Context, c clusterview.StatusGetter, addrs []string) sentinel.View {
+	members := clusterview.FetchReplication(ctx, c, addrs)
+	return sentinel.View{Members: members, Problems: clusterview.ReplicationProblems(members),
+		Render: func(w io.Writer) { clusterview.RenderReplication(w, members) }}
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/clusterview"
 	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
@@ -57,6 +59,23 @@ type Mode interface {
 	// Run wires run's member over k: its life (Wired.Run) and what runs
 	// beside it.
 	Run(ctx context.Context, k *RunKit) (*Wired, error)
+}
+
+// Viewer is a Mode with a view of its cluster, for `status --mode`.
+type Viewer interface {
+	// View fetches every member's /status from the sentinels at addrs
+	// through c and says what is wrong.
+	View(ctx context.Context, c clusterview.StatusGetter, addrs []string) View
+}
+
+// View is a cluster as its sentinels see it.
+type View struct {
+	// Members are the members' documents (a slice), as JSON prints them.
+	Members any
+	// Problems say why the cluster is unhealthy; none: healthy.
+	Problems []string
+	// Render writes the table.
+	Render func(w io.Writer)
 }
 
 // Info is what the command says of a mode.
