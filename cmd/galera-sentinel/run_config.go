@@ -41,6 +41,9 @@ type RunConfig struct {
 	DrainDelay      time.Duration
 	DrainTimeout    time.Duration
 	DrainCloseIdle  time.Duration
+	// MaintenanceCloseIdle: in maintenance, close the client sessions
+	// between transactions too (past --drain-delay, never a cut).
+	MaintenanceCloseIdle bool
 	InitCommand     string
 	InitDBDir       string
 
@@ -171,6 +174,7 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the client connections are waited for: at least the load balancer's check interval times its fall count")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, after --drain-delay, how long to wait for client connections to close; what is still open then is cut before mariadbd is stopped")
 	fs.DurationVar(&c.DrainCloseIdle, "drain-close-idle", sessions.DefaultMinIdle, "during the drain, close the client sessions (over TCP) that have sat this long between transactions, which pools reconnect elsewhere unseen; at least 600ms (HikariCP checks a connection idle for more than 500ms before reuse); 0 never closes them early")
+	fs.BoolVar(&c.MaintenanceCloseIdle, "maintenance-close-idle", false, "in maintenance (the API or --maintenance-file), once --drain-delay has passed, close the client sessions between transactions as the drain before a stop does (--drain-close-idle), so pooled connections move to the other members; never cuts a session; off by default: maintenance leaves the clients alone")
 	fs.BoolVar(&c.KubeWriterLabel, "kube-writer-label", false, "Kubernetes: keep the label "+kube.WriterLabelKey+" on this member's pod \"true\" while /writerz answers 200 and \"false\" otherwise, so a Service selecting it routes to the writer only (needs a Role with pods get and patch for the pod's service account)")
 	fs.StringVar(&c.KubePodName, "kube-pod-name", "", "Kubernetes: the name of this member's pod, for --kube-writer-label (default: $POD_NAME, else the host name)")
 	fs.StringVar(&c.KubeServiceAccountDir, "kube-service-account-dir", kube.ServiceAccountDir, "Kubernetes: the directory of the service account's token (re-read on every call), ca.crt and namespace, for --kube-writer-label")
@@ -201,6 +205,9 @@ func (c *RunConfig) Validate() error {
 		notNegative("drain-delay", c.DrainDelay), notNegative("drain-timeout", c.DrainTimeout))
 	if c.DrainCloseIdle != 0 && c.DrainCloseIdle < minDrainCloseIdle {
 		errs = append(errs, fmt.Errorf("--drain-close-idle=%s: want 0 (never close early) or at least %s: HikariCP reuses a connection idle for less than 500ms without checking it, so a session closed sooner fails its next statement", c.DrainCloseIdle, minDrainCloseIdle))
+	}
+	if c.MaintenanceCloseIdle && c.DrainCloseIdle == 0 {
+		errs = append(errs, errors.New("--maintenance-close-idle closes the sessions idle for --drain-close-idle, which is 0 (never): set one or the other"))
 	}
 	errs = append(errs, c.validateKube()...)
 	if len(c.Mariadbd) == 0 {

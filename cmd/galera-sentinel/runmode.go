@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
@@ -62,9 +63,9 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	k := &sentinel.RunKit{Kit: cfg.kit(b, rb.client), NodeName: cfg.NodeName, DataDir: cfg.DataDir, Listen: cfg.Listen,
 		Effective: rb.eff, Mariadbd: cfg.mariadbd(exe, rb.eff), Member: cfg.member(),
 		Source: rb.source, Peers: peers, Reaper: reaper, Token: cfg.Token, DecideInterval: cfg.DecideInterval, PeerTimeout: cfg.PeerTimeout}
-	k.Member.Sessions = cfg.drainSessions(rb.client)
-	k.Member.Drained = metrics.NewDrain(b.Metrics).Drained
-	k.Member.Events = b.Journal.Add
+	closer := cfg.drainSessions(rb.client)
+	drainMetrics := metrics.NewDrain(b.Metrics)
+	k.Member.Sessions, k.Member.Drained, k.Member.Events = closer, drainMetrics.Drained, b.Journal.Add
 	w, err := mode.Run(ctx, k)
 	if err != nil {
 		rb.eps.close()
@@ -85,7 +86,13 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 			logger.Error("serving endpoints", "err", err)
 		}
 	}
-	stop := background(logger, append(w.Tasks, serveEndpoints)...)
+	tasks := append(w.Tasks, serveEndpoints)
+	if cfg.MaintenanceCloseIdle {
+		md := &member.MaintenanceDrain{InMaintenance: w.InMaintenance, Sessions: closer, Delay: cfg.DrainDelay, Every: cfg.PollInterval,
+			Closed: drainMetrics.MaintenanceClosed, Events: b.Journal.Add, Logger: logger.With("component", "maintenance")}
+		tasks = append(tasks, md.Run)
+	}
+	stop := background(logger, tasks...)
 	defer stop()
 	if kc != nil {
 		// Deferred after stop, so it runs before: "false" on the pod

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -22,12 +23,13 @@ import (
 var drainEnded = regexp.MustCompile(`kind=drain [^\n]*reason="ended after ([^,]+), (\d+) client connections open; (\d+) client sessions closed between transactions, (\d+) cut"`)
 
 // TestRollingRestartPooledClients: applications with long-lived pooled
-// connections (Go database/sql, go-sql-driver/mysql) through the shipped
-// HAProxy readers listener, while every member is stopped with SIGTERM
-// and started again in turn:
-//   - a busy pool whose connections live 8 s (below --drain-timeout):
-//     it retires them itself at transaction boundaries, 0 failed;
-//   - a pool that writes every 3 s (its connections sit idle): the drain
+// connections (Go database/sql with go-sql-driver/mysql, SQLAlchemy)
+// through both listeners of the shipped HAProxy configuration (readers,
+// and the writer behind /writerz), while every member is stopped with
+// SIGTERM and started again in turn, twice over:
+//   - busy pools whose connections live 5 s (below --drain-timeout):
+//     they retire them themselves at transaction boundaries, 0 failed;
+//   - pools that write every 3 s (their connections sit idle): the drain
 //     closes them between transactions, the driver reconnects unseen,
 //     0 failed;
 //   - connection-per-transaction clients, 0 failed;
@@ -36,25 +38,38 @@ var drainEnded = regexp.MustCompile(`kind=drain [^\n]*reason="ended after ([^,]+
 //     cuts them at --drain-timeout: failures, usually one per connection
 //     per member (they are cut before mariadbd leaves the cluster).
 //
+// Before the restarts, one member is put in maintenance with
+// --maintenance-close-idle: the idle sessions are closed between
+// transactions, none is cut.
+//
 // Every acknowledged row of every client is on every member at the end.
 func TestRollingRestartPooledClients(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	rc := testsentinel.OpsCluster(ctx, t, func(n *testcluster.Node) []string {
 		// The shipped listener checks every 1s, fall 2: out of the
 		// balancer within 3s.
-		return []string{"--agent-check-listen=" + n.AgentAddr(), "--drain-delay=3s", "--drain-timeout=20s"}
+		return []string{"--agent-check-listen=" + n.AgentAddr(), "--drain-delay=3s", "--drain-timeout=12s", "--maintenance-close-idle"}
 	})
-	listener, err := testcluster.ShippedListener("../../deploy/haproxy/haproxy.cfg", "galera-readers")
+	ports := strings.NewReplacer(" port 9200", fmt.Sprintf(" port %d", testcluster.SentinelPort),
+		" agent-port 9201", fmt.Sprintf(" agent-port %d", testcluster.AgentPort))
+	readers, err := testcluster.ShippedListener("../../deploy/haproxy/haproxy.cfg", "galera-readers")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := rc.C.StartHAProxyWith(t, strings.NewReplacer(" port 9200", fmt.Sprintf(" port %d", testcluster.SentinelPort),
-		" agent-port 9201", fmt.Sprintf(" agent-port %d", testcluster.AgentPort)).Replace(listener))
+	writer, err := testcluster.ShippedListener("../../deploy/haproxy/haproxy.cfg", "galera-writer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := rc.C.StartHAProxyWith(t, ports.Replace(readers))
+	hw := rc.C.StartHAProxyOn(t, "haproxy-writer", testcluster.ClientPort+1, ports.Replace(writer))
 	for _, n := range rc.C.Nodes {
 		if err := h.WaitStatus(ctx, n.Name, "UP"); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := hw.WaitStatus(ctx, rc.C.Nodes[0].Name, "UP"); err != nil {
+		t.Fatal(err)
 	}
 
 	wctx, stopWriters := context.WithCancel(ctx)
@@ -68,45 +83,42 @@ func TestRollingRestartPooledClients(t *testing.T) {
 	add := func(name string, log *testsentinel.WriteLog, wait func()) {
 		groups = append(groups, group{name, log, wait})
 	}
-	lifetime, lwait := testsentinel.StartPoolWriters(wctx, t, h.Addr, testsentinel.PoolOptions{Workers: 4, Pool: 4, Lifetime: 8 * time.Second, Pause: 5 * time.Millisecond})
-	add("busy pool, 8s lifetime", lifetime, lwait)
+	lifetime, lwait := testsentinel.StartPoolWriters(wctx, t, h.Addr, testsentinel.PoolOptions{Workers: 4, Pool: 4, Lifetime: 5 * time.Second, Pause: 5 * time.Millisecond})
+	add("readers: busy pool, 5s lifetime", lifetime, lwait)
 	idle, iwait := testsentinel.StartPoolWriters(wctx, t, h.Addr, testsentinel.PoolOptions{Workers: 6, Pool: 6, Pause: 3 * time.Second})
-	add("pool idle between writes", idle, iwait)
+	add("readers: pool idle between writes", idle, iwait)
 	perConn, pwait := testsentinel.StartWriters(wctx, t, h.Addr, 2)
-	add("connection per transaction", perConn, pwait)
+	add("readers: connection per transaction", perConn, pwait)
+	wLifetime, wlwait := testsentinel.StartPoolWriters(wctx, t, hw.Addr, testsentinel.PoolOptions{Workers: 3, Pool: 3, Lifetime: 5 * time.Second, Pause: 5 * time.Millisecond})
+	add("writer: busy pool, 5s lifetime", wLifetime, wlwait)
+	wIdle, wiwait := testsentinel.StartPoolWriters(wctx, t, hw.Addr, testsentinel.PoolOptions{Workers: 4, Pool: 4, Pause: 3 * time.Second})
+	add("writer: pool idle between writes", wIdle, wiwait)
+	wPerConn, wpwait := testsentinel.StartWriters(wctx, t, hw.Addr, 1)
+	add("writer: connection per transaction", wPerConn, wpwait)
 	control, cwait := testsentinel.StartPoolWriters(wctx, t, h.Addr, testsentinel.PoolOptions{Workers: 2, Pool: 2})
-	add("control: busy pool, no lifetime", control, cwait)
+	add("control (readers): busy pool, no lifetime", control, cwait)
 	// A second pool implementation: SQLAlchemy, pool_pre_ping, connections
-	// recycled after 8 s.
-	alchemy, await := startPyWriters(t, h.Addr, "sqlalchemy", 3, 20*time.Millisecond, 8*time.Second)
-	add("SQLAlchemy pool (pre-ping, recycle 8s)", alchemy, await)
+	// recycled after 5 s.
+	alchemy, await := startPyWriters(t, h.Addr, "sqlalchemy", 3, 20*time.Millisecond, 5*time.Second)
+	add("readers: SQLAlchemy pool (pre-ping, recycle 5s)", alchemy, await)
 	// A client that never validates: one persistent PyMySQL connection per
 	// worker, writing every 2 s, opened again after an error.
 	persistent, pywait := startPyWriters(t, h.Addr, "pymysql", 3, 2*time.Second, 0)
-	add("PyMySQL persistent connections, not validated", persistent, pywait)
+	add("readers: PyMySQL persistent connections, not validated", persistent, pywait)
 	time.Sleep(3 * time.Second)
 
-	for _, n := range rc.C.Nodes {
-		took := rc.Sigterm(ctx, n)
-		b, _ := os.ReadFile(n.SentinelLog())
-		ends := drainEnded.FindAllStringSubmatch(string(b), -1)
-		if len(ends) == 0 {
-			t.Fatalf("%s: no end of the drain in the journal:\n%s", n.Name, testsentinel.TailFile(n.SentinelLog(), 30))
+	// Maintenance with --maintenance-close-idle: the member's idle pooled
+	// sessions move to the others without an error; the busy ones stay
+	// (maintenance never cuts).
+	maintenanceMoves(ctx, t, h, rc.C.Nodes[1])
+
+	const rounds = 2
+	stops := 0
+	for round := 1; round <= rounds; round++ {
+		for _, n := range rc.C.Nodes {
+			stops++
+			restartDrained(ctx, t, rc, h, n, round)
 		}
-		e := ends[len(ends)-1]
-		t.Logf("%s: SIGTERM -> sentinel exit %v; drain %s: %s sessions closed between transactions, %s cut, %s connections open at its end",
-			n.Name, took.Round(time.Millisecond), e[1], e[3], e[4], e[2])
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.Contains(l, "client sessions") && !strings.Contains(l, "kind=drain") {
-				t.Logf("%s: %s", n.Name, l)
-			}
-		}
-		rc.Start(n)
-		rc.WaitSynced(ctx, 3, n)
-		if err := h.WaitStatus(ctx, n.Name, "UP"); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Second)
 	}
 	time.Sleep(2 * time.Second)
 	stopWriters()
@@ -132,8 +144,10 @@ func TestRollingRestartPooledClients(t *testing.T) {
 			// Closed between transactions: its next transaction's first
 			// statement fails once, and it reconnects; never a
 			// transaction cut in its middle by the drain.
-			if failed > 3*len(rc.C.Nodes) {
-				t.Errorf("%s: %d failed, want at most one per connection per member stopped (%d)", g.name, failed, 3*len(rc.C.Nodes))
+			// The maintenance closes its idle sessions too: one more
+			// member left.
+			if failed > 3*(stops+1) {
+				t.Errorf("%s: %d failed, want at most one per connection per member stopped or in maintenance (%d)", g.name, failed, 3*(stops+1))
 			}
 			if s := g.log.Summary(); strings.Contains(s, "inside: ") {
 				t.Errorf("%s: a transaction failed in its middle:\n%s", g.name, s)
@@ -150,7 +164,7 @@ func TestRollingRestartPooledClients(t *testing.T) {
 			if failed == 0 {
 				t.Errorf("%s: nothing failed: a busy pool without a lifetime must be cut at the drain timeout; the test cannot tell the drain from none", g.name)
 			}
-			if s := g.log.Summary(); strings.Contains(s, "1047") || failed > 2*len(rc.C.Nodes) {
+			if s := g.log.Summary(); strings.Contains(s, "1047") || failed > 2*stops {
 				t.Logf("%s: more than one failure per connection and member, or 1047 (under investigation):\n%s", g.name, s)
 			}
 			continue
@@ -159,6 +173,82 @@ func TestRollingRestartPooledClients(t *testing.T) {
 			t.Errorf("%s: %d transactions failed during the rolling restart", g.name, failed)
 		}
 	}
+}
+
+// maintenanceMoves puts n in maintenance through the API, waits until
+// its sentinel closed idle client sessions (maintenance_sessions_closed_total
+// on /metrics), and takes it out again.
+func maintenanceMoves(ctx context.Context, t *testing.T, h *testcluster.HAProxy, n *testcluster.Node) {
+	t.Helper()
+	post := func(state string) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+n.SentinelAddr()+"/api/v1/maintenance?state="+state, nil)
+		req.Header.Set("Authorization", "Bearer "+testsentinel.Token)
+		resp, err := testsentinel.ProbeClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: maintenance %s: %d", n.Name, state, resp.StatusCode)
+		}
+	}
+	closed := func() int {
+		code, body, _ := testsentinel.TryProbe("http://" + n.SentinelAddr() + "/metrics")
+		if code != http.StatusOK {
+			return -1
+		}
+		for _, l := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(l, "galera_sentinel_maintenance_sessions_closed_total "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return int(f)
+			}
+		}
+		return -1
+	}
+	if c := closed(); c != 0 {
+		t.Fatalf("%s: maintenance_sessions_closed_total %d before maintenance", n.Name, c)
+	}
+	post("on")
+	begin := time.Now()
+	for closed() <= 0 {
+		if time.Since(begin) > 30*time.Second {
+			t.Fatalf("%s: in maintenance for %v, no idle session closed:\n%s", n.Name, time.Since(begin).Round(time.Second), testsentinel.TailFile(n.SentinelLog(), 20))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // the pools reconnect; more may be closed
+	t.Logf("%s: in maintenance, %d client sessions closed between transactions in %v", n.Name, closed(), time.Since(begin).Round(time.Millisecond))
+	post("off")
+	if err := h.WaitStatus(ctx, n.Name, "UP"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restartDrained stops n with SIGTERM, logs its drain (time, sessions
+// closed between transactions and cut), starts it again and waits until
+// it is Synced and the readers' HAProxy has it UP.
+func restartDrained(ctx context.Context, t *testing.T, rc *testsentinel.RunCluster, h *testcluster.HAProxy, n *testcluster.Node, round int) {
+	t.Helper()
+	took := rc.Sigterm(ctx, n)
+	b, _ := os.ReadFile(n.SentinelLog())
+	ends := drainEnded.FindAllStringSubmatch(string(b), -1)
+	if len(ends) == 0 {
+		t.Fatalf("%s: no end of the drain in the journal:\n%s", n.Name, testsentinel.TailFile(n.SentinelLog(), 30))
+	}
+	e := ends[len(ends)-1]
+	t.Logf("round %d, %s: SIGTERM -> sentinel exit %v; drain %s: %s sessions closed between transactions, %s cut, %s connections open at its end",
+		round, n.Name, took.Round(time.Millisecond), e[1], e[3], e[4], e[2])
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "client sessions") && !strings.Contains(l, "kind=drain") {
+			t.Logf("%s: %s", n.Name, l)
+		}
+	}
+	rc.Start(n)
+	rc.WaitSynced(ctx, 3, n)
+	if err := h.WaitStatus(ctx, n.Name, "UP"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
 }
 
 // startPyWriters runs testdata/pywriters.py with Debian's python3 (its

@@ -9,8 +9,9 @@ import (
 // Drain is run mode's drain series: the client sessions it closed, by
 // how, and how long the last drain took.
 type Drain struct {
-	sessions *prometheus.CounterVec
-	last     prometheus.Gauge
+	sessions    *prometheus.CounterVec
+	last        prometheus.Gauge
+	maintenance prometheus.Counter
 }
 
 // How a drain ended a client session (the label values are published).
@@ -26,12 +27,15 @@ func NewDrain(m *Metrics) *Drain {
 			Help: "Run mode: client sessions the drain ended before stopping mariadbd: between-transactions (idle, no open transaction), cut (still open at --drain-timeout or a second signal)."}, []string{"how"}),
 		last: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "drain_last_duration_seconds",
 			Help: "Run mode: how long the last drain took, from the stop signal to mariadbd being told to stop."}),
+		maintenance: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "maintenance_sessions_closed_total",
+			Help: "Run mode with --maintenance-close-idle: client sessions closed between transactions while the node was in maintenance."}),
 	}
 	for _, how := range []string{DrainClosedBetweenTransactions, DrainCut} {
 		d.sessions.WithLabelValues(how)
 	}
 	m.Register(d.sessions)
 	m.Register(d.last)
+	m.Register(d.maintenance)
 	return d
 }
 
@@ -41,3 +45,6 @@ func (d *Drain) Drained(closed, cut int, took time.Duration) {
 	d.sessions.WithLabelValues(DrainCut).Add(float64(cut))
 	d.last.Set(took.Seconds())
 }
+
+// MaintenanceClosed records client sessions closed in maintenance.
+func (d *Drain) MaintenanceClosed(n int) { d.maintenance.Add(float64(n)) }

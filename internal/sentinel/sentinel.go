@@ -149,6 +149,9 @@ type Wired struct {
 	Poked Poked
 	// IsWriter tells whether /writerz answers 200 now.
 	IsWriter func() bool
+	// InMaintenance tells whether the operator put the node in
+	// maintenance (and it is not stopping).
+	InMaintenance func() bool
 	// Attrs are what the start line says of the mode.
 	Attrs []any
 	// Close releases what the mode opened, after everything stopped.
@@ -206,6 +209,10 @@ func (n *Stack[S]) Wire(w *Wired, extra ...httpserver.Routes) *Wired {
 	w.Poked = counted[S]{n.Poller, n.Metrics, n.Journal}
 	w.Tasks = append([]func(ctx context.Context){n.Poller.Run}, w.Tasks...)
 	w.IsWriter = func() bool { return n.Handlers.Writer(time.Now()).Role == readiness.Writer }
+	w.InMaintenance = func() bool {
+		o := n.Poller.Snapshot().Observation
+		return o.Maintenance && !o.Stopping
+	}
 	return w
 }
 

@@ -109,6 +109,23 @@ func TestStackWire(t *testing.T) {
 	if code, _ := get("/api/v1/events"); code != http.StatusOK {
 		t.Errorf("/api/v1/events: %d", code)
 	}
+	if w.InMaintenance() {
+		t.Error("in maintenance before the operator asked")
+	}
+	if err := n.Poller.SetMaintenance(true); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !w.InMaintenance(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("InMaintenance stays false in maintenance")
+		}
+	}
+	n.Poller.SetStopping()
+	for deadline := time.Now().Add(5 * time.Second); w.InMaintenance(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("InMaintenance stays true while stopping: the drain before the stop closes the sessions")
+		}
+	}
 	if fresh := n.Fresh(time.Minute)(); fresh == nil || fresh.LocalState != galera.StateSynced {
 		t.Errorf("Fresh: %+v", fresh)
 	}

@@ -59,12 +59,20 @@ func (c *Cluster) StartHAProxy(t testing.TB, check HAProxyCheck) *HAProxy {
 // users already have.
 func (c *Cluster) StartHAProxyWith(t testing.TB, checkLines string) *HAProxy {
 	t.Helper()
+	return c.StartHAProxyOn(t, "haproxy", ClientPort, checkLines)
+}
+
+// StartHAProxyOn is StartHAProxyWith for a second haproxy beside the
+// first (a writer listener beside the readers', say): name tells its
+// files in the slot directory apart, clients connect to port.
+func (c *Cluster) StartHAProxyOn(t testing.TB, name string, port int, checkLines string) *HAProxy {
+	t.Helper()
 	bin := RequireBinary(t, "haproxy")
 	if c.opts.Netns {
 		t.Fatal("testcluster: StartHAProxy needs a loopback cluster")
 	}
 	host := c.Nodes[0].Host[:strings.LastIndexByte(c.Nodes[0].Host, '.')] + ".100"
-	h := &HAProxy{Addr: fmt.Sprintf("%s:%d", host, ClientPort), socket: filepath.Join(c.slot.dir, "haproxy.sock")}
+	h := &HAProxy{Addr: fmt.Sprintf("%s:%d", host, port), socket: filepath.Join(c.slot.dir, name+".sock")}
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     stats socket %s mode 600 level admin
@@ -86,7 +94,7 @@ listen galera
 	for _, n := range c.Nodes {
 		fmt.Fprintf(&b, "    server %s %s check\n", n.Name, n.Addr())
 	}
-	cfg := filepath.Join(c.slot.dir, "haproxy.cfg")
+	cfg := filepath.Join(c.slot.dir, name+".cfg")
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
