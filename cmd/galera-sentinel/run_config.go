@@ -44,8 +44,8 @@ type RunConfig struct {
 	// MaintenanceCloseIdle: in maintenance, close the client sessions
 	// between transactions too (past --drain-delay, never a cut).
 	MaintenanceCloseIdle bool
-	InitCommand     string
-	InitDBDir       string
+	InitCommand          string
+	InitDBDir            string
 
 	// The writer label on this member's pod (--kube-writer-label).
 	KubeWriterLabel       bool
