@@ -243,6 +243,14 @@ func client(t *testing.T, ctx context.Context) *sql.DB { return clientOn(t, ctx,
 // clientOn is client on the named Service.
 func clientOn(t *testing.T, ctx context.Context, service string) *sql.DB {
 	t.Helper()
+	return pooledOn(t, ctx, service, time.Second)
+}
+
+// pooledOn is a pool of long-lived connections on the named Service, as
+// applications keep them: each lives for lifetime (0: for ever), and up to
+// 4 stay idle in the pool between uses.
+func pooledOn(t *testing.T, ctx context.Context, service string, lifetime time.Duration) *sql.DB {
+	t.Helper()
 	ip := strings.TrimSpace(kubectl(t, ctx, "-n", ns, "get", "service", service, "-o", "jsonpath={.spec.clusterIP}"))
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = appUser, appPass, "tcp", ip+":3306", "e2e"
@@ -252,8 +260,8 @@ func clientOn(t *testing.T, ctx context.Context, service string) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.SetConnMaxLifetime(time.Second)
-	db.SetMaxIdleConns(2)
+	db.SetConnMaxLifetime(lifetime)
+	db.SetMaxIdleConns(4)
 	t.Cleanup(func() { db.Close() })
 	return db
 }

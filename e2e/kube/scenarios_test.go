@@ -183,13 +183,24 @@ func testS2FullOutage(t *testing.T) {
 	verifyRows(t, ctx, st.Acked)
 }
 
-// 3. A rolling update of the StatefulSet while a client writes through the
-// Service: no failed transaction, no lost row.
+// 3. A rolling update of the StatefulSet while clients write through the
+// Service (kube-proxy): a connection per transaction, a pool whose
+// long-lived connections sit idle between writes (the drain closes them
+// between transactions; the driver reconnects unseen), and a busy pool
+// whose connections live 5 s, below --drain-timeout (it retires them
+// itself). No failed transaction, no lost row.
 func testS3RollingUpdate(t *testing.T) {
 	ctx := testCtx(t, 20*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
-	db := client(t, ctx)
-	w := startWriter(db, maxID(t, ctx), 50*time.Millisecond)
+	first := maxID(t, ctx)
+	w := startWriter(client(t, ctx), first, 50*time.Millisecond)
+	pools := []struct {
+		name string
+		w    *writer
+	}{
+		{"pool idle between writes", startWriter(pooledOn(t, ctx, "galera", 0), first+1_000_000_000, 2*time.Second)},
+		{"busy pool, 5s lifetime", startWriter(pooledOn(t, ctx, "galera", 5*time.Second), first+2_000_000_000, 20*time.Millisecond)},
+	}
 	time.Sleep(3 * time.Second)
 	t0 := time.Now()
 	kubectl(t, ctx, "-n", ns, "patch", "statefulset", "galera", "--type", "merge", "-p",
@@ -206,6 +217,15 @@ func testS3RollingUpdate(t *testing.T) {
 		t.Errorf("%d failed transactions during the rolling update", len(st.Failures))
 	}
 	verifyRows(t, ctx, st.Acked)
+	for _, p := range pools {
+		ps := p.w.stop()
+		t.Logf("%s: %d committed, %d failed; by member %v", p.name, len(ps.Acked), len(ps.Failures), ps.byHost())
+		logFailures(t, ps)
+		if len(ps.Failures) > 0 || len(ps.Acked) == 0 {
+			t.Errorf("%s: %d failed, %d committed during the rolling update", p.name, len(ps.Failures), len(ps.Acked))
+		}
+		verifyRows(t, ctx, ps.Acked)
+	}
 }
 
 func grepLines(s, sub string) []string {
