@@ -166,6 +166,14 @@ func TestRollingRestartPooledClients(t *testing.T) {
 			}
 			if s := g.log.Summary(); strings.Contains(s, "1047") || failed > 2*stops {
 				t.Logf("%s: more than one failure per connection and member, or 1047 (under investigation):\n%s", g.name, s)
+				for _, n := range rc.C.Nodes {
+					b, _ := os.ReadFile(n.SentinelLog())
+					for _, l := range strings.Split(string(b), "\n") {
+						if strings.Contains(l, "kind=drain") || strings.Contains(l, "kind=verdict") || strings.Contains(l, "stopping mariadbd") || strings.Contains(l, "mariadbd exited") {
+							t.Logf("%s: %s", n.Name, l)
+						}
+					}
+				}
 			}
 			continue
 		}

@@ -33,6 +33,8 @@ type WriteLog struct {
 	AckedAt  []time.Time // when each acknowledged COMMIT returned
 	Failures int
 	Errs     map[string]int // error text -> count
+	// errAt are the first and last time each error text was seen.
+	errAt map[string][2]time.Time
 	// Missing counts acknowledged rows absent from a member at the end,
 	// summed over the members (CheckAcked sets it).
 	Missing int
@@ -47,15 +49,27 @@ func (w *WriteLog) fail(err error) {
 		msg = msg[:120]
 	}
 	w.Errs[msg]++
+	if w.errAt == nil {
+		w.errAt = map[string][2]time.Time{}
+	}
+	now := time.Now()
+	at, seen := w.errAt[msg]
+	if !seen {
+		at[0] = now
+	}
+	at[1] = now
+	w.errAt[msg] = at
 }
 
-// Summary is one line per distinct error, with its count.
+// Summary is one line per distinct error, with its count and when it was
+// first and last seen (to match against the sentinels' logs).
 func (w *WriteLog) Summary() string {
 	w.Mu.Lock()
 	defer w.Mu.Unlock()
 	var lines []string
 	for msg, n := range w.Errs {
-		lines = append(lines, fmt.Sprintf("%5d × %s", n, msg))
+		at := w.errAt[msg]
+		lines = append(lines, fmt.Sprintf("%5d × %s (%s to %s)", n, msg, at[0].Format("15:04:05.000"), at[1].Format("15:04:05.000")))
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
