@@ -463,12 +463,35 @@ func (m *Member[S]) cutSessions() int {
 	n, err := m.cfg.Sessions.CutAll(ctx)
 	if err != nil {
 		m.log.Warn("cannot cut the client sessions left; mariadbd's shutdown ends them", "err", err)
+		return n
 	}
-	if n > 0 {
-		m.log.Warn("cut client sessions still open at the end of the drain", "sessions", n)
+	if n == 0 {
+		return 0
 	}
-	return n
+	m.log.Warn("cut client sessions still open at the end of the drain", "sessions", n)
+	// KILL CONNECTION only marks a session: one inside a Galera commit
+	// may carry on past it, and a session still attached when mariadbd
+	// leaves the cluster is answered 1047 on every statement until the
+	// shutdown ends it. Look again until none is left.
+	for again := 1; ; again++ {
+		t := time.NewTimer(cutRecheck)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			m.log.Warn("client sessions still open after KILL CONNECTION; stopping mariadbd anyway", "checks", again)
+			return n
+		case <-t.C:
+		}
+		left, err := m.cfg.Sessions.CutAll(ctx)
+		if err != nil || left == 0 {
+			return n
+		}
+		m.log.Warn("client sessions still open after KILL CONNECTION: killed again", "sessions", left, "check", again)
+	}
 }
+
+// cutRecheck is how soon the drain looks again for sessions it cut.
+const cutRecheck = 50 * time.Millisecond
 
 // Connections is the number of client connections in the last sample,
 // the sentinel's own not counted, and whether that sample is fresh
