@@ -57,3 +57,41 @@ func (c *Client) Kill(ctx context.Context, id int64) error {
 	})
 	return err
 }
+
+// killIdleSQL ends a session only if mariadbd, in the same statement,
+// still finds it in Sleep for at least the given milliseconds with no
+// InnoDB transaction: the check and the KILL are one step on the server,
+// so a client that starts a statement after the process list was read
+// keeps its session. @galera_sentinel_killed says what it did.
+const killIdleSQL = `BEGIN NOT ATOMIC
+ IF EXISTS (SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = %[1]d AND COMMAND = 'Sleep' AND TIME_MS >= %[2]d)
+  AND NOT EXISTS (SELECT 1 FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = %[1]d) THEN
+  KILL CONNECTION %[1]d;
+  SET @galera_sentinel_killed = 1;
+ ELSE
+  SET @galera_sentinel_killed = 0;
+ END IF;
+END`
+
+// KillIdle ends session id if it still sits between transactions (in
+// Sleep for at least minIdle, no InnoDB transaction), checked by mariadbd
+// in the same statement as the KILL; it reports whether it ended it.
+func (c *Client) KillIdle(ctx context.Context, id int64, minIdle time.Duration) (bool, error) {
+	killed := false
+	err := c.Read(ctx, func(q Querier) error {
+		err := q.Exec(fmt.Sprintf(killIdleSQL, id, minIdle.Milliseconds()))
+		if me, ok := errors.AsType[*mysql.MySQLError](err); ok && me.Number == errUnknownThread {
+			return nil // it ended between the check and the KILL
+		}
+		if err != nil {
+			return err
+		}
+		row, err := q.Row("SELECT @galera_sentinel_killed AS killed")
+		if err != nil {
+			return err
+		}
+		killed = row["killed"] == "1"
+		return nil
+	})
+	return killed, err
+}

@@ -120,6 +120,53 @@ func TestDrainSessionsOnRealServer(t *testing.T) {
 	if err := cl.Kill(ctx, 999999); err != nil {
 		t.Errorf("Kill of an unknown session: %v", err)
 	}
+	if killed, err := cl.KillIdle(ctx, 999999, time.Second); err != nil || killed {
+		t.Errorf("KillIdle of an unknown session: %v, %v", killed, err)
+	}
+	// KillIdle checks on the server, with the KILL: a session that ran a
+	// statement a moment ago, or holds a transaction, is left; one idle
+	// for longer than the bound is ended.
+	idleConn, err := app().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idleConn.Close()
+	var idleID, trxID int64
+	if err := idleConn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&idleID); err != nil {
+		t.Fatal(err)
+	}
+	trxConn, err := app().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trxConn.Close()
+	if err := trxConn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&trxID); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"BEGIN", "INSERT INTO d.t (v) VALUES (5)"} {
+		if _, err := trxConn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if killed, err := cl.KillIdle(ctx, idleID, time.Second); err != nil || killed {
+		t.Errorf("KillIdle of a session busy a moment ago: %v, %v; want it left", killed, err)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	if killed, err := cl.KillIdle(ctx, trxID, time.Second); err != nil || killed {
+		t.Errorf("KillIdle of a session in a transaction: %v, %v; want it left", killed, err)
+	}
+	if killed, err := cl.KillIdle(ctx, idleID, time.Second); err != nil || !killed {
+		t.Errorf("KillIdle of a session idle for 1.2s: %v, %v; want it ended", killed, err)
+	}
+	if err := idleConn.PingContext(ctx); err == nil {
+		t.Error("the session KillIdle ended still answers")
+	}
+	if err := trxConn.PingContext(ctx); err != nil {
+		t.Errorf("the transaction's session was disturbed: %v", err)
+	}
+	if _, err := trxConn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
 	var rows int
 	if err := n.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM d.t").Scan(&rows); err != nil || rows != 2 {
 		t.Errorf("%d rows, %v; want 2 (1 and 3; the cut transaction rolled back)", rows, err)

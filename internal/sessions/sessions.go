@@ -80,10 +80,14 @@ func BetweenTransactions(s Session, minIdle time.Duration) bool {
 
 // Server is what the closer needs of mariadbd: its process list, and
 // KILL CONNECTION. Kill of a session that has already ended is not an
-// error.
+// error. KillIdle ends a session only if mariadbd, in the same step,
+// still finds it between transactions (BetweenTransactions with
+// minIdle), and says whether it did: the process list is a moment ago,
+// and a client may have started its next transaction since.
 type Server interface {
 	Sessions(ctx context.Context) ([]Session, error)
 	Kill(ctx context.Context, id int64) error
+	KillIdle(ctx context.Context, id int64, minIdle time.Duration) (bool, error)
 }
 
 // DefaultMinIdle is how long a session must have sat in Sleep before the
@@ -127,8 +131,13 @@ func (c *Closer) CloseIdle(ctx context.Context) (closed, left int, err error) {
 			left++
 			continue
 		}
-		if err := c.Server.Kill(ctx, s.ID); err != nil {
+		killed, err := c.Server.KillIdle(ctx, s.ID, min)
+		if err != nil {
 			return closed, left + 1, fmt.Errorf("close session %d (%s from %s): %w", s.ID, s.User, hostOnly(s.Host), err)
+		}
+		if !killed {
+			left++ // it started a statement since the list was read
+			continue
 		}
 		closed++
 	}
