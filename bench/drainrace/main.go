@@ -44,6 +44,10 @@ type strategy struct {
 	every time.Duration
 	// pause is what a worker waits between its transactions.
 	pause time.Duration
+	// checked: mariadbd checks the session is still idle in the same
+	// statement as the KILL (what the drain does), rather than the
+	// closer acting on the process list it read a moment before.
+	checked bool
 }
 
 type result struct {
@@ -83,6 +87,8 @@ func main() {
 		{name: "busy pool (4 of 4), close any session in Sleep", pool: 4, workers: 4, minIdle: 0, every: 50 * time.Millisecond},
 		{name: "busy pool (4 of 4), close sessions in Sleep >= 50ms", pool: 4, workers: 4, minIdle: 50 * time.Millisecond, every: 50 * time.Millisecond},
 		{name: "pool pausing 1.5s between writes, close Sleep >= 1s", pool: 4, workers: 4, minIdle: time.Second, every: 250 * time.Millisecond, pause: 1500 * time.Millisecond},
+		{name: "busy pool (4 of 4), close Sleep >= 50ms, checked", pool: 4, workers: 4, minIdle: 50 * time.Millisecond, every: 50 * time.Millisecond, checked: true},
+		{name: "pool pausing 1.5s between writes, close Sleep >= 1s, checked", pool: 4, workers: 4, minIdle: time.Second, every: 250 * time.Millisecond, pause: 1500 * time.Millisecond, checked: true},
 		{name: "busy pool (4 of 4), ConnMaxLifetime 1s, no closes", pool: 4, workers: 4, lifetime: time.Second, minIdle: -1, every: 50 * time.Millisecond},
 	}
 	fmt.Printf("drainrace: %s per strategy; go-sql-driver/mysql, BEGIN; INSERT; COMMIT in a loop; closes by KILL CONNECTION\n\n", *dur)
@@ -152,7 +158,7 @@ func run(ctx context.Context, s strategy, appCfg *mysql.Config, admin *sql.DB, d
 	}
 	var closes int64
 	if s.minIdle >= 0 {
-		closes = closer(ctx, admin, appCfg.User, s.minIdle, s.every)
+		closes = closer(ctx, admin, appCfg.User, s.minIdle, s.every, s.checked)
 	} else {
 		<-ctx.Done()
 	}
@@ -178,7 +184,7 @@ func txn(ctx context.Context, db *sql.DB, w int) error {
 
 // closer ends, every tick, one session of user that has been in Sleep
 // for at least minIdle, and returns how many it ended.
-func closer(ctx context.Context, admin *sql.DB, user string, minIdle, every time.Duration) int64 {
+func closer(ctx context.Context, admin *sql.DB, user string, minIdle, every time.Duration, checked bool) int64 {
 	var n int64
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -197,9 +203,28 @@ func closer(ctx context.Context, admin *sql.DB, user string, minIdle, every time
 		if err != nil {
 			fail("processlist: %v", err)
 		}
-		if _, err := admin.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err == nil {
+		if !checked {
+			if _, err := admin.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err == nil {
+				n++
+			}
+			continue
+		}
+		conn, err := admin.Conn(ctx)
+		if err != nil {
+			continue
+		}
+		ms := minIdle.Milliseconds()
+		_, err = conn.ExecContext(ctx, fmt.Sprintf(`BEGIN NOT ATOMIC
+ IF EXISTS (SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = %[1]d AND COMMAND = 'Sleep' AND TIME_MS >= %[2]d)
+  AND NOT EXISTS (SELECT 1 FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = %[1]d) THEN
+  KILL CONNECTION %[1]d; SET @killed = 1;
+ ELSE SET @killed = 0; END IF;
+END`, id, ms))
+		var killed int
+		if err == nil && conn.QueryRowContext(ctx, "SELECT @killed").Scan(&killed) == nil && killed == 1 {
 			n++
 		}
+		conn.Close()
 	}
 }
 

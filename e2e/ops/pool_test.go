@@ -30,8 +30,9 @@ var drainEnded = regexp.MustCompile(`kind=drain [^\n]*reason="ended after ([^,]+
 //   - busy pools whose connections live 5 s (below --drain-timeout):
 //     they retire them themselves at transaction boundaries, 0 failed;
 //   - pools that write every 3 s (their connections sit idle): the drain
-//     closes them between transactions, the driver reconnects unseen,
-//     0 failed;
+//     closes them between transactions, the driver reconnects unseen;
+//     at most the rare close that lands between the pool's check of a
+//     connection and its BEGIN fails that BEGIN;
 //   - connection-per-transaction clients, 0 failed;
 //   - the control, a busy pool whose connections live for ever: nothing
 //     can close them between transactions from outside, so the drain
@@ -174,6 +175,22 @@ func TestRollingRestartPooledClients(t *testing.T) {
 						}
 					}
 				}
+			}
+			continue
+		}
+		if g.log == idle || g.log == wIdle {
+			// The drain closes these sessions between transactions,
+			// checked by mariadbd with the KILL; the pool checks a
+			// connection before it reuses it. What is left is the
+			// instant between the two: a KILL that lands after the
+			// pool's check and before its BEGIN reaches the server.
+			// Rare (the note gives the figure), at most one per member
+			// left, and never inside a transaction.
+			if s := g.log.Summary(); strings.Contains(s, "insert: ") || strings.Contains(s, "commit: ") {
+				t.Errorf("%s: a transaction failed after its BEGIN:\n%s", g.name, s)
+			}
+			if failed > stops+1 {
+				t.Errorf("%s: %d failed, want at most one per member stopped or in maintenance (%d)", g.name, failed, stops+1)
 			}
 			continue
 		}

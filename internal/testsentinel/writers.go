@@ -170,19 +170,24 @@ func appDB(t testing.TB, addr string) *sql.DB {
 	return sql.OpenDB(connector)
 }
 
-// writeOne is one transaction: BEGIN, INSERT of row id, COMMIT.
+// writeOne is one transaction: BEGIN, INSERT of row id, COMMIT. A
+// failure says at which step ("begin: ", "insert: ", "commit: "): a
+// session closed between transactions fails the next BEGIN at worst.
 func writeOne(db *sql.DB, id int64, w int) (int64, error) {
 	tctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	tx, err := db.BeginTx(tctx, nil)
 	if err != nil {
-		return id, err
+		return id, fmt.Errorf("begin: %w", err)
 	}
 	if _, err := tx.ExecContext(tctx, "INSERT INTO t (id, writer) VALUES (?, ?)", id, w); err != nil {
 		tx.Rollback()
-		return id, err
+		return id, fmt.Errorf("insert: %w", err)
 	}
-	return id, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return id, fmt.Errorf("commit: %w", err)
+	}
+	return id, nil
 }
 
 // NewWriteLog is an empty log, for writers of a test's own.
