@@ -36,8 +36,8 @@ var drainEnded = regexp.MustCompile(`kind=drain [^\n]*reason="ended after ([^,]+
 //   - connection-per-transaction clients, 0 failed;
 //   - the control, a busy pool whose connections live for ever: nothing
 //     can close them between transactions from outside, so the drain
-//     cuts them at --drain-timeout: failures, usually one per connection
-//     per member (they are cut before mariadbd leaves the cluster).
+//     cuts them at --drain-timeout: failures, one per connection cut,
+//     never 1047 (they are gone before mariadbd leaves the cluster).
 //
 // Before the restarts, one member is put in maintenance with
 // --maintenance-close-idle: the idle sessions are closed between
@@ -158,19 +158,19 @@ func TestRollingRestartPooledClients(t *testing.T) {
 		if g.log == control {
 			// A busy pool without a lifetime is cut at the drain
 			// timeout: at least one failure, or the test cannot tell
-			// the drain from none. Usually one per connection and
-			// member (3 to 5 in most runs); one whole run saw 118
-			// Error 1047 on this pool besides, cause not found yet:
-			// reported, not asserted.
+			// the drain from none; each a closed connection, never
+			// 1047 (a session still attached when mariadbd leaves its
+			// cluster: the drain looks again after its KILLs until
+			// none is left).
 			if failed == 0 {
 				t.Errorf("%s: nothing failed: a busy pool without a lifetime must be cut at the drain timeout; the test cannot tell the drain from none", g.name)
 			}
-			if s := g.log.Summary(); strings.Contains(s, "1047") || failed > 2*stops {
-				t.Logf("%s: more than one failure per connection and member, or 1047 (under investigation):\n%s", g.name, s)
+			if s := g.log.Summary(); strings.Contains(s, "1047") {
+				t.Errorf("%s: a statement reached a member that had left its cluster (1047):\n%s", g.name, s)
 				for _, n := range rc.C.Nodes {
 					b, _ := os.ReadFile(n.SentinelLog())
 					for _, l := range strings.Split(string(b), "\n") {
-						if strings.Contains(l, "kind=drain") || strings.Contains(l, "kind=verdict") || strings.Contains(l, "stopping mariadbd") || strings.Contains(l, "mariadbd exited") {
+						if strings.Contains(l, "kind=drain") || strings.Contains(l, "kind=verdict") || strings.Contains(l, "stopping mariadbd") || strings.Contains(l, "mariadbd exited") || strings.Contains(l, "KILL CONNECTION") {
 							t.Logf("%s: %s", n.Name, l)
 						}
 					}
