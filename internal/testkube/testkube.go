@@ -340,7 +340,7 @@ func (c *Cluster) KubectlIn(ctx context.Context, stdin string, args ...string) (
 }
 
 func (c *Cluster) kubectlIn(ctx context.Context, stdin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, kubectlBound(args))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(c.BinDir, "kubectl"), append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
 	if stdin != "" {
@@ -427,4 +427,18 @@ func ContainerOf(pid int) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("testkube: process %d is in no pod's container:\n%s", pid, b)
+}
+
+// kubectlBound bounds one kubectl call: 2 minutes, or the call's own
+// --timeout (rollout status, wait) and 30 s more when that is longer.
+func kubectlBound(args []string) time.Duration {
+	bound := 2 * time.Minute
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--timeout="); ok {
+			if d, err := time.ParseDuration(v); err == nil && d+30*time.Second > bound {
+				bound = d + 30*time.Second
+			}
+		}
+	}
+	return bound
 }
