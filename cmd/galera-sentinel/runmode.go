@@ -11,15 +11,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/member"
-	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
-
 	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/kube"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
+	"github.com/galera-sentinel/galera-sentinel/internal/member"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
 )
 

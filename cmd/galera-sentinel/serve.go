@@ -16,14 +16,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
-
 	"github.com/galera-sentinel/galera-sentinel/internal/haproxy"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/metrics"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
 	"github.com/galera-sentinel/galera-sentinel/internal/notify"
+	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -11,12 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
-
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/httpserver"
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/mysqlstat"
+	"github.com/galera-sentinel/galera-sentinel/internal/sentinel"
 )
 
 // ServeConfig is everything `serve` needs. Tests build it directly.
