@@ -95,8 +95,9 @@ type Server interface {
 // times the InnoDB transaction cache's age.
 const DefaultMinIdle = time.Second
 
-// Closer closes a server's client sessions for a drain. It is not safe
-// for concurrent use.
+// Closer closes a server's client sessions for a drain. It keeps no
+// state of its own: the drain before a stop and the one in maintenance
+// may share it.
 type Closer struct {
 	Server Server
 	// MinIdle is how long a session must have sat in Sleep to be closed
