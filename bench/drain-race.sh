@@ -8,6 +8,7 @@
 #
 #   bench/drain-race.sh              # 10 s per strategy
 #   FOR=30s bench/drain-race.sh
+#   FOR=90s ONLY=pausing bench/drain-race.sh   # the strategies named so
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh >/dev/null
@@ -60,4 +61,4 @@ CREATE USER race@'127.%';
 GRANT ALL ON drainrace.* TO race@'127.%';
 SQL
 echo "mariadbd $(mariadbd --version | awk '{print $3}'), one Galera member on $addr; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-go run ./bench/drainrace -app "race@tcp($addr:13306)/drainrace" -admin "root@unix($dir/mysqld.sock)/" -for "${FOR:-10s}"
+go run ./bench/drainrace -app "race@tcp($addr:13306)/drainrace" -admin "root@unix($dir/mysqld.sock)/" -for "${FOR:-10s}" ${ONLY:+-only "$ONLY"}
