@@ -16,8 +16,13 @@ import (
 )
 
 // stallTimeout is the --stall-timeout of TestRunStall: short, so that a
-// throttled transfer takes several of it.
-const stallTimeout = 8 * time.Second
+// throttled transfer takes several of it, and above the silent start of
+// a transfer on a loaded machine (a donor flushing its tables for SST
+// took 6.5 s in a whole CI run, the joiner seeing no progress meanwhile).
+const stallTimeout = 12 * time.Second
+
+// transferFor is how long the throttled transfer is made to take.
+const transferFor = 40 * time.Second
 
 // progressOf reads a sentinel's last progress from /status.
 func progressOf(n *testcluster.Node) (at time.Time, what string, err error) {
@@ -71,8 +76,8 @@ func TestRunStall(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The rate that makes the transfer of the donor's data directory
-	// take about five times the stall timeout.
-	kbit := max(usage.Bytes*8/1000/int64(5*stallTimeout/time.Second), 256)
+	// take about transferFor, more than three times the stall timeout.
+	kbit := max(usage.Bytes*8/1000/int64(transferFor/time.Second), 256)
 	rate := fmt.Sprintf("%dkbit", kbit)
 	t.Logf("donor's %s; joiner throttled to %s: about %.0fs of transfer", usage, rate, float64(usage.Bytes*8/1000)/float64(kbit))
 	marker := filepath.Join(joiner.DataDir, "sst_in_progress")
