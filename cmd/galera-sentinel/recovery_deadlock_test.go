@@ -213,8 +213,10 @@ func sentinelEnd(n *testcluster.Node) string {
 // Primary component while their sentinels reach each other (Galera's port
 // cut on every member, nothing else). Galera cannot form a Primary
 // component by itself; after galera.EveryoneOutsideSettle every member
-// steps down, exactly one (the most advanced) bootstraps, the others join
-// it once Galera's port is open again, and every row is there.
+// steps down (one by that rule, and the others by it or because a peer
+// stepped down and waits for them), exactly one (the most advanced)
+// bootstraps, the others join it once Galera's port is open again, and
+// every row is there.
 func TestRunEveryoneOutsidePrimary(t *testing.T) {
 	rc := newRunCluster(t, testcluster.Options{Nodes: 3, Netns: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
@@ -223,8 +225,10 @@ func TestRunEveryoneOutsidePrimary(t *testing.T) {
 	rc.waitSynced(ctx, 3)
 	rows := writeRows(ctx, t, rc.c.Nodes[0], "before", 40)
 	before := 0
+	bootstrapsBefore := map[string]int{}
 	for _, n := range rc.c.Nodes {
-		before += countLogs(n, "--wsrep-new-cluster")
+		bootstrapsBefore[n.Name] = countLogs(n, "--wsrep-new-cluster")
+		before += bootstrapsBefore[n.Name]
 	}
 	var restores []func() error
 	t0 := time.Now()
@@ -256,7 +260,7 @@ func TestRunEveryoneOutsidePrimary(t *testing.T) {
 			t.Fatal("no member bootstrapped within 3 minutes of every member being outside a Primary component")
 		}
 		for _, n := range rc.c.Nodes {
-			if countLogs(n, "every member (") > 0 && countLogs(n, "--wsrep-new-cluster") > 0 {
+			if countLogs(n, "--wsrep-new-cluster") > bootstrapsBefore[n.Name] {
 				if v, err := n.QueryString(ctx, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='wsrep_cluster_status'"); err == nil && v == "Primary" {
 					primary = n
 				}
@@ -266,12 +270,20 @@ func TestRunEveryoneOutsidePrimary(t *testing.T) {
 	took := time.Since(t0)
 	heal()
 	rc.waitSynced(ctx, 3)
-	after := 0
+	// Every member stepped down: by the everyone-outside rule once it
+	// settled, or (a member that had not settled yet) because a peer had
+	// stepped down already and waits for it; the everyone-outside rule
+	// broke the symmetry on at least one member.
+	after, everyone := 0, 0
 	for _, n := range rc.c.Nodes {
 		after += countLogs(n, "--wsrep-new-cluster")
-		if countLogs(n, "every member (") == 0 {
+		everyone += countLogs(n, "every member (")
+		if countLogs(n, "every member (") == 0 && countLogs(n, "stopped and waiting for it") == 0 {
 			t.Errorf("%s did not step down", n.Name)
 		}
+	}
+	if everyone == 0 {
+		t.Error("no member stepped down by the everyone-outside rule")
 	}
 	if after-before != 1 {
 		t.Errorf("%d bootstraps, want exactly one", after-before)
