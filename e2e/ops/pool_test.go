@@ -84,19 +84,19 @@ func TestRollingRestartPooledClients(t *testing.T) {
 	add := func(name string, log *testsentinel.WriteLog, wait func()) {
 		groups = append(groups, group{name, log, wait})
 	}
-	lifetime, lwait := testsentinel.StartPoolWriters(wctx, t, h.Addr, testsentinel.PoolOptions{Workers: 4, Pool: 4, Lifetime: 5 * time.Second, Pause: 5 * time.Millisecond})
+	lifetime, lwait := testsentinel.StartPoolWriters(wctx, t, h.Addr, testsentinel.PoolOptions{Workers: 3, Pool: 3, Lifetime: 5 * time.Second, Pause: 20 * time.Millisecond})
 	add("readers: busy pool, 5s lifetime", lifetime, lwait)
 	idle, iwait := testsentinel.StartPoolWriters(wctx, t, h.Addr, testsentinel.PoolOptions{Workers: 6, Pool: 6, Pause: 3 * time.Second})
 	add("readers: pool idle between writes", idle, iwait)
-	perConn, pwait := testsentinel.StartWriters(wctx, t, h.Addr, 2)
+	perConn, pwait := testsentinel.StartWriters(wctx, t, h.Addr, 1)
 	add("readers: connection per transaction", perConn, pwait)
-	wLifetime, wlwait := testsentinel.StartPoolWriters(wctx, t, hw.Addr, testsentinel.PoolOptions{Workers: 3, Pool: 3, Lifetime: 5 * time.Second, Pause: 5 * time.Millisecond})
+	wLifetime, wlwait := testsentinel.StartPoolWriters(wctx, t, hw.Addr, testsentinel.PoolOptions{Workers: 2, Pool: 2, Lifetime: 5 * time.Second, Pause: 20 * time.Millisecond})
 	add("writer: busy pool, 5s lifetime", wLifetime, wlwait)
 	wIdle, wiwait := testsentinel.StartPoolWriters(wctx, t, hw.Addr, testsentinel.PoolOptions{Workers: 4, Pool: 4, Pause: 3 * time.Second})
 	add("writer: pool idle between writes", wIdle, wiwait)
 	wPerConn, wpwait := testsentinel.StartWriters(wctx, t, hw.Addr, 1)
 	add("writer: connection per transaction", wPerConn, wpwait)
-	control, cwait := testsentinel.StartPoolWriters(wctx, t, h.Addr, testsentinel.PoolOptions{Workers: 2, Pool: 2})
+	control, cwait := testsentinel.StartPoolWriters(wctx, t, h.Addr, testsentinel.PoolOptions{Workers: 2, Pool: 2, Pause: 10 * time.Millisecond})
 	add("control (readers): busy pool, no lifetime", control, cwait)
 	// A second pool implementation: SQLAlchemy, pool_pre_ping, connections
 	// recycled after 5 s.
