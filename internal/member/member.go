@@ -469,10 +469,11 @@ func (m *Member[S]) cutSessions() int {
 		return 0
 	}
 	m.log.Warn("cut client sessions still open at the end of the drain", "sessions", n)
-	// KILL CONNECTION only marks a session: one inside a Galera commit
-	// may carry on past it, and a session still attached when mariadbd
-	// leaves the cluster is answered 1047 on every statement until the
-	// shutdown ends it. Look again until none is left.
+	// KILL CONNECTION only marks a session, and a busy one can outlive
+	// it for a moment (seen: still listed 57 ms after); a session still
+	// attached when mariadbd leaves the cluster is answered 1047 on every
+	// statement until the shutdown ends it. Look again until none is
+	// left.
 	for again := 1; ; again++ {
 		t := time.NewTimer(cutRecheck)
 		select {
