@@ -22,6 +22,7 @@ func reasonClassBefore(reason string) string {
 var classValues = map[DecisionClass]string{
 	DecidedPeerPrimary:            "a member is in a Primary component",
 	DecidedTokenRefused:           "a member refuses this member's token",
+	DecidedPeersStopping:          "members in a Primary component are being stopped",
 	DecidedExpected:               "waiting for every expected member",
 	DecidedPositionUnknown:        "waiting for a member to read its position",
 	DecidedAll:                    "all",
@@ -50,7 +51,7 @@ var classValues = map[DecisionClass]string{
 // old cut: the old label held the name, the class a constant in its place
 // (see DecisionClass).
 var named = map[DecisionClass]bool{
-	DecidedPeerPrimary: true, DecidedTokenRefused: true, DecidedPositionUnknown: true,
+	DecidedPeerPrimary: true, DecidedTokenRefused: true, DecidedPeersStopping: true, DecidedPositionUnknown: true,
 	DecidedWaitStepDown: true, DecidedWaitJoining: true, DecidedWaitGalera: true,
 	DecidedOutsidePositionUnknown: true, DecidedOutsideStateUnknown: true,
 	DecidedStepDown: true, DecidedStepDownJoiner: true,
@@ -88,6 +89,7 @@ func TestDecisionClass(t *testing.T) {
 		want DecisionClass
 	}{
 		{"join a Primary", View{Self: at("galera-0", 3), Peers: []Member{primary}, Expected: 2}, DecidedPeerPrimary},
+		{"a Primary being stopped", View{Self: at("galera-0", 3), Peers: []Member{func() Member { p := primary; p.Stopping = true; return p }()}, Expected: 2}, DecidedPeersStopping},
 		{"join a Primary refusing the token", View{Self: at("galera-0", 3), Unreachable: lost, Expected: 2, PrimaryRefusing: []string{"galera-1"}}, DecidedTokenRefused},
 		{"a member missing", View{Self: empty("galera-0"), Unreachable: lost, Expected: 2}, DecidedExpected},
 		{"a position not read", View{Self: at("galera-0", 5), Peers: []Member{{Name: "galera-1"}}, Expected: 2}, DecidedPositionUnknown},

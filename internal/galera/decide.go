@@ -54,6 +54,9 @@ type Member struct {
 	// it receives a state transfer, or waits for a Primary component that
 	// went away while it started. Never set for a member that bootstrapped.
 	Joining bool
+	// Stopping: its sentinel is stopping it (a drain, then mariadbd's
+	// stop): it leaves the cluster soon, whatever it is now.
+	Stopping bool
 }
 
 // outside: the member's mariadbd runs and is known to be outside a
@@ -155,6 +158,9 @@ type DecisionClass string
 const (
 	DecidedPeerPrimary     DecisionClass = "a member is in a Primary component"   // "<name> is in ...": join it, or rejoin by itself
 	DecidedTokenRefused    DecisionClass = "a member refuses this member's token" // "<names> refuses this member's token but says ..."
+	// DecidedPeersStopping: "<names> in a Primary component but being
+	// stopped": wait for them to stop (no older label).
+	DecidedPeersStopping DecisionClass = "members in a Primary component are being stopped"
 	DecidedExpected        DecisionClass = "waiting for every expected member"
 	DecidedPositionUnknown DecisionClass = "waiting for a member to read its position" // "waiting for <name> to ..."
 	// DecidedAll: every member down, or every data directory empty (see
@@ -255,10 +261,27 @@ func Decide(v View) Decision {
 	if v.Self.Running {
 		return decideRunning(v, all)
 	}
+	var leaving []Member
 	for _, p := range v.Peers {
-		if p.Primary {
+		switch {
+		case p.Primary && !p.Stopping:
 			return Decision{Join, DecidedPeerPrimary, fmt.Sprintf("%s is in a Primary component: joining it", p.Name)}
+		case p.Primary:
+			leaving = append(leaving, p)
 		}
+	}
+	if len(leaving) > 0 {
+		// Every member of the Primary component that answered is being
+		// stopped (all pods deleted at once, a whole-cluster stop): a
+		// joiner would ask a donor that leaves for a state transfer and
+		// wait for it in vain, unable to stop cleanly meanwhile. Once
+		// they are down, the rule for every member down decides.
+		verb, its := "is", "its sentinel"
+		if len(leaving) > 1 {
+			verb, its = "are", "their sentinels"
+		}
+		return Decision{Wait, DecidedPeersStopping, fmt.Sprintf("%s %s in a Primary component but being stopped by %s: waiting until stopped, then deciding again "+
+			"(joining a component that is leaving would wait for a state transfer that never comes)", names(leaving), verb, its)}
 	}
 	if len(v.PrimaryRefusing) > 0 {
 		return Decision{Join, DecidedTokenRefused, fmt.Sprintf("%s refuses this member's token but says (/status) it is in a Primary component: joining it; "+

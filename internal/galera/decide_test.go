@@ -57,6 +57,9 @@ func TestDecide(t *testing.T) {
 	noState := Member{Name: "galera-1", PositionKnown: true, Position: Position{ZeroUUID, -1}}
 	saved := func(m Member) Member { m.SavedView = true; return m }
 	lost := []Unreachable{{"10.0.0.3:9200", "connection refused"}}
+	primary1 := primary
+	primary1.Name = "galera-1"
+	stopping := func(m Member) Member { m.Stopping = true; return m }
 
 	for _, tc := range []struct {
 		name   string
@@ -66,6 +69,9 @@ func TestDecide(t *testing.T) {
 	}{
 		{"a Primary exists: join", View{Self: at("galera-0", 3), Peers: []Member{at("galera-1", 3), primary}, Expected: 3}, Join, "galera-2 is in a Primary"},
 		{"a Primary exists even with a member missing", View{Self: empty("galera-0"), Peers: []Member{primary}, Unreachable: lost, Expected: 3}, Join, "joining"},
+		{"every Primary member is being stopped: wait", View{Self: at("galera-0", 3), Peers: []Member{at("galera-1", 3), stopping(primary)}, Expected: 3}, Wait, "galera-2 is in a Primary component but being stopped by its sentinel"},
+		{"two Primary members being stopped, override too: wait", View{Self: at("galera-0", 99), Peers: []Member{stopping(primary), stopping(primary1)}, Expected: 3, Force: true}, Wait, "galera-2, galera-1 are in a Primary component but being stopped by their sentinels"},
+		{"one Primary member stopping, another staying: join the other", View{Self: empty("galera-0"), Peers: []Member{stopping(primary), primary1}, Expected: 3}, Join, "galera-1 is in a Primary"},
 		{"override never beats a Primary", View{Self: at("galera-0", 99), Peers: []Member{primary}, Expected: 3, Force: true}, Join, "joining"},
 		{"brand new, first member", View{Self: empty("galera-0"), Peers: []Member{empty("galera-2"), empty("galera-1")}, Expected: 3}, BootstrapNew, "first"},
 		{"brand new, not first", View{Self: empty("galera-1"), Peers: []Member{empty("galera-2"), empty("galera-0")}, Expected: 3}, Wait, "waiting for galera-0"},

@@ -358,7 +358,8 @@ func TestNewState(t *testing.T) {
 			t.Errorf("%s: decision %q %q -> %+v %v", tc.name, s.Action, s.Decision, d, ok)
 		}
 		back := s.Member()
-		if back.Name != m.Name || back.Position != m.Position || back.SafeToBootstrap != m.SafeToBootstrap || back.Running != s.Running || back.Primary != s.Primary {
+		if back.Name != m.Name || back.Position != m.Position || back.SafeToBootstrap != m.SafeToBootstrap || back.Running != s.Running || back.Primary != s.Primary ||
+			back.Stopping != (tc.phase == PhaseStopping) {
 			t.Errorf("%s: round trip %+v -> %+v", tc.name, m, back)
 		}
 	}

@@ -118,6 +118,7 @@ func (s State) Member() galera.Member {
 		Position:        galera.Position{UUID: s.UUID, Seqno: s.Seqno},
 		SafeToBootstrap: s.SafeToBootstrap, SavedView: s.SavedView, LastView: s.LastView,
 		Running: s.Running, Primary: s.Primary, NonPrimary: s.NonPrimary, Joining: s.Joining,
+		Stopping: s.Running && s.Phase == PhaseStopping,
 	}
 }
 
