@@ -156,11 +156,11 @@ type DecisionClass string
 
 // The classes of Decide's rules.
 const (
-	DecidedPeerPrimary     DecisionClass = "a member is in a Primary component"   // "<name> is in ...": join it, or rejoin by itself
-	DecidedTokenRefused    DecisionClass = "a member refuses this member's token" // "<names> refuses this member's token but says ..."
-	// DecidedPeersStopping: "<names> in a Primary component but being
+	DecidedPeerPrimary  DecisionClass = "a member is in a Primary component"   // "<name> is in ...": join it, or rejoin by itself
+	DecidedTokenRefused DecisionClass = "a member refuses this member's token" // "<names> refuses this member's token but says ..."
+	// DecidedPeersStopping: "<names> are in a Primary component but being
 	// stopped": wait for them to stop (no older label).
-	DecidedPeersStopping DecisionClass = "members in a Primary component are being stopped"
+	DecidedPeersStopping   DecisionClass = "members in a Primary component are being stopped"
 	DecidedExpected        DecisionClass = "waiting for every expected member"
 	DecidedPositionUnknown DecisionClass = "waiting for a member to read its position" // "waiting for <name> to ..."
 	// DecidedAll: every member down, or every data directory empty (see
