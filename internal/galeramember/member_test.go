@@ -3,13 +3,16 @@ package galeramember
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,6 +251,8 @@ func TestOverride(t *testing.T) {
 
 func TestLowestReady(t *testing.T) {
 	me := peer.State{NodeName: "b", Ready: true, LocalIndex: 1, ClusterSize: 3}
+	timeout := fmt.Errorf("get state: %w", context.DeadlineExceeded)
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	ans := func(name string, ready bool, idx, size int, err error) peer.Answer[peer.State] {
 		return peer.Answer[peer.State]{Value: peer.State{NodeName: name, Ready: ready, LocalIndex: idx, ClusterSize: size}, Err: err}
 	}
@@ -259,10 +264,19 @@ func TestLowestReady(t *testing.T) {
 		{"alone", nil, 1},
 		{"a lower ready member", []peer.Answer[peer.State]{ans("a", true, 0, 3, nil)}, 0},
 		{"a lower member not ready (draining)", []peer.Answer[peer.State]{ans("a", false, 0, 3, nil)}, 1},
-		{"a lower member of another view", []peer.Answer[peer.State]{ans("a", true, 0, 2, nil)}, 1},
-		{"a lower member that failed to answer", []peer.Answer[peer.State]{ans("a", true, 0, 3, errors.New("timeout"))}, 1},
+		// A view change under way: the peer may be ready at slot 0 of
+		// this view too; two writers at once is what this prevents.
+		{"a member of another view", []peer.Answer[peer.State]{ans("a", true, 0, 2, nil)}, 0},
+		// A node powered off or cut off: its member may still be ready
+		// in this component (Galera has not dropped it yet).
+		{"a member that did not answer in time", []peer.Answer[peer.State]{ans("a", true, 0, 3, timeout)}, 0},
+		{"a member that did not answer, the lower slot said not ready", []peer.Answer[peer.State]{ans("a", false, 0, 3, nil), ans("c", true, 0, 3, timeout)}, 1},
+		// Its sentinel is gone (a crash): it is not ready.
+		{"a member whose sentinel refused the connection", []peer.Answer[peer.State]{ans("a", true, 0, 3, refused)}, 1},
+		{"a refused one and one from another view", []peer.Answer[peer.State]{ans("a", true, 0, 3, refused), ans("c", true, 1, 2, nil)}, 0},
 		{"ourselves listed", []peer.Answer[peer.State]{ans("b", true, 0, 3, nil)}, 1},
 		{"a higher ready member", []peer.Answer[peer.State]{ans("c", true, 2, 3, nil)}, 1},
+		{"a higher member that did not answer", []peer.Answer[peer.State]{ans("c", true, 2, 3, timeout)}, 0},
 	} {
 		if got := LowestReady(me, tc.a); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)

@@ -2,8 +2,10 @@ package galeramember
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
@@ -21,8 +23,8 @@ type PeerCaller interface {
 // from this member's own state and its peers', refreshed every interval
 // and at once when a state changes: when this member becomes ready or
 // stops being ready (Changes) it refreshes and tells its peers, which
-// refresh too (Kick, from the peer API). Peers that do not answer count
-// as not ready.
+// refresh too (Kick, from the peer API). A lower slot whose holder cannot
+// be seen keeps this member from claiming the writer (see LowestReady).
 //
 // So when the writer starts to drain, its successor answers 200 on
 // /writerz within one round trip of the peer API, while the old writer
@@ -99,16 +101,41 @@ func (w *WriterView) refresh(ctx context.Context) {
 	w.low.Store(int64(LowestReady(me, peer.FanOut(ctx, addrs, w.Peers.State))))
 }
 
-// LowestReady is the lowest local index among me (which is ready) and the
-// peers that answered ready in the same cluster (same size).
+// LowestReady is the lowest local index that may belong to a ready
+// member: this member's own (it is ready), or a lower one. A lower slot of
+// the component counts as not ready only when a peer of the same view
+// (same cluster size) says so, or when it can be held by none but peers
+// whose sentinel is gone (the connection was refused: the process is not
+// there). A peer that does not answer in time (a node powered off, a
+// partition) or answers from another view (a view change under way) may
+// hold any lower slot and be ready: while one is about, this member does
+// not claim the writer. Then two members never both answer 200 because
+// one of them cannot see the other; the cost is that a writer that
+// vanishes without a trace (its node gone) is replaced only when Galera
+// drops it from the component (evs.suspect_timeout) and the slots are
+// numbered again, not before.
 func LowestReady(me peer.State, answers []peer.Answer[peer.State]) int {
-	low := me.LocalIndex
+	slots := map[int]bool{} // slot below me -> ready, from a peer of the same view
+	maybe := 0              // peers that may hold an unaccounted slot and be ready
 	for _, a := range answers {
 		st := a.Value
-		if a.Err != nil || st.NodeName == me.NodeName || !st.Ready || st.ClusterSize != me.ClusterSize {
-			continue
+		switch {
+		case a.Err != nil:
+			if !errors.Is(a.Err, syscall.ECONNREFUSED) {
+				maybe++
+			}
+		case st.NodeName == me.NodeName:
+		case st.ClusterSize != me.ClusterSize:
+			maybe++
+		case st.LocalIndex >= 0 && st.LocalIndex < me.LocalIndex:
+			slots[st.LocalIndex] = slots[st.LocalIndex] || st.Ready
 		}
-		low = min(low, st.LocalIndex)
 	}
-	return low
+	for i := 0; i < me.LocalIndex; i++ {
+		ready, known := slots[i]
+		if ready || !known && maybe > 0 {
+			return i
+		}
+	}
+	return me.LocalIndex
 }
