@@ -47,8 +47,10 @@ type RunConfig struct {
 	InitCommand          string
 	InitDBDir            string
 
-	// The writer label on this member's pod (--kube-writer-label).
+	// The writer label on this member's pod (--kube-writer-label), its
+	// Primary condition (--kube-primary-condition).
 	KubeWriterLabel       bool
+	KubePrimaryCondition  bool
 	KubePodName           string
 	KubeServiceAccountDir string
 	// KubeHost and KubePort are the API server's, from
@@ -176,8 +178,9 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DrainCloseIdle, "drain-close-idle", sessions.DefaultMinIdle, "during the drain, close the client sessions (over TCP) that have sat this long between transactions, which pools reconnect elsewhere unseen; at least 600ms (HikariCP checks a connection idle for more than 500ms before reuse); 0 never closes them early")
 	fs.BoolVar(&c.MaintenanceCloseIdle, "maintenance-close-idle", false, "in maintenance (the API or --maintenance-file), once --drain-delay has passed, close the client sessions between transactions as the drain before a stop does (--drain-close-idle), so pooled connections move to the other members; never cuts a session; off by default: maintenance leaves the clients alone")
 	fs.BoolVar(&c.KubeWriterLabel, "kube-writer-label", false, "Kubernetes: keep the label "+kube.WriterLabelKey+" on this member's pod \"true\" while /writerz answers 200 and \"false\" otherwise, so a Service selecting it routes to the writer only (needs a Role with pods get and patch for the pod's service account)")
-	fs.StringVar(&c.KubePodName, "kube-pod-name", "", "Kubernetes: the name of this member's pod, for --kube-writer-label (default: $POD_NAME, else the host name)")
-	fs.StringVar(&c.KubeServiceAccountDir, "kube-service-account-dir", kube.ServiceAccountDir, "Kubernetes: the directory of the service account's token (re-read on every call), ca.crt and namespace, for --kube-writer-label")
+	fs.BoolVar(&c.KubePrimaryCondition, "kube-primary-condition", false, "Kubernetes (Galera): keep the condition "+kube.PrimaryConditionType+" of this member's pod \"True\" while the node is in a Primary component and \"False\" otherwise; with a readiness gate of that type the pod is Ready only then (needs pods/status patch for the pod's service account)")
+	fs.StringVar(&c.KubePodName, "kube-pod-name", "", "Kubernetes: the name of this member's pod, for --kube-writer-label and --kube-primary-condition (default: $POD_NAME, else the host name)")
+	fs.StringVar(&c.KubeServiceAccountDir, "kube-service-account-dir", kube.ServiceAccountDir, "Kubernetes: the directory of the service account's token (re-read on every call), ca.crt and namespace, for --kube-writer-label and --kube-primary-condition")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
 	fs.StringVar(&c.InitDBDir, "initdb-dir", "/docker-entrypoint-initdb.d", "after the default initialisation, the *.sql, *.sql.gz, *.sql.xz, *.sql.zst and *.sh files applied in lexical order, as the official mariadb image does (missing: none)")
 	c.modes = declareModes(fs, true, &c.Mode)
@@ -234,9 +237,12 @@ func (c *RunConfig) kubeConfig() kube.Config {
 	return kube.Config{Host: c.KubeHost, Port: c.KubePort, Dir: c.KubeServiceAccountDir}
 }
 
-// validateKube checks the writer label's flags.
+// kubeMarks: the sentinel keeps a mark on its pod.
+func (c *RunConfig) kubeMarks() bool { return c.KubeWriterLabel || c.KubePrimaryCondition }
+
+// validateKube checks the pod marks' flags.
 func (c *RunConfig) validateKube() []error {
-	if !c.KubeWriterLabel {
+	if !c.kubeMarks() {
 		return nil
 	}
 	var errs []error

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
+	"github.com/galera-sentinel/galera-sentinel/internal/journal"
 	"github.com/galera-sentinel/galera-sentinel/internal/kube"
 	"github.com/galera-sentinel/galera-sentinel/internal/mariadbd"
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
@@ -96,42 +98,97 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	if kc != nil {
 		// Deferred after stop, so it runs before: "false" on the pod
 		// before the endpoints go.
-		defer writerLabel(ctx, cfg, kc, w.IsWriter, logger)()
+		defer kubeMarks(ctx, cfg, kc, w, b, logger)()
 	}
 	err = w.Run(ctx)
 	stopped(b.Journal, err)
 	return err
 }
 
-// openKube is the API client for --kube-writer-label (nil without it).
+// openKube is the API client for the pod marks (nil without them).
 func openKube(cfg *RunConfig) (*kube.Client, error) {
-	if !cfg.KubeWriterLabel {
+	if !cfg.kubeMarks() {
 		return nil, nil
 	}
 	c, err := kube.InCluster(cfg.kubeConfig())
 	if err != nil {
-		return nil, fmt.Errorf("--kube-writer-label: %w; nothing was started", err)
+		return nil, fmt.Errorf("%s: %w; nothing was started", kubeFlags(cfg), err)
 	}
 	return c, nil
 }
 
-// writerLabel starts keeping the pod's writer label in step with
-// /writerz until ctx ends (SIGTERM: "false" at once, as the drain
-// begins); the returned stop ends it, "false" set, when the member has
-// stopped for another reason.
-func writerLabel(ctx context.Context, cfg *RunConfig, kc *kube.Client, isWriter func() bool, logger *slog.Logger) (stop func()) {
-	log := logger.With("component", "kube", "pod", cfg.KubePodName, "namespace", kc.Namespace())
-	l := &kube.WriterLabel{
-		Set: func(ctx context.Context, v string) error {
-			return kc.SetPodLabel(ctx, cfg.KubePodName, kube.WriterLabelKey, v)
-		},
-		Writer: isWriter, Every: min(cfg.PollInterval, 100*time.Millisecond), Logger: log,
+func kubeFlags(cfg *RunConfig) string {
+	var f []string
+	if cfg.KubeWriterLabel {
+		f = append(f, "--kube-writer-label")
 	}
-	log.Info("keeping the writer label", "label", kube.WriterLabelKey)
+	if cfg.KubePrimaryCondition {
+		f = append(f, "--kube-primary-condition")
+	}
+	return strings.Join(f, " ")
+}
+
+// kubeMarks keeps this pod's marks (the writer label with /writerz, the
+// Primary condition with the node's component) until ctx ends (SIGTERM:
+// "false" at once, as the drain begins), and, in a mode that tells which
+// members left its Primary component, takes their pods out of the
+// Services. The returned stop ends it, "false" set, when the member has
+// stopped for another reason.
+func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, w *sentinel.Wired, b *sentinel.Base, logger *slog.Logger) (stop func()) {
+	log := logger.With("component", "kube", "pod", cfg.KubePodName, "namespace", kc.Namespace())
+	every := min(cfg.PollInterval, 100*time.Millisecond)
+	condition := func(ctx context.Context, pod, status, reason, message string) error {
+		return kc.SetPodCondition(ctx, pod, kube.Condition{Type: kube.PrimaryConditionType, Status: status, Reason: reason, Message: message})
+	}
+	var tasks []func(context.Context)
+	if cfg.KubeWriterLabel {
+		l := &kube.Mark{Name: kube.WriterLabelKey, On: w.IsWriter, Every: every, Logger: log,
+			Set: func(ctx context.Context, v string) error {
+				return kc.SetPodLabel(ctx, cfg.KubePodName, kube.WriterLabelKey, v)
+			}}
+		tasks = append(tasks, l.Run)
+		log.Info("keeping the writer label", "label", kube.WriterLabelKey)
+	}
+	if cfg.KubePrimaryCondition {
+		c := &kube.Mark{Name: kube.PrimaryConditionType, On: w.InPrimary, Every: every, Logger: log,
+			Set: func(ctx context.Context, v string) error {
+				if v == kube.LabelTrue {
+					return condition(ctx, cfg.KubePodName, "True", kube.ReasonInPrimary, "in a Primary component (galera-sentinel on "+cfg.KubePodName+")")
+				}
+				return condition(ctx, cfg.KubePodName, "False", kube.ReasonNotPrimary, "not in a Primary component, or stopping (galera-sentinel on "+cfg.KubePodName+")")
+			}}
+		tasks = append(tasks, c.Run)
+		log.Info("keeping the Primary condition", "condition", kube.PrimaryConditionType)
+	}
+	if w.Departed != nil && w.Gone != nil {
+		m := metrics.NewDepartures(b.Metrics)
+		d := &kube.Departures{Gone: w.Gone, Logger: log,
+			Out: func(ctx context.Context, pod string) error {
+				if cfg.KubePrimaryCondition {
+					if err := condition(ctx, pod, "False", kube.ReasonLeft, "left the Primary component of "+cfg.KubePodName+" (galera-sentinel)"); err != nil {
+						return err
+					}
+				}
+				if cfg.KubeWriterLabel {
+					return kc.SetPodLabel(ctx, pod, kube.WriterLabelKey, kube.LabelFalse)
+				}
+				return nil
+			},
+			Done: func(pod string, err error) {
+				m.Done(err)
+				if err == nil {
+					b.Journal.Add(journal.Event{Kind: journal.KindMember, Reason: pod + " left the Primary component: its pod taken out of the Services (" + kubeFlags(cfg) + ")"})
+				}
+			}}
+		tasks = append(tasks, func(ctx context.Context) { d.Run(ctx, w.Departed) })
+	}
 	lctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); l.Run(lctx) }()
-	return func() { cancel(); <-done }
+	var wg sync.WaitGroup
+	for _, f := range tasks {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(lctx) }()
+	}
+	return func() { cancel(); wg.Wait() }
 }
 
 // runBase is what both run modes open before their member: mariadbd's

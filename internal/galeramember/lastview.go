@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
@@ -40,6 +41,66 @@ type ViewKeeper struct {
 	last    *galera.LastView
 	savedAt time.Time
 	failing bool
+
+	// named is the last view that named every member; current its
+	// members while the node's fresh sample is of that view (nil
+	// otherwise).
+	named     *galera.LastView
+	mu        sync.Mutex
+	current   []string
+	departOne sync.Once
+	departed  chan []string
+}
+
+// Departed tells the members that left the Primary component while this
+// member stayed in it: in the last view that named every member, not in
+// the next one that does. Nobody need listen: what is not received is
+// dropped, and a listener checks Gone before acting anyway.
+func (k *ViewKeeper) Departed() <-chan []string {
+	k.departOne.Do(func() { k.departed = make(chan []string, 8) })
+	return k.departed
+}
+
+// Gone reports whether the member is known to be outside this member's
+// Primary component now: this node's fresh sample is Primary, its view
+// names every member, and not that one. False whenever that cannot be
+// told (this node outside a Primary component, a view change under way).
+func (k *ViewKeeper) Gone(name string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.current != nil && !slices.Contains(k.current, name)
+}
+
+// track follows the named views: it publishes the current members and
+// tells who left since the last named view.
+func (k *ViewKeeper) track(s *galera.Sample, next galera.LastView) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.current = nil
+	if s == nil || !s.Primary() || len(next.Members) != next.Size || next.Size < 1 {
+		return
+	}
+	k.current = next.Members
+	prev := k.named
+	k.named = &next
+	if prev == nil || prev.ConfID == next.ConfID {
+		return
+	}
+	var gone []string
+	for _, m := range prev.Members {
+		if !slices.Contains(next.Members, m) {
+			gone = append(gone, m)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	k.Logger.Warn("members left the Primary component", "gone", gone, "members", next.Members, "conf_id", next.ConfID)
+	k.Departed()
+	select {
+	case k.departed <- gone:
+	default:
+	}
 }
 
 // Run keeps the view until ctx ends.
@@ -63,6 +124,7 @@ func (k *ViewKeeper) Run(ctx context.Context) {
 func (k *ViewKeeper) Once(ctx context.Context, now time.Time) {
 	s := k.Sample()
 	if s == nil || !s.Primary() || s.ClusterSize < 1 {
+		k.track(nil, galera.LastView{})
 		return
 	}
 	var peers []peer.State
@@ -78,6 +140,7 @@ func (k *ViewKeeper) Once(ctx context.Context, now time.Time) {
 		}
 	}
 	next := NextView(k.last, s, k.Self, peers)
+	k.track(s, next)
 	if k.last != nil && k.last.Same(next) && (next.Seqno == k.last.Seqno || now.Sub(k.savedAt) < k.Resave) {
 		return
 	}

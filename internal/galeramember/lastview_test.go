@@ -98,3 +98,64 @@ func TestViewKeeper(t *testing.T) {
 		t.Fatal("a malformed view was accepted")
 	}
 }
+
+// TestViewKeeperDeparted: a member missing from the next view that names
+// every member has left, and is told once; whether a member is gone is
+// answered only from a view that names every member and a fresh Primary
+// sample of it.
+func TestViewKeeperDeparted(t *testing.T) {
+	sample := primarySample(3, 5, 10)
+	peers := fixedPeers{"b:1": {NodeName: "b", Primary: true, ClusterSize: 3}, "c:1": {NodeName: "c", Primary: true, ClusterSize: 3}}
+	k := &ViewKeeper{Self: "a", DataDir: t.TempDir(), Source: discovery.Static{"b:1", "c:1"}, Peers: peers,
+		Sample: func() *galera.Sample { return sample }, Resave: time.Minute, Logger: slog.New(slog.DiscardHandler)}
+	departed := k.Departed()
+	now := time.Now()
+	step := func(what string) {
+		now = now.Add(time.Second)
+		k.Once(context.Background(), now)
+	}
+	told := func() []string {
+		select {
+		case names := <-departed:
+			return names
+		default:
+			return nil
+		}
+	}
+	step("three members")
+	if k.Gone("b") || k.Gone("c") || k.Gone("a") || !k.Gone("x") || told() != nil {
+		t.Fatalf("three members named: gone b %v c %v a %v x %v", k.Gone("b"), k.Gone("c"), k.Gone("a"), k.Gone("x"))
+	}
+	// c's node dies: the survivors' view changes, c no longer answers
+	// (its address does not answer as a Primary member of size 2).
+	sample = primarySample(2, 6, 11)
+	peers["b:1"] = peer.State{NodeName: "b", Primary: true, ClusterSize: 3} // b's sample lags
+	step("b still of the old view")
+	if k.Gone("c") || told() != nil {
+		t.Fatal("told of a departure before the new view named every member")
+	}
+	peers["b:1"] = peer.State{NodeName: "b", Primary: true, ClusterSize: 2}
+	peers["c:1"] = peer.State{NodeName: "c"}
+	step("new view named")
+	if got := told(); !slices.Equal(got, []string{"c"}) || !k.Gone("c") || k.Gone("b") {
+		t.Fatalf("departed %v, gone c %v b %v", got, k.Gone("c"), k.Gone("b"))
+	}
+	step("the same view again")
+	if got := told(); got != nil {
+		t.Fatalf("told again: %v", got)
+	}
+	// This node outside a Primary component: nothing can be told.
+	sample = &galera.Sample{ClusterStatus: "non-Primary", ClusterSize: 1}
+	step("non-Primary")
+	if k.Gone("c") || k.Gone("x") {
+		t.Fatal("gone answered from a node outside a Primary component")
+	}
+	// c comes back: no longer gone, and nobody is told anything.
+	sample = primarySample(3, 8, 20)
+	peers["c:1"] = peer.State{NodeName: "c", Primary: true, ClusterSize: 3}
+	peers["b:1"] = peer.State{NodeName: "b", Primary: true, ClusterSize: 3}
+	step("c back")
+	if k.Gone("c") || told() != nil {
+		t.Fatal("c is back but still gone")
+	}
+}

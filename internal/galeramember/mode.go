@@ -145,12 +145,18 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 	metrics.Member(k.Metrics, mem.State, mem.Seen)
 	pg := &page.Page{Peers: k.Source.Peers, Client: k.Peers, Timeout: k.PeerTimeout}
 	h.SetPage(pg, page.Wants)
+	fresh := n.Fresh(k.Limits.MaxStaleness)
+	// Every poll at most a second: a member that left the component is
+	// known (Departed) as soon as the new view names every member.
 	views := &ViewKeeper{Self: k.NodeName, DataDir: k.DataDir, Source: k.Source, Peers: k.Peers,
-		Sample: n.Fresh(k.Limits.MaxStaleness), Saved: mem.SetLastView, Every: k.DecideInterval,
+		Sample: fresh, Saved: mem.SetLastView, Every: min(k.Poller.Interval, time.Second),
 		Logger: logger.With("component", "view")}
 	return n.Wire(&sentinel.Wired{
-		Run:   mem.Run,
-		Tasks: []func(ctx context.Context){dirs.Run, writers.Run, views.Run},
+		Run:       mem.Run,
+		InPrimary: func() bool { s := fresh(); return s != nil && s.Primary() && s.ClusterSize > 0 },
+		Departed:  views.Departed(),
+		Gone:      views.Gone,
+		Tasks:     []func(ctx context.Context){dirs.Run, writers.Run, views.Run},
 		Attrs: []any{"expected_size", m.ExpectedSize,
 			"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[k.Effective.HasClusterAddress()]},
 	}, api, pg.Routes()), nil

@@ -66,6 +66,7 @@ const (
 	KindRetry        = "retry"         // run mode will try again
 	KindDrain        = "drain"         // drain began or ended
 	KindNotification = "notification"  // wsrep_notify_cmd
+	KindMember       = "member"        // a member left the Primary component; its pod taken out of the Services
 	KindStop         = "stop"          // the sentinel stops
 )
 

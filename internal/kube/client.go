@@ -1,7 +1,9 @@
 // Package kube is a minimal Kubernetes API client for a sentinel running
-// in a pod: it sets one label on a named pod, with the pod's service
-// account, over net/http alone (no client-go), and keeps the writer label
-// (WriterLabel) in step with /writerz.
+// in a pod: it sets a label or a status condition on a named pod, with the
+// pod's service account, over net/http alone (no client-go); it keeps the
+// writer label and the Primary condition of its own pod in step with the
+// member (Mark), and takes the pods of members that left the Primary
+// component out of the Services (Departures).
 package kube
 
 import (
@@ -120,35 +122,70 @@ func (c *Client) SetPodLabel(ctx context.Context, pod, key, value string) error 
 	if pod == "" {
 		return errors.New("no pod name")
 	}
-	tok, err := c.token()
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{key: value}}})
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{key: value}}})
+	return c.patch(ctx, pod, "", "application/merge-patch+json", body)
+}
+
+// Condition is one pod condition a sentinel sets: its type (a readiness
+// gate's conditionType), status "True" or "False", a reason (CamelCase)
+// and a message for people.
+type Condition struct {
+	Type, Status, Reason, Message string
+}
+
+// SetPodCondition sets one condition in pod name's status (the
+// subresource pods/status) with a strategic merge patch, which replaces
+// the condition of that type and keeps the others (the kubelet's own).
+// lastTransitionTime is the API server's time of the call: the pod's
+// conditions are only ever changed through here, and the two states are
+// far apart.
+func (c *Client) SetPodCondition(ctx context.Context, pod string, cond Condition) error {
+	if pod == "" {
+		return errors.New("no pod name")
+	}
+	if cond.Status != "True" && cond.Status != "False" {
+		return fmt.Errorf("condition %s: status %q, want True or False", cond.Type, cond.Status)
+	}
+	body, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": []map[string]string{{
+		"type": cond.Type, "status": cond.Status, "reason": cond.Reason, "message": cond.Message,
+		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
+	}}}})
+	if err != nil {
+		return err
+	}
+	return c.patch(ctx, pod, "/status", "application/strategic-merge-patch+json", body)
+}
+
+// patch sends one patch of pod name (sub: "" or "/status").
+func (c *Client) patch(ctx context.Context, pod, sub, contentType string, body []byte) error {
+	tok, err := c.token()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	path := "/api/v1/namespaces/" + url.PathEscape(c.namespace) + "/pods/" + url.PathEscape(pod)
+	path := "/api/v1/namespaces/" + url.PathEscape(c.namespace) + "/pods/" + url.PathEscape(pod) + sub
 	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/merge-patch+json")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("User-Agent", "galera-sentinel")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("patch pod %s/%s: %w", c.namespace, pod, scrub(err, tok))
+		return fmt.Errorf("patch pod %s/%s%s: %w", c.namespace, pod, sub, scrub(err, tok))
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	return c.statusError(resp.StatusCode, pod, msg)
+	return c.statusError(resp.StatusCode, pod+sub, msg)
 }
 
 // statusError explains an answer that is not a success; for the common
@@ -167,7 +204,11 @@ func (c *Client) statusError(code int, pod string, body []byte) error {
 	what := fmt.Sprintf("patch pod %s/%s: %d %s", c.namespace, pod, code, http.StatusText(code))
 	switch code {
 	case http.StatusForbidden:
-		return fmt.Errorf("%s: the pod's service account may not patch pods in namespace %s; it needs a Role with the rule apiGroups [\"\"], resources [pods], verbs [get, patch], bound to it by a RoleBinding (%s)", what, c.namespace, reason)
+		resource := "pods"
+		if strings.HasSuffix(pod, "/status") {
+			resource = "pods/status"
+		}
+		return fmt.Errorf("%s: the pod's service account may not patch %s in namespace %s; it needs a Role with the rule apiGroups [\"\"], resources [%s], verbs [patch] (and [get, patch] on pods), bound to it by a RoleBinding (%s)", what, resource, c.namespace, resource, reason)
 	case http.StatusUnauthorized:
 		return fmt.Errorf("%s: the API server refused the service account token (expired or revoked?) (%s)", what, reason)
 	case http.StatusNotFound:

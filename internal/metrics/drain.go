@@ -48,3 +48,35 @@ func (d *Drain) Drained(closed, cut int, took time.Duration) {
 
 // MaintenanceClosed records client sessions closed in maintenance.
 func (d *Drain) MaintenanceClosed(n int) { d.maintenance.Add(float64(n)) }
+
+// Departures are the series of the pods of departed members taken out of
+// the Services (kube.Departures).
+type Departures struct {
+	taken *prometheus.CounterVec
+}
+
+// Results of taking a pod out.
+const (
+	DepartureTakenOut = "taken-out"
+	DepartureFailed   = "failed"
+)
+
+// NewDepartures registers the departure series on m.
+func NewDepartures(m *Metrics) *Departures {
+	d := &Departures{taken: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "kube_departed_pods_total",
+		Help: "Run mode on Kubernetes (Galera): pods of members that left this member's Primary component, by result: taken-out (their Primary condition False and writer label false, as this sentinel keeps them), failed (a call to the API server failed; tried again)."}, []string{"result"})}
+	for _, r := range []string{DepartureTakenOut, DepartureFailed} {
+		d.taken.WithLabelValues(r)
+	}
+	m.Register(d.taken)
+	return d
+}
+
+// Done records one pod taken out (err nil) or a failed try.
+func (d *Departures) Done(err error) {
+	if err == nil {
+		d.taken.WithLabelValues(DepartureTakenOut).Inc()
+		return
+	}
+	d.taken.WithLabelValues(DepartureFailed).Inc()
+}

@@ -152,6 +152,15 @@ type Wired struct {
 	// InMaintenance tells whether the operator put the node in
 	// maintenance (and it is not stopping).
 	InMaintenance func() bool
+	// InPrimary tells whether a fresh sample says the node is in a
+	// Primary component; nil when the mode has none (the Kubernetes
+	// Primary condition is then refused).
+	InPrimary func() bool
+	// Departed tells the members (by node name) that left this member's
+	// Primary component, and Gone whether one is outside it now; nil
+	// when the mode cannot tell.
+	Departed <-chan []string
+	Gone     func(name string) bool
 	// Attrs are what the start line says of the mode.
 	Attrs []any
 	// Close releases what the mode opened, after everything stopped.

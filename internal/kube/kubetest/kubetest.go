@@ -1,8 +1,9 @@
-// Package kubetest is a Kubernetes API server for tests of the writer
-// label: it accepts the one call the sentinel makes (a JSON merge patch of
-// one pod's labels), checks it as the real one would (method, path in the
-// namespace, content type, bearer token, body), and records every value
-// of each pod's writer label with its time. No real Kubernetes is needed;
+// Package kubetest is a Kubernetes API server for tests of the pod marks:
+// it accepts the two calls the sentinel makes (a JSON merge patch of one
+// pod's writer label; a strategic merge patch of one pod's Primary
+// condition in its status), checks them as the real one would (method,
+// path in the namespace, content type, bearer token, body), and records
+// every value of each pod's writer label and condition with its time. No real Kubernetes is needed;
 // e2e/kube proves the same against a real one.
 package kubetest
 
@@ -29,10 +30,11 @@ import (
 type API struct {
 	Namespace, Token string
 
-	srv     *httptest.Server
-	mu      sync.Mutex
-	history map[string][]Set
-	refused []string
+	srv        *httptest.Server
+	mu         sync.Mutex
+	history    map[string][]Set
+	conditions map[string][]Set
+	refused    []string
 }
 
 // Set is one value the label was set to, and when.
@@ -43,7 +45,7 @@ type Set struct {
 
 // Start serves an API server over TLS until t ends.
 func Start(t testing.TB, namespace, token string) *API {
-	a := &API{Namespace: namespace, Token: token, history: map[string][]Set{}}
+	a := &API{Namespace: namespace, Token: token, history: map[string][]Set{}, conditions: map[string][]Set{}}
 	a.srv = httptest.NewTLSServer(http.HandlerFunc(a.serve))
 	t.Cleanup(a.srv.Close)
 	return a
@@ -52,22 +54,30 @@ func Start(t testing.TB, namespace, token string) *API {
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	pod, ok := strings.CutPrefix(r.URL.Path, "/api/v1/namespaces/"+a.Namespace+"/pods/")
+	pod, status := strings.CutSuffix(pod, "/status")
 	var patch struct {
 		Metadata struct {
 			Labels map[string]string `json:"labels"`
 		} `json:"metadata"`
+		Status struct {
+			Conditions []map[string]string `json:"conditions"`
+		} `json:"status"`
 	}
 	b, _ := io.ReadAll(r.Body)
 	bad := ""
+	decoded := json.Unmarshal(b, &patch) == nil
 	switch {
 	case r.Method != http.MethodPatch || !ok || pod == "" || strings.Contains(pod, "/"):
 		bad = r.Method + " " + r.URL.Path
-	case r.Header.Get("Content-Type") != "application/merge-patch+json":
-		bad = "content type " + r.Header.Get("Content-Type")
 	case r.Header.Get("Authorization") != "Bearer "+a.Token:
 		bad = "no or wrong bearer token"
-	case json.Unmarshal(b, &patch) != nil || len(patch.Metadata.Labels) != 1 || patch.Metadata.Labels[kube.WriterLabelKey] == "":
+	case !status && r.Header.Get("Content-Type") != "application/merge-patch+json",
+		status && r.Header.Get("Content-Type") != "application/strategic-merge-patch+json":
+		bad = "content type " + r.Header.Get("Content-Type")
+	case !status && (!decoded || len(patch.Metadata.Labels) != 1 || patch.Metadata.Labels[kube.WriterLabelKey] == "" || patch.Status.Conditions != nil):
 		bad = "body " + string(b)
+	case status && (!decoded || patch.Metadata.Labels != nil || len(patch.Status.Conditions) != 1 || !validCondition(patch.Status.Conditions[0])):
+		bad = "status body " + string(b)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -76,9 +86,34 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, bad, http.StatusBadRequest)
 		return
 	}
-	a.history[pod] = append(a.history[pod], Set{patch.Metadata.Labels[kube.WriterLabelKey], now})
+	if status {
+		a.conditions[pod] = append(a.conditions[pod], Set{patch.Status.Conditions[0]["status"], now})
+	} else {
+		a.history[pod] = append(a.history[pod], Set{patch.Metadata.Labels[kube.WriterLabelKey], now})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `{"kind":"Pod"}`)
+}
+
+// validCondition: the Primary condition, True or False, with a reason, a
+// message and a transition time, as the sentinel sets it.
+func validCondition(c map[string]string) bool {
+	_, err := time.Parse(time.RFC3339, c["lastTransitionTime"])
+	return c["type"] == kube.PrimaryConditionType && (c["status"] == "True" || c["status"] == "False") &&
+		c["reason"] != "" && c["message"] != "" && err == nil
+}
+
+// Conditions is every value pod's Primary condition was set to.
+func (a *API) Conditions(pod string) []Set {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.conditions[pod])
+}
+
+// Condition is pod's Primary condition now, and when it was set to that
+// value (the first of a run of equal values); "" when it was never set.
+func (a *API) Condition(pod string) (string, time.Time) {
+	return last(a.Conditions(pod))
 }
 
 // HostPort is the API server's address, as KUBERNETES_SERVICE_HOST and
@@ -122,7 +157,10 @@ func (a *API) Refused() []string {
 // Label is pod's label now, and when it was set to that value (the first
 // of a run of equal values); "" when it was never set.
 func (a *API) Label(pod string) (string, time.Time) {
-	h := a.History(pod)
+	return last(a.History(pod))
+}
+
+func last(h []Set) (string, time.Time) {
 	if len(h) == 0 {
 		return "", time.Time{}
 	}
@@ -153,11 +191,22 @@ func (a *API) String() string {
 	for p := range a.history {
 		pods = append(pods, p)
 	}
+	for p := range a.conditions {
+		if _, ok := a.history[p]; !ok {
+			pods = append(pods, p)
+		}
+	}
 	slices.Sort(pods)
 	for _, pod := range pods {
 		fmt.Fprintf(&b, "%s:", pod)
 		for _, s := range a.history[pod] {
 			fmt.Fprintf(&b, " %s@%s", s.Value, s.At.Format("15:04:05.000"))
+		}
+		if c := a.conditions[pod]; len(c) > 0 {
+			b.WriteString("; condition")
+			for _, s := range c {
+				fmt.Fprintf(&b, " %s@%s", s.Value, s.At.Format("15:04:05.000"))
+			}
 		}
 		b.WriteString("\n")
 	}

@@ -71,7 +71,7 @@ func TestWriterLabel(t *testing.T) {
 	r := &recorder{}
 	var writer atomic.Bool
 	writer.Store(true) // already the writer at the first look: still "false" first
-	l := &WriterLabel{Set: r.set, Writer: writer.Load, Every: 10 * time.Millisecond, Reassert: time.Hour,
+	l := &Mark{Set: r.set, On: writer.Load, Every: 10 * time.Millisecond, Reassert: time.Hour,
 		RetryMin: 100 * time.Millisecond, RetryMax: 200 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -143,7 +143,7 @@ func TestWriterLabel(t *testing.T) {
 // Reassert (someone may have edited it).
 func TestWriterLabelReassert(t *testing.T) {
 	r := &recorder{}
-	l := &WriterLabel{Set: r.set, Writer: func() bool { return true }, Every: 10 * time.Millisecond, Reassert: 100 * time.Millisecond}
+	l := &Mark{Set: r.set, On: func() bool { return true }, Every: 10 * time.Millisecond, Reassert: 100 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 450*time.Millisecond)
 	defer cancel()
 	l.Run(ctx)
@@ -162,8 +162,8 @@ func TestWriterLabelReassert(t *testing.T) {
 // TestWriterLabelStopBounded: an API server that never answers does not
 // hold the stop longer than StopFor.
 func TestWriterLabelStopBounded(t *testing.T) {
-	l := &WriterLabel{Set: func(ctx context.Context, v string) error { <-ctx.Done(); return ctx.Err() },
-		Writer: func() bool { return true }, Every: 10 * time.Millisecond, StopFor: 300 * time.Millisecond}
+	l := &Mark{Set: func(ctx context.Context, v string) error { <-ctx.Done(); return ctx.Err() },
+		On: func() bool { return true }, Every: 10 * time.Millisecond, StopFor: 300 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	begin := time.Now()

@@ -26,19 +26,25 @@ func Want(writer, stopping bool) string {
 	return LabelFalse
 }
 
-// WriterLabel keeps this pod's writer label in step with its /writerz
-// verdict: "false" first thing at start, then the verdict, looked at
-// every Every and set when it changes, set again every Reassert in case
-// someone edited it, retried with a doubling pause after a failure, and
-// "false" first thing when Run's context ends (SIGTERM: the drain
-// begins), before the member goes.
-type WriterLabel struct {
-	// Set sets the label on this pod (Client.SetPodLabel).
+// Mark keeps one mark of this pod (its writer label, its Primary
+// condition) in step with the member: "false" first thing at start, then
+// On, looked at every Every and set when it changes, set again every
+// Reassert (another member may have set it "false" meanwhile: see
+// Departures), retried with a doubling pause after a failure, and "false"
+// first thing when Run's context ends (SIGTERM: the drain begins),
+// before the member goes.
+type Mark struct {
+	// Name is the mark, for the log: the label's key, the condition's
+	// type.
+	Name string
+	// Set sets the mark on this pod to "true" or "false"
+	// (Client.SetPodLabel, Client.SetPodCondition).
 	Set func(ctx context.Context, value string) error
-	// Writer is whether /writerz answers 200 now.
-	Writer func() bool
-	// Every is how often the verdict is looked at (200ms when zero);
-	// Reassert how often an unchanged label is set again (30s).
+	// On is whether the mark should say "true" now (/writerz answers
+	// 200; the node is in a Primary component).
+	On func() bool
+	// Every is how often On is looked at (200ms when zero); Reassert how
+	// often an unchanged mark is set again (10s).
 	Every, Reassert time.Duration
 	// RetryMin and RetryMax bound the pause after a failed call (500ms,
 	// 30s); a change of the wanted value is tried at once.
@@ -50,14 +56,14 @@ type WriterLabel struct {
 	OnSet func(value string)
 }
 
-func (l *WriterLabel) defaults() {
+func (l *Mark) defaults() {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
 		}
 	}
 	def(&l.Every, 200*time.Millisecond)
-	def(&l.Reassert, 30*time.Second)
+	def(&l.Reassert, 10*time.Second)
 	def(&l.RetryMin, 500*time.Millisecond)
 	def(&l.RetryMax, 30*time.Second)
 	def(&l.StopFor, 10*time.Second)
@@ -65,11 +71,14 @@ func (l *WriterLabel) defaults() {
 	if l.Logger == nil {
 		l.Logger = slog.New(slog.DiscardHandler)
 	}
+	if l.Name == "" {
+		l.Name = WriterLabelKey
+	}
 }
 
 // Run keeps the label until ctx ends, then sets "false" (within StopFor)
 // and returns.
-func (l *WriterLabel) Run(ctx context.Context) {
+func (l *Mark) Run(ctx context.Context) {
 	l.defaults()
 	t := time.NewTicker(l.Every)
 	defer t.Stop()
@@ -84,7 +93,7 @@ func (l *WriterLabel) Run(ctx context.Context) {
 	for {
 		want := LabelFalse // "false" first thing at start
 		if started {
-			want = Want(l.Writer(), false)
+			want = Want(l.On(), false)
 		}
 		now := time.Now()
 		due := want != applied || now.Sub(appliedAt) >= l.Reassert
@@ -95,7 +104,7 @@ func (l *WriterLabel) Run(ctx context.Context) {
 			switch {
 			case err == nil:
 				if want != applied || failures > 0 {
-					l.Logger.Info("writer label set", "label", WriterLabelKey, "value", want, "after_failures", failures)
+					l.Logger.Info("pod mark set", "mark", l.Name, "value", want, "after_failures", failures)
 				}
 				applied, appliedAt, next, pause, failures = want, time.Now(), time.Time{}, l.RetryMin, 0
 				if l.OnSet != nil {
@@ -107,7 +116,7 @@ func (l *WriterLabel) Run(ctx context.Context) {
 				// server: what the label says is unknown.
 				applied = ""
 				failures++
-				l.Logger.Warn("setting the writer label", "label", WriterLabelKey, "value", want, "err", err, "retry_in", pause, "failures", failures)
+				l.Logger.Warn("setting a pod mark", "mark", l.Name, "value", want, "err", err, "retry_in", pause, "failures", failures)
 				next, pause = time.Now().Add(pause), min(2*pause, l.RetryMax)
 			}
 		}
@@ -122,23 +131,23 @@ func (l *WriterLabel) Run(ctx context.Context) {
 
 // stop sets "false", trying again within StopFor; it runs after Run's
 // context ended, so with a context of its own.
-func (l *WriterLabel) stop(applied string) {
+func (l *Mark) stop(applied string) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.StopFor)
 	defer cancel()
 	pause := min(l.RetryMin, time.Second)
 	for try := 1; ; try++ {
 		err := l.Set(ctx, LabelFalse)
 		if err == nil {
-			l.Logger.Info("writer label set: stopping", "label", WriterLabelKey, "value", LabelFalse, "was", applied)
+			l.Logger.Info("pod mark set: stopping", "mark", l.Name, "value", LabelFalse, "was", applied)
 			if l.OnSet != nil {
 				l.OnSet(LabelFalse)
 			}
 			return
 		}
-		l.Logger.Warn("setting the writer label on stop", "label", WriterLabelKey, "value", LabelFalse, "err", err, "try", try)
+		l.Logger.Warn("setting a pod mark on stop", "mark", l.Name, "value", LabelFalse, "err", err, "try", try)
 		select {
 		case <-ctx.Done():
-			l.Logger.Error("the writer label may still say true: a Service selecting it may route to this stopping pod until Kubernetes removes it from the endpoints", "label", WriterLabelKey, "stop_for", l.StopFor)
+			l.Logger.Error("the pod mark may still say true: a Service may route to this stopping pod until Kubernetes removes it from the endpoints", "mark", l.Name, "stop_for", l.StopFor)
 			return
 		case <-time.After(pause):
 		}
