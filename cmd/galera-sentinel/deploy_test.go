@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/kube"
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
 )
 
@@ -407,6 +408,9 @@ type (
 		Volumes            []map[string]any     `json:"volumes"`
 		Affinity           map[string]any       `json:"affinity"`
 		TopologySpread     []ktopologySpread    `json:"topologySpreadConstraints"`
+		ReadinessGates     []struct {
+			ConditionType string `json:"conditionType"`
+		} `json:"readinessGates"`
 	}
 	kpodSecurityContext struct {
 		RunAsNonRoot   *bool     `json:"runAsNonRoot"`
@@ -896,12 +900,21 @@ func TestDeployBaseManifests(t *testing.T) {
 		}
 	}
 
-	// 5. The writer label: RBAC, the pod's account, the Service.
+	// 5. The pod marks (writer label, Primary condition): RBAC, the pod's
+	// account, the readiness gate, the Service.
 	m.get(t, "ServiceAccount", "galera")
 	role := m.get(t, "Role", "galera")
-	if len(role.Rules) != 1 || !slices.Equal(role.Rules[0].APIGroups, []string{""}) || !slices.Equal(role.Rules[0].Resources, []string{"pods"}) ||
-		!slices.Equal(role.Rules[0].Verbs, []string{"get", "patch"}) {
-		t.Errorf("Role galera: want pods get, patch and nothing else: %+v", role.Rules)
+	if len(role.Rules) != 2 || !slices.Equal(role.Rules[0].APIGroups, []string{""}) || !slices.Equal(role.Rules[0].Resources, []string{"pods"}) ||
+		!slices.Equal(role.Rules[0].Verbs, []string{"get", "patch"}) ||
+		!slices.Equal(role.Rules[1].APIGroups, []string{""}) || !slices.Equal(role.Rules[1].Resources, []string{"pods/status"}) ||
+		!slices.Equal(role.Rules[1].Verbs, []string{"patch"}) {
+		t.Errorf("Role galera: want pods get, patch, pods/status patch and nothing else: %+v", role.Rules)
+	}
+	if len(pod.ReadinessGates) != 1 || pod.ReadinessGates[0].ConditionType != kube.PrimaryConditionType {
+		t.Errorf("readinessGates %+v: want the one condition %s", pod.ReadinessGates, kube.PrimaryConditionType)
+	}
+	if e, _ := findEnv(c, "GALERA_SENTINEL_KUBE_PRIMARY_CONDITION"); e.Value != "true" {
+		t.Errorf("GALERA_SENTINEL_KUBE_PRIMARY_CONDITION (the readiness gate's condition; without it no pod is ever Ready): %+v", e)
 	}
 	rb := m.get(t, "RoleBinding", "galera")
 	if rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != "galera" || len(rb.Subjects) != 1 || rb.Subjects[0].Kind != "ServiceAccount" || rb.Subjects[0].Name != "galera" {

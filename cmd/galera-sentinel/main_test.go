@@ -98,6 +98,7 @@ func TestBadRunCommandLines(t *testing.T) {
 		{append([]string{"run", "--notify-socket=/run/n.sock"}, append(good[1:], "--wsrep_notify_cmd=/bin/true")...), env(tok, runToken), "sets wsrep_notify_cmd itself"},
 		{append([]string{"run", "--kube-writer-label"}, good[1:]...), env(tok, runToken, "POD_NAME", "Galera_0"), `--kube-pod-name="Galera_0"`},
 		{append([]string{"run", "--kube-writer-label=maybe"}, good[1:]...), env(tok, runToken), "kube-writer-label"},
+		{append([]string{"run", "--kube-primary-condition"}, good[1:]...), env(tok, runToken, "POD_NAME", "-galera"), `--kube-pod-name="-galera"`},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), tc.args, tc.env, &out, &errOut)
