@@ -2,9 +2,12 @@ package writer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -190,4 +193,243 @@ func TestKubeWriterLabel(t *testing.T) {
 			t.Errorf("%s: label %q after the stop, want false", n.Name, v)
 		}
 	}
+}
+
+// mostTrue walks the label histories of pods in time order and returns
+// the most pods labelled "true" at once from `from` on, and for how long
+// two or more were.
+func mostTrue(api *kubetest.API, from time.Time, pods ...string) (most int, twoOrMore time.Duration) {
+	type ev struct {
+		at  time.Time
+		pod string
+		v   string
+	}
+	var evs []ev
+	for _, p := range pods {
+		for _, s := range api.History(p) {
+			evs = append(evs, ev{s.At, p, s.Value})
+		}
+	}
+	slices.SortStableFunc(evs, func(a, b ev) int { return a.at.Compare(b.at) })
+	cur := map[string]bool{}
+	var since time.Time
+	count := func() int {
+		n := 0
+		for _, v := range cur {
+			if v {
+				n++
+			}
+		}
+		return n
+	}
+	for _, e := range evs {
+		before := count()
+		cur[e.pod] = e.v == "true"
+		after := count()
+		if e.at.Before(from) {
+			continue
+		}
+		most = max(most, after)
+		switch {
+		case before < 2 && after >= 2:
+			since = e.at
+		case before >= 2 && after < 2:
+			twoOrMore += e.at.Sub(since)
+		}
+	}
+	if count() >= 2 {
+		twoOrMore += time.Since(since)
+	}
+	return most, twoOrMore
+}
+
+// TestKubeNodeLost: three members keeping both pod marks (the writer
+// label and the Primary condition of the readiness gate, from the
+// environment as the manifests set them). Every pod's condition is
+// "False" first and "True" once in the component. Then every process of
+// the writer's node is frozen (SIGSTOP of the sentinel and mariadbd: a
+// node whose power failed, or cut off; its sentinel can change nothing
+// any more): the survivors set its condition "False" and its label
+// "false" once Galera has dropped it (evs.suspect_timeout=PT3S here), one
+// of them becomes the writer, and never two of them at once. Thawed, the
+// member rejoins and sets its own condition "True" again.
+func TestKubeNodeLost(t *testing.T) {
+	api := kubetest.Start(t, kubeNS, kubeToken)
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
+	sa := api.ServiceAccountDir(t, filepath.Dir(rc.C.Nodes[0].Dir))
+	host, port := api.HostPort()
+	t.Setenv("KUBERNETES_SERVICE_HOST", host)
+	t.Setenv("KUBERNETES_SERVICE_PORT", port)
+	t.Setenv("GALERA_SENTINEL_KUBE_WRITER_LABEL", "true")
+	t.Setenv("GALERA_SENTINEL_KUBE_PRIMARY_CONDITION", "true")
+	rc.WithFlags(func(n *testcluster.Node) []string {
+		return []string{"--kube-pod-name=" + n.Name, "--kube-service-account-dir=" + sa}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	defer func() {
+		if t.Failed() {
+			t.Logf("marks:\n%s", api)
+		}
+	}()
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
+	names := make([]string, 0, 3)
+	for _, n := range rc.C.Nodes {
+		names = append(names, n.Name)
+	}
+	testcluster.EventuallyWithin(t, 10*time.Second, "every pod's Primary condition True", 20*time.Millisecond, func() error {
+		for _, n := range names {
+			if v, _ := api.Condition(n); v != "True" {
+				return fmt.Errorf("%s: condition %q", n, v)
+			}
+		}
+		return nil
+	})
+	for _, n := range names {
+		if h := api.Conditions(n); h[0].Value != "False" {
+			t.Errorf("%s: condition history %v, want \"False\" first", n, h)
+		}
+	}
+	w := testsentinel.CurrentWriter(t, rc.C.Nodes)
+	testcluster.EventuallyWithin(t, 5*time.Second, "only the writer "+w.Name+" labelled true", 20*time.Millisecond, func() error {
+		if tr := trues(api, rc.C.Nodes); !(len(tr) == 1 && tr[0] == w.Name) {
+			return fmt.Errorf("labelled true: %v", tr)
+		}
+		return nil
+	})
+	var survivors []*testcluster.Node
+	var survivorNames []string
+	for _, n := range rc.C.Nodes {
+		if n != w {
+			survivors = append(survivors, n)
+			survivorNames = append(survivorNames, n.Name)
+		}
+	}
+
+	frozen := time.Now()
+	if err := w.FreezeAll(); err != nil {
+		t.Fatal(err)
+	}
+	thawed := false
+	defer func() {
+		if !thawed {
+			_ = w.ThawAll()
+		}
+	}()
+	testcluster.EventuallyWithin(t, 20*time.Second, "the survivors take the frozen "+w.Name+" out: condition False, label false", 20*time.Millisecond, func() error {
+		c, cAt := api.Condition(w.Name)
+		l, lAt := api.Label(w.Name)
+		if c != "False" || cAt.Before(frozen) || l != "false" || lAt.Before(frozen) {
+			return fmt.Errorf("condition %q, label %q", c, l)
+		}
+		return nil
+	})
+	_, condAt := api.Condition(w.Name)
+	_, labelAt := api.Label(w.Name)
+	testcluster.EventuallyWithin(t, 10*time.Second, "one survivor labelled the writer", 20*time.Millisecond, func() error {
+		if tr := trues(api, survivors); len(tr) != 1 {
+			return fmt.Errorf("labelled true: %v", tr)
+		}
+		return nil
+	})
+	next := trues(api, survivors)[0]
+	_, nextAt := api.Label(next)
+	t.Logf("writer %s frozen: its condition False after %v, its label false after %v (set by the survivors); %s labelled the writer after %v",
+		w.Name, condAt.Sub(frozen).Round(time.Millisecond), labelAt.Sub(frozen).Round(time.Millisecond), next, nextAt.Sub(frozen).Round(time.Millisecond))
+	// Galera drops a silent member after evs.suspect_timeout (3 s here);
+	// the survivors act within a few seconds of the new view.
+	if d := condAt.Sub(frozen); d > 3*time.Second+6*time.Second {
+		t.Errorf("the frozen member's condition went False %v after the freeze, want within evs.suspect_timeout + 6s", d)
+	}
+	taken := 0
+	for _, n := range survivors {
+		taken += int(metricValue(t, n, `galera_sentinel_kube_departed_pods_total{result="taken-out"}`))
+		if testsentinel.CountLogs(n, "took the pod of a member that left the Primary component out of the Services") > 0 && !journalHas(t, n, "member", w.Name+" left the Primary component") {
+			t.Errorf("%s took %s out but its journal does not say so", n.Name, w.Name)
+		}
+	}
+	if taken < 1 {
+		t.Errorf("no survivor counted the pod it took out")
+	}
+	if most, two := mostTrue(api, frozen, survivorNames...); most > 1 {
+		t.Errorf("two survivors labelled the writer at once for %v", two)
+	}
+	if tr := trues(api, rc.C.Nodes); len(tr) != 1 || tr[0] != next {
+		t.Errorf("labelled true: %v, want only %s", tr, next)
+	}
+
+	// Thawed: the member comes back into the component and sets its own
+	// condition True again; still one writer.
+	back := time.Now()
+	if err := w.ThawAll(); err != nil {
+		t.Fatal(err)
+	}
+	thawed = true
+	rc.WaitSynced(ctx, 3)
+	testcluster.EventuallyWithin(t, 30*time.Second, w.Name+" sets its own condition True again", 50*time.Millisecond, func() error {
+		if v, at := api.Condition(w.Name); v != "True" || at.Before(back) {
+			return fmt.Errorf("condition %q", v)
+		}
+		return nil
+	})
+	_, trueAt := api.Condition(w.Name)
+	t.Logf("%s thawed: its condition True again after %v", w.Name, trueAt.Sub(back).Round(time.Millisecond))
+	cw := testsentinel.CurrentWriter(t, rc.C.Nodes)
+	testcluster.EventuallyWithin(t, 15*time.Second, "one writer labelled, /writerz's", 50*time.Millisecond, func() error {
+		if tr := trues(api, rc.C.Nodes); len(tr) != 1 || tr[0] != cw.Name {
+			return fmt.Errorf("labelled true: %v, /writerz %s", tr, cw.Name)
+		}
+		return nil
+	})
+	if len(api.Refused()) > 0 {
+		t.Errorf("the API server refused calls: %q", api.Refused())
+	}
+	rc.StopAll(ctx)
+	for _, n := range names {
+		if v, _ := api.Condition(n); v != "False" {
+			t.Errorf("%s: condition %q after the stop, want False", n, v)
+		}
+	}
+}
+
+// metricValue is one series' value on the node's /metrics (0 when absent).
+func metricValue(t *testing.T, n *testcluster.Node, series string) float64 {
+	t.Helper()
+	code, body, err := testsentinel.TryProbe("http://" + n.SentinelAddr() + "/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("%s /metrics: %d %v", n.Name, code, err)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %q", n.Name, line)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+// journalHas: the node's journal (/api/v1/events) holds an event of kind
+// whose reason contains want.
+func journalHas(t *testing.T, n *testcluster.Node, kind, want string) bool {
+	t.Helper()
+	var evs []struct {
+		Kind, Reason string
+	}
+	code, body, err := testsentinel.TryProbe("http://" + n.SentinelAddr() + "/api/v1/events")
+	if err != nil || code != 200 {
+		t.Fatalf("%s events: %d %v", n.Name, code, err)
+	}
+	if err := json.Unmarshal([]byte(body), &evs); err != nil {
+		t.Fatalf("%s events: %v", n.Name, err)
+	}
+	for _, e := range evs {
+		if e.Kind == kind && strings.Contains(e.Reason, want) {
+			return true
+		}
+	}
+	return false
 }

@@ -324,7 +324,7 @@ func (n *Node) wait(ctx context.Context) error {
 
 // Stop shuts mariadbd down cleanly (SIGTERM) and waits for it to exit.
 func (n *Node) Stop(ctx context.Context) error {
-	_ = n.Signal(syscall.SIGCONT)
+	_ = n.signalGroup(syscall.SIGCONT)
 	if err := n.Signal(syscall.SIGTERM); err != nil {
 		return err
 	}
@@ -363,6 +363,29 @@ func (n *Node) Freeze() error { return n.Signal(syscall.SIGSTOP) }
 
 // Thaw resumes a frozen mariadbd (SIGCONT).
 func (n *Node) Thaw() error { return n.Signal(syscall.SIGCONT) }
+
+// FreezeAll stops every process of the node with SIGSTOP: after StartRun
+// the sentinel and the mariadbd it started (they share its process
+// group), as a node whose power failed, but for its network: connections
+// are still accepted into the listen backlogs, and nothing answers them.
+// ThawAll resumes them.
+func (n *Node) FreezeAll() error { return n.signalGroup(syscall.SIGSTOP) }
+
+// ThawAll resumes what FreezeAll stopped.
+func (n *Node) ThawAll() error { return n.signalGroup(syscall.SIGCONT) }
+
+func (n *Node) signalGroup(sig syscall.Signal) error {
+	n.mu.Lock()
+	sentinel, cmd := n.sentinel, n.cmd
+	n.mu.Unlock()
+	if cmd == nil {
+		return fmt.Errorf("%s: not running", n.Name)
+	}
+	if !sentinel {
+		return cmd.Process.Signal(sig)
+	}
+	return syscall.Kill(-cmd.Process.Pid, sig)
+}
 
 // MariadbdPid is the pid in mariadbd's pid file, 0 when there is none or
 // that process is gone.
