@@ -131,8 +131,19 @@ func (k *ViewKeeper) Once(ctx context.Context, now time.Time) {
 	if k.last == nil || k.last.Size != s.ClusterSize || k.last.ConfID != s.Stats.ConfID || len(k.last.Members) != s.ClusterSize {
 		// Who the members are is asked only when the view is new or not
 		// every member could be named yet.
+		// Enough once every other member of the component answered: a
+		// member that left (its node powered off) is not waited for.
+		enough := func(got []peer.Answer[peer.State]) bool {
+			names := map[string]bool{}
+			for _, a := range got {
+				if a.Err == nil && a.Value.Primary && a.Value.ClusterSize == s.ClusterSize && a.Value.NodeName != k.Self {
+					names[a.Value.NodeName] = true
+				}
+			}
+			return len(names) >= s.ClusterSize-1
+		}
 		if addrs, err := k.Source.Peers(ctx); err == nil {
-			for _, a := range peer.FanOut(ctx, addrs, k.Peers.State) {
+			for _, a := range peer.FanOutUntil(ctx, addrs, k.Peers.State, enough) {
 				if a.Err == nil {
 					peers = append(peers, a.Value)
 				}

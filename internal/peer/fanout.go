@@ -29,3 +29,28 @@ func FanOut[T any](ctx context.Context, addrs []string, f func(ctx context.Conte
 	wg.Wait()
 	return out
 }
+
+// FanOutUntil calls f for every address at once and returns the answers
+// in the order they came as soon as enough says they are enough, or all
+// have answered; the calls still under way are cancelled. A peer that
+// does not answer (a node powered off) then delays nothing once the
+// others have said what is needed.
+func FanOutUntil[T any](ctx context.Context, addrs []string, f func(ctx context.Context, addr string) (T, error), enough func(got []Answer[T]) bool) []Answer[T] {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan Answer[T], len(addrs)) // never blocks a late call
+	for _, a := range addrs {
+		go func() {
+			v, err := f(ctx, a)
+			ch <- Answer[T]{Addr: a, Value: v, Err: err}
+		}()
+	}
+	got := make([]Answer[T], 0, len(addrs))
+	for range addrs {
+		got = append(got, <-ch)
+		if enough(got) {
+			break
+		}
+	}
+	return got
+}

@@ -413,6 +413,38 @@ func TestFanOut(t *testing.T) {
 	}
 }
 
+// TestFanOutUntil: the answers come back once they are enough; a call
+// that hangs is cancelled, not waited for; without enough, every answer.
+func TestFanOutUntil(t *testing.T) {
+	call := func(ctx context.Context, addr string) (string, error) {
+		if addr == "dead" {
+			<-ctx.Done()
+			return "", ctx.Err()
+		}
+		time.Sleep(20 * time.Millisecond)
+		return addr, nil
+	}
+	begin := time.Now()
+	got := FanOutUntil(context.Background(), []string{"a", "dead", "b"}, call, func(got []Answer[string]) bool {
+		n := 0
+		for _, a := range got {
+			if a.Err == nil {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if d := time.Since(begin); d > time.Second || len(got) != 2 {
+		t.Errorf("enough after two answers: %d answers after %v", len(got), d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	got = FanOutUntil(ctx, []string{"a", "dead"}, call, func([]Answer[string]) bool { return false })
+	if len(got) != 2 || got[1].Addr != "dead" || got[1].Err == nil {
+		t.Errorf("never enough: %+v", got)
+	}
+}
+
 // TestStateAction: the typed action, reason and class travel next to the
 // prose; a document of the release before the action (prose alone) still
 // decodes, with no typed decision, and one of the release between (action
