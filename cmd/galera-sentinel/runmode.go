@@ -140,6 +140,13 @@ func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, w *sentinel
 	condition := func(ctx context.Context, pod, status, reason, message string) error {
 		return kc.SetPodCondition(ctx, pod, kube.Condition{Type: kube.PrimaryConditionType, Status: status, Reason: reason, Message: message})
 	}
+	// A lost member's pod: the gate's condition and Ready at once (see
+	// kube.Departures).
+	leftCondition := func(ctx context.Context, pod string) error {
+		msg := "left the Primary component of " + cfg.KubePodName + " (galera-sentinel)"
+		return kc.SetPodCondition(ctx, pod, kube.Condition{Type: kube.PrimaryConditionType, Status: "False", Reason: kube.ReasonLeft, Message: msg},
+			kube.Condition{Type: kube.ReadyConditionType, Status: "False", Reason: kube.ReasonLeft, Message: msg})
+	}
 	var tasks []func(context.Context)
 	if cfg.KubeWriterLabel {
 		l := &kube.Mark{Name: kube.WriterLabelKey, On: w.IsWriter, Every: every, Logger: log,
@@ -165,7 +172,7 @@ func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, w *sentinel
 		d := &kube.Departures{Gone: w.Gone, Logger: log,
 			Out: func(ctx context.Context, pod string) error {
 				if cfg.KubePrimaryCondition {
-					if err := condition(ctx, pod, "False", kube.ReasonLeft, "left the Primary component of "+cfg.KubePodName+" (galera-sentinel)"); err != nil {
+					if err := leftCondition(ctx, pod); err != nil {
 						return err
 					}
 				}

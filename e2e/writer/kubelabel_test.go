@@ -249,8 +249,8 @@ func mostTrue(api *kubetest.API, from time.Time, pods ...string) (most int, twoO
 // "False" first and "True" once in the component. Then every process of
 // the writer's node is frozen (SIGSTOP of the sentinel and mariadbd: a
 // node whose power failed, or cut off; its sentinel can change nothing
-// any more): the survivors set its condition "False" and its label
-// "false" once Galera has dropped it (evs.suspect_timeout=PT3S here), one
+// any more): the survivors set its condition and its Ready "False" and
+// its label "false" once Galera has dropped it (evs.suspect_timeout=PT3S here), one
 // of them becomes the writer, and never two of them at once. Thawed, the
 // member rejoins and sets its own condition "True" again.
 func TestKubeNodeLost(t *testing.T) {
@@ -317,11 +317,12 @@ func TestKubeNodeLost(t *testing.T) {
 			_ = w.ThawAll()
 		}
 	}()
-	testcluster.EventuallyWithin(t, 20*time.Second, "the survivors take the frozen "+w.Name+" out: condition False, label false", 20*time.Millisecond, func() error {
+	testcluster.EventuallyWithin(t, 20*time.Second, "the survivors take the frozen "+w.Name+" out: condition False, Ready False, label false", 20*time.Millisecond, func() error {
 		c, cAt := api.Condition(w.Name)
+		r, rAt := api.Ready(w.Name)
 		l, lAt := api.Label(w.Name)
-		if c != "False" || cAt.Before(frozen) || l != "false" || lAt.Before(frozen) {
-			return fmt.Errorf("condition %q, label %q", c, l)
+		if c != "False" || cAt.Before(frozen) || r != "False" || rAt.Before(frozen) || l != "false" || lAt.Before(frozen) {
+			return fmt.Errorf("condition %q, Ready %q, label %q", c, r, l)
 		}
 		return nil
 	})

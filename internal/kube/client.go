@@ -136,23 +136,27 @@ type Condition struct {
 	Type, Status, Reason, Message string
 }
 
-// SetPodCondition sets one condition in pod name's status (the
-// subresource pods/status) with a strategic merge patch, which replaces
-// the condition of that type and keeps the others (the kubelet's own).
-// lastTransitionTime is the API server's time of the call: the pod's
-// conditions are only ever changed through here, and the two states are
-// far apart.
-func (c *Client) SetPodCondition(ctx context.Context, pod string, cond Condition) error {
+// SetPodCondition sets conditions in pod name's status (the subresource
+// pods/status) with one strategic merge patch, which replaces the
+// conditions of those types and keeps the others. lastTransitionTime is
+// the time of the call: a sentinel sets a condition only when it changes
+// or to say it again.
+func (c *Client) SetPodCondition(ctx context.Context, pod string, conds ...Condition) error {
 	if pod == "" {
 		return errors.New("no pod name")
 	}
-	if cond.Status != "True" && cond.Status != "False" {
-		return fmt.Errorf("condition %s: status %q, want True or False", cond.Type, cond.Status)
+	now := time.Now().UTC().Format(time.RFC3339)
+	var list []map[string]string
+	for _, cond := range conds {
+		if cond.Status != "True" && cond.Status != "False" {
+			return fmt.Errorf("condition %s: status %q, want True or False", cond.Type, cond.Status)
+		}
+		list = append(list, map[string]string{"type": cond.Type, "status": cond.Status, "reason": cond.Reason, "message": cond.Message, "lastTransitionTime": now})
 	}
-	body, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": []map[string]string{{
-		"type": cond.Type, "status": cond.Status, "reason": cond.Reason, "message": cond.Message,
-		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
-	}}}})
+	if len(list) == 0 {
+		return errors.New("no condition")
+	}
+	body, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": list}})
 	if err != nil {
 		return err
 	}

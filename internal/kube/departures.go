@@ -16,7 +16,12 @@ import (
 // Galera's speed, not when Kubernetes notices its node is gone.
 const PrimaryConditionType = "galera-sentinel.io/primary"
 
-// Reasons of the Primary condition.
+// ReadyConditionType is the pod's own Ready condition, which the kubelet
+// computes (containers ready and every readiness gate True) and which
+// EndpointSlices, the PodDisruptionBudget and rollouts read.
+const ReadyConditionType = "Ready"
+
+// Reasons of the conditions a sentinel sets.
 const (
 	ReasonInPrimary  = "InPrimaryComponent"
 	ReasonNotPrimary = "NotInPrimaryComponent"
@@ -24,13 +29,21 @@ const (
 )
 
 // Departures takes out of the Services the pods of members that left
-// this member's Primary component (Add, from the view keeper): their
-// writer label "false" and their Primary condition "False" (Out sets
-// whichever this sentinel keeps). A member whose node is powered off or
-// cut off cannot do it for itself, and Kubernetes does it only when the
-// node is declared NotReady (node-monitor-grace-period, 40 s and more);
-// the member's own sentinel sets its marks again once it is back in the
-// component (Mark).
+// this member's Primary component (told on Run's channel, by the view
+// keeper): their writer label "false", and their Primary condition and
+// Ready condition "False" (Out sets what this sentinel keeps). A member
+// whose node is powered off or cut off cannot do it for itself, and
+// Kubernetes does it only when the node is declared NotReady
+// (node-monitor-grace-period, 40 s and more).
+//
+// Why Ready itself: the kubelet computes Ready from the containers and the
+// readiness gates, so on a lost node nobody would turn a gate's False
+// into Ready False; the node lifecycle controller writes Ready False on
+// the pods of a NotReady node, and this does the same, on Galera's word,
+// within seconds. EndpointSlices (every Service, not only ours), the
+// PodDisruptionBudget and rollouts read Ready. The gate's False keeps a
+// kubelet that comes back from making the pod Ready again before its
+// member is back in the component and its own sentinel says so (Mark).
 //
 // Before every try it asks Gone again: a member back in the component,
 // or a view this member can no longer vouch for (it left the component

@@ -76,7 +76,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		bad = "content type " + r.Header.Get("Content-Type")
 	case !status && (!decoded || len(patch.Metadata.Labels) != 1 || patch.Metadata.Labels[kube.WriterLabelKey] == "" || patch.Status.Conditions != nil):
 		bad = "body " + string(b)
-	case status && (!decoded || patch.Metadata.Labels != nil || len(patch.Status.Conditions) != 1 || !validCondition(patch.Status.Conditions[0])):
+	case status && (!decoded || patch.Metadata.Labels != nil || !validConditions(patch.Status.Conditions)):
 		bad = "status body " + string(b)
 	}
 	a.mu.Lock()
@@ -87,7 +87,13 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if status {
-		a.conditions[pod] = append(a.conditions[pod], Set{patch.Status.Conditions[0]["status"], now})
+		for _, c := range patch.Status.Conditions {
+			key := pod
+			if c["type"] == kube.ReadyConditionType {
+				key = pod + readySuffix
+			}
+			a.conditions[key] = append(a.conditions[key], Set{c["status"], now})
+		}
 	} else {
 		a.history[pod] = append(a.history[pod], Set{patch.Metadata.Labels[kube.WriterLabelKey], now})
 	}
@@ -95,12 +101,31 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, `{"kind":"Pod"}`)
 }
 
-// validCondition: the Primary condition, True or False, with a reason, a
-// message and a transition time, as the sentinel sets it.
-func validCondition(c map[string]string) bool {
-	_, err := time.Parse(time.RFC3339, c["lastTransitionTime"])
-	return c["type"] == kube.PrimaryConditionType && (c["status"] == "True" || c["status"] == "False") &&
-		c["reason"] != "" && c["message"] != "" && err == nil
+// validConditions: the Primary condition, True or False, or it and Ready
+// False (a member that left), each with a reason, a message and a
+// transition time, as the sentinel sets them.
+func validConditions(cs []map[string]string) bool {
+	valid := func(c map[string]string) bool {
+		_, err := time.Parse(time.RFC3339, c["lastTransitionTime"])
+		return (c["status"] == "True" || c["status"] == "False") && c["reason"] != "" && c["message"] != "" && err == nil
+	}
+	switch {
+	case len(cs) == 1:
+		return cs[0]["type"] == kube.PrimaryConditionType && valid(cs[0])
+	case len(cs) == 2:
+		return cs[0]["type"] == kube.PrimaryConditionType && cs[0]["status"] == "False" && valid(cs[0]) &&
+			cs[1]["type"] == kube.ReadyConditionType && cs[1]["status"] == "False" && valid(cs[1])
+	}
+	return false
+}
+
+// readySuffix keys the Ready condition's history.
+const readySuffix = "|Ready"
+
+// Ready is pod's Ready condition as the sentinels set it (they only ever
+// set it False), and when; "" when never set.
+func (a *API) Ready(pod string) (string, time.Time) {
+	return last(a.Conditions(pod + readySuffix))
 }
 
 // Conditions is every value pod's Primary condition was set to.
@@ -192,7 +217,7 @@ func (a *API) String() string {
 		pods = append(pods, p)
 	}
 	for p := range a.conditions {
-		if _, ok := a.history[p]; !ok {
+		if _, ok := a.history[p]; !ok && !strings.HasSuffix(p, readySuffix) {
 			pods = append(pods, p)
 		}
 	}
@@ -202,10 +227,12 @@ func (a *API) String() string {
 		for _, s := range a.history[pod] {
 			fmt.Fprintf(&b, " %s@%s", s.Value, s.At.Format("15:04:05.000"))
 		}
-		if c := a.conditions[pod]; len(c) > 0 {
-			b.WriteString("; condition")
-			for _, s := range c {
-				fmt.Fprintf(&b, " %s@%s", s.Value, s.At.Format("15:04:05.000"))
+		for _, k := range []string{pod, pod + readySuffix} {
+			if c := a.conditions[k]; len(c) > 0 {
+				fmt.Fprintf(&b, "; condition %s", strings.TrimPrefix(k, pod+"|"))
+				for _, s := range c {
+					fmt.Fprintf(&b, " %s@%s", s.Value, s.At.Format("15:04:05.000"))
+				}
 			}
 		}
 		b.WriteString("\n")
