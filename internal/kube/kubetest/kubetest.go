@@ -35,6 +35,14 @@ type API struct {
 	history    map[string][]Set
 	conditions map[string][]Set
 	refused    []string
+	forbid     bool
+}
+
+// Forbid makes every call answer 403, as a Role without the rule would.
+func (a *API) Forbid(on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.forbid = on
 }
 
 // Set is one value the label was set to, and when.
@@ -81,6 +89,16 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.forbid && bad == "" {
+		what := "pods"
+		if status {
+			what = "pods/status"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, `{"kind":"Status","message":"%s \"%s\" is forbidden: User \"system:serviceaccount:%s:galera\" cannot patch resource \"%s\""}`, what, pod, a.Namespace, what)
+		return
+	}
 	if bad != "" {
 		a.refused = append(a.refused, bad)
 		http.Error(w, bad, http.StatusBadRequest)
