@@ -25,6 +25,7 @@ func TestE2E(t *testing.T) {
 		{"S8InterruptedSST", testS8InterruptedSST},
 		{"S7WriterThroughHAProxy", testS7WriterThroughHAProxy},
 		{"S10WriterService", testS10WriterService},
+		{"S15NodeLost", testS15NodeLost},
 		{"S11SlowSST", testS11SlowSST},
 		{"S12OutagePendingMember", testS12OutagePendingMember},
 		{"S13Scale", testS13Scale},

@@ -194,9 +194,20 @@ func cgroupDirs() []string {
 	return dirs
 }
 
+// thawCgroups thaws every frozen cgroup of ours (FreezePod): a process
+// in a frozen cgroup does not die of SIGKILL until it is thawed.
+func thawCgroups() {
+	for _, d := range cgroupDirs() {
+		if b, err := os.ReadFile(filepath.Join(d, "freezer.state")); err == nil && strings.TrimSpace(string(b)) != "THAWED" {
+			_ = os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0o644)
+		}
+	}
+}
+
 // killCgroups SIGKILLs every process in the kubelet's cgroups: the pods'
 // containers, which outlive containerd and its shims.
 func killCgroups() error {
+	thawCgroups()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		left := 0

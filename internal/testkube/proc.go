@@ -54,13 +54,15 @@ func (c *Cluster) start(name string, args ...string) (*daemon, error) {
 	return d, nil
 }
 
-// stop sends SIGTERM and waits up to grace, then SIGKILL.
+// stop sends SIGTERM and waits up to grace, then SIGKILL; a daemon a
+// test stopped (SignalDaemon SIGSTOP) is resumed first.
 func (d *daemon) stop(grace time.Duration) {
 	select {
 	case <-d.done:
 		return
 	default:
 	}
+	_ = d.cmd.Process.Signal(syscall.SIGCONT)
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-d.done:

@@ -390,6 +390,54 @@ func (c *Cluster) KillContainer(ctx context.Context, containerID string) error {
 	return err
 }
 
+// FreezePod freezes every process of the pod with uid (its containers
+// and its sandbox) in the freezer cgroup the kubelet made for it, as a
+// node whose power failed but for its network: connections to the pod
+// are accepted into its listen backlogs and nothing answers them.
+// ThawPod resumes it; Stop thaws whatever is left frozen.
+func FreezePod(uid string) error { return freezePod(uid, "FROZEN") }
+
+// ThawPod resumes a pod FreezePod froze.
+func ThawPod(uid string) error { return freezePod(uid, "THAWED") }
+
+func freezePod(uid, state string) error {
+	if uid == "" || strings.ContainsAny(uid, "/*?[") {
+		return fmt.Errorf("testkube: pod uid %q", uid)
+	}
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/freezer/" + cgroupName + "/kubepods*/pod" + uid)
+	more, _ := filepath.Glob("/sys/fs/cgroup/freezer/" + cgroupName + "/kubepods*/*/pod" + uid)
+	dirs = append(dirs, more...)
+	if len(dirs) != 1 {
+		return fmt.Errorf("testkube: %d freezer cgroups for pod %s: %v", len(dirs), uid, dirs)
+	}
+	f := filepath.Join(dirs[0], "freezer.state")
+	if err := os.WriteFile(f, []byte(state), 0o644); err != nil {
+		return fmt.Errorf("testkube: %s: %w", f, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b, err := os.ReadFile(f)
+		if err == nil && strings.TrimSpace(string(b)) == state {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("testkube: %s says %q, want %s", f, strings.TrimSpace(string(b)), state)
+		}
+	}
+}
+
+// SignalDaemon sends sig to one of the cluster's processes by name
+// ("kubelet"): SIGSTOP of the kubelet is a node that stops reporting to
+// the API server (its lease, its pods' status) while the rest of the
+// cluster carries on.
+func (c *Cluster) SignalDaemon(name string, sig syscall.Signal) error {
+	for _, d := range c.daemons {
+		if d.name == name {
+			return d.cmd.Process.Signal(sig)
+		}
+	}
+	return fmt.Errorf("testkube: no daemon %q", name)
+}
+
 // PodNetns is the name (under /run/netns) of the network namespace that
 // holds the pod address ip, so that a test can break that pod's network
 // from the host (iptables inside it) as a firewall would.
