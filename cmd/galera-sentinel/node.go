@@ -37,5 +37,5 @@ func openBase(c nodeConfig, logger *slog.Logger) *sentinel.Base {
 // connection, and the common settings.
 func (c *ServeConfig) kit(b *sentinel.Base, client *mysqlstat.Client) sentinel.Kit {
 	return sentinel.Kit{Base: b, Client: client, Poller: c.poller(b.Logger, nil),
-		Limits: readiness.Limits{MaxStaleness: c.MaxStaleness, LivenessGrace: c.LivenessGrace}, MySQL: c.mysql()}
+		Limits: readiness.Limits{MaxStaleness: c.MaxStaleness, LivenessGrace: c.LivenessGrace, ResumeSettle: readiness.DefaultResumeSettle}, MySQL: c.mysql()}
 }

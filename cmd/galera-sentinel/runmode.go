@@ -167,7 +167,15 @@ func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, w *sentinel
 		tasks = append(tasks, c.Run)
 		log.Info("keeping the Primary condition", "condition", kube.PrimaryConditionType)
 	}
-	if w.Departed != nil && w.Gone != nil {
+	departures := w.Departed != nil && w.Gone != nil
+	if departures && cfg.NodeName != cfg.KubePodName {
+		// The lost member is known by its node name; its pod is patched
+		// by that name.
+		log.Warn("the pods of members that leave the Primary component are not taken out of the Services: this member's node name is not its pod name (the members' node names must be their pod names)",
+			"node", cfg.NodeName)
+		departures = false
+	}
+	if departures {
 		m := metrics.NewDepartures(b.Metrics)
 		d := &kube.Departures{Gone: w.Gone, Logger: log,
 			Out: func(ctx context.Context, pod string) error {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -205,6 +206,16 @@ func testS15NodeLost(t *testing.T) {
 		logFailures(t, all)
 		if len(all.Acked) < 50 {
 			t.Errorf("only %d writes committed through the %s", len(all.Acked), what)
+		}
+		// A Service that sends a client to a member outside the Primary
+		// component gets it 1047: the lost member must never be routed
+		// to, neither while it is gone nor when it comes back (its
+		// first samples after the thaw are what it knew before).
+		for _, f := range all.Failures {
+			if strings.Contains(f, "Error 1047") {
+				t.Errorf("through the %s, a member outside the Primary component was routed to: %s", what, f)
+				break
+			}
 		}
 		return all.Acked
 	}

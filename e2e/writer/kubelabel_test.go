@@ -252,7 +252,8 @@ func mostTrue(api *kubetest.API, from time.Time, pods ...string) (most int, twoO
 // any more): the survivors set its condition and its Ready "False" and
 // its label "false" once Galera has dropped it (evs.suspect_timeout=PT3S here), one
 // of them becomes the writer, and never two of them at once. Thawed, the
-// member rejoins and sets its own condition "True" again.
+// member rejoins and sets its own condition "True" again, not before its
+// sentinel has let its cluster state settle after the pause.
 func TestKubeNodeLost(t *testing.T) {
 	api := kubetest.Start(t, kubeNS, kubeToken)
 	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
@@ -376,6 +377,12 @@ func TestKubeNodeLost(t *testing.T) {
 	})
 	_, trueAt := api.Condition(w.Name)
 	t.Logf("%s thawed: its condition True again after %v", w.Name, trueAt.Sub(back).Round(time.Millisecond))
+	// Right after the thaw its mariadbd still says what it knew before
+	// (Primary, Synced); its sentinel saw that it did not run and holds
+	// for readiness.DefaultResumeSettle (10 s).
+	if d := trueAt.Sub(back); d < 9*time.Second {
+		t.Errorf("%s set its condition True %v after the thaw: before its cluster state could settle (10 s)", w.Name, d)
+	}
 	cw := testsentinel.CurrentWriter(t, rc.C.Nodes)
 	testcluster.EventuallyWithin(t, 15*time.Second, "one writer labelled, /writerz's", 50*time.Millisecond, func() error {
 		if tr := trues(api, rc.C.Nodes); len(tr) != 1 || tr[0] != cw.Name {

@@ -153,7 +153,10 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 		Logger: logger.With("component", "view")}
 	return n.Wire(&sentinel.Wired{
 		Run:       mem.Run,
-		InPrimary: func() bool { s := fresh(); return s != nil && s.Primary() && s.ClusterSize > 0 },
+		InPrimary: func() bool {
+			s := fresh()
+			return s != nil && s.Primary() && s.ClusterSize > 0 && !poller.Settling(time.Now())
+		},
 		Departed:  views.Departed(),
 		Gone:      views.Gone,
 		Tasks:     []func(ctx context.Context){dirs.Run, writers.Run, views.Run},

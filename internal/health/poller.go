@@ -117,6 +117,22 @@ type Poller[S any] struct {
 	// and after a poll at one moment, so the change is found against
 	// what was last logged instead.
 	notLive atomic.Bool
+	// lastBegin is when the last poll began (pollOnce's goroutine only).
+	lastBegin time.Time
+}
+
+// pauseGap is how far apart two polls' beginnings may be before the
+// poller concludes that its own process did not run meanwhile: an
+// interval, a poll bounded by its timeout, and slack for a loaded
+// machine.
+func (p *Poller[S]) pauseGap() time.Duration {
+	return p.cfg.Interval + p.cfg.Timeout + 5*time.Second
+}
+
+// Settling reports whether the node is settling after a pause (see
+// readiness.Observation.ResumedAt).
+func (p *Poller[S]) Settling(now time.Time) bool {
+	return p.judge.Settling(p.Snapshot().Observation, now)
 }
 
 // NewPoller returns a poller that has not polled yet.
@@ -331,6 +347,12 @@ func (p *Poller[S]) pollOnce(ctx context.Context) {
 	next.Polls++
 
 	begin := p.cfg.Now()
+	if gap := begin.Sub(p.lastBegin); !p.lastBegin.IsZero() && gap > p.pauseGap() && p.judge.Limits.ResumeSettle > 0 {
+		next.ResumedAt, next.Paused = begin, gap
+		p.log.Warn("this node's processes did not run for a while (frozen, a VM paused): not ready while its cluster state settles",
+			"paused", gap.Round(time.Millisecond), "settle", p.judge.Limits.ResumeSettle)
+	}
+	p.lastBegin = begin
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	s, err := p.sampler.Sample(pctx)
 	cancel()

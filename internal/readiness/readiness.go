@@ -47,6 +47,7 @@ const (
 	ClassNotStarted   Class = "not started"      // run mode holds mariadbd back
 	ClassNoSample     Class = "no sample yet"    // nothing answered yet
 	ClassStale        Class = "stale"            // the last good sample is too old
+	ClassPaused       Class = "paused"           // the node's processes did not run for a while; its state settles
 	ClassAlive        Class = "alive"            // Live passes
 	ClassStuck        Class = "stuck"            // the stall rule
 	ClassUnresponsive Class = "unresponsive for" // not answering past the grace
@@ -117,7 +118,15 @@ type Limits struct {
 	// turns the rule off. It applies only to an observation that tracks
 	// progress (ProgressAt set).
 	StallTimeout time.Duration
+	// ResumeSettle is how long a node is not ready after its processes
+	// were found not to have run for a while (Observation.ResumedAt):
+	// long enough for its cluster to tell it what happened meanwhile.
+	ResumeSettle time.Duration
 }
+
+// DefaultResumeSettle is ResumeSettle as the sentinel sets it: Galera's
+// evs.suspect_timeout (5 s) and its view change, with room.
+const DefaultResumeSettle = 10 * time.Second
 
 // ProgressPolicy is the optional half of a Policy that the stall rule
 // needs: which answering states are a member receiving its state, and
@@ -166,6 +175,20 @@ type Observation[S any] struct {
 	ProgressAt time.Time
 	// Progress says what that last progress was, for reasons.
 	Progress string
+	// ResumedAt is when the poller found that this node's processes,
+	// the sentinel's own included, had not run for Paused (a frozen
+	// cgroup, a VM paused, a stopped machine that went on) and ran
+	// again; zero when never. What the node says right after is what it
+	// knew before the pause: a member its cluster dropped meanwhile
+	// still says it is Primary and Synced for a moment.
+	ResumedAt time.Time
+	Paused    time.Duration
+}
+
+// Settling reports whether the node ran again after a pause less than
+// ResumeSettle before now.
+func (j Judge[S]) Settling(o Observation[S], now time.Time) bool {
+	return !o.ResumedAt.IsZero() && now.Before(o.ResumedAt.Add(j.Limits.ResumeSettle))
 }
 
 // Age is how old the last good sample is at now; -1 when there is none.
@@ -205,6 +228,10 @@ func (j Judge[S]) gate(o Observation[S], now time.Time) (Verdict, bool) {
 	case o.Last == nil:
 		return Fail(ClassNoSample, "no sample yet"), true
 	}
+	if j.Settling(o, now) {
+		return Fail(ClassPaused, fmt.Sprintf("paused: this node's processes did not run for %.1fs (frozen, a VM paused); not ready for %s after they ran again, while its cluster tells it what happened meanwhile",
+			o.Paused.Seconds(), j.Limits.ResumeSettle)), true
+	}
 	if age := o.Age(now); age > j.Limits.MaxStaleness {
 		r := fmt.Sprintf("stale: last good sample %.1fs ago", age.Seconds())
 		if o.Err != nil {
@@ -224,7 +251,11 @@ func (j Judge[S]) ReadyUntil(o Observation[S]) time.Time {
 	if o.Stopping || o.Maintenance || o.Hold != "" || o.Last == nil {
 		return Forever
 	}
-	return o.LastAt.Add(j.Limits.MaxStaleness)
+	until := o.LastAt.Add(j.Limits.MaxStaleness)
+	if end := o.ResumedAt.Add(j.Limits.ResumeSettle); !o.ResumedAt.IsZero() && end.Before(until) {
+		until = end
+	}
+	return until
 }
 
 // Forever is a time no clock reaches.
@@ -384,7 +415,7 @@ func (j Judge[S]) Writer(o Observation[S], now time.Time, ready Verdict, lowestR
 	if !o.Maintenance && !o.Stopping {
 		class, reason = ClassNotReady, "not ready: "+ready.Reason
 	}
-	if o.Hold != "" || o.Last == nil || o.Age(now) > j.Limits.MaxStaleness {
+	if o.Hold != "" || o.Last == nil || o.Age(now) > j.Limits.MaxStaleness || j.Settling(o, now) {
 		return WriterVerdict{Unfit, class, reason}
 	}
 	if w := j.Policy.Writable(o.Last); !w.OK {
