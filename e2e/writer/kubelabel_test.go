@@ -362,7 +362,10 @@ func TestKubeNodeLost(t *testing.T) {
 	}
 
 	// Thawed: the member comes back into the component and sets its own
-	// condition True again; still one writer.
+	// condition True again; still one writer. Frozen long enough for its
+	// sentinel to tell it did not run (an interval, a poll's timeout and
+	// 5 s): a node lost for real is lost longer.
+	time.Sleep(time.Until(frozen.Add(15 * time.Second)))
 	back := time.Now()
 	if err := w.ThawAll(); err != nil {
 		t.Fatal(err)
