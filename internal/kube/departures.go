@@ -111,7 +111,7 @@ func (d *Departures) Run(ctx context.Context, in <-chan []string) {
 		for _, n := range names {
 			p := pending[n]
 			if !d.Gone(n) {
-				d.Logger.Info("a member that left the Primary component is back in it, or this member cannot tell any more: its pod is left alone", "pod", n, "tries", p.tries)
+				d.Logger.Info("a member that left the Primary component is back in it, or this member cannot tell any more: its pod is left alone", "member_pod", n, "tries", p.tries)
 				delete(pending, n)
 				continue
 			}
@@ -122,7 +122,7 @@ func (d *Departures) Run(ctx context.Context, in <-chan []string) {
 			err := d.Out(ctx, n)
 			switch {
 			case err == nil:
-				d.Logger.Warn("took the pod of a member that left the Primary component out of the Services", "pod", n,
+				d.Logger.Warn("took the pod of a member that left the Primary component out of the Services", "member_pod", n,
 					"after", time.Since(p.since).Round(time.Millisecond), "tries", p.tries)
 				delete(pending, n)
 				if d.Done != nil {
@@ -131,7 +131,7 @@ func (d *Departures) Run(ctx context.Context, in <-chan []string) {
 			case ctx.Err() != nil:
 				return
 			default:
-				d.Logger.Warn("taking the pod of a member that left the Primary component out of the Services", "pod", n, "err", err, "retry_in", p.pause, "tries", p.tries)
+				d.Logger.Warn("taking the pod of a member that left the Primary component out of the Services", "member_pod", n, "err", err, "retry_in", p.pause, "tries", p.tries)
 				p.next, p.pause = time.Now().Add(p.pause), min(2*p.pause, d.RetryMax)
 				if d.Done != nil && p.tries == 1 {
 					d.Done(n, err)
