@@ -152,14 +152,14 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 		Sample: fresh, Saved: mem.SetLastView, Every: min(k.Poller.Interval, time.Second),
 		Logger: logger.With("component", "view")}
 	return n.Wire(&sentinel.Wired{
-		Run:       mem.Run,
+		Run: mem.Run,
 		InPrimary: func() bool {
 			s := fresh()
 			return s != nil && s.Primary() && s.ClusterSize > 0 && !poller.Settling(time.Now())
 		},
-		Departed:  views.Departed(),
-		Gone:      views.Gone,
-		Tasks:     []func(ctx context.Context){dirs.Run, writers.Run, views.Run},
+		Departed: views.Departed(),
+		Gone:     views.Gone,
+		Tasks:    []func(ctx context.Context){dirs.Run, writers.Run, views.Run},
 		Attrs: []any{"expected_size", m.ExpectedSize,
 			"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[k.Effective.HasClusterAddress()]},
 	}, api, pg.Routes()), nil
