@@ -22,7 +22,7 @@ TEST_TIMEOUT ?= 60m
 TEST_P       ?= 3
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build dist test test-go fuzz lint deps demo clean kube-deps kube-binaries image e2e-k8s e2e-k8s-sweep
+.PHONY: help build dist test test-go fuzz lint deps demo clean kube-deps kube-binaries image haproxy-image e2e-k8s e2e-k8s-sweep
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -75,6 +75,7 @@ demo: deps build ## a local 3-node cluster under `run`, HAProxy in front, the cl
 KUBE_CACHE   ?= /var/cache/galera-sentinel-kube
 IMAGE_TAG    ?= test
 IMAGE_OUT    ?= $(KUBE_CACHE)/images/galera-sentinel-mariadb-$(IMAGE_TAG).tar
+HAPROXY_OUT  ?= $(KUBE_CACHE)/images/galera-sentinel-haproxy-$(IMAGE_TAG).tar
 E2E_TIMEOUT  ?= 80m
 export KUBE_CACHE
 
@@ -87,8 +88,11 @@ kube-binaries: ## build etcd, Kubernetes 1.31 and CoreDNS from the Go module pro
 image: ## build the Dockerfile (on a debootstrap base) with buildah into an OCI archive (IMAGE_OUT)
 	scripts/build-image.sh $(IMAGE_OUT) $(IMAGE_TAG)
 
-e2e-k8s: kube-deps kube-binaries image ## the scenarios of deploy/kubernetes on a real single-node Kubernetes
-	GALERA_SENTINEL_IMAGE_ARCHIVE=$(IMAGE_OUT) GALERA_KUBE_CACHE=$(KUBE_CACHE) \
+haproxy-image: ## build HAProxy laid out as the official image (scripts/haproxy.Dockerfile), for the in-cluster HAProxy of e2e-k8s (HAPROXY_OUT)
+	scripts/build-image.sh --haproxy $(HAPROXY_OUT) $(IMAGE_TAG)
+
+e2e-k8s: kube-deps kube-binaries image haproxy-image ## the scenarios of deploy/kubernetes on a real single-node Kubernetes
+	GALERA_SENTINEL_IMAGE_ARCHIVE=$(IMAGE_OUT) GALERA_SENTINEL_HAPROXY_IMAGE_ARCHIVE=$(HAPROXY_OUT) GALERA_KUBE_CACHE=$(KUBE_CACHE) \
 		$(GO) test -tags e2ek8s -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/kube/
 
 e2e-k8s-sweep: ## remove whatever a killed e2e-k8s run left on this machine

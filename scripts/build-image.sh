@@ -4,6 +4,11 @@
 # the machines that run the suite), and writes it as an OCI archive:
 #
 #   scripts/build-image.sh OUT.tar [TAG]
+#   scripts/build-image.sh --haproxy OUT.tar [TAG]
+#
+# With --haproxy it builds scripts/haproxy.Dockerfile instead (HAProxy laid
+# out as the official image, for the in-cluster HAProxy of the e2e suite),
+# on the same base.
 #
 # The base is a debootstrap rootfs from the Debian mirror apt uses, with the
 # same suites as this machine (bookworm, -updates, -security), imported as
@@ -16,13 +21,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=${1:?usage: build-image.sh OUT.tar [TAG]}
+kind=mariadb
+if [[ ${1:-} == --haproxy ]]; then
+	kind=haproxy
+	shift
+fi
+out=${1:?usage: build-image.sh [--haproxy] OUT.tar [TAG]}
 tag=${2:-test}
 KUBE_CACHE=${KUBE_CACHE:-/var/cache/galera-sentinel-kube}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 base=localhost/galera-sentinel-base:bookworm
-image=localhost/galera-sentinel-mariadb:$tag
+image=localhost/galera-sentinel-$kind:$tag
 log() { echo "build-image: $*" >&2; }
 export BUILDAH_ISOLATION=chroot
 # vfs: works on every filesystem and in every container; overlay does not.
@@ -57,6 +67,17 @@ if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
 	buildah add "$c" "$tarball" / >/dev/null
 	buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd /bin/bash "$c"
 	buildah commit --rm "$c" "$base" >&2
+fi
+
+if [[ $kind == haproxy ]]; then
+	t0=$SECONDS
+	buildah bud --layers --network host --build-arg BASE="$base" -t "$image" -f scripts/haproxy.Dockerfile scripts >&2
+	log "bud in $((SECONDS - t0))s"
+	mkdir -p "$(dirname "$out")"
+	rm -f "$out"
+	buildah push "$image" "oci-archive:$out:$image" >&2
+	log "wrote $out ($image)"
+	exit 0
 fi
 
 arch=$(go env GOARCH)

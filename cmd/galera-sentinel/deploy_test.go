@@ -278,6 +278,15 @@ func TestReplicationManifests(t *testing.T) {
 	if err != nil || !strings.Contains(l, "option httpchk GET /writerz") || !strings.Contains(l, "on-marked-down shutdown-sessions") {
 		t.Errorf("writer listener: %v\n%s", err, l)
 	}
+	// Both workloads pass Pod Security "restricted", the in-cluster
+	// HAProxy too (it runs so in e2e S9).
+	m := kustomize(t, "deploy/kubernetes/replication")
+	for _, w := range []struct{ kind, name string }{{"StatefulSet", "mariadb"}, {"Deployment", "mariadb-writer"}} {
+		pod := spec[kstatefulSetSpec](t, m.get(t, w.kind, w.name)).Template.Spec
+		if v := restrictedViolations(pod); len(v) > 0 {
+			t.Errorf("%s %s: Pod Security restricted refuses the pod: %q", w.kind, w.name, v)
+		}
+	}
 }
 
 // The Kubernetes manifests, read as the API server would get them: built

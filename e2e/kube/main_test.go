@@ -73,8 +73,15 @@ func mainErr(m *testing.M) int {
 			return 1
 		}
 	}
+	haproxy := os.Getenv("GALERA_SENTINEL_HAPROXY_IMAGE_ARCHIVE")
+	if haproxy == "" {
+		if haproxy, err = testkube.BuildHAProxyImage(ctx, "test", log.Printf); err != nil {
+			log.Print(err)
+			return 1
+		}
+	}
 	log.Printf("e2e/kube: binaries and images ready in %s", time.Since(t0).Round(time.Second))
-	c, err := testkube.Start(ctx, testkube.Options{BinDir: bin, PauseArchive: pause, Images: []string{image}, Logf: log.Printf})
+	c, err := testkube.Start(ctx, testkube.Options{BinDir: bin, PauseArchive: pause, Images: []string{image, haproxy}, Logf: log.Printf})
 	if err != nil {
 		log.Print(err)
 		return 1

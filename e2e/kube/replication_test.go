@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
 	"github.com/galera-sentinel/galera-sentinel/internal/testkube"
 )
 
@@ -162,8 +159,9 @@ func replVerify(t *testing.T, ctx context.Context, acked map[int64]string) {
 // 9. The replication variant (deploy/kubernetes/replication, through
 // overlays/e2e-replication): apply → the primary mariadb-0 and two
 // replicas cloned from it (mariadb-backup streamed from its sentinel)
-// Ready with no human action; writes through HAProxy with the variant's
-// mariadb-writer listener reach every replica; a deleted replica pod
+// Ready with no human action; writes through the variant's in-cluster
+// HAProxy (Deployment and Service mariadb-writer, from an image built
+// here) reach every replica; a deleted replica pod
 // resumes from its volume with every row and no replication error;
 // /writerz is 200 on mariadb-0 only. The Galera members are stopped first
 // (2 cores).
@@ -274,19 +272,12 @@ func testS9Replication(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h := startReplHAProxy(t)
-	waitUntil(t, ctx, "mariadb-0 the one writer UP in HAProxy", 100*time.Millisecond, func() error {
-		st, err := h.Stat()
-		if err != nil {
-			return err
-		}
-		if !strings.HasPrefix(st["mariadb-0"], "UP") || h.up() != 1 {
-			return fmt.Errorf("servers: %v", st)
-		}
-		return nil
-	})
+	// The in-cluster HAProxy of the variant (Deployment mariadb-writer,
+	// two pods, the shipped haproxy.cfg), reached through its Service.
+	kubectl(t, ctx, "-n", replNS, "rollout", "status", "deployment/mariadb-writer", "--timeout=3m")
+	ip := strings.TrimSpace(kubectl(t, ctx, "-n", replNS, "get", "service", "mariadb-writer", "-o", "jsonpath={.spec.clusterIP}"))
 	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = appUser, appPass, "tcp", h.Addr, "e2e"
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = appUser, appPass, "tcp", ip+":3306", "e2e"
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 3*time.Second, 10*time.Second, 10*time.Second
 	db, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
@@ -294,6 +285,20 @@ func testS9Replication(t *testing.T) {
 	}
 	defer db.Close()
 	db.SetMaxIdleConns(0) // a connection per transaction
+	// Each HAProxy pod must have found mariadb-0 UP (by DNS, /writerz)
+	// before the writes count: a few in a row, through both pods.
+	waitUntil(t, ctx, "writes through the in-cluster HAProxy land on mariadb-0", 500*time.Millisecond, func() error {
+		for range 6 {
+			var host string
+			if err := db.QueryRowContext(ctx, "SELECT @@hostname").Scan(&host); err != nil {
+				return err
+			}
+			if !strings.HasPrefix(host, "mariadb-0") {
+				return fmt.Errorf("routed to %s", host)
+			}
+		}
+		return nil
+	})
 
 	w := startWriter(db, 1, 20*time.Millisecond)
 	time.Sleep(5 * time.Second)
@@ -322,7 +327,7 @@ func testS9Replication(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	st := w.stop()
 	t.Logf("replica %s deleted → Ready again in %s", victim, back.Round(100*time.Millisecond))
-	t.Logf("writes through HAProxy's mariadb-writer listener: %d attempted, %d committed, %d failed; by member %v",
+	t.Logf("writes through the in-cluster HAProxy (Service mariadb-writer): %d attempted, %d committed, %d failed; by member %v",
 		st.Attempts, len(st.Acked), len(st.Failures), st.byHost())
 	logFailures(t, st)
 	if len(st.Failures) > 0 {
@@ -344,59 +349,6 @@ func testS9Replication(t *testing.T) {
 	replVerify(t, ctx, st.Acked)
 	checkWriterz(t, ctx)
 	t.Logf("S9 total %s", time.Since(t0).Round(100*time.Millisecond))
-}
-
-// startReplHAProxy runs haproxy on the host with the mariadb-writer
-// listener of deploy/kubernetes/replication/haproxy.cfg (unchanged but for
-// bind and servers; its default-server names the resolvers "kube", here
-// the cluster's CoreDNS), its servers the members' DNS names.
-func startReplHAProxy(t *testing.T) *hostHAProxy {
-	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Fatalf("haproxy: %v (make deps installs it)", err)
-	}
-	listener, err := testcluster.ShippedListener("../../deploy/kubernetes/replication/haproxy.cfg", "mariadb-writer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	socket, addr := filepath.Join(dir, "admin.sock"), "127.0.0.1:23308"
-	var b strings.Builder
-	fmt.Fprintf(&b, `global
-    stats socket %s mode 600 level admin
-defaults
-    mode tcp
-    timeout connect 3s
-    timeout client 60s
-    timeout server 60s
-    timeout check 2s
-    retries 3
-    option redispatch
-resolvers kube
-    nameserver coredns %s:53
-    hold valid 1s
-    hold nx 1s
-    hold obsolete 1s
-    timeout resolve 500ms
-listen mariadb-writer
-    bind %s
-`, socket, testkube.NodeIP, addr)
-	b.WriteString(listener)
-	for i := range replicas {
-		fmt.Fprintf(&b, "    server mariadb-%d mariadb-%d.mariadb-peers.%s.svc.cluster.local:3306 check\n", i, i, replNS)
-	}
-	cfg := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			c, _ := os.ReadFile(cfg)
-			t.Logf("haproxy config:\n%s", c)
-		}
-	})
-	return &hostHAProxy{testcluster.RunHAProxy(t, bin, cfg, socket, addr)}
 }
 
 func firstKey(m map[string]int) string {

@@ -69,22 +69,36 @@ func BuildBinaries(ctx context.Context, logf func(string, ...any)) (string, erro
 // BuildImage runs scripts/build-image.sh and returns the OCI archive of
 // localhost/galera-sentinel-mariadb:TAG.
 func BuildImage(ctx context.Context, tag string, logf func(string, ...any)) (string, error) {
+	return buildImage(ctx, "mariadb", tag, logf)
+}
+
+// BuildHAProxyImage builds scripts/haproxy.Dockerfile the same way
+// (build-image.sh --haproxy) and returns the archive's path.
+func BuildHAProxyImage(ctx context.Context, tag string, logf func(string, ...any)) (string, error) {
+	return buildImage(ctx, "haproxy", tag, logf)
+}
+
+func buildImage(ctx context.Context, kind, tag string, logf func(string, ...any)) (string, error) {
 	repo, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	defer cancel()
-	out := filepath.Join(CacheDir(), "images", "galera-sentinel-mariadb-"+tag+".tar")
+	out := filepath.Join(CacheDir(), "images", "galera-sentinel-"+kind+"-"+tag+".tar")
 	t0 := time.Now()
-	cmd := exec.CommandContext(ctx, filepath.Join(repo, "scripts/build-image.sh"), out, tag)
+	args := []string{out, tag}
+	if kind == "haproxy" {
+		args = append([]string{"--haproxy"}, args...)
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(repo, "scripts/build-image.sh"), args...)
 	cmd.Env = append(os.Environ(), "KUBE_CACHE="+CacheDir())
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("build-image.sh: %w\n%s", err, tail(string(b), 4000))
 	}
 	if logf != nil {
-		logf("testkube: image %s built in %s", tag, time.Since(t0).Round(time.Second))
+		logf("testkube: image %s:%s built in %s", kind, tag, time.Since(t0).Round(time.Second))
 	}
 	return out, nil
 }
