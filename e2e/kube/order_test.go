@@ -26,6 +26,7 @@ func TestE2E(t *testing.T) {
 		{"S7WriterThroughHAProxy", testS7WriterThroughHAProxy},
 		{"S10WriterService", testS10WriterService},
 		{"S15NodeLost", testS15NodeLost},
+		{"S16NodeDrain", testS16NodeDrain},
 		{"S11SlowSST", testS11SlowSST},
 		{"S12OutagePendingMember", testS12OutagePendingMember},
 		{"S13Scale", testS13Scale},
