@@ -156,7 +156,7 @@ func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, w *sentinel
 		tasks = append(tasks, l.Run)
 		log.Info("keeping the writer label", "label", kube.WriterLabelKey)
 	}
-	if cfg.KubePrimaryCondition {
+	if cfg.KubePrimaryCondition && w.InPrimary != nil {
 		c := &kube.Mark{Name: kube.PrimaryConditionType, On: w.InPrimary, Every: every, Logger: log,
 			Set: func(ctx context.Context, v string) error {
 				if v == kube.LabelTrue {
