@@ -37,7 +37,7 @@ func testS16NodeDrain(t *testing.T) {
 
 	t0 := time.Now()
 	out, err := cluster.Kubectl(ctx, "drain", testkube.NodeName, "--pod-selector=app=galera", "--ignore-daemonsets",
-		"--delete-emptydir-data", "--timeout=30s")
+		"--delete-emptydir-data", "--timeout=20s")
 	drained := time.Since(t0)
 	uncordoned := false
 	uncordon := func() {
