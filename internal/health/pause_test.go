@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/readiness"
 )
 
@@ -57,5 +58,22 @@ func TestPollerPause(t *testing.T) {
 	clock.Advance(time.Minute)
 	if v := ready(); !v.OK {
 		t.Fatalf("no settle configured, a pause held readiness: %q", v.Reason)
+	}
+}
+
+// TestReadyUntilAfterSettle: a settle long over does not shorten how
+// long a verdict is cached; one under way does.
+func TestReadyUntilAfterSettle(t *testing.T) {
+	j := testJudge(5*time.Second, time.Minute)
+	j.Limits.ResumeSettle = 10 * time.Second
+	s := healthy()
+	at := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	o := readiness.Observation[galera.Sample]{Last: &s, LastAt: at, ResumedAt: at.Add(-time.Minute)}
+	if got := j.ReadyUntil(o); !got.Equal(at.Add(5 * time.Second)) {
+		t.Errorf("settle over a minute ago: until %v, want the sample's staleness %v", got, at.Add(5*time.Second))
+	}
+	o.ResumedAt = at.Add(-8 * time.Second)
+	if got := j.ReadyUntil(o); !got.Equal(at.Add(2 * time.Second)) {
+		t.Errorf("settle ending 2 s after the sample: until %v", got)
 	}
 }

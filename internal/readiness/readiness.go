@@ -252,7 +252,10 @@ func (j Judge[S]) ReadyUntil(o Observation[S]) time.Time {
 		return Forever
 	}
 	until := o.LastAt.Add(j.Limits.MaxStaleness)
-	if end := o.ResumedAt.Add(j.Limits.ResumeSettle); !o.ResumedAt.IsZero() && end.Before(until) {
+	// A settle under way when the sample was taken ends the verdict
+	// early; one long over (ResumedAt stays in every later observation)
+	// does not.
+	if end := o.ResumedAt.Add(j.Limits.ResumeSettle); !o.ResumedAt.IsZero() && end.After(o.LastAt) && end.Before(until) {
 		until = end
 	}
 	return until
