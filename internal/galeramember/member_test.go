@@ -267,6 +267,12 @@ func TestLowestReady(t *testing.T) {
 		// A view change under way: the peer may be ready at slot 0 of
 		// this view too; two writers at once is what this prevents.
 		{"a member of another view", []peer.Answer[peer.State]{ans("a", true, 0, 2, nil)}, 0},
+		// A joiner (or one whose mariadbd does not answer yet: size 0)
+		// says it is not ready: it cannot be the writer, whatever slot
+		// it holds (seen: a rolling restart without a writer for the
+		// whole of a member's join).
+		{"a joiner not sampled yet", []peer.Answer[peer.State]{ans("a", false, -1, 0, nil)}, 1},
+		{"a member of another view, not ready", []peer.Answer[peer.State]{ans("a", false, 0, 2, nil)}, 1},
 		// A node powered off or cut off: its member may still be ready
 		// in this component (Galera has not dropped it yet).
 		{"a member that did not answer in time", []peer.Answer[peer.State]{ans("a", true, 0, 3, timeout)}, 0},

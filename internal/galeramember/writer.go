@@ -103,17 +103,18 @@ func (w *WriterView) refresh(ctx context.Context) {
 
 // LowestReady is the lowest local index that may belong to a ready
 // member: this member's own (it is ready), or a lower one. A lower slot of
-// the component counts as not ready only when a peer of the same view
-// (same cluster size) says so, or when it can be held by none but peers
-// whose sentinel is gone (the connection was refused: the process is not
-// there). A peer that does not answer in time (a node powered off, a
-// partition) or answers from another view (a view change under way) may
-// hold any lower slot and be ready: while one is about, this member does
-// not claim the writer. Then two members never both answer 200 because
-// one of them cannot see the other; the cost is that a writer that
-// vanishes without a trace (its node gone) is replaced only when Galera
-// drops it from the component (evs.suspect_timeout) and the slots are
-// numbered again, not before.
+// the component counts as not ready when a peer of the same view (same
+// cluster size) says so, or when none but peers known not to be ready can
+// hold it: peers that say they are not ready (a joiner, a member that
+// drains or is held back, in whatever view), and peers whose sentinel is
+// gone (the connection was refused: the process is not there). A peer
+// that does not answer in time (a node powered off, a partition), or says
+// it is ready from another view (a view change under way), may be ready at
+// any lower slot: while one is about, this member does not claim the
+// writer. Then two members never both answer 200 because one of them
+// cannot see the other; the cost is that a writer that vanishes without a
+// trace (its node gone) is replaced only when Galera drops it from the
+// component (evs.suspect_timeout) and the slots are numbered again.
 func LowestReady(me peer.State, answers []peer.Answer[peer.State]) int {
 	slots := map[int]bool{} // slot below me -> ready, from a peer of the same view
 	maybe := 0              // peers that may hold an unaccounted slot and be ready
@@ -126,7 +127,9 @@ func LowestReady(me peer.State, answers []peer.Answer[peer.State]) int {
 			}
 		case st.NodeName == me.NodeName:
 		case st.ClusterSize != me.ClusterSize:
-			maybe++
+			if st.Ready {
+				maybe++
+			}
 		case st.LocalIndex >= 0 && st.LocalIndex < me.LocalIndex:
 			slots[st.LocalIndex] = slots[st.LocalIndex] || st.Ready
 		}
