@@ -32,6 +32,18 @@ func TestEndStaleSSTHelpers(t *testing.T) {
 			_ = cmd.Process.Kill()
 			<-done
 		})
+		// Until the child has exec'd, its command line is this test's:
+		// a sweep then rightly takes it for another process (seen on a
+		// loaded CI machine).
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/cmdline")
+			if strings.Contains(string(b), args[0]) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the helper %q did not start in 10s: %q", args[0], b)
+			}
+		}
 		return cmd
 	}
 	rsync := start("rsync", "--daemon", "--no-detach", "--config", filepath.Join(dir, "rsync_sst.conf"))
@@ -99,6 +111,18 @@ func TestSweepRunningSST(t *testing.T) {
 			_ = cmd.Process.Kill()
 			<-done
 		})
+		// Until the child has exec'd, its command line is this test's:
+		// a sweep then rightly takes it for another process (seen on a
+		// loaded CI machine).
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/cmdline")
+			if strings.Contains(string(b), args[0]) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the helper %q did not start in 10s: %q", args[0], b)
+			}
+		}
 		return cmd
 	}
 	write := func(name string, pid int) {
