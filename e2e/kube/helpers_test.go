@@ -424,3 +424,15 @@ func maxID(t *testing.T, ctx context.Context) int64 {
 	fmt.Sscan(out, &n)
 	return n + 1
 }
+
+// logJournals logs each member's journal since a second before t0: the
+// drains, the sessions closed and cut, the decisions, across the pod's
+// earlier lives (the journal is on the member's volume).
+func logJournals(t *testing.T, ctx context.Context, t0 time.Time) {
+	t.Helper()
+	for i := 0; i < replicas; i++ {
+		name := fmt.Sprintf("galera-%d", i)
+		out, err := cluster.Kubectl(ctx, "-n", ns, "exec", name, "--", "galera-sentinel", "events", "--since", t0.Add(-time.Second).UTC().Format(time.RFC3339))
+		t.Logf("%s journal since %s (%v):\n%s", name, t0.Format("15:04:05.000"), err, out)
+	}
+}

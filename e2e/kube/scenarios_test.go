@@ -180,11 +180,7 @@ func testS2FullOutage(t *testing.T) {
 	t.Logf("full outage: delete of all 3 pods → all 3 Ready again in %s (cluster healthy at %s)", allReady.Round(100*time.Millisecond), time.Since(t0).Round(100*time.Millisecond))
 	// Each member's journal of the outage (its previous life's drain and
 	// stop, this life's decision), to tell where the time went.
-	for i := 0; i < replicas; i++ {
-		name := fmt.Sprintf("galera-%d", i)
-		out, err := cluster.Kubectl(ctx, "-n", ns, "exec", name, "--", "galera-sentinel", "events", "--since", t0.Add(-time.Second).UTC().Format(time.RFC3339))
-		t.Logf("%s journal since the delete (%v):\n%s", name, err, out)
-	}
+	logJournals(t, ctx, t0)
 	t.Logf("writes: %d attempted, %d committed, %d failed (during the outage, as expected); longest time without a committed write %s",
 		st.Attempts, len(st.Acked), len(st.Failures), st.longestGap(t0).Round(100*time.Millisecond))
 	verifyRows(t, ctx, st.Acked)

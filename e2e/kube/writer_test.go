@@ -80,6 +80,7 @@ func testS7WriterThroughHAProxy(t *testing.T) {
 	logFailures(t, all)
 	if len(all.Failures) > 0 {
 		t.Errorf("%d failed transactions through the writer listener", len(all.Failures))
+		logJournals(t, ctx, t0)
 	}
 	if len(all.Acked) < 100 {
 		t.Errorf("only %d transactions committed: the writers did not really run", len(all.Acked))
