@@ -289,6 +289,8 @@ func testS12OutagePendingMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The last Primary component is the three of them.
+	// Its node is tainted (with worker nodes, its volume is pinned there).
+	node := nodeOf(t, ctx, gone)
 	for name, p := range before {
 		if name == gone {
 			continue
@@ -298,11 +300,11 @@ func testS12OutagePendingMember(t *testing.T) {
 		}
 	}
 	taint := "e2e-pending=true:NoSchedule"
-	kubectl(t, ctx, "taint", "nodes", testkube.NodeName, taint)
+	kubectl(t, ctx, "taint", "nodes", node, taint)
 	tainted := true
 	untaint := func() {
 		if tainted {
-			kubectl(t, context.Background(), "taint", "nodes", testkube.NodeName, strings.TrimSuffix(taint, ":NoSchedule")+":NoSchedule-")
+			kubectl(t, context.Background(), "taint", "nodes", node, strings.TrimSuffix(taint, ":NoSchedule")+":NoSchedule-")
 			tainted = false
 		}
 	}

@@ -3,6 +3,7 @@
 package kube
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -10,15 +11,17 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/testkube"
 )
 
-// 16. `kubectl drain` of the node under writes, with the shipped
-// PodDisruptionBudget (maxUnavailable 1): one member is evicted (its
+// 16. `kubectl drain` under writes, with the shipped PodDisruptionBudget
+// (maxUnavailable 1). On the one node: the drain evicts one member (its
 // sentinel drains it: no failed transaction for a connection per
-// transaction or a pool whose connections live 5 s), its replacement
-// cannot schedule (the node is cordoned; on a real cluster it would go to
-// another node), and every further eviction is refused by the budget for
-// as long as that member is not back: the drain never takes a second
-// member down, and gives up at its --timeout. Uncordoned, the member
-// comes back and rejoins.
+// transaction or a pool whose connections live 5 s), whose replacement
+// cannot schedule (the node is cordoned), and every further eviction is
+// refused by the budget for as long as that member is not back: the
+// drain never takes a second member down, and gives up at its --timeout.
+// With worker nodes: a drain of one member's node completes (that member
+// evicted, its replacement Pending: its volume is pinned to the cordoned
+// node), and a drain of a second member's node meanwhile is refused.
+// Uncordoned, the member comes back and rejoins.
 func testS16NodeDrain(t *testing.T) {
 	ctx := testCtx(t, 15*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
@@ -35,27 +38,49 @@ func testS16NodeDrain(t *testing.T) {
 	}
 	time.Sleep(3 * time.Second)
 
-	t0 := time.Now()
-	out, err := cluster.Kubectl(ctx, "drain", testkube.NodeName, "--pod-selector=app=galera", "--ignore-daemonsets",
-		"--delete-emptydir-data", "--timeout=20s")
-	drained := time.Since(t0)
-	uncordoned := false
-	uncordon := func() {
-		if !uncordoned {
-			kubectl(t, ctx, "uncordon", testkube.NodeName)
-			uncordoned = true
+	// The drains: on the one node, a drain of it that tries to evict all
+	// three; with worker nodes, a drain of one member's node (it evicts
+	// that member and ends), then of a second member's node while the
+	// first is not back (every eviction refused).
+	drains := []string{testkube.NodeName}
+	if multiNode() {
+		drains = []string{nodeOf(t, ctx, "galera-2"), nodeOf(t, ctx, "galera-1")}
+	}
+	var cordoned []string
+	defer func() {
+		for _, n := range cordoned {
+			kubectl(t, context.Background(), "uncordon", n)
 		}
+	}()
+	uncordon := func() {
+		for _, n := range cordoned {
+			kubectl(t, ctx, "uncordon", n)
+		}
+		cordoned = nil
 	}
-	defer uncordon()
+	drain := func(node, timeout string) (string, error, time.Duration) {
+		t0 := time.Now()
+		cordoned = append(cordoned, node)
+		out, err := cluster.Kubectl(ctx, "drain", node, "--pod-selector=app=galera", "--ignore-daemonsets",
+			"--delete-emptydir-data", "--timeout="+timeout)
+		if err != nil {
+			out += "\n" + err.Error() // kubectl's stderr
+		}
+		return out, err, time.Since(t0)
+	}
+	if len(drains) == 2 {
+		out, err, took := drain(drains[0], "90s")
+		if err != nil {
+			t.Fatalf("kubectl drain %s (one member) failed after %v:\n%s", drains[0], took.Round(100*time.Millisecond), out)
+		}
+		t.Logf("kubectl drain %s: done in %v", drains[0], took.Round(100*time.Millisecond))
+	}
+	text, err, drained := drain(drains[len(drains)-1], "20s")
 	if err == nil {
-		t.Errorf("kubectl drain evicted every member (the budget allows one at a time):\n%s", out)
-	}
-	text := out
-	if err != nil {
-		text += "\n" + err.Error() // kubectl's stderr
+		t.Errorf("kubectl drain %s evicted a second member (the budget allows one at a time):\n%s", drains[len(drains)-1], text)
 	}
 	refused := strings.Count(text, "disruption budget")
-	t.Logf("kubectl drain gave up after %v; evictions refused by the budget: %d", drained.Round(100*time.Millisecond), refused)
+	t.Logf("kubectl drain %s gave up after %v; evictions refused by the budget: %d", drains[len(drains)-1], drained.Round(100*time.Millisecond), refused)
 	if refused == 0 {
 		t.Errorf("no eviction was refused by the PodDisruptionBudget:\n%s", text)
 	}

@@ -26,6 +26,20 @@ const (
 	appPass  = "e2e-password"
 )
 
+// multiNode says the cluster runs worker nodes of its own
+// (GALERA_KUBE_NODES), not the one node on the host.
+func multiNode() bool { return len(cluster.Nodes()) > 1 }
+
+// nodeOf is the node pod name is scheduled on.
+func nodeOf(t *testing.T, ctx context.Context, name string) string {
+	t.Helper()
+	n := strings.TrimSpace(kubectl(t, ctx, "-n", ns, "get", "pod", name, "-o", "jsonpath={.spec.nodeName}"))
+	if n == "" {
+		t.Fatalf("%s is on no node", name)
+	}
+	return n
+}
+
 func testCtx(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -435,4 +449,19 @@ func logJournals(t *testing.T, ctx context.Context, t0 time.Time) {
 		out, err := cluster.Kubectl(ctx, "-n", ns, "exec", name, "--", "galera-sentinel", "events", "--since", t0.Add(-time.Second).UTC().Format(time.RFC3339))
 		t.Logf("%s journal since %s (%v):\n%s", name, t0.Format("15:04:05.000"), err, out)
 	}
+}
+
+// collect stops the writers and adds up what they did.
+func collect(ws []*writer) writeStats {
+	all := writeStats{Acked: map[int64]string{}, AckedAt: map[int64]time.Time{}}
+	for _, w := range ws {
+		st := w.stop()
+		all.Attempts += st.Attempts
+		all.Failures = append(all.Failures, st.Failures...)
+		for id, host := range st.Acked {
+			all.Acked[id] = host
+			all.AckedAt[id] = st.AckedAt[id]
+		}
+	}
+	return all
 }

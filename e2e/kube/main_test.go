@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -81,7 +82,14 @@ func mainErr(m *testing.M) int {
 		}
 	}
 	log.Printf("e2e/kube: binaries and images ready in %s", time.Since(t0).Round(time.Second))
-	c, err := testkube.Start(ctx, testkube.Options{BinDir: bin, PauseArchive: pause, Images: []string{image, haproxy}, Logf: log.Printf})
+	nodes := 0
+	if v := os.Getenv("GALERA_KUBE_NODES"); v != "" {
+		if nodes, err = strconv.Atoi(v); err != nil {
+			log.Printf("e2e/kube: GALERA_KUBE_NODES=%q: %v", v, err)
+			return 1
+		}
+	}
+	c, err := testkube.Start(ctx, testkube.Options{BinDir: bin, PauseArchive: pause, Images: []string{image, haproxy}, Nodes: nodes, Logf: log.Printf})
 	if err != nil {
 		log.Print(err)
 		return 1

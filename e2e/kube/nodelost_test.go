@@ -38,12 +38,13 @@ func podConditions(ctx context.Context, name string) (map[string]condition, erro
 	return m, nil
 }
 
-// 15. The writer's node lost, as the API server sees it: its kubelet
+// 15. The writer's node lost while writes go through the client Service
+// and the writer Service. With worker nodes, a power cut: every process
+// of the node killed at once and its link down (testkube.PowerOff). On
+// the one node, as the API server would see a lost node: its kubelet
 // stops (SIGSTOP: no more lease, no more pod status) and every process of
-// the writer's pod is frozen (the pod's freezer cgroup: its containers
-// and sandbox; the network still accepts connections that nothing
-// answers), while writes go through the client Service and the writer
-// Service. Kubernetes alone would keep the pod Ready, in both Services,
+// the writer's pod is frozen (its containers and sandbox; the network
+// still accepts connections that nothing answers). Kubernetes alone would keep the pod Ready, in both Services,
 // until the node is declared NotReady (node-monitor-grace-period: 40 s
 // by default, more from 1.32) and the pod marked not ready. The
 // survivors' sentinels take it out on Galera's word: its readiness gate's
@@ -81,31 +82,29 @@ func testS15NodeLost(t *testing.T) {
 	}
 	time.Sleep(3 * time.Second)
 
+	node := nodeOf(t, ctx, victim)
 	t0 := time.Now()
-	if err := cluster.SignalDaemon("kubelet", syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	kubeletStopped := true
-	if err := testkube.FreezePod(uid); err != nil {
-		_ = cluster.SignalDaemon("kubelet", syscall.SIGCONT)
-		t.Fatal(err)
-	}
-	podFrozen := true
-	thaw := func() {
-		if podFrozen {
-			if err := testkube.ThawPod(uid); err != nil {
-				t.Error(err)
-			}
-			podFrozen = false
+	var thaw func()
+	if multiNode() {
+		// A real power cut of the writer's node: everything on it
+		// killed at once, its link down.
+		if err := cluster.PowerOff(ctx, node); err != nil {
+			t.Fatal(err)
 		}
-		if kubeletStopped {
-			if err := cluster.SignalDaemon("kubelet", syscall.SIGCONT); err != nil {
-				t.Error(err)
+		off := true
+		thaw = func() {
+			if off {
+				if err := cluster.PowerOn(ctx, node); err != nil {
+					t.Error(err)
+				}
+				off = false
 			}
-			kubeletStopped = false
 		}
+	} else {
+		thaw = freezeNode(t, uid)
 	}
 	defer thaw()
+	t.Logf("%s (the writer) on %s lost at %s", victim, node, t0.Format("15:04:05.000"))
 
 	// Watch both Services every 100 ms for 25 s: the lost member out of
 	// each, and the writer Service's endpoints.
@@ -173,6 +172,24 @@ func testS15NodeLost(t *testing.T) {
 	if l, _ := labelled(ctx); len(l) != 1 || l[0] == victim {
 		t.Errorf("labelled writer after the loss: %v, want one survivor", l)
 	}
+	if multiNode() {
+		// What Kubernetes alone does, for the record: the node is
+		// NotReady after node-monitor-grace-period.
+		var notReady time.Duration
+		waitUntil(t, ctx, node+" NotReady", 500*time.Millisecond, func() error {
+			out, err := cluster.Kubectl(ctx, "get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(out) == "True" {
+				return fmt.Errorf("%s still Ready", node)
+			}
+			notReady = time.Since(t0)
+			return nil
+		})
+		t.Logf("Kubernetes alone: %s NotReady at +%v (node-monitor-grace-period 40 s); the sentinels had taken %s out of both Services %v before",
+			node, notReady.Round(100*time.Millisecond), victim, (notReady - max(outClient, outWriter)).Round(100*time.Millisecond))
+	}
 
 	// The node comes back.
 	back := time.Now()
@@ -191,16 +208,7 @@ func testS15NodeLost(t *testing.T) {
 	waitHealthy(t, ctx, 5*time.Minute)
 	time.Sleep(2 * time.Second)
 	report := func(what string, ws []*writer) map[int64]string {
-		all := writeStats{Acked: map[int64]string{}, AckedAt: map[int64]time.Time{}}
-		for _, w := range ws {
-			st := w.stop()
-			all.Attempts += st.Attempts
-			all.Failures = append(all.Failures, st.Failures...)
-			for id, host := range st.Acked {
-				all.Acked[id] = host
-				all.AckedAt[id] = st.AckedAt[id]
-			}
-		}
+		all := collect(ws)
 		t.Logf("through the %s: %d attempted, %d committed, %d failed; longest time without a commit %v; by member %v",
 			what, all.Attempts, len(all.Acked), len(all.Failures), all.longestGap(t0).Round(100*time.Millisecond), all.byHost())
 		logFailures(t, all)
@@ -226,5 +234,35 @@ func testS15NodeLost(t *testing.T) {
 	verifyRows(t, ctx, acked)
 	if l, err := labelled(ctx); err != nil || len(l) != 1 {
 		t.Errorf("labelled writer at the end: %v (%v)", l, err)
+	}
+}
+
+// freezeNode loses the one node as the API server sees it: its kubelet
+// stops (SIGSTOP: no more lease, no more pod status) and every process of
+// the pod with uid is frozen. It returns what undoes both.
+func freezeNode(t *testing.T, uid string) func() {
+	t.Helper()
+	if err := cluster.SignalDaemon("kubelet", syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	kubeletStopped := true
+	if err := testkube.FreezePod(uid); err != nil {
+		_ = cluster.SignalDaemon("kubelet", syscall.SIGCONT)
+		t.Fatal(err)
+	}
+	podFrozen := true
+	return func() {
+		if podFrozen {
+			if err := testkube.ThawPod(uid); err != nil {
+				t.Error(err)
+			}
+			podFrozen = false
+		}
+		if kubeletStopped {
+			if err := cluster.SignalDaemon("kubelet", syscall.SIGCONT); err != nil {
+				t.Error(err)
+			}
+			kubeletStopped = false
+		}
 	}
 }

@@ -64,16 +64,7 @@ func testS7WriterThroughHAProxy(t *testing.T) {
 	rollout := time.Since(t0)
 	time.Sleep(3 * time.Second)
 	stopTrace()
-	all := writeStats{Acked: map[int64]string{}, AckedAt: map[int64]time.Time{}}
-	for _, w := range ws {
-		st := w.stop()
-		all.Attempts += st.Attempts
-		all.Failures = append(all.Failures, st.Failures...)
-		for id, host := range st.Acked {
-			all.Acked[id] = host
-			all.AckedAt[id] = st.AckedAt[id]
-		}
-	}
+	all := collect(ws)
 	t.Logf("rolling update through HAProxy's writer listener in %s: %d transactions attempted, %d committed, %d failed; by member %v; %s; longest time without a commit %s",
 		rollout.Round(100*time.Millisecond), all.Attempts, len(all.Acked), len(all.Failures), all.byHost(), trace,
 		all.longestGap(t0).Round(10*time.Millisecond))

@@ -28,7 +28,14 @@ current-context: testkube
 `, server, ca, user, token)
 }
 
-func containerdConfig(root, pauseImage string) string {
+// containerdConfig is containerd's configuration with all of its state
+// under root. runcRoot, when set, is runc's own state directory (a
+// worker node's containerd must not share the host's /run/containerd/runc).
+func containerdConfig(root, pauseImage, runcRoot string) string {
+	runc := ""
+	if runcRoot != "" {
+		runc = fmt.Sprintf("\n        Root = %q", runcRoot)
+	}
 	return fmt.Sprintf(`version = 2
 root = %[1]q
 state = %[2]q
@@ -56,13 +63,13 @@ state = %[2]q
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
+        SystemdCgroup = false%[8]s
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = %[7]q
 `, filepath.Join(root, "containerd/root"), filepath.Join(root, "containerd/state"),
 		containerdSock(root), containerdSock(root)+".ttrpc", filepath.Join(root, "containerd/opt"),
-		pauseImage, filepath.Join(root, "cni/net.d"))
+		pauseImage, filepath.Join(root, "cni/net.d"), runc)
 }
 
 func containerdSock(root string) string { return filepath.Join(root, "run/containerd.sock") }
@@ -70,7 +77,7 @@ func containerdSock(root string) string { return filepath.Join(root, "run/contai
 // cniConfig: one bridge, addresses from host-local. No masquerade and no
 // portmap: nothing in a pod may reach past this machine (the guard chain
 // enforces it), so there is nothing to translate.
-func cniConfig(root string) string {
+func cniConfig(root, bridge, subnet, gateway string) string {
 	return fmt.Sprintf(`{
   "cniVersion": "0.4.0",
   "name": %q,
@@ -88,10 +95,13 @@ func cniConfig(root string) string {
     }
   }, {"type": "loopback"}]
 }
-`, cniNetwork, Bridge, filepath.Join(root, "cni/ipam"), PodCIDR, NodeIP)
+`, cniNetwork, bridge, filepath.Join(root, "cni/ipam"), subnet, gateway)
 }
 
-func kubeletConfig(root string) string {
+// kubeletConfig is node n's kubelet configuration; the cluster's DNS is
+// CoreDNS on the host (NodeIP), the resolv.conf the cluster's own.
+func kubeletConfig(clusterRoot string, n *Node) string {
+	root := n.root
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: %[1]s
@@ -110,7 +120,7 @@ cgroupDriver: cgroupfs
 cgroupRoot: /%[7]s
 failSwapOn: false
 containerRuntimeEndpoint: unix://%[8]s
-clusterDNS: [%[1]s]
+clusterDNS: [%[11]s]
 clusterDomain: cluster.local
 resolvConf: %[9]q
 podLogsDir: %[10]q
@@ -124,12 +134,14 @@ shutdownGracePeriod: 0s
 # A Secret's volume is rewritten at a pod's sync (default every minute):
 # S14 waits for the sentinels to see a rotated token.
 syncFrequency: 15s
-`, NodeIP, kubeletPort, kubeletHealthzPort, filepath.Join(root, "pki/ca.crt"),
-		filepath.Join(root, "pki/kubelet.crt"), filepath.Join(root, "pki/kubelet.key"),
-		cgroupName, containerdSock(root), filepath.Join(root, "resolv.conf"), filepath.Join(root, "pod-logs"))
+`, n.IP, kubeletPort, kubeletHealthzPort, filepath.Join(clusterRoot, "pki/ca.crt"),
+		filepath.Join(clusterRoot, "pki", n.certName()+".crt"), filepath.Join(clusterRoot, "pki", n.certName()+".key"),
+		n.cgroup, containerdSock(root), filepath.Join(clusterRoot, "resolv.conf"), filepath.Join(root, "pod-logs"), NodeIP)
 }
 
-func kubeProxyConfig(root string) string {
+// kubeProxyConfig is the configuration of a kube-proxy named hostname
+// that listens on bindAddress (a node's, or the host's).
+func kubeProxyConfig(root, hostname, bindAddress, clusterCIDR string) string {
 	return fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: %q}
@@ -142,7 +154,7 @@ clusterCIDR: %s
 nodePortAddresses: [%s/32]
 conntrack: {maxPerCore: 0, min: 0}
 iptables: {masqueradeAll: false, syncPeriod: 10s, minSyncPeriod: 0s}
-`, filepath.Join(root, "kube-proxy.kubeconfig"), NodeName, NodeIP, proxyHealthzPort, proxyMetricsPort, PodCIDR, NodeIP)
+`, filepath.Join(root, "kube-proxy.kubeconfig"), hostname, bindAddress, proxyHealthzPort, proxyMetricsPort, clusterCIDR, bindAddress)
 }
 
 // corefile: the Kubernetes plugin only. No forward plugin: a name outside
@@ -163,8 +175,10 @@ func corefile(root string) string {
 // storage is the default StorageClass and the statically made hostPath
 // PersistentVolumes that stand in for a provisioner (none is available
 // here). Retain: a released volume is never reused, so a member whose PVC
-// was deleted really starts empty on a spare one.
-func storage(root string, n int) (string, []string) {
+// was deleted really starts empty on a spare one. On worker nodes each
+// volume is pinned to its node (nodeAffinity on kubernetes.io/hostname),
+// as local storage is: a pod bound to it runs there or nowhere.
+func storage(nodes []*Node, single bool, perNode int) (string, []string) {
 	var b strings.Builder
 	b.WriteString(`apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -176,21 +190,33 @@ volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Retain
 `)
 	var dirs []string
-	for i := 0; i < n; i++ {
-		dir := filepath.Join(root, "pv", fmt.Sprintf("pv%02d", i))
-		dirs = append(dirs, dir)
-		fmt.Fprintf(&b, `---
+	for _, n := range nodes {
+		for i := 0; i < perNode; i++ {
+			name, dir := fmt.Sprintf("testkube-pv%02d", i), filepath.Join(n.root, "pv", fmt.Sprintf("pv%02d", i))
+			pin := ""
+			if !single {
+				name = fmt.Sprintf("testkube-%s-pv%02d", n.Name, i)
+				pin = fmt.Sprintf(`  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+        - matchExpressions:
+            - {key: kubernetes.io/hostname, operator: In, values: [%s]}
+`, n.Name)
+			}
+			dirs = append(dirs, dir)
+			fmt.Fprintf(&b, `---
 apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: testkube-pv%02d
+  name: %s
 spec:
   capacity: {storage: 10Gi}
   accessModes: [ReadWriteOnce]
   persistentVolumeReclaimPolicy: Retain
   storageClassName: testkube-hostpath
   hostPath: {path: %q, type: Directory}
-`, i, dir)
+%s`, name, dir, pin)
+		}
 	}
 	return b.String(), dirs
 }

@@ -119,7 +119,8 @@ func Sweep(ctx context.Context, root string) error {
 	}
 	killMarked(root)
 	add(killCgroups())
-	add(deleteNetns(ctx))
+	add(deleteNetns(ctx, podNetPrefix, true))
+	add(deleteNodes(ctx))
 	add(unmountUnder(root))
 	for _, l := range []string{Bridge, Dummy} {
 		if _, err := os.Stat("/sys/class/net/" + l); err == nil {
@@ -245,9 +246,11 @@ func removeCgroups() error {
 }
 
 // makeCgroups creates the kubelet's cgroupRoot in every v1 hierarchy (the
-// kubelet refuses a root that does not exist). cpuset needs its cpus and
-// mems copied from the parent before anything can join it.
-func makeCgroups() error {
+// kubelet refuses a root that does not exist), and below it the cgroups
+// in more (relative to the hierarchy, parents first: the worker nodes').
+// cpuset needs its cpus and mems copied from the parent before anything
+// can join it.
+func makeCgroups(more ...string) error {
 	hier, err := filepath.Glob("/sys/fs/cgroup/*")
 	if err != nil {
 		return err
@@ -259,14 +262,16 @@ func makeCgroups() error {
 		if _, err := os.Stat(filepath.Join(h, "cgroup.procs")); err != nil {
 			continue
 		}
-		d := filepath.Join(h, cgroupName)
-		if err := os.Mkdir(d, 0o755); err != nil && !os.IsExist(err) {
-			return fmt.Errorf("make cgroup %s: %w", d, err)
-		}
-		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-			if b, err := os.ReadFile(filepath.Join(h, f)); err == nil {
-				if err := os.WriteFile(filepath.Join(d, f), b, 0o644); err != nil {
-					return fmt.Errorf("%s: %w", filepath.Join(d, f), err)
+		for _, rel := range append([]string{cgroupName}, more...) {
+			d := filepath.Join(h, rel)
+			if err := os.Mkdir(d, 0o755); err != nil && !os.IsExist(err) {
+				return fmt.Errorf("make cgroup %s: %w", d, err)
+			}
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				if b, err := os.ReadFile(filepath.Join(filepath.Dir(d), f)); err == nil {
+					if err := os.WriteFile(filepath.Join(d, f), b, 0o644); err != nil {
+						return fmt.Errorf("%s: %w", filepath.Join(d, f), err)
+					}
 				}
 			}
 		}
@@ -274,17 +279,22 @@ func makeCgroups() error {
 	return nil
 }
 
+// podNetPrefix starts every pod address, the host's and the nodes'.
+const podNetPrefix = "10.217."
+
 // deleteNetns removes the pods' network namespaces. containerd 1.6 names
 // them /run/netns/cni-<uuid> whoever runs it; ours are the ones with an
-// address in PodCIDR.
-func deleteNetns(ctx context.Context) error {
+// address that starts with prefix.
+// A namespace with no address at all (a sandbox not set up yet, or torn
+// down) is taken too when emptyToo says so: at a sweep, when nothing of
+// ours runs.
+func deleteNetns(ctx context.Context, prefix string, emptyToo bool) error {
 	ns, _ := filepath.Glob("/run/netns/cni-*")
-	prefix := strings.TrimSuffix(PodCIDR, "0/24")
 	var errs []error
 	for _, p := range ns {
 		name := filepath.Base(p)
 		out, _ := run(ctx, "ip", "-n", name, "-4", "-o", "addr")
-		if out != "" && !strings.Contains(out, " "+prefix) {
+		if (out == "" && !emptyToo) || (out != "" && !strings.Contains(out, " "+prefix)) {
 			continue // someone else's
 		}
 		if _, err := run(ctx, "ip", "netns", "delete", name); err != nil {
@@ -326,6 +336,19 @@ func unmountUnder(root string) error {
 			if err := syscall.Unmount(p, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
 				errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
 			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// deleteNodes removes the worker nodes' network namespaces (their links
+// and routes go with them).
+func deleteNodes(ctx context.Context) error {
+	ns, _ := filepath.Glob("/run/netns/" + NodeNetnsPrefix + "*")
+	var errs []error
+	for _, p := range ns {
+		if _, err := run(ctx, "ip", "netns", "delete", filepath.Base(p)); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

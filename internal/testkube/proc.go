@@ -25,15 +25,7 @@ func (c *Cluster) start(name string, args ...string) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	bin := args[0]
-	if filepath.Base(bin) == bin {
-		if p := filepath.Join(c.BinDir, bin); fileExists(p) {
-			bin = p
-		} else if p, err := exec.LookPath(bin); err == nil {
-			bin = p
-		}
-	}
-	cmd := exec.Command(bin, args[1:]...)
+	cmd := exec.Command(c.binPath(args[0]), args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	// Own process group: a ^C to the test does not hit the daemons before
@@ -49,9 +41,36 @@ func (c *Cluster) start(name string, args ...string) (*daemon, error) {
 		logf.Close()
 		close(d.done)
 	}()
+	c.mu.Lock()
 	c.daemons = append(c.daemons, d)
+	c.mu.Unlock()
 	c.logf("testkube: started %s (pid %d)", name, cmd.Process.Pid)
 	return d, nil
+}
+
+// binPath is where a daemon's binary is: the ones built here, else $PATH.
+func (c *Cluster) binPath(bin string) string {
+	if filepath.Base(bin) == bin {
+		if p := filepath.Join(c.BinDir, bin); fileExists(p) {
+			return p
+		} else if p, err := exec.LookPath(bin); err == nil {
+			return p
+		}
+	}
+	return bin
+}
+
+// forget drops a daemon that is gone for good from the ones waitFor
+// watches and Stop stops (a node's, after PowerOff).
+func (c *Cluster) forget(d *daemon) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, x := range c.daemons {
+		if x == d {
+			c.daemons = append(c.daemons[:i], c.daemons[i+1:]...)
+			return
+		}
+	}
 }
 
 // stop sends SIGTERM and waits up to grace, then SIGKILL; a daemon a
@@ -88,7 +107,10 @@ func (c *Cluster) waitFor(ctx context.Context, what string, timeout time.Duratio
 	defer cancel()
 	var last error
 	for {
-		for _, d := range c.daemons {
+		c.mu.Lock()
+		ds := append([]*daemon(nil), c.daemons...)
+		c.mu.Unlock()
+		for _, d := range ds {
 			if err := d.exited(); err != nil {
 				return fmt.Errorf("waiting for %s: %w (see %s)", what, err, filepath.Join(c.Root, "logs", d.name+".log"))
 			}

@@ -1,8 +1,10 @@
-// Package testkube runs a real single-node Kubernetes on this machine for
-// the e2e-k8s tests: etcd, kube-apiserver, kube-controller-manager,
-// kube-scheduler, a kubelet on containerd (runc, CNI bridge), kube-proxy in
-// iptables mode and CoreDNS, every one built from source by
-// scripts/kube-binaries.sh and run as a plain process.
+// Package testkube runs a real Kubernetes on this machine for the e2e-k8s
+// tests: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+// kubelets on containerd (runc, CNI bridge), kube-proxy in iptables mode
+// and CoreDNS, every one built from source by scripts/kube-binaries.sh and
+// run as a plain process. The one node is the host itself, or there are
+// Options.Nodes worker nodes, each a network namespace with its own
+// containerd, kubelet and kube-proxy (nodes.go).
 //
 // It is for tests only, on a machine of their own (root, one cluster at a
 // time, see Lock). It must never send a packet off this machine: pods live
@@ -24,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -66,18 +69,27 @@ type Options struct {
 	PauseArchive string
 	// Logf reports progress (t.Logf, log.Printf); nil is silent.
 	Logf func(format string, args ...any)
+	// Nodes is how many worker nodes to run, each in its own network
+	// namespace; 0 runs the one node on the host itself.
+	Nodes int
 }
 
-// Cluster is a running single-node cluster.
+// Cluster is a running cluster.
 type Cluster struct {
 	Options
 	Root string
 	// Kubeconfig is an admin kubeconfig (system:masters).
 	Kubeconfig string
 
+	nodes []*Node
+
+	mu      sync.Mutex
 	daemons []*daemon
 	lock    *os.File
 }
+
+// single says the host is the one node.
+func (c *Cluster) single() bool { return c.Options.Nodes == 0 }
 
 func (c *Cluster) logf(format string, args ...any) {
 	if c.Logf != nil {
@@ -116,8 +128,18 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Nodes < 0 || opts.Nodes > 9 {
+		lock.Close()
+		return nil, fmt.Errorf("testkube: %d nodes: want 0 (the host) to 9", opts.Nodes)
+	}
 	c = &Cluster{Options: opts, Root: Root, lock: lock}
 	c.Kubeconfig = filepath.Join(c.Root, "admin.kubeconfig")
+	if c.single() {
+		c.nodes = []*Node{hostNode(c.Root)}
+	}
+	for k := 1; k <= opts.Nodes; k++ {
+		c.nodes = append(c.nodes, workerNode(c.Root, k))
+	}
 	if err := Sweep(ctx, c.Root); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("sweep leftovers of an earlier run: %w", err)
@@ -130,9 +152,16 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			c = nil
 		}
 	}()
-	for _, d := range []string{"logs", "run", "etcd", "pod-logs", "kubelet", "cni/net.d", "cni/ipam"} {
+	for _, d := range []string{"logs", "run", "etcd"} {
 		if err := os.MkdirAll(filepath.Join(c.Root, d), 0o755); err != nil {
 			return c, err
+		}
+	}
+	for _, n := range c.nodes {
+		for _, d := range []string{"run", "pod-logs", "kubelet", "cni/net.d", "cni/ipam"} {
+			if err := os.MkdirAll(filepath.Join(n.root, d), 0o755); err != nil {
+				return c, err
+			}
 		}
 	}
 	if err := c.writeConfig(); err != nil {
@@ -141,13 +170,26 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := setupNetwork(ctx, c.Root); err != nil {
 		return c, fmt.Errorf("network: %w", err)
 	}
-	if err := makeCgroups(); err != nil {
+	if !c.single() {
+		for _, n := range c.nodes {
+			if err := setupNode(ctx, n, c.nodes); err != nil {
+				return c, fmt.Errorf("network: %w", err)
+			}
+		}
+	}
+	var cgroups []string
+	if !c.single() {
+		for _, n := range c.nodes {
+			cgroups = append(cgroups, n.cgroup, n.cgroup+"/system")
+		}
+	}
+	if err := makeCgroups(cgroups...); err != nil {
 		return c, err
 	}
 	if err := c.startAll(ctx); err != nil {
 		return c, err
 	}
-	c.logf("testkube: cluster up in %s (kubeconfig %s)", time.Since(t0).Round(time.Second), c.Kubeconfig)
+	c.logf("testkube: cluster of %d node(s) up in %s (kubeconfig %s)", len(c.nodes), time.Since(t0).Round(time.Second), c.Kubeconfig)
 	return c, nil
 }
 
@@ -162,8 +204,10 @@ func (c *Cluster) writeConfig() error {
 		x509.ExtKeyUsageServerAuth); err != nil {
 		return err
 	}
-	if err := p.issue("kubelet", NodeName, nil, []net.IP{net.ParseIP(NodeIP)}, []string{NodeName}, x509.ExtKeyUsageServerAuth); err != nil {
-		return err
+	for _, n := range c.nodes {
+		if err := p.issue(n.certName(), n.Name, nil, []net.IP{net.ParseIP(n.IP)}, []string{n.Name}, x509.ExtKeyUsageServerAuth); err != nil {
+			return err
+		}
 	}
 	if err := p.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}, nil, nil, x509.ExtKeyUsageClientAuth); err != nil {
 		return err
@@ -178,9 +222,11 @@ func (c *Cluster) writeConfig() error {
 		{"admin", "testkube-admin", "system:masters"},
 		{"controller-manager", "system:kube-controller-manager", ""},
 		{"scheduler", "system:kube-scheduler", ""},
-		{"kubelet", "system:node:" + NodeName, "system:nodes"},
 		{"kube-proxy", "system:kube-proxy", ""},
 		{"coredns", "testkube-coredns", "system:masters"},
+	}
+	for _, n := range c.nodes {
+		idents = append(idents, ident{n.certName(), "system:node:" + n.Name, "system:nodes"})
 	}
 	server := fmt.Sprintf("https://%s:%d", NodeIP, APIPort)
 	files := map[string]string{}
@@ -194,14 +240,32 @@ func (c *Cluster) writeConfig() error {
 		files[filepath.Join(c.Root, id.file+".kubeconfig")] = kubeconfig(server, p.path("ca.crt"), id.user, tok)
 	}
 	files[p.path("tokens.csv")] = csv.String()
-	files[filepath.Join(c.Root, "containerd.toml")] = containerdConfig(c.Root, PauseImage)
-	files[filepath.Join(c.Root, "cni/net.d/10-gskube.conflist")] = cniConfig(c.Root)
-	files[filepath.Join(c.Root, "kubelet.yaml")] = kubeletConfig(c.Root)
-	files[filepath.Join(c.Root, "kube-proxy.yaml")] = kubeProxyConfig(c.Root)
+	for _, n := range c.nodes {
+		runcRoot := ""
+		if !c.single() {
+			runcRoot = filepath.Join(n.root, "runc")
+		}
+		files[filepath.Join(n.root, "containerd.toml")] = containerdConfig(n.root, PauseImage, runcRoot)
+		files[filepath.Join(n.root, "cni/net.d/10-gskube.conflist")] = cniConfig(n.root, n.bridge(), n.PodCIDR, n.Gateway)
+		files[filepath.Join(n.root, "kubelet.yaml")] = kubeletConfig(c.Root, n)
+		files[filepath.Join(n.root, "kube-proxy.yaml")] = kubeProxyConfig(c.Root, n.Name, n.IP, c.clusterCIDR())
+	}
+	if !c.single() {
+		// The host's own kube-proxy, for the tests' clients: ClusterIPs
+		// from the host. It is no node's.
+		files[filepath.Join(c.Root, "kube-proxy.yaml")] = kubeProxyConfig(c.Root, "gskube-host", NodeIP, c.clusterCIDR())
+	}
 	files[filepath.Join(c.Root, "Corefile")] = corefile(c.Root)
 	// The host's resolv.conf must not leak into pods: an empty one.
 	files[filepath.Join(c.Root, "resolv.conf")] = "# testkube: pods resolve through CoreDNS only\n"
 	return writeFiles(files)
+}
+
+func (c *Cluster) clusterCIDR() string {
+	if c.single() {
+		return PodCIDR
+	}
+	return ClusterCIDR
 }
 
 func (c *Cluster) startAll(ctx context.Context) error {
@@ -211,8 +275,10 @@ func (c *Cluster) startAll(ctx context.Context) error {
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeerPort)
 
 	// containerd first: importing images takes a while and needs nothing else.
-	if _, err := c.start("containerd", "containerd", "--config", filepath.Join(r, "containerd.toml")); err != nil {
-		return err
+	for _, n := range c.nodes {
+		if _, err := c.startOn(n, "containerd", "containerd", "--config", filepath.Join(n.root, "containerd.toml")); err != nil {
+			return err
+		}
 	}
 	if _, err := c.start("etcd", "etcd", "--name", "testkube", "--data-dir", filepath.Join(r, "etcd"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
@@ -221,11 +287,13 @@ func (c *Cluster) startAll(ctx context.Context) error {
 		"--unsafe-no-fsync", "--log-level", "warn"); err != nil {
 		return err
 	}
-	if err := c.waitFor(ctx, "containerd", time.Minute, func(ctx context.Context) error {
-		_, err := c.ctr(ctx, "version")
-		return err
-	}); err != nil {
-		return err
+	for _, n := range c.nodes {
+		if err := c.waitFor(ctx, "containerd on "+n.Name, time.Minute, func(ctx context.Context) error {
+			_, err := c.ctrOn(ctx, n, "version")
+			return err
+		}); err != nil {
+			return err
+		}
 	}
 	for _, img := range append([]string{c.PauseArchive}, c.Images...) {
 		if err := c.ImportImage(ctx, img); err != nil {
@@ -265,29 +333,35 @@ func (c *Cluster) startAll(ctx context.Context) error {
 			"--profiling=false", "--v=1"},
 		{"kube-scheduler", "--kubeconfig", filepath.Join(r, "scheduler.kubeconfig"),
 			"--secure-port=0", "--leader-elect=false", "--profiling=false", "--v=1"},
-		{"kubelet", "--config", filepath.Join(r, "kubelet.yaml"), "--kubeconfig", filepath.Join(r, "kubelet.kubeconfig"),
-			"--hostname-override", NodeName, "--node-ip", NodeIP, "--root-dir", filepath.Join(r, "kubelet"), "--v=1"},
 		{"kube-proxy", "--config", filepath.Join(r, "kube-proxy.yaml"), "--v=1"},
 		{"coredns", "-conf", filepath.Join(r, "Corefile")},
+	}
+	if c.single() {
+		starts = append(starts, []string{"kubelet", "--config", filepath.Join(r, "kubelet.yaml"), "--kubeconfig", filepath.Join(r, "kubelet.kubeconfig"),
+			"--hostname-override", NodeName, "--node-ip", NodeIP, "--root-dir", filepath.Join(r, "kubelet"), "--v=1"})
 	}
 	for _, s := range starts {
 		if _, err := c.start(s[0], s...); err != nil {
 			return err
 		}
 	}
-	if err := c.waitFor(ctx, "node Ready", 3*time.Minute, func(ctx context.Context) error {
-		out, err := c.Kubectl(ctx, "get", "node", NodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
-		if err != nil {
+	if !c.single() {
+		for _, n := range c.nodes {
+			if err := c.startKubelet(n); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range c.nodes {
+		if err := c.WaitNodeReady(ctx, n.Name, 3*time.Minute); err != nil {
 			return err
 		}
-		if strings.TrimSpace(out) != "True" {
-			return fmt.Errorf("node Ready=%q", out)
-		}
-		return nil
-	}); err != nil {
-		return err
 	}
-	manifest, dirs := storage(r, PersistentVolumes)
+	perNode := volumesPerNode
+	if c.single() {
+		perNode = PersistentVolumes
+	}
+	manifest, dirs := storage(c.nodes, c.single(), perNode)
 	for _, d := range dirs {
 		// mariadbd runs as uid 999 (the image's mysql user); hostPath
 		// volumes get no fsGroup treatment, so the directory is made its.
@@ -311,13 +385,14 @@ func (c *Cluster) startAll(ctx context.Context) error {
 // nothing restarts a pod), then the pods' processes, containerd and its
 // shims, then Sweep for everything on the host. It also releases the lock.
 func (c *Cluster) Stop() error {
-	byName := map[string]*daemon{}
-	for _, d := range c.daemons {
-		byName[d.name] = d
-	}
+	c.mu.Lock()
+	ds := append([]*daemon(nil), c.daemons...)
+	c.mu.Unlock()
 	for _, n := range []string{"kubelet", "kube-proxy", "coredns", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd", "containerd"} {
-		if d := byName[n]; d != nil {
-			d.stop(10 * time.Second)
+		for _, d := range ds {
+			if d.name == n || strings.HasPrefix(d.name, n+"-"+NodeNetnsPrefix) {
+				d.stop(10 * time.Second)
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -360,22 +435,38 @@ func (c *Cluster) Apply(ctx context.Context, manifest string) error {
 	return err
 }
 
-// ImportImage imports an OCI archive into containerd's k8s.io namespace,
-// where the kubelet finds it (pods must use imagePullPolicy: Never or
-// IfNotPresent: nothing can be pulled here).
+// ImportImage imports an OCI archive into every node's containerd, in
+// its k8s.io namespace, where the kubelet finds it (pods must use
+// imagePullPolicy: Never or IfNotPresent: nothing can be pulled here).
+// The nodes import side by side.
 func (c *Cluster) ImportImage(ctx context.Context, archive string) error {
-	t0 := time.Now()
-	if _, err := c.ctr(ctx, "-n", "k8s.io", "images", "import", archive); err != nil {
-		return fmt.Errorf("import %s: %w", archive, err)
+	errs := make([]error, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.importImage(ctx, n, archive)
+		}()
 	}
-	c.logf("testkube: imported %s in %s", archive, time.Since(t0).Round(time.Millisecond))
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (c *Cluster) importImage(ctx context.Context, n *Node, archive string) error {
+	t0 := time.Now()
+	if _, err := c.ctrOn(ctx, n, "-n", "k8s.io", "images", "import", archive); err != nil {
+		return fmt.Errorf("import %s on %s: %w", archive, n.Name, err)
+	}
+	c.logf("testkube: imported %s on %s in %s", archive, n.Name, time.Since(t0).Round(time.Millisecond))
 	return nil
 }
 
-func (c *Cluster) ctr(ctx context.Context, args ...string) (string, error) {
+// ctrOn runs ctr against node n's containerd.
+func (c *Cluster) ctrOn(ctx context.Context, n *Node, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	return run(ctx, "ctr", append([]string{"--address", containerdSock(c.Root)}, args...)...)
+	return run(ctx, "ctr", append([]string{"--address", containerdSock(n.root)}, args...)...)
 }
 
 // KillContainer sends SIGKILL to every process of a container (its ID as
@@ -386,8 +477,16 @@ func (c *Cluster) KillContainer(ctx context.Context, containerID string) error {
 	if id == "" || id == containerID {
 		return fmt.Errorf("not a containerd container ID: %q", containerID)
 	}
-	_, err := c.ctr(ctx, "-n", "k8s.io", "tasks", "kill", "--all", "--signal", "SIGKILL", id)
-	return err
+	// The container is on one node: the others do not know it.
+	var errs []error
+	for _, n := range c.nodes {
+		_, err := c.ctrOn(ctx, n, "-n", "k8s.io", "tasks", "kill", "--all", "--signal", "SIGKILL", id)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // FreezePod freezes every process of the pod with uid (its containers
@@ -404,9 +503,11 @@ func freezePod(uid, state string) error {
 	if uid == "" || strings.ContainsAny(uid, "/*?[") {
 		return fmt.Errorf("testkube: pod uid %q", uid)
 	}
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/freezer/" + cgroupName + "/kubepods*/pod" + uid)
-	more, _ := filepath.Glob("/sys/fs/cgroup/freezer/" + cgroupName + "/kubepods*/*/pod" + uid)
-	dirs = append(dirs, more...)
+	var dirs []string
+	for _, pat := range []string{"/kubepods*/pod", "/kubepods*/*/pod", "/*/kubepods*/pod", "/*/kubepods*/*/pod"} {
+		m, _ := filepath.Glob("/sys/fs/cgroup/freezer/" + cgroupName + pat + uid)
+		dirs = append(dirs, m...)
+	}
 	if len(dirs) != 1 {
 		return fmt.Errorf("testkube: %d freezer cgroups for pod %s: %v", len(dirs), uid, dirs)
 	}
@@ -426,10 +527,12 @@ func freezePod(uid, state string) error {
 }
 
 // SignalDaemon sends sig to one of the cluster's processes by name
-// ("kubelet"): SIGSTOP of the kubelet is a node that stops reporting to
+// ("kubelet" on the host, "kubelet-gskube-node1" on a worker): SIGSTOP of the kubelet is a node that stops reporting to
 // the API server (its lease, its pods' status) while the rest of the
 // cluster carries on.
 func (c *Cluster) SignalDaemon(name string, sig syscall.Signal) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, d := range c.daemons {
 		if d.name == name {
 			return d.cmd.Process.Signal(sig)
@@ -489,4 +592,18 @@ func kubectlBound(args []string) time.Duration {
 		}
 	}
 	return bound
+}
+
+// WaitNodeReady waits up to timeout until node name is Ready.
+func (c *Cluster) WaitNodeReady(ctx context.Context, name string, timeout time.Duration) error {
+	return c.waitFor(ctx, "node "+name+" Ready", timeout, func(ctx context.Context) error {
+		out, err := c.Kubectl(ctx, "get", "node", name, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) != "True" {
+			return fmt.Errorf("node %s Ready=%q", name, out)
+		}
+		return nil
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/testkube"
@@ -26,7 +27,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("usage: testkube up|sweep [archives via $TESTKUBE_IMAGES]")
+		return fmt.Errorf("usage: testkube up|sweep [an archive via $TESTKUBE_IMAGES, worker nodes via $TESTKUBE_NODES]")
 	}
 	switch args[0] {
 	case "sweep":
@@ -49,7 +50,13 @@ func run(ctx context.Context, args []string) error {
 		if v := os.Getenv("TESTKUBE_IMAGES"); v != "" {
 			images = append(images, v)
 		}
-		c, err := testkube.Start(ctx, testkube.Options{BinDir: bin, PauseArchive: pause, Images: images, Logf: log.Printf})
+		nodes := 0
+		if v := os.Getenv("TESTKUBE_NODES"); v != "" {
+			if nodes, err = strconv.Atoi(v); err != nil {
+				return fmt.Errorf("TESTKUBE_NODES=%q: %w", v, err)
+			}
+		}
+		c, err := testkube.Start(ctx, testkube.Options{BinDir: bin, PauseArchive: pause, Images: images, Nodes: nodes, Logf: log.Printf})
 		if err != nil {
 			return err
 		}
