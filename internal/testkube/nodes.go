@@ -123,7 +123,7 @@ func setupNode(ctx context.Context, n *Node, all []*Node) error {
 		{"ip", "link", "set", n.veth, "up"},
 		{"ip", "route", "add", n.PodCIDR, "via", n.IP, "dev", Bridge},
 		in("ip", "link", "set", "lo", "up"),
-		in("ip", "addr", "add", n.IP + "/24", "dev", "eth0"),
+		in("ip", "addr", "add", n.IP+"/24", "dev", "eth0"),
 		in("ip", "link", "set", "eth0", "up"),
 		// The Service range goes to the host, which drops what kube-proxy
 		// did not translate (Dummy): never a default route.
