@@ -58,7 +58,7 @@ func testS16NodeDrain(t *testing.T) {
 		}
 		cordoned = nil
 	}
-	drain := func(node, timeout string) (string, error, time.Duration) {
+	drain := func(node, timeout string) (string, time.Duration, error) {
 		t0 := time.Now()
 		cordoned = append(cordoned, node)
 		out, err := cluster.Kubectl(ctx, "drain", node, "--pod-selector=app=galera", "--ignore-daemonsets",
@@ -66,16 +66,16 @@ func testS16NodeDrain(t *testing.T) {
 		if err != nil {
 			out += "\n" + err.Error() // kubectl's stderr
 		}
-		return out, err, time.Since(t0)
+		return out, time.Since(t0), err
 	}
 	if len(drains) == 2 {
-		out, err, took := drain(drains[0], "90s")
+		out, took, err := drain(drains[0], "90s")
 		if err != nil {
 			t.Fatalf("kubectl drain %s (one member) failed after %v:\n%s", drains[0], took.Round(100*time.Millisecond), out)
 		}
 		t.Logf("kubectl drain %s: done in %v", drains[0], took.Round(100*time.Millisecond))
 	}
-	text, err, drained := drain(drains[len(drains)-1], "20s")
+	text, drained, err := drain(drains[len(drains)-1], "20s")
 	if err == nil {
 		t.Errorf("kubectl drain %s evicted a second member (the budget allows one at a time):\n%s", drains[len(drains)-1], text)
 	}
