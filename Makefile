@@ -61,10 +61,12 @@ fuzz: ## run each fuzzer for FUZZTIME (default 15s)
 test-go: ## run the whole suite (assumes deps are installed)
 	$(GO) test -count=1 -p $(TEST_P) -timeout $(TEST_TIMEOUT) ./...
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck (also the e2e-k8s files, build tag e2ek8s)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags e2ek8s ./e2e/kube/
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags e2ek8s ./e2e/kube/
 
 demo: deps build ## a local 3-node cluster under `run`, HAProxy in front, the cluster view; Ctrl-C stops it and removes everything
 	$(BIN) demo
