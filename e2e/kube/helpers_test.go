@@ -3,10 +3,12 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -464,4 +466,64 @@ func collect(ws []*writer) writeStats {
 		}
 	}
 	return all
+}
+
+// followLogs streams the log of each of ps (kubectl logs -f) into memory
+// until the pod's container ends or the test does; the result says what
+// each wrote, without the sentinel's notification records.
+func followLogs(t *testing.T, ctx context.Context, ps map[string]pod) func() map[string]string {
+	t.Helper()
+	type stream struct {
+		buf  *syncBuffer
+		done chan struct{}
+	}
+	streams := map[string]stream{}
+	for name := range ps {
+		st := stream{buf: &syncBuffer{}, done: make(chan struct{})}
+		cmd := exec.CommandContext(ctx, filepath.Join(cluster.BinDir, "kubectl"), "--kubeconfig", cluster.Kubeconfig, "-n", ns, "logs", "-f", "--tail=0", name)
+		cmd.Stdout, cmd.Stderr = st.buf, st.buf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = cmd.Wait(); close(st.done) }()
+		t.Cleanup(func() { _ = cmd.Process.Kill(); <-st.done })
+		streams[name] = st
+	}
+	return func() map[string]string {
+		out := map[string]string{}
+		for name, st := range streams {
+			var keep []string
+			for _, l := range strings.Split(st.buf.String(), "\n") {
+				if !strings.Contains(l, `"kind":"notification"`) {
+					keep = append(keep, l)
+				}
+			}
+			out[name] = strings.Join(keep, "\n")
+		}
+		return out
+	}
+}
+
+// lastLines is the last n lines of text.
+func lastLines(text string, n int) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

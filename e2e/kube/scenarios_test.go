@@ -152,6 +152,9 @@ func testS2FullOutage(t *testing.T) {
 	w := startWriter(db, maxID(t, ctx), 50*time.Millisecond)
 	time.Sleep(3 * time.Second)
 
+	// A pod's log goes with it: follow each to its end, to show what
+	// its mariadbd said while it stopped, should the outage be slow.
+	logs := followLogs(t, ctx, before)
 	t0 := time.Now()
 	kubectl(t, ctx, "-n", ns, "delete", "pods", "-l", "app=galera", "--wait=false")
 	var allReady time.Duration
@@ -181,6 +184,11 @@ func testS2FullOutage(t *testing.T) {
 	// Each member's journal of the outage (its previous life's drain and
 	// stop, this life's decision), to tell where the time went.
 	logJournals(t, ctx, t0)
+	if allReady > time.Minute {
+		for name, text := range logs() {
+			t.Logf("%s's last life, its last lines (the outage took %v):\n%s", name, allReady.Round(time.Second), lastLines(text, 40))
+		}
+	}
 	t.Logf("writes: %d attempted, %d committed, %d failed (during the outage, as expected); longest time without a committed write %s",
 		st.Attempts, len(st.Acked), len(st.Failures), st.longestGap(t0).Round(100*time.Millisecond))
 	verifyRows(t, ctx, st.Acked)
