@@ -162,7 +162,13 @@ func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, w *sentinel
 				if v == kube.LabelTrue {
 					return condition(ctx, cfg.KubePodName, "True", kube.ReasonInPrimary, "in a Primary component (galera-sentinel on "+cfg.KubePodName+")")
 				}
-				return condition(ctx, cfg.KubePodName, "False", kube.ReasonNotPrimary, "not in a Primary component, or stopping (galera-sentinel on "+cfg.KubePodName+")")
+				// Ready False with it, at once: the kubelet would only
+				// compute it from the gate at its next sync, and every
+				// Service reads Ready. The kubelet keeps it False while
+				// the gate is; True is the kubelet's to give.
+				msg := "not in a Primary component, or stopping (galera-sentinel on " + cfg.KubePodName + ")"
+				return kc.SetPodCondition(ctx, cfg.KubePodName, kube.Condition{Type: kube.PrimaryConditionType, Status: "False", Reason: kube.ReasonNotPrimary, Message: msg},
+					kube.Condition{Type: kube.ReadyConditionType, Status: "False", Reason: kube.ReasonNotPrimary, Message: msg})
 			}}
 		tasks = append(tasks, c.Run)
 		log.Info("keeping the Primary condition", "condition", kube.PrimaryConditionType)

@@ -141,9 +141,24 @@ func validConditions(cs []map[string]string) bool {
 const readySuffix = "|Ready"
 
 // Ready is pod's Ready condition as the sentinels set it (they only ever
-// set it False), and when; "" when never set.
+// set it False), and when (the first of a run of equal values); "" when
+// never set.
 func (a *API) Ready(pod string) (string, time.Time) {
 	return last(a.Conditions(pod + readySuffix))
+}
+
+// SetSince is when pod's Ready condition (ready) or its Primary condition
+// was first set to value at or after since, and whether it was.
+func (a *API) SetSince(pod string, ready bool, value string, since time.Time) (time.Time, bool) {
+	if ready {
+		pod += readySuffix
+	}
+	for _, s := range a.Conditions(pod) {
+		if s.Value == value && !s.At.Before(since) {
+			return s.At, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // Conditions is every value pod's Primary condition was set to.
