@@ -71,7 +71,7 @@ lint: ## gofmt, go vet, staticcheck (also the e2e-k8s files, build tag e2ek8s)
 demo: deps build ## a local 3-node cluster under `run`, HAProxy in front, the cluster view; Ctrl-C stops it and removes everything
 	$(BIN) demo
 
-# --- Kubernetes (issue 11): the image, a real single-node Kubernetes, e2e ---
+# --- Kubernetes (issue 11): the image, a real Kubernetes of worker nodes, e2e ---
 # Built and cached under KUBE_CACHE (a second run builds nothing). See
 # internal/testkube for what the cluster creates on the host.
 KUBE_CACHE   ?= /var/cache/galera-sentinel-kube
@@ -79,6 +79,10 @@ IMAGE_TAG    ?= test
 IMAGE_OUT    ?= $(KUBE_CACHE)/images/galera-sentinel-mariadb-$(IMAGE_TAG).tar
 HAPROXY_OUT  ?= $(KUBE_CACHE)/images/galera-sentinel-haproxy-$(IMAGE_TAG).tar
 E2E_TIMEOUT  ?= 80m
+# Worker nodes, each a network namespace with its own containerd and
+# kubelet: five, so that the base's required anti-affinity holds the scale
+# to five members (S13); 0 is the older single node on the host.
+E2E_NODES    ?= 5
 export KUBE_CACHE
 
 kube-deps: ## install containerd, runc, CNI plugins, buildah, debootstrap (apt-get, idempotent)
@@ -93,8 +97,8 @@ image: ## build the Dockerfile (on a debootstrap base) with buildah into an OCI 
 haproxy-image: ## build HAProxy laid out as the official image (scripts/haproxy.Dockerfile), for the in-cluster HAProxy of e2e-k8s (HAPROXY_OUT)
 	scripts/build-image.sh --haproxy $(HAPROXY_OUT) $(IMAGE_TAG)
 
-e2e-k8s: kube-deps kube-binaries image haproxy-image ## the scenarios of deploy/kubernetes on a real single-node Kubernetes
-	GALERA_SENTINEL_IMAGE_ARCHIVE=$(IMAGE_OUT) GALERA_SENTINEL_HAPROXY_IMAGE_ARCHIVE=$(HAPROXY_OUT) GALERA_KUBE_CACHE=$(KUBE_CACHE) \
+e2e-k8s: kube-deps kube-binaries image haproxy-image ## the scenarios of deploy/kubernetes on a real Kubernetes of E2E_NODES worker nodes
+	GALERA_SENTINEL_IMAGE_ARCHIVE=$(IMAGE_OUT) GALERA_SENTINEL_HAPROXY_IMAGE_ARCHIVE=$(HAPROXY_OUT) GALERA_KUBE_CACHE=$(KUBE_CACHE) GALERA_KUBE_NODES=$(E2E_NODES) \
 		$(GO) test -tags e2ek8s -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/kube/
 
 e2e-k8s-sweep: ## remove whatever a killed e2e-k8s run left on this machine

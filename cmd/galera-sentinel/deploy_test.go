@@ -1026,9 +1026,10 @@ func TestDeployBaseManifests(t *testing.T) {
 	}
 }
 
-// TestDeployE2EOverlay: what e2e/kube applies on its one node: restricted
-// enforced on its namespace, the pod still passing it, the anti-affinity
-// relaxed, the test accounts, the local image.
+// TestDeployE2EOverlay: what e2e/kube applies on its worker nodes:
+// restricted enforced on its namespace, the pod still passing it, the
+// base's required anti-affinity and zone spread unchanged, the test
+// accounts, the local image.
 func TestDeployE2EOverlay(t *testing.T) {
 	m := kustomize(t, "deploy/kubernetes/overlays/e2e")
 	ns := m.get(t, "Namespace", "galera-e2e")
@@ -1040,9 +1041,16 @@ func TestDeployE2EOverlay(t *testing.T) {
 	if v := restrictedViolations(pod); len(v) > 0 {
 		t.Errorf("Pod Security restricted refuses the e2e pod: %q", v)
 	}
+	base := spec[kstatefulSetSpec](t, kustomize(t, "deploy/kubernetes/base").get(t, "StatefulSet", "galera")).Template.Spec
 	anti, _ := json.Marshal(pod.Affinity)
-	if strings.Contains(string(anti), "required") || !strings.Contains(string(anti), "preferredDuringSchedulingIgnoredDuringExecution") {
-		t.Errorf("one node holds all three members: the anti-affinity must be preferred: %s", anti)
+	want, _ := json.Marshal(base.Affinity)
+	if string(anti) != string(want) || !strings.Contains(string(anti), "requiredDuringSchedulingIgnoredDuringExecution") {
+		t.Errorf("the e2e overlay changes the base's affinity: %s, want %s", anti, want)
+	}
+	spread, _ := json.Marshal(pod.TopologySpread)
+	wantSpread, _ := json.Marshal(base.TopologySpread)
+	if string(spread) != string(wantSpread) {
+		t.Errorf("the e2e overlay changes the base's topology spread: %s, want %s", spread, wantSpread)
 	}
 	if pod.Containers[0].ImagePullPolicy != "Never" {
 		t.Errorf("imagePullPolicy %q", pod.Containers[0].ImagePullPolicy)

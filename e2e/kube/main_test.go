@@ -82,7 +82,9 @@ func mainErr(m *testing.M) int {
 		}
 	}
 	log.Printf("e2e/kube: binaries and images ready in %s", time.Since(t0).Round(time.Second))
-	nodes := 0
+	// Five worker nodes: the base's required anti-affinity puts one
+	// member per node, and S13 scales to five.
+	nodes := 5
 	if v := os.Getenv("GALERA_KUBE_NODES"); v != "" {
 		if nodes, err = strconv.Atoi(v); err != nil {
 			log.Printf("e2e/kube: GALERA_KUBE_NODES=%q: %v", v, err)
