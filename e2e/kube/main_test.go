@@ -23,7 +23,7 @@ var cluster *testkube.Cluster
 
 // needed is what the harness runs besides what it builds.
 var needed = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "buildah", "debootstrap",
-	"iptables", "ip", "tc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", "go"}
+	"iptables", "ip", "tc", "nsenter", "sysctl", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", "go"}
 
 func TestMain(m *testing.M) {
 	os.Exit(mainErr(m))
