@@ -105,6 +105,8 @@ func TestValidateModeFlags(t *testing.T) {
 				"--available-when-readonly is for --mode=galera", "--notify-socket is for --mode=galera", "under --mode=replication it would do nothing"}},
 		{name: "replication run, the Primary condition", args: run(replRun...), env: tok("GALERA_SENTINEL_KUBE_PRIMARY_CONDITION", "true"),
 			want: []string{"--kube-primary-condition (set by GALERA_SENTINEL_KUBE_PRIMARY_CONDITION) is for --mode=galera"}},
+		{name: "replication run, the rebuild of lost members", args: run(append(replRun, "--kube-rebuild-lost")...), env: tok(),
+			want: []string{"--kube-rebuild-lost is for --mode=galera"}},
 		{name: "replication run, galera flag from the environment", args: run(replRun...), env: tok("GALERA_SENTINEL_STALL_TIMEOUT", "5m"),
 			want: []string{"--stall-timeout (set by GALERA_SENTINEL_STALL_TIMEOUT) is for --mode=galera"}},
 		{name: "replication by the environment", args: run(replRun[1:]...), env: tok("GALERA_SENTINEL_MODE", "replication", "GALERA_SENTINEL_EXPECTED_SIZE", "3"),

@@ -306,7 +306,7 @@ type kobject struct {
 	Data     map[string]string `json:"data"`
 	Rules    []kpolicyRule     `json:"rules"`
 	RoleRef  struct{ Kind, Name string }
-	Subjects []struct{ Kind, Name string }
+	Subjects []struct{ Kind, Name, Namespace string }
 	Spec     json.RawMessage `json:"spec"`
 }
 
@@ -1076,6 +1076,55 @@ func TestDeployE2EOverlay(t *testing.T) {
 	}
 }
 
+// TestDeployRebuildLostComponent: components/rebuild-lost, as the e2e
+// overlay uses it, turns on --kube-rebuild-lost and grants exactly what
+// kube.Rebuild calls: get and delete on pods and claims in the namespace,
+// read-only get on volumes and get, list on nodes cluster-wide, bound to
+// the pods' account in the overlay's namespace. The base alone has none
+// of it.
+func TestDeployRebuildLostComponent(t *testing.T) {
+	base := kustomize(t, "deploy/kubernetes/base")
+	bc := spec[kstatefulSetSpec](t, base.get(t, "StatefulSet", "galera")).Template.Spec.Containers[0]
+	if _, ok := findEnv(bc, "GALERA_SENTINEL_KUBE_REBUILD_LOST"); ok {
+		t.Error("the base turns on --kube-rebuild-lost without its rights")
+	}
+	if len(base.all("ClusterRole")) > 0 || len(base.all("ClusterRoleBinding")) > 0 {
+		t.Error("the base has cluster-wide rights")
+	}
+	m := kustomize(t, "deploy/kubernetes/overlays/e2e")
+	c := spec[kstatefulSetSpec](t, m.get(t, "StatefulSet", "galera")).Template.Spec.Containers[0]
+	if e, _ := findEnv(c, "GALERA_SENTINEL_KUBE_REBUILD_LOST"); e.Value != "true" {
+		t.Errorf("GALERA_SENTINEL_KUBE_REBUILD_LOST: %+v", e)
+	}
+	if e, _ := findEnv(c, "GALERA_SENTINEL_KUBE_PRIMARY_CONDITION"); e.Value != "true" {
+		t.Errorf("the component dropped the base's environment: %+v", e)
+	}
+	role := m.get(t, "Role", "galera-rebuild-lost")
+	if len(role.Rules) != 1 || !slices.Equal(role.Rules[0].APIGroups, []string{""}) ||
+		!slices.Equal(role.Rules[0].Resources, []string{"pods", "persistentvolumeclaims"}) || !slices.Equal(role.Rules[0].Verbs, []string{"get", "delete"}) {
+		t.Errorf("Role galera-rebuild-lost: %+v", role.Rules)
+	}
+	cr := m.get(t, "ClusterRole", "galera-sentinel-rebuild-lost")
+	want := []kpolicyRule{{APIGroups: []string{""}, Resources: []string{"persistentvolumes"}, Verbs: []string{"get"}},
+		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list"}}}
+	if got, _ := json.Marshal(cr.Rules); string(got) != string(must(json.Marshal(want))) {
+		t.Errorf("ClusterRole galera-sentinel-rebuild-lost: %s, want read-only %s", got, must(json.Marshal(want)))
+	}
+	for _, kind := range []string{"RoleBinding", "ClusterRoleBinding"} {
+		b := m.get(t, kind, "galera-rebuild-lost")
+		if len(b.Subjects) != 1 || b.Subjects[0].Kind != "ServiceAccount" || b.Subjects[0].Name != "galera" || b.Subjects[0].Namespace != "galera-e2e" && kind == "ClusterRoleBinding" {
+			t.Errorf("%s galera-rebuild-lost: subjects %+v", kind, b.Subjects)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 // lbAnnotations are the only annotations the load-balancer overlays may
 // use, each checked against its cloud's documentation:
 // cloud-provider-azure site/content/en/topics/loadbalancer.md (AKS),
@@ -1168,7 +1217,7 @@ func TestDeployDocsNameEveryOverlay(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"galera-sentinel force-bootstrap galera-0", "galera-accounts", "galera-initdb", "kubectl -n db scale statefulset galera",
-		"components/peer-tls", "externalTrafficPolicy: Local", "WaitForFirstConsumer", "Not covered"} {
+		"components/peer-tls", "components/rebuild-lost", "externalTrafficPolicy: Local", "WaitForFirstConsumer", "Not covered"} {
 		if !strings.Contains(string(doc), want) {
 			t.Errorf("docs/kubernetes.md lacks %q", want)
 		}

@@ -49,8 +49,11 @@ type RunConfig struct {
 
 	// The writer label on this member's pod (--kube-writer-label), its
 	// Primary condition (--kube-primary-condition).
-	KubeWriterLabel       bool
-	KubePrimaryCondition  bool
+	KubeWriterLabel      bool
+	KubePrimaryCondition bool
+	// KubeRebuildLost: rebuild a lost member whose node is declared gone
+	// (--kube-rebuild-lost, kube.Rebuild).
+	KubeRebuildLost       bool
 	KubePodName           string
 	KubeServiceAccountDir string
 	// KubeHost and KubePort are the API server's, from
@@ -179,6 +182,7 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.MaintenanceCloseIdle, "maintenance-close-idle", false, "in maintenance (the API or --maintenance-file), once --drain-delay has passed, close the client sessions between transactions as the drain before a stop does (--drain-close-idle), so pooled connections move to the other members; never cuts a session; off by default: maintenance leaves the clients alone")
 	fs.BoolVar(&c.KubeWriterLabel, "kube-writer-label", false, "Kubernetes: keep the label "+kube.WriterLabelKey+" on this member's pod \"true\" while /writerz answers 200 and \"false\" otherwise, so a Service selecting it routes to the writer only (needs a Role with pods get and patch for the pod's service account)")
 	fs.BoolVar(&c.KubePrimaryCondition, "kube-primary-condition", false, "Kubernetes (Galera): keep the condition "+kube.PrimaryConditionType+" of this member's pod \"True\" while the node is in a Primary component and \"False\" otherwise; with a readiness gate of that type the pod is Ready only then (needs pods/status patch for the pod's service account)")
+	fs.BoolVar(&c.KubeRebuildLost, "kube-rebuild-lost", false, "Kubernetes (Galera): when a member left this member's Primary component and its node is declared gone (the taint "+kube.OutOfServiceTaint+", or the Node deleted), force delete its pod and, if its claim is bound to a volume pinned to that node, delete the claim, so that the StatefulSet rebuilds the member on another node by state transfer; never on a node that is only NotReady (needs the rights of deploy/kubernetes/components/rebuild-lost)")
 	fs.StringVar(&c.KubePodName, "kube-pod-name", "", "Kubernetes: the name of this member's pod, for --kube-writer-label and --kube-primary-condition (default: $POD_NAME, else the host name)")
 	fs.StringVar(&c.KubeServiceAccountDir, "kube-service-account-dir", kube.ServiceAccountDir, "Kubernetes: the directory of the service account's token (re-read on every call), ca.crt and namespace, for --kube-writer-label and --kube-primary-condition")
 	fs.StringVar(&c.InitCommand, "init-command", "", "shell command that initialises an empty data directory before a brand-new cluster is bootstrapped, with $DATADIR set (default: mariadb-install-db)")
@@ -237,8 +241,11 @@ func (c *RunConfig) kubeConfig() kube.Config {
 	return kube.Config{Host: c.KubeHost, Port: c.KubePort, Dir: c.KubeServiceAccountDir}
 }
 
-// kubeMarks: the sentinel keeps a mark on its pod.
-func (c *RunConfig) kubeMarks() bool { return c.KubeWriterLabel || c.KubePrimaryCondition }
+// kubeMarks: the sentinel keeps a mark on its pod, or looks after its
+// lost peers' pods.
+func (c *RunConfig) kubeMarks() bool {
+	return c.KubeWriterLabel || c.KubePrimaryCondition || c.KubeRebuildLost
+}
 
 // validateKube checks the pod marks' flags.
 func (c *RunConfig) validateKube() []error {

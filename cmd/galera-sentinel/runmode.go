@@ -177,11 +177,18 @@ func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, w *sentinel
 	if departures && cfg.NodeName != cfg.KubePodName {
 		// The lost member is known by its node name; its pod is patched
 		// by that name.
-		log.Warn("the pods of members that leave the Primary component are not taken out of the Services: this member's node name is not its pod name (the members' node names must be their pod names)",
+		log.Warn("the pods of members that leave the Primary component are not taken out of the Services nor rebuilt: this member's node name is not its pod name (the members' node names must be their pod names)",
 			"node", cfg.NodeName)
 		departures = false
 	}
-	if departures {
+	// Both the Services and the rebuild follow the departures.
+	var outs []chan []string
+	follow := func() <-chan []string {
+		c := make(chan []string, 8)
+		outs = append(outs, c)
+		return c
+	}
+	if departures && (cfg.KubePrimaryCondition || cfg.KubeWriterLabel) {
 		m := metrics.NewDepartures(b.Metrics)
 		d := &kube.Departures{Gone: w.Gone, Logger: log,
 			Out: func(ctx context.Context, pod string) error {
@@ -201,7 +208,25 @@ func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, w *sentinel
 					b.Journal.Add(journal.Event{Kind: journal.KindMember, Reason: pod + " left the Primary component: its pod taken out of the Services (" + kubeFlags(cfg) + ")"})
 				}
 			}}
-		tasks = append(tasks, func(ctx context.Context) { d.Run(ctx, w.Departed) })
+		in := follow()
+		tasks = append(tasks, func(ctx context.Context) { d.Run(ctx, in) })
+	}
+	if departures && cfg.KubeRebuildLost {
+		m := metrics.NewRebuild(b.Metrics, kube.StepPodDeleted, kube.StepClaimDeleted, kube.StepPendingPodDeleted)
+		r := &kube.Rebuild{API: kc, Gone: w.Gone, Logger: log.With("task", "rebuild-lost"),
+			Did: func(s kube.Step) {
+				m.Step(s.Action)
+				b.Journal.Add(journal.Event{Kind: journal.KindMember, Reason: s.Pod + " is lost and its node declared gone: " + s.Object + " deleted (--kube-rebuild-lost): " + s.Why})
+			},
+			Failed: func(pod string, err error) { m.Failed() }}
+		in := follow()
+		tasks = append(tasks, func(ctx context.Context) { r.Run(ctx, in) })
+		log.Info("rebuilding lost members whose node is declared gone", "taint", kube.OutOfServiceTaint)
+	} else if cfg.KubeRebuildLost {
+		log.Warn("--kube-rebuild-lost does nothing here: this member cannot tell which members left its Primary component")
+	}
+	if len(outs) > 0 {
+		tasks = append(tasks, func(ctx context.Context) { fanOut(ctx, w.Departed, outs) })
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -270,4 +295,22 @@ func background(logger *slog.Logger, fs ...func(ctx context.Context)) (stop func
 		go func() { defer wg.Done(); f(ctx) }()
 	}
 	return func() { cancel(); wg.Wait(); logger.Info("stopped") }
+}
+
+// fanOut tells every out what in tells, dropping for an out that is full
+// (its reader checks the member again before acting, as for in).
+func fanOut(ctx context.Context, in <-chan []string, outs []chan []string) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case v := <-in:
+			for _, o := range outs {
+				select {
+				case o <- v:
+				default:
+				}
+			}
+		}
+	}
 }

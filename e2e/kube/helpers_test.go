@@ -71,6 +71,9 @@ type pod struct {
 		UID               string `json:"uid"`
 		DeletionTimestamp string `json:"deletionTimestamp"`
 	} `json:"metadata"`
+	Spec struct {
+		NodeName string `json:"nodeName"`
+	} `json:"spec"`
 	Status struct {
 		PodIP      string `json:"podIP"`
 		Conditions []struct {

@@ -28,6 +28,7 @@ func TestE2E(t *testing.T) {
 		{"S15NodeLost", testS15NodeLost},
 		{"S16NodeDrain", testS16NodeDrain},
 		{"S17Partition", testS17Partition},
+		{"S18NodeDeclaredGone", testS18NodeDeclaredGone},
 		{"S11SlowSST", testS11SlowSST},
 		{"S12OutagePendingMember", testS12OutagePendingMember},
 		{"S13Scale", testS13Scale},

@@ -114,6 +114,11 @@ func (m *Mode) Serve(_ context.Context, k *sentinel.Kit) (*sentinel.Wired, error
 	return n.Wire(&sentinel.Wired{Close: pc.Close}, pg.Routes()), nil
 }
 
+// ProviderStuckAfter is how long a shutdown may stay silent after Galera
+// said its provider is closed before mariadbd is killed: a shutdown that
+// goes on prints the provider's destructor's figures within milliseconds.
+const ProviderStuckAfter = 20 * time.Second
+
 // Run wires Galera's member: the recovery loop, the writer view with its
 // handover, the saved view, the peer API and the override.
 func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, error) {
@@ -130,6 +135,10 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 
 	mcfg := Config{Config: k.Member, InstanceID: k.Instance}
 	mcfg.WriterUntil = h.WriterUntil
+	// A shutdown stuck after Galera closed (an IST sender waiting on a
+	// vanished joiner) is killed after ProviderStuckAfter, not at
+	// --shutdown-timeout: Galera has left the cluster and saved its state.
+	mcfg.ShutdownStuck = func(now time.Time) (string, bool) { return db.ProviderStuck(now, ProviderStuckAfter) }
 	mem := New(mcfg, poller, n.ReadyAt, k.Limits.MaxStaleness, loop, db, sentinel.SecondSignal, logger)
 	db.OnRestartRequired(mem.RestartRequired) // Galera's "node restart required": restart at once
 	if m.ForceBootstrap != "" && m.ForceBootstrap == k.NodeName {

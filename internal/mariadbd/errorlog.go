@@ -37,7 +37,7 @@ const maxFollowRead = 1 << 20
 
 // followLog reads what is appended to the file at path from offset from
 // on, every every, until done is closed (then once more), and calls f
-// with each whole line RestartRequired matches. A file that shrank
+// with each whole line. A file that shrank
 // (truncated, or replaced by a rotation) is read again from its start.
 func followLog(path string, from int64, every time.Duration, done <-chan struct{}, f func(line string)) {
 	t := time.NewTicker(every)
@@ -57,8 +57,8 @@ func followLog(path string, from int64, every time.Duration, done <-chan struct{
 	}
 }
 
-// readAppended reads path from off and calls f for each whole matching
-// line; it returns the new offset and the unfinished last line.
+// readAppended reads path from off and calls f for each whole line; it
+// returns the new offset and the unfinished last line.
 func readAppended(path string, off int64, partial []byte, f func(line string)) (int64, []byte) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -83,7 +83,7 @@ func readAppended(path string, off int64, partial []byte, f func(line string)) (
 		if i < 0 {
 			break
 		}
-		if line := strings.TrimRight(string(data[:i]), "\r"); RestartRequired(line) {
+		if line := strings.TrimRight(string(data[:i]), "\r"); strings.TrimSpace(line) != "" {
 			f(line)
 		}
 		data = data[i+1:]

@@ -19,15 +19,15 @@ const maxLogLine = 16 << 10
 // close releases the parent's copy of the write end once the child has
 // started; the reader ends when the child and everything it started
 // (an SST script, rsync) have closed theirs.
-// restart, when set, is called with every line RestartRequired matches.
-func logPipe(log *slog.Logger, restart func(line string)) (w *os.File, closeParent func(), err error) {
+// notice, when set, is called with every line before it is logged.
+func logPipe(log *slog.Logger, notice func(line string)) (w *os.File, closeParent func(), err error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, nil, err
 	}
 	go func() {
 		defer pr.Close()
-		logLines(pr, log, restart)
+		logLines(pr, log, notice)
 	}()
 	return pw, func() { pw.Close() }, nil
 }
@@ -38,7 +38,7 @@ func logPipe(log *slog.Logger, restart func(line string)) (w *os.File, closePare
 // logged too.
 func LogLines(r io.Reader, log *slog.Logger) { logLines(r, log, nil) }
 
-func logLines(r io.Reader, log *slog.Logger, restart func(line string)) {
+func logLines(r io.Reader, log *slog.Logger, notice func(line string)) {
 	br := bufio.NewReaderSize(r, 4096)
 	var line []byte
 	cut := false
@@ -55,7 +55,7 @@ func logLines(r io.Reader, log *slog.Logger, restart func(line string)) {
 			continue
 		}
 		if len(line) > 0 || (err == nil && !isPrefix) {
-			emit(log, string(line), cut, restart)
+			emit(log, string(line), cut, notice)
 		}
 		line, cut = line[:0], false
 		if err != nil {
@@ -64,13 +64,13 @@ func logLines(r io.Reader, log *slog.Logger, restart func(line string)) {
 	}
 }
 
-func emit(log *slog.Logger, line string, cut bool, restart func(line string)) {
+func emit(log *slog.Logger, line string, cut bool, notice func(line string)) {
 	line = strings.TrimRight(line, "\r")
 	if strings.TrimSpace(line) == "" {
 		return
 	}
-	if restart != nil && RestartRequired(line) {
-		restart(line)
+	if notice != nil {
+		notice(line)
 	}
 	level := slog.LevelInfo
 	switch {

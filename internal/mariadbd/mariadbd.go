@@ -236,6 +236,9 @@ type Runner struct {
 	// restart is told each line in which Galera says the node must be
 	// restarted (OnRestartRequired).
 	restart func(line string)
+	// shutdown follows Galera's provider through a shutdown
+	// (ProviderStuck).
+	shutdown shutdownWatch
 	// syncedHelpers are the state-transfer helpers SweepRunningSST saw
 	// running on a Synced node, and when first.
 	syncedHelpers map[helperKey]time.Time
@@ -254,11 +257,33 @@ func NewRunner(cfg Config, reaper *supervisor.Reaper, log, output *slog.Logger) 
 // Galera's lines go to that file, and the server's lines are read there.
 func (r *Runner) OnRestartRequired(f func(line string)) { r.restart = f }
 
+// notice is told every line a process printed, or mariadbd's error log
+// got, before it is logged.
+func (r *Runner) notice(line string) {
+	if r.restart != nil && RestartRequired(line) {
+		r.restart(line)
+	}
+	r.shutdown.line(time.Now(), ProviderClosed(line))
+}
+
+// ProviderStuck reports whether mariadbd's shutdown is stuck in Galera's
+// provider: it said its provider is closed (ProviderClosed) at least
+// quiet ago, and printed nothing since. A shutdown that goes on prints at
+// once what the provider's destructor reports and then the storage
+// engines' shutdown; one that stays silent is waiting for a thread that
+// will not end, as an IST sender reading from a joiner whose host
+// vanished without closing the connection (a node powered off, a pod
+// deleted with its network namespace) does: Galera has already saved its
+// state, and mariadbd would wait for ever (until the shutdown timeout).
+func (r *Runner) ProviderStuck(now time.Time, quiet time.Duration) (string, bool) {
+	return r.shutdown.stuck(now, quiet)
+}
+
 // start starts cmd through the supervisor, its output (unless the caller
 // directed it) turned into log records.
 func (r *Runner) start(name string, cmd *exec.Cmd) (*supervisor.Process, error) {
 	if cmd.Stdout == nil && cmd.Stderr == nil {
-		w, closeParent, err := logPipe(r.output, r.restart)
+		w, closeParent, err := logPipe(r.output, r.notice)
 		if err != nil {
 			return nil, fmt.Errorf("%s: output pipe: %w", name, err)
 		}
@@ -529,14 +554,15 @@ func (r *Runner) Serve(s Start, peerHosts []string) (*supervisor.Process, error)
 	}
 	cmd := r.command(r.cfg.ServeArgs(s), nil)
 	r.log.Info("starting mariadbd", "new_cluster", s.NewCluster, "args", cmd.Args)
-	if r.restart == nil || r.cfg.ErrorLog == "" {
+	r.shutdown.reset()
+	if r.cfg.ErrorLog == "" {
 		return r.start("mariadbd", cmd)
 	}
 	// Only what this life of mariadbd appends to its log counts.
 	from := logSize(r.cfg.ErrorLog)
 	proc, err := r.start("mariadbd", cmd)
 	if err == nil {
-		go followLog(r.cfg.ErrorLog, from, followEvery, proc.Done(), r.restart)
+		go followLog(r.cfg.ErrorLog, from, followEvery, proc.Done(), r.notice)
 	}
 	return proc, err
 }

@@ -54,3 +54,12 @@ func RestartRequired(line string) bool {
 	}
 	return false
 }
+
+// ProviderClosed reports whether line is Galera saying, in a shutdown,
+// that its provider is closed ("WSREP: dtor state: CLOSED"): it has left
+// the cluster and saved its state; the provider's destructor and the
+// storage engines' shutdown follow.
+func ProviderClosed(line string) bool {
+	i := strings.Index(line, "WSREP:")
+	return i >= 0 && strings.Contains(line[i:], "dtor state: CLOSED")
+}

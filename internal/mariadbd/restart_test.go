@@ -47,16 +47,17 @@ func TestRestartRequired(t *testing.T) {
 	}
 }
 
-// TestLogLinesRestart: the output reader tells its hook the lines in
-// which Galera says the node must be restarted, and only those, while
-// still logging every line.
+// TestLogLinesRestart: the output reader tells the runner every line,
+// and the runner's hook gets the lines in which Galera says the node must
+// be restarted, and only those, while every line is still logged.
 func TestLogLinesRestart(t *testing.T) {
 	var out lockedBuffer
 	var told []string
+	r := &Runner{restart: func(l string) { told = append(told, l) }}
 	in := "2026-12-05 21:10:01 0 [Note] WSREP: Receiving IST: 26 writesets, seqnos 1-26\n" +
 		"2026-12-05 21:10:03 2 [ERROR] WSREP: Receiving IST failed, node restart required: IST receiver reported failure: 'IST didn't contain all write sets, expected last: 27 last received: 26' (71)\r\n" +
 		"2026-12-05 21:10:03 2 [ERROR] WSREP: ./gcs/src/gcs.cpp:s_join():988: Sending JOIN failed: -103 (Connection was closed).\n"
-	logLines(strings.NewReader(in), slog.New(slog.NewTextHandler(&out, nil)), func(l string) { told = append(told, l) })
+	logLines(strings.NewReader(in), slog.New(slog.NewTextHandler(&out, nil)), r.notice)
 	if len(told) != 1 || !strings.HasSuffix(told[0], "(71)") {
 		t.Errorf("told %q, want the IST failure alone, without its CR", told)
 	}
@@ -93,7 +94,11 @@ func TestFollowLog(t *testing.T) {
 	ended := make(chan struct{})
 	from := logSize(path)
 	go func() {
-		followLog(path, from, 5*time.Millisecond, done, func(l string) { told <- l })
+		followLog(path, from, 5*time.Millisecond, done, func(l string) {
+			if RestartRequired(l) {
+				told <- l
+			}
+		})
 		close(ended)
 	}()
 	fh, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -127,5 +132,41 @@ func TestFollowLog(t *testing.T) {
 	<-ended
 	if len(told) != 0 {
 		t.Errorf("more lines reported: %q", <-told)
+	}
+}
+
+// TestProviderStuck: a shutdown whose provider closed and then printed
+// nothing is stuck after the quiet time; one that goes on printing (the
+// provider's destructor, InnoDB's shutdown) never is, nor one whose
+// provider never said it closed; a new start forgets.
+func TestProviderStuck(t *testing.T) {
+	const closed = "2026-12-06 12:04:09 0 [Note] WSREP: dtor state: CLOSED"
+	var out lockedBuffer
+	log := slog.New(slog.NewTextHandler(&out, nil))
+	for _, tc := range []struct {
+		name  string
+		lines string
+		stuck bool
+	}{
+		{"silent after the close", "2026-12-06 12:04:08 0 [Note] WSREP: Closing receive queue.\n" + closed + "\n", true},
+		{"the destructor goes on", closed + "\n2026-12-06 12:04:09 0 [Note] WSREP: MemPool(TrxHandleSlave): hit ratio: 0.63662, misses: 129, in use: 100, in pool: 29\n", false},
+		{"no close", "2026-12-06 12:04:08 0 [Note] WSREP: Closing receive queue.\n", false},
+		{"an SST script's line is not Galera's", "WSREP_SST: [INFO] dtor state: CLOSED (20261206 12:04:09.000)\n", false},
+	} {
+		r := &Runner{}
+		logLines(strings.NewReader(tc.lines), log, r.notice)
+		if why, got := r.ProviderStuck(time.Now().Add(25*time.Second), 20*time.Second); got != tc.stuck {
+			t.Errorf("%s: stuck %v (%q), want %v", tc.name, got, why, tc.stuck)
+		}
+		if _, got := r.ProviderStuck(time.Now().Add(5*time.Second), 20*time.Second); got {
+			t.Errorf("%s: stuck before the quiet time", tc.name)
+		}
+		r.shutdown.reset()
+		if _, got := r.ProviderStuck(time.Now().Add(25*time.Second), 20*time.Second); got {
+			t.Errorf("%s: stuck after a new start", tc.name)
+		}
+	}
+	if !ProviderClosed(closed) || ProviderClosed("WSREP: dtor state: DESTROYED") {
+		t.Error("ProviderClosed")
 	}
 }

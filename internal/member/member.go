@@ -46,6 +46,10 @@ type Config struct {
 	// tried again like any other unsettled exit. Default 30 s, never
 	// above ShutdownTimeout.
 	UnsettledStopTimeout time.Duration
+	// ShutdownStuck, when set, is asked every second during a stop
+	// whether mariadbd's shutdown will never end (and why): it is then
+	// killed at once rather than at the stop's timeout.
+	ShutdownStuck func(now time.Time) (string, bool)
 	// PollInterval paces the drain's checks of the connection count.
 	PollInterval time.Duration
 	// MaxStaleness is how old a sample may be for its connection count
@@ -328,7 +332,7 @@ func (m *Member[S]) stop(proc *supervisor.Process, how string) error {
 func (m *Member[S]) stopWithin(proc *supervisor.Process, how string, timeout time.Duration) error {
 	m.log.Info("stopping mariadbd", "pid", proc.Pid, "timeout", timeout)
 	begin := time.Now()
-	err := proc.Stop(timeout)
+	err := proc.StopWatched(timeout, m.cfg.ShutdownStuck)
 	m.mode.Enter(Exited, Decision{})
 	if err != nil {
 		m.log.Error("mariadbd shutdown", "err", err)

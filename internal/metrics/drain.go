@@ -80,3 +80,33 @@ func (d *Departures) Done(err error) {
 	}
 	d.taken.WithLabelValues(DepartureFailed).Inc()
 }
+
+// Rebuild is the series of kube.Rebuild: the steps taken to rebuild lost
+// members whose node is declared gone, and the failed rounds.
+type Rebuild struct {
+	steps  *prometheus.CounterVec
+	failed prometheus.Counter
+}
+
+// NewRebuild registers the rebuild series on m, with a zero for each of
+// steps (kube.Rebuild's).
+func NewRebuild(m *Metrics, steps ...string) *Rebuild {
+	r := &Rebuild{
+		steps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "kube_rebuild_steps_total",
+			Help: "Run mode on Kubernetes (Galera, --kube-rebuild-lost): deletions made so that a lost member whose node is declared gone is rebuilt on another node, by step: pod-deleted (its pod force deleted from the gone node), claim-deleted (its claim, bound to a volume pinned to the gone node), pending-pod-deleted (its pending pod, for the StatefulSet to make the claim anew)."}, []string{"step"}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "kube_rebuild_failures_total",
+			Help: "Run mode on Kubernetes (Galera, --kube-rebuild-lost): rounds of a lost member's rebuild that failed on a call to the API server (tried again)."}),
+	}
+	for _, s := range steps {
+		r.steps.WithLabelValues(s)
+	}
+	m.Register(r.steps)
+	m.Register(r.failed)
+	return r
+}
+
+// Step records one step taken.
+func (r *Rebuild) Step(step string) { r.steps.WithLabelValues(step).Inc() }
+
+// Failed records one failed round.
+func (r *Rebuild) Failed() { r.failed.Inc() }

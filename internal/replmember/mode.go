@@ -58,7 +58,7 @@ func (m *Mode) Info() sentinel.Info {
 	return sentinel.Info{Name: ModeName, About: "a primary or replica of asynchronous MariaDB replication (docs/replication.md)",
 		// Only Galera's mariadbd runs a wsrep_notify_cmd, and has a
 		// Primary component.
-		Ignores: []string{"notify-socket", "kube-primary-condition"}}
+		Ignores: []string{"notify-socket", "kube-primary-condition", "kube-rebuild-lost"}}
 }
 
 func (m *Mode) Flags(fs *flag.FlagSet, run bool) {

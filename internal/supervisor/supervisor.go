@@ -227,3 +227,35 @@ func (p *Process) Stop(timeout time.Duration) error {
 	<-p.done
 	return fmt.Errorf("%s (pid %d) %w after %s", p.Name, p.Pid, ErrKilled, timeout)
 }
+
+// StopWatched is Stop that also asks stuck every second: when it says
+// the process will never end its shutdown (and why), it is killed then
+// rather than at timeout. The error then says why.
+func (p *Process) StopWatched(timeout time.Duration, stuck func(now time.Time) (string, bool)) error {
+	if stuck == nil {
+		return p.Stop(timeout)
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.done:
+			return nil
+		case <-t.C:
+			_ = p.Signal(syscall.SIGKILL)
+			<-p.done
+			return fmt.Errorf("%s (pid %d) %w after %s", p.Name, p.Pid, ErrKilled, timeout)
+		case now := <-tick.C:
+			if why, ok := stuck(now); ok {
+				_ = p.Signal(syscall.SIGKILL)
+				<-p.done
+				return fmt.Errorf("%s (pid %d) %w: %s", p.Name, p.Pid, ErrKilled, why)
+			}
+		}
+	}
+}

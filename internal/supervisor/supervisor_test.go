@@ -91,6 +91,42 @@ func TestStopKillsOnlyAfterTimeout(t *testing.T) {
 	}
 }
 
+// TestStopWatched: a process that ignores SIGTERM is killed as soon as
+// stuck says its shutdown will never end, with the reason in the error;
+// while stuck says no, it has until the timeout; a process that exits is
+// never killed.
+func TestStopWatched(t *testing.T) {
+	r := NewReaper(false, nil)
+	ready := trapFile(t)
+	p := start(t, r, `trap '' TERM; touch '`+ready+`'; while :; do sleep 0.05; done`)
+	waitFile(t, p, ready)
+	begin := time.Now()
+	asked := 0
+	err := p.StopWatched(time.Minute, func(now time.Time) (string, bool) {
+		asked++
+		return "the provider is stuck", asked >= 2
+	})
+	if !errors.Is(err, ErrKilled) || !strings.Contains(err.Error(), "the provider is stuck") {
+		t.Fatalf("StopWatched: %v, want ErrKilled with the reason", err)
+	}
+	if d := time.Since(begin); d > 10*time.Second || asked != 2 {
+		t.Fatalf("killed after %v and %d questions, want at the second", d, asked)
+	}
+	if got := p.ExitCode(); got != 137 {
+		t.Fatalf("exit code %d", got)
+	}
+
+	ready = trapFile(t)
+	p = start(t, r, `trap 'sleep 1.5; exit 3' TERM; touch '`+ready+`'; while :; do sleep 0.05; done`)
+	waitFile(t, p, ready)
+	if err := p.StopWatched(time.Minute, func(time.Time) (string, bool) { return "", false }); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.ExitCode(); got != 3 {
+		t.Fatalf("exit code %d (%s), want 3 from the TERM trap", got, p.Describe())
+	}
+}
+
 // TestCancelledContextDoesNotKill: ending a context only ends the wait.
 func TestCancelledContextDoesNotKill(t *testing.T) {
 	r := NewReaper(false, nil)
