@@ -29,6 +29,7 @@ func TestE2E(t *testing.T) {
 		{"S16NodeDrain", testS16NodeDrain},
 		{"S17Partition", testS17Partition},
 		{"S18NodeDeclaredGone", testS18NodeDeclaredGone},
+		{"S19CutFromAPIServer", testS19CutFromAPIServer},
 		{"S11SlowSST", testS11SlowSST},
 		{"S12OutagePendingMember", testS12OutagePendingMember},
 		{"S13Scale", testS13Scale},

@@ -318,7 +318,41 @@ func (c *Cluster) Partition(ctx context.Context, name string) error {
 	return nil
 }
 
-// Heal ends a Partition.
+// PartitionFromAPI cuts node n off from the API server only, in both
+// directions: its kubelet stops reporting (the node goes NotReady after
+// node-monitor-grace-period) and its pods' calls to the API server
+// (through the kubernetes Service, rewritten to the host's address) go
+// nowhere, while the node still reaches the other nodes, their pods,
+// CoreDNS and the clients on the host. Heal ends it.
+func (c *Cluster) PartitionFromAPI(ctx context.Context, name string) error {
+	n, err := c.Node(name)
+	if err != nil {
+		return err
+	}
+	if n.netns == "" {
+		return fmt.Errorf("testkube: the host is the only node; partitions need Options.Nodes")
+	}
+	ipt := func(args ...string) error {
+		_, err := run(ctx, "nsenter", append([]string{"--net=/run/netns/" + n.netns, "--", "iptables", "-w", "-t", "mangle"}, args...)...)
+		return err
+	}
+	port := fmt.Sprint(APIPort)
+	steps := [][]string{
+		{"-N", partitionChain},
+		{"-A", partitionChain, "-p", "tcp", "-d", NodeIP, "--dport", port, "-j", "DROP"},
+		{"-A", partitionChain, "-p", "tcp", "-s", NodeIP, "--sport", port, "-j", "DROP"},
+		{"-I", "PREROUTING", "1", "-i", "eth0", "-j", partitionChain},
+		{"-I", "POSTROUTING", "1", "-o", "eth0", "-j", partitionChain},
+	}
+	for _, s := range steps {
+		if err := ipt(s...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Heal ends a Partition or a PartitionFromAPI.
 func (c *Cluster) Heal(ctx context.Context, name string) error {
 	n, err := c.Node(name)
 	if err != nil {
