@@ -64,6 +64,11 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	k := &sentinel.RunKit{Kit: cfg.kit(b, rb.client), NodeName: cfg.NodeName, DataDir: cfg.DataDir, Listen: cfg.Listen,
 		Effective: rb.eff, Mariadbd: cfg.mariadbd(exe, rb.eff), Member: cfg.member(),
 		Source: rb.source, Peers: peers, Reaper: reaper, Token: cfg.Token, DecideInterval: cfg.DecideInterval, PeerTimeout: cfg.PeerTimeout}
+	var reach *kube.Reach
+	if kc != nil {
+		reach = &kube.Reach{Ping: kc.Ping, Logger: logger.With("component", "kube", "task", "reach")}
+		k.KubeAPI = reach.State
+	}
 	closer := cfg.drainSessions(rb.client)
 	drainMetrics := metrics.NewDrain(b.Metrics)
 	k.Member.Sessions, k.Member.Drained, k.Member.Events = closer, drainMetrics.Drained, b.Journal.Add
@@ -98,7 +103,7 @@ func runMode(ctx context.Context, cfg *RunConfig, logger *slog.Logger, ready cha
 	if kc != nil {
 		// Deferred after stop, so it runs before: "false" on the pod
 		// before the endpoints go.
-		defer kubeMarks(ctx, cfg, kc, w, b, logger)()
+		defer kubeMarks(ctx, cfg, kc, reach, w, b, logger)()
 	}
 	err = w.Run(ctx)
 	stopped(b.Journal, err)
@@ -134,7 +139,7 @@ func kubeFlags(cfg *RunConfig) string {
 // members left its Primary component, takes their pods out of the
 // Services. The returned stop ends it, "false" set, when the member has
 // stopped for another reason.
-func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, w *sentinel.Wired, b *sentinel.Base, logger *slog.Logger) (stop func()) {
+func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, reach *kube.Reach, w *sentinel.Wired, b *sentinel.Base, logger *slog.Logger) (stop func()) {
 	log := logger.With("component", "kube", "pod", cfg.KubePodName, "namespace", kc.Namespace())
 	every := min(cfg.PollInterval, 100*time.Millisecond)
 	condition := func(ctx context.Context, pod, status, reason, message string) error {
@@ -147,7 +152,7 @@ func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, w *sentinel
 		return kc.SetPodCondition(ctx, pod, kube.Condition{Type: kube.PrimaryConditionType, Status: "False", Reason: kube.ReasonLeft, Message: msg},
 			kube.Condition{Type: kube.ReadyConditionType, Status: "False", Reason: kube.ReasonLeft, Message: msg})
 	}
-	var tasks []func(context.Context)
+	tasks := []func(context.Context){reach.Run}
 	if cfg.KubeWriterLabel {
 		l := &kube.Mark{Name: kube.WriterLabelKey, On: w.IsWriter, Every: every, Logger: log,
 			Set: func(ctx context.Context, v string) error {
@@ -224,6 +229,18 @@ func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, w *sentinel
 		log.Info("rebuilding lost members whose node is declared gone", "taint", kube.OutOfServiceTaint)
 	} else if cfg.KubeRebuildLost {
 		log.Warn("--kube-rebuild-lost does nothing here: this member cannot tell which members left its Primary component")
+	}
+	if cfg.KubeWriterLabel && w.APICut != nil && cfg.NodeName == cfg.KubePodName {
+		// A member whose node cannot reach the API server cannot take its
+		// own writer label off when the writer moves away from it.
+		c := &kube.Unlabel{Cut: w.APICut, Logger: log.With("task", "api-cut"),
+			Set: func(ctx context.Context, pod string) error {
+				return kc.SetPodLabel(ctx, pod, kube.WriterLabelKey, kube.LabelFalse)
+			},
+			Done: func(pod string) {
+				b.Journal.Add(journal.Event{Kind: journal.KindMember, Reason: pod + " cannot reach the Kubernetes API server: the writer moved away from it, its writer label set false by " + cfg.KubePodName})
+			}}
+		tasks = append(tasks, c.Run)
 	}
 	if len(outs) > 0 {
 		tasks = append(tasks, func(ctx context.Context) { fanOut(ctx, w.Departed, outs) })

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -286,6 +287,71 @@ func TestLowestReady(t *testing.T) {
 	} {
 		if got := LowestReady(me, tc.a); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestLowestReadyKubeAPI: on Kubernetes, a ready member whose sentinel
+// cannot reach the API server is passed over for the writer while another
+// ready member of the view reaches it (its last try succeeded); when none
+// does (the control plane is down, the members' tries failing a moment
+// apart), nobody is passed over. Each member computes the same writer.
+func TestLowestReadyKubeAPI(t *testing.T) {
+	st := func(name string, idx int, failing, unreachable bool) peer.State {
+		return peer.State{NodeName: name, Ready: true, LocalIndex: idx, ClusterSize: 3, KubeAPIFailing: failing, KubeAPIUnreachable: unreachable}
+	}
+	writer := func(members ...peer.State) map[string]int {
+		got := map[string]int{}
+		for _, me := range members {
+			var answers []peer.Answer[peer.State]
+			for _, o := range members {
+				if o.NodeName != me.NodeName {
+					answers = append(answers, peer.Answer[peer.State]{Value: o})
+				}
+			}
+			got[me.NodeName] = LowestReady(me, answers)
+		}
+		return got
+	}
+	same := func(m map[string]int, want int) bool {
+		for _, v := range m {
+			if v != want {
+				return false
+			}
+		}
+		return true
+	}
+	for _, tc := range []struct {
+		name    string
+		members []peer.State
+		want    int
+		cut     map[string][]string // APICut as each member sees it
+	}{
+		{"all reach it", []peer.State{st("a", 0, false, false), st("b", 1, false, false), st("c", 2, false, false)}, 0, nil},
+		{"the writer cut off", []peer.State{st("a", 0, true, true), st("b", 1, false, false), st("c", 2, false, false)}, 1,
+			map[string][]string{"b": {"a"}, "c": {"a"}}},
+		{"the writer failing, not for long yet", []peer.State{st("a", 0, true, false), st("b", 1, false, false), st("c", 2, false, false)}, 0, nil},
+		{"the writer and the next cut off", []peer.State{st("a", 0, true, true), st("b", 1, true, true), st("c", 2, false, false)}, 2,
+			map[string][]string{"c": {"a", "b"}}},
+		{"the control plane down", []peer.State{st("a", 0, true, true), st("b", 1, true, true), st("c", 2, true, true)}, 0, nil},
+		{"the control plane going down, a moment apart", []peer.State{st("a", 0, true, true), st("b", 1, true, false), st("c", 2, true, false)}, 0, nil},
+		{"a member that is not the writer cut off", []peer.State{st("a", 0, false, false), st("b", 1, true, true), st("c", 2, false, false)}, 0,
+			map[string][]string{"a": {"b"}, "c": {"b"}}},
+	} {
+		got := writer(tc.members...)
+		if !same(got, tc.want) {
+			t.Errorf("%s: writer index as each member sees it %v, want %d on every one", tc.name, got, tc.want)
+		}
+		for _, me := range tc.members {
+			var answers []peer.Answer[peer.State]
+			for _, o := range tc.members {
+				if o.NodeName != me.NodeName {
+					answers = append(answers, peer.Answer[peer.State]{Value: o})
+				}
+			}
+			if c := APICut(me, answers); !slices.Equal(c, tc.cut[me.NodeName]) {
+				t.Errorf("%s: %s sees %v cut off, want %v", tc.name, me.NodeName, c, tc.cut[me.NodeName])
+			}
 		}
 	}
 }

@@ -145,10 +145,22 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 		logger.Warn("bootstrap override set by flag: this member may bootstrap without the others; remove the flag once the cluster is back", "node", k.NodeName)
 		loop.Force()
 	}
-	writers := &WriterView{Self: k.NodeName, Source: k.Source, Peers: k.Peers, State: mem.State,
+	// The state peers see, with whether this sentinel reaches the
+	// Kubernetes API server (the writer rule passes over one that does
+	// not).
+	state := mem.State
+	if k.KubeAPI != nil {
+		state = func() peer.State {
+			s := mem.State()
+			s.KubeAPIFailing, s.KubeAPIUnreachable = k.KubeAPI()
+			return s
+		}
+	}
+	writers := &WriterView{Self: k.NodeName, Source: k.Source, Peers: k.Peers, State: state,
 		Every: min(k.Poller.Interval, time.Second), Changes: poller.Changes()}
 	h.SetWriterView(writers.Lowest, m.WriterHandover)
 	api := mem.PeerAPI(k.Tokens, logger.With("component", "peer-api"))
+	api.State = state
 	api.Changed = writers.Kick
 	api.Forward = mem.ForwardOverride(k.Peers)
 	metrics.Member(k.Metrics, mem.State, mem.Seen)
@@ -168,6 +180,7 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 		},
 		Departed: views.Departed(),
 		Gone:     views.Gone,
+		APICut:   writers.APICut,
 		Tasks:    []func(ctx context.Context){dirs.Run, writers.Run, views.Run},
 		Attrs: []any{"expected_size", m.ExpectedSize,
 			"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[k.Effective.HasClusterAddress()]},

@@ -41,8 +41,19 @@ type WriterView struct {
 	Changes <-chan struct{}
 
 	low      atomic.Int64 // -1: unknown; set by Run
+	cut      atomic.Pointer[[]string]
 	kickOnce sync.Once
 	kick     chan struct{}
+}
+
+// APICut are the ready members of this member's view whose sentinel says
+// it cannot reach the Kubernetes API server while this one can (see
+// LowestReady), by node name, as of the last refresh.
+func (w *WriterView) APICut() []string {
+	if p := w.cut.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Kick asks for a refresh now: a peer said its state changed.
@@ -92,13 +103,50 @@ func (w *WriterView) refresh(ctx context.Context) {
 	me := w.State()
 	if !me.Ready {
 		w.low.Store(-1) // not the writer whatever the others say
+		w.cut.Store(nil)
 		return
 	}
 	addrs, err := w.Source.Peers(ctx)
 	if err != nil {
 		return // keep the last view; /writerz still needs us ready
 	}
-	w.low.Store(int64(LowestReady(me, peer.FanOut(ctx, addrs, w.Peers.State))))
+	answers := peer.FanOut(ctx, addrs, w.Peers.State)
+	w.low.Store(int64(LowestReady(me, answers)))
+	cut := APICut(me, answers)
+	w.cut.Store(&cut)
+}
+
+// reachesAPI: some ready member of me's view (me included) reaches the
+// Kubernetes API server. When none does (the control plane is down, or
+// not Kubernetes at all), nobody steps aside for not reaching it.
+// A member reaches it when its last try succeeded (see
+// peer.State.KubeAPIFailing).
+func reachesAPI(me peer.State, answers []peer.Answer[peer.State]) bool {
+	if !me.KubeAPIFailing && !me.KubeAPIUnreachable {
+		return true
+	}
+	for _, a := range answers {
+		if st := a.Value; a.Err == nil && st.NodeName != me.NodeName && st.ClusterSize == me.ClusterSize && st.Ready && st.LocalIndex >= 0 &&
+			!st.KubeAPIFailing && !st.KubeAPIUnreachable {
+			return true
+		}
+	}
+	return false
+}
+
+// APICut are the ready members of me's view that cannot reach the API
+// server, when me (ready) can.
+func APICut(me peer.State, answers []peer.Answer[peer.State]) []string {
+	if me.KubeAPIFailing || me.KubeAPIUnreachable {
+		return nil
+	}
+	var cut []string
+	for _, a := range answers {
+		if st := a.Value; a.Err == nil && st.NodeName != me.NodeName && st.ClusterSize == me.ClusterSize && st.Ready && st.KubeAPIUnreachable {
+			cut = append(cut, st.NodeName)
+		}
+	}
+	return cut
 }
 
 // LowestReady is the lowest local index that may belong to a ready
@@ -115,7 +163,28 @@ func (w *WriterView) refresh(ctx context.Context) {
 // cannot see the other; the cost is that a writer that vanishes without a
 // trace (its node gone) is replaced only when Galera drops it from the
 // component (evs.suspect_timeout) and the slots are numbered again.
+//
+// On Kubernetes, a ready member whose sentinel cannot reach the API server
+// (KubeAPIUnreachable) is passed over while another ready member of the
+// view reaches it: its writer label cannot move, and Kubernetes will mark
+// its pod not Ready once its node's kubelet is silent too, which would
+// leave the writer Service empty while Galera still has it as the
+// writer. Such a member then answers that the writer is the lowest
+// member that reaches the API server. When no ready member reaches it
+// (the control plane is down), nobody is passed over.
 func LowestReady(me peer.State, answers []peer.Answer[peer.State]) int {
+	reach := reachesAPI(me, answers)
+	if me.KubeAPIUnreachable && reach {
+		best := -1
+		for _, a := range answers {
+			st := a.Value
+			if a.Err == nil && st.NodeName != me.NodeName && st.ClusterSize == me.ClusterSize && st.Ready && !st.KubeAPIFailing && !st.KubeAPIUnreachable && st.LocalIndex >= 0 &&
+				(best < 0 || st.LocalIndex < best) {
+				best = st.LocalIndex
+			}
+		}
+		return best // reach says there is one
+	}
 	slots := map[int]bool{} // slot below me -> ready, from a peer of the same view
 	maybe := 0              // peers that may hold an unaccounted slot and be ready
 	for _, a := range answers {
@@ -131,7 +200,7 @@ func LowestReady(me peer.State, answers []peer.Answer[peer.State]) int {
 				maybe++
 			}
 		case st.LocalIndex >= 0 && st.LocalIndex < me.LocalIndex:
-			slots[st.LocalIndex] = slots[st.LocalIndex] || st.Ready
+			slots[st.LocalIndex] = slots[st.LocalIndex] || st.Ready && !(st.KubeAPIUnreachable && reach)
 		}
 	}
 	for i := 0; i < me.LocalIndex; i++ {

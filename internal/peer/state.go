@@ -77,6 +77,17 @@ type State struct {
 	// let every member agree on the one writer.
 	Ready      bool `json:"ready"`
 	LocalIndex int  `json:"local_index"`
+	// KubeAPIUnreachable: on Kubernetes, this member's sentinel has not
+	// reached the API server for a while (kube.Reach): its pod's writer
+	// label cannot move and Kubernetes will mark its pod not Ready. The
+	// writer then goes to a ready member that reaches it
+	// (galeramember.LowestReady). Absent elsewhere.
+	KubeAPIUnreachable bool `json:"kube_api_unreachable,omitempty"`
+	// KubeAPIFailing: its last try to reach the API server failed. Only
+	// a member whose last try succeeded counts as reaching it: in an
+	// outage of the whole control plane, the members' tries fail a
+	// moment apart, and none is passed over.
+	KubeAPIFailing bool `json:"kube_api_failing,omitempty"`
 	// Action is the last decision's action, by its stable name: what
 	// clients switch on (force-bootstrap, metrics). Absent from a
 	// sentinel of a release before it, which sends Decision alone.

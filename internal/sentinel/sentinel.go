@@ -135,6 +135,10 @@ type RunKit struct {
 	Token          string
 	DecideInterval time.Duration
 	PeerTimeout    time.Duration
+	// KubeAPI, on Kubernetes, tells whether this sentinel's last try to
+	// reach the API server failed, and whether every try has failed for a
+	// while (kube.Reach); nil elsewhere.
+	KubeAPI func() (failing, unreachable bool)
 }
 
 // Wired is one mode's node (serve) or member (run), ready to run.
@@ -161,6 +165,10 @@ type Wired struct {
 	// when the mode cannot tell.
 	Departed <-chan []string
 	Gone     func(name string) bool
+	// APICut tells the ready members (by node name) of this member's
+	// view whose sentinels cannot reach the Kubernetes API server while
+	// this one can; nil when the mode cannot tell.
+	APICut func() []string
 	// Attrs are what the start line says of the mode.
 	Attrs []any
 	// Close releases what the mode opened, after everything stopped.
