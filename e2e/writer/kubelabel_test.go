@@ -453,3 +453,120 @@ func journalHas(t *testing.T, n *testcluster.Node, kind, want string) bool {
 	}
 	return false
 }
+
+// TestKubeAPICut: three members, each with a service account token of
+// its own; the writer's calls to the API server are then held unanswered,
+// as from a node cut off from the control plane but not from its peers.
+// Galera sees nothing: the writer stays Primary and ready. After 10 s of
+// failed tries its sentinel says so to its peers, and the writer moves: a
+// member that reaches the API server labels itself, sets the cut-off
+// member's label false for it, and journals it; the cut-off member's
+// /writerz answers 404. Only one member is labelled true at any moment
+// after the move. When the cut ends the writer goes back to it.
+func TestKubeAPICut(t *testing.T) {
+	api := kubetest.Start(t, kubeNS, kubeToken)
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
+	root := filepath.Dir(rc.C.Nodes[0].Dir)
+	host, port := api.HostPort()
+	t.Setenv("KUBERNETES_SERVICE_HOST", host)
+	t.Setenv("KUBERNETES_SERVICE_PORT", port)
+	t.Setenv("GALERA_SENTINEL_KUBE_WRITER_LABEL", "true")
+	t.Setenv("GALERA_SENTINEL_KUBE_PRIMARY_CONDITION", "true")
+	rc.WithFlags(func(n *testcluster.Node) []string {
+		sa := api.ServiceAccountDirFor(t, filepath.Join(root, "sa-"+n.Name), "token-"+n.Name)
+		return []string{"--kube-pod-name=" + n.Name, "--kube-service-account-dir=" + sa}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	defer func() {
+		if t.Failed() {
+			t.Logf("marks:\n%s", api)
+		}
+	}()
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
+	w := testsentinel.CurrentWriter(t, rc.C.Nodes)
+	testcluster.EventuallyWithin(t, 10*time.Second, "only the writer "+w.Name+" labelled true", 20*time.Millisecond, func() error {
+		if tr := trues(api, rc.C.Nodes); !(len(tr) == 1 && tr[0] == w.Name) {
+			return fmt.Errorf("labelled true: %v", tr)
+		}
+		return nil
+	})
+	var others []*testcluster.Node
+	for _, n := range rc.C.Nodes {
+		if n != w {
+			others = append(others, n)
+		}
+	}
+
+	cut := time.Now()
+	api.Cut("token-"+w.Name, true)
+	uncut := false
+	defer func() {
+		if !uncut {
+			api.Cut("token-"+w.Name, false)
+		}
+	}()
+	testcluster.EventuallyWithin(t, 30*time.Second, "another member labelled the writer, "+w.Name+"'s label false", 50*time.Millisecond, func() error {
+		tr := trues(api, rc.C.Nodes)
+		if len(tr) != 1 || tr[0] == w.Name {
+			return fmt.Errorf("labelled true: %v", tr)
+		}
+		return nil
+	})
+	moved := time.Since(cut)
+	next := trues(api, rc.C.Nodes)[0]
+	_, offAt := api.Label(w.Name)
+	t.Logf("%s cut off from the API server: %s labelled the writer after %v, %s's label false after %v (set by another member)",
+		w.Name, next, moved.Round(time.Millisecond), w.Name, offAt.Sub(cut).Round(time.Millisecond))
+	// 10 s of failed tries, then a writer-view round and the patches.
+	if moved < 9*time.Second || moved > 20*time.Second {
+		t.Errorf("the writer moved %v after the cut, want after 10 s of failed tries and within 20 s", moved)
+	}
+	time.Sleep(12 * time.Second) // the label is set again every 10 s: still one
+	// Past the writer handover (5 s), the cut-off member no longer
+	// answers 200 on /writerz; it is still ready.
+	if code, _, err := testsentinel.TryProbe("http://" + w.SentinelAddr() + "/writerz"); err != nil || code == 200 {
+		t.Errorf("%s's /writerz while cut off: %d (%v), want not 200", w.Name, code, err)
+	}
+	if code, _, err := testsentinel.TryProbe("http://" + w.SentinelAddr() + "/readyz"); err != nil || code != 200 {
+		t.Errorf("%s's /readyz while cut off: %d (%v), want 200: Galera has it in the component", w.Name, code, err)
+	}
+	if tr := trues(api, rc.C.Nodes); len(tr) != 1 || tr[0] != next {
+		t.Errorf("labelled true while %s is cut off: %v, want %s alone", w.Name, tr, next)
+	}
+	if most, two := mostTrue(api, cut.Add(moved), names(rc.C.Nodes)...); most > 1 {
+		t.Errorf("two members labelled true at once after the move, for %v", two)
+	}
+	told := false
+	for _, n := range others {
+		if journalHas(t, n, "member", w.Name+" cannot reach the Kubernetes API server") {
+			told = true
+		}
+	}
+	if !told {
+		t.Errorf("no member journaled taking %s's label off", w.Name)
+	}
+
+	back := time.Now()
+	api.Cut("token-"+w.Name, false)
+	uncut = true
+	testcluster.EventuallyWithin(t, 30*time.Second, "the writer back on "+w.Name, 50*time.Millisecond, func() error {
+		if tr := trues(api, rc.C.Nodes); len(tr) != 1 || tr[0] != w.Name {
+			return fmt.Errorf("labelled true: %v", tr)
+		}
+		return nil
+	})
+	t.Logf("cut ended: the writer back on %s after %v", w.Name, time.Since(back).Round(time.Millisecond))
+	if len(api.Refused()) > 0 {
+		t.Errorf("the API server refused calls: %q", api.Refused())
+	}
+}
+
+func names(nodes []*testcluster.Node) []string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.Name)
+	}
+	return out
+}

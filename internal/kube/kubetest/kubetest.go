@@ -1,7 +1,7 @@
 // Package kubetest is a Kubernetes API server for tests of the pod marks:
-// it accepts the two calls the sentinel makes (a JSON merge patch of one
+// it accepts the calls the sentinel makes (a JSON merge patch of one
 // pod's writer label; a strategic merge patch of one pod's Primary
-// condition in its status), checks them as the real one would (method,
+// condition in its status; GET /version, its reachability check), checks them as the real one would (method,
 // path in the namespace, content type, bearer token, body), and records
 // every value of each pod's writer label and condition with its time. No real Kubernetes is needed;
 // e2e/kube proves the same against a real one.
@@ -36,6 +36,37 @@ type API struct {
 	conditions map[string][]Set
 	refused    []string
 	forbid     bool
+	pings      int
+	// tokens are more accepted tokens (ServiceAccountDirFor); cut the
+	// tokens whose calls get no answer (Cut).
+	tokens map[string]bool
+	cut    map[string]bool
+}
+
+// Cut makes every call with token get no answer, as from a node cut off
+// from the API server: the connection is held until the client gives up.
+// Cut(token, false) ends it.
+func (a *API) Cut(token string, on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cut == nil {
+		a.cut = map[string]bool{}
+	}
+	a.cut[token] = on
+}
+
+func (a *API) isCut(r *http.Request) bool {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cut[tok]
+}
+
+// Pings is how many reachability checks (GET /version) came.
+func (a *API) Pings() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pings
 }
 
 // Forbid makes every call answer 403, as a Role without the rule would.
@@ -60,7 +91,28 @@ func Start(t testing.TB, namespace, token string) *API {
 }
 
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {
+	if a.isCut(r) {
+		// Held until the client gives up (its timeout closes the
+		// connection, which the server notices once the body is read),
+		// and never longer than a minute.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+		return
+	}
 	now := time.Now()
+	if r.Method == http.MethodGet && r.URL.Path == "/version" {
+		// The sentinels' reachability check (kube.Client.Ping): any
+		// answer will do, as from the real one.
+		a.mu.Lock()
+		a.pings++
+		a.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"major":"1","minor":"31","gitVersion":"v1.31.4"}`)
+		return
+	}
 	pod, ok := strings.CutPrefix(r.URL.Path, "/api/v1/namespaces/"+a.Namespace+"/pods/")
 	pod, status := strings.CutSuffix(pod, "/status")
 	var patch struct {
@@ -77,7 +129,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method != http.MethodPatch || !ok || pod == "" || strings.Contains(pod, "/"):
 		bad = r.Method + " " + r.URL.Path
-	case r.Header.Get("Authorization") != "Bearer "+a.Token:
+	case r.Header.Get("Authorization") != "Bearer "+a.Token && !a.accepts(r.Header.Get("Authorization")):
 		bad = "no or wrong bearer token"
 	case !status && r.Header.Get("Content-Type") != "application/merge-patch+json",
 		status && r.Header.Get("Content-Type") != "application/strategic-merge-patch+json":
@@ -181,16 +233,39 @@ func (a *API) HostPort() (host, port string) {
 	return host, port
 }
 
+func (a *API) accepts(header string) bool {
+	tok, ok := strings.CutPrefix(header, "Bearer ")
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return ok && a.tokens[tok]
+}
+
+// ServiceAccountDirFor is ServiceAccountDir with a token of its own, which
+// the server accepts too: a pod whose calls Cut can single out.
+func (a *API) ServiceAccountDirFor(t testing.TB, under, token string) string {
+	a.mu.Lock()
+	if a.tokens == nil {
+		a.tokens = map[string]bool{}
+	}
+	a.tokens[token] = true
+	a.mu.Unlock()
+	return a.serviceAccountDir(t, under, token)
+}
+
 // ServiceAccountDir writes what Kubernetes mounts in a pod (token, ca.crt
 // trusting this server, namespace) in under/serviceaccount, readable by
 // every user (sentinels in the lab run as mysql), and returns it.
 func (a *API) ServiceAccountDir(t testing.TB, under string) string {
+	return a.serviceAccountDir(t, under, a.Token)
+}
+
+func (a *API) serviceAccountDir(t testing.TB, under, token string) string {
 	dir := filepath.Join(under, "serviceaccount")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.srv.Certificate().Raw})
-	for name, content := range map[string]string{"ca.crt": string(ca), "namespace": a.Namespace, "token": a.Token} {
+	for name, content := range map[string]string{"ca.crt": string(ca), "namespace": a.Namespace, "token": token} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
