@@ -166,6 +166,18 @@ func TestProviderStuck(t *testing.T) {
 			t.Errorf("%s: stuck after a new start", tc.name)
 		}
 	}
+	// mariadbd's error log (log_error), read in batches: the closed line
+	// and the next one in the same read still count as a shutdown that
+	// goes on.
+	path := filepath.Join(t.TempDir(), "error.log")
+	if err := os.WriteFile(path, []byte(closed+"\n2026-12-06 12:04:09 0 [Note] InnoDB: Starting shutdown...\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{}
+	readAppended(path, 0, nil, r.notice)
+	if why, got := r.ProviderStuck(time.Now().Add(time.Minute), 20*time.Second); got {
+		t.Errorf("error log read in one batch: stuck (%q)", why)
+	}
 	if !ProviderClosed(closed) || ProviderClosed("WSREP: dtor state: DESTROYED") {
 		t.Error("ProviderClosed")
 	}

@@ -7,31 +7,33 @@ import (
 )
 
 // shutdownWatch remembers when Galera's provider said it was closed and
-// when the last line came.
+// whether any line came after that one.
 type shutdownWatch struct {
-	mu             sync.Mutex
-	closedAt, last time.Time
+	mu       sync.Mutex
+	closedAt time.Time
+	after    int // lines since the closed line
 }
 
 func (w *shutdownWatch) reset() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.closedAt, w.last = time.Time{}, time.Time{}
+	w.closedAt, w.after = time.Time{}, 0
 }
 
 func (w *shutdownWatch) line(now time.Time, closed bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.last = now
 	if closed {
-		w.closedAt = now
+		w.closedAt, w.after = now, 0
+		return
 	}
+	w.after++
 }
 
 func (w *shutdownWatch) stuck(now time.Time, quiet time.Duration) (string, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closedAt.IsZero() || w.last.After(w.closedAt) || now.Sub(w.closedAt) < quiet {
+	if w.closedAt.IsZero() || w.after > 0 || now.Sub(w.closedAt) < quiet {
 		return "", false
 	}
 	return fmt.Sprintf("Galera's provider said it was closed %s ago (\"dtor state: CLOSED\") and mariadbd has printed nothing since: its shutdown waits for a thread that will not end (an IST sender whose joiner vanished without closing the connection)",
