@@ -17,11 +17,16 @@ import (
 
 // Ignored reports whether an entry of a data directory is one that never
 // makes it "not empty" and is never removed by Clean: a volume's
-// lost+found, and the journal, which the sentinel writes there from its
-// first moment.
+// lost+found, the journal, which the sentinel writes there from its
+// first moment, and the sentinel's record of the version that last ran
+// on it (VersionFile).
 func Ignored(name string) bool {
-	return name == "lost+found" || name == journal.FileName || name == journal.RotatedName
+	return name == "lost+found" || name == journal.FileName || name == journal.RotatedName || name == VersionFile || name == VersionFile+".tmp"
 }
+
+// VersionFile is where run mode records the MariaDB version that last ran
+// on the data directory and was Synced (package upgrade).
+const VersionFile = "galera-sentinel.version"
 
 // Empty reports whether dir holds nothing but Ignored entries and those
 // also says to skip (a mode's own files, such as Galera's saved view). A

@@ -42,6 +42,8 @@ var classValues = map[DecisionClass]string{
 	DecidedPeerOwnData:            "a member has data and no Galera position, the others are empty or freshly installed",
 	DecidedOwnDataMany:            "members hold data but no Galera position, and the sentinel cannot tell which to keep",
 	DecidedSSTInterrupted:         "the state transfer of a member was interrupted, but no member has data to send it",
+	DecidedDowngrade:              "the data directory was written by a newer MariaDB",
+	DecidedVersionGap:             "the Primary component runs a MariaDB version this one may not join",
 	DecidedOverride:               "override",
 	DecidedOverrideRefused:        "override refused",
 	DecidedCannotDecide:           "cannot decide",
@@ -56,6 +58,8 @@ var named = map[DecisionClass]bool{
 	DecidedOutsidePositionUnknown: true, DecidedOutsideStateUnknown: true,
 	DecidedStepDown: true, DecidedStepDownJoiner: true,
 	DecidedPeerOwnData: true, DecidedOwnDataMany: true, DecidedSSTInterrupted: true,
+	// Classes born after the cut: no dashboard knew an older label.
+	DecidedDowngrade: true, DecidedVersionGap: true,
 }
 
 func TestClassValues(t *testing.T) {
@@ -115,6 +119,8 @@ func TestDecisionClass(t *testing.T) {
 		{"running, one without a fresh sample", View{Self: outside, Peers: []Member{survivor("galera-1", 41), joiner("galera-0", 40)}, Expected: 3}, DecidedWaitGalera},
 		{"running, the others stopped", View{Self: outside, Peers: []Member{at("galera-0", 40)}, Expected: 2}, DecidedStepDown},
 		{"joining a Primary that is gone", View{Self: joiner("galera-0", 41), Peers: []Member{at("galera-1", 40)}, Expected: 2}, DecidedStepDownJoiner},
+		{"a downgrade", View{Self: on(at("galera-0", 9), "10.11.19", "11.8.9"), Expected: 1}, DecidedDowngrade},
+		{"a version gap", View{Self: on(at("galera-0", 9), "11.8.9", "10.11.19"), Peers: []Member{primaryOn("galera-1", "10.11.19")}, Expected: 2}, DecidedVersionGap},
 		{"override, position unread", View{Self: Member{Name: "galera-0"}, Expected: 2, Force: true}, DecidedOverride},
 		{"override, empty", View{Self: empty("galera-0"), Unreachable: lost, Expected: 2, Force: true}, DecidedOverride},
 		{"override, no position", View{Self: own("galera-0"), Unreachable: lost, Expected: 2, Force: true}, DecidedOverride},

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/upgrade"
 )
 
 // Member is what one member of the cluster told us about itself (or what
@@ -40,6 +42,11 @@ type Member struct {
 	// its sentinel saved it (nil: none saved). The newest one among the
 	// members that answer decides who must answer (see expect).
 	LastView *LastView
+	// Version is the MariaDB version the member runs or would start
+	// (its binary's); DataVersion the newest version known to have
+	// written its data directory (package upgrade). Zero: not known (a
+	// sentinel of an earlier release).
+	Version, DataVersion upgrade.Version
 	// Running: its mariadbd has been started.
 	Running bool
 	// Primary: its mariadbd is in a Primary component now.
@@ -184,6 +191,8 @@ const (
 	DecidedPeerOwnData     DecisionClass = "a member has data and no Galera position, the others are empty or freshly installed"
 	DecidedOwnDataMany     DecisionClass = "members hold data but no Galera position, and the sentinel cannot tell which to keep"
 	DecidedSSTInterrupted  DecisionClass = "the state transfer of a member was interrupted, but no member has data to send it"
+	DecidedDowngrade       DecisionClass = "the data directory was written by a newer MariaDB"
+	DecidedVersionGap      DecisionClass = "the Primary component runs a MariaDB version this one may not join"
 	DecidedOverride        DecisionClass = "override"
 	DecidedOverrideRefused DecisionClass = "override refused"
 	// DecidedCannotDecide: the peers could not be asked (package
@@ -257,6 +266,60 @@ type View struct {
 // end-to-end tests check both. Joiners that still have gvwstate.dat find
 // a Primary component and join it.
 func Decide(v View) Decision {
+	if d, ok := downgrade(v.Self); ok {
+		return d
+	}
+	d := decide(v)
+	if d.Action == Join {
+		if r, ok := versionGap(v); ok {
+			return r
+		}
+	}
+	return d
+}
+
+// downgrade refuses to start a member whose binary is older than the
+// version that last wrote its data: MariaDB does not support it, and a
+// server may start on such data and damage it quietly.
+func downgrade(self Member) (Decision, bool) {
+	if self.Running || upgrade.From(self.DataVersion, self.Version) != upgrade.Downgrade {
+		return Decision{}, false
+	}
+	return Decision{Refuse, DecidedDowngrade, fmt.Sprintf("this data directory was last written by MariaDB %s and this is %s: a downgrade is not supported; "+
+		"start this member on %s or newer, or, if the other members run %s and hold the data, empty this member's data directory so that it joins by a full state transfer",
+		self.DataVersion, self.Version, self.DataVersion, self.Version)}, true
+}
+
+// versionGap refuses to join a Primary component whose members run a
+// version that this member's may not be mixed with during a rolling
+// upgrade (upgrade.Mixable). The way there is a stop of every member:
+// once none runs, the most advanced bootstraps on the new version and
+// the others join it, which Decide does by itself.
+func versionGap(v View) (Decision, bool) {
+	var far []Member
+	var why string
+	for _, p := range v.Peers {
+		if !p.Primary || p.Stopping {
+			continue
+		}
+		if ok, w := upgrade.Mixable(v.Self.Version, p.Version); !ok {
+			far, why = append(far, p), w
+		}
+	}
+	if len(far) == 0 {
+		return Decision{}, false
+	}
+	verb := "runs"
+	if len(far) > 1 {
+		verb = "run"
+	}
+	return Decision{Refuse, DecidedVersionGap, fmt.Sprintf("%s %s MariaDB %s in the Primary component and this member %s: not joining. %s. "+
+		"Stop every member, then start them on %s: the most advanced member bootstraps on the new version and the others join it "+
+		"(on Kubernetes: scale the StatefulSet to 0, then back). This member decides again meanwhile",
+		names(far), verb, far[0].Version, v.Self.Version, why, v.Self.Version)}, true
+}
+
+func decide(v View) Decision {
 	all := append([]Member{v.Self}, v.Peers...)
 	if v.Self.Running {
 		return decideRunning(v, all)

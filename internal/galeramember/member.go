@@ -43,10 +43,18 @@ type Config struct {
 	// InstanceID tells this sentinel process from its earlier lives and
 	// from another that claims its name (random when empty).
 	InstanceID string
+	// Upgrade, when set, is this member's MariaDB version and its
+	// mariadb-upgrade (nil: versions are neither read nor compared).
+	Upgrade *Upgrade
 }
 
 // Poller is what the member needs of the health poller.
-type Poller = member.Poller[galera.Sample]
+type Poller interface {
+	member.Poller[galera.Sample]
+	// SetUpgrading holds a running member not ready while its system
+	// tables are brought to the running version (health.Poller).
+	SetUpgrading(reason string)
+}
 
 // Mariadbd is what the member needs of mariadbd's roles.
 type Mariadbd interface {
@@ -91,6 +99,9 @@ type Member struct {
 	// restarted (RestartRequired), and mustRestartAt when it came.
 	mustRestart   string
 	mustRestartAt time.Time
+
+	// upgrade is this life's mariadb-upgrade.
+	upgrade upgradeState
 }
 
 // New returns a member that has not read its position yet. ready is the
@@ -253,8 +264,9 @@ func (m *Member) Start(ctx context.Context) (*supervisor.Process, error) {
 		}
 		return nil, fmt.Errorf("%w; nothing was started", err)
 	}
+	m.readVersions(&local)
 	m.cfg.Events(journal.Event{Kind: journal.KindPosition, Reason: local.How})
-	m.log.Info("local position", "how", local.How, "empty", local.Empty, "fresh", local.Fresh, "needs_sst", local.NeedsSST,
+	m.log.Info("local position", "how", local.How, "mariadb_version", local.Version.String(), "data_version", local.DataVersion.String(), "empty", local.Empty, "fresh", local.Fresh, "needs_sst", local.NeedsSST,
 		"uuid", local.Position.UUID, "seqno", local.Position.Seqno, "safe_to_bootstrap", local.SafeToBootstrap, "saved_view", local.SavedView, "last_view", lastViewAttr(local.LastView))
 	m.mu.Lock()
 	m.self.Member, m.self.Phase = local.Member, peer.PhaseWaiting
@@ -275,6 +287,7 @@ func (m *Member) Start(ctx context.Context) (*supervisor.Process, error) {
 // with the peers has said StepDown long enough.
 func (m *Member) Watch(ctx context.Context, _ *supervisor.Process, started time.Time) (bool, member.Decision) {
 	m.sweepSST(time.Now())
+	m.watchUpgrade(ctx, m.syncedNow(time.Now()), time.Now())
 	if d, ok := m.restartRequiredDue(started); ok {
 		return true, d
 	}
@@ -434,6 +447,7 @@ func (m *Member) start(ctx context.Context, plan recovery.Plan, local recovery.L
 			return nil, fmt.Errorf("set safe_to_bootstrap: %w; nothing was started", err)
 		}
 	}
+	m.armUpgrade()
 	s := mariadbd.Start{ClusterAddress: plan.ClusterAddress, NewCluster: plan.Action == galera.Bootstrap || plan.Action == galera.BootstrapNew}
 	if local.Recovered && local.HasPosition() {
 		s.Position = local.Position.String()

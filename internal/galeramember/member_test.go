@@ -291,6 +291,50 @@ func TestLowestReady(t *testing.T) {
 	}
 }
 
+// TestLowestReadyVersions: while the ready members run different MariaDB
+// versions, the writer is the lowest ready member of the oldest one, as
+// every member computes it; once one version is left, or when a peer did
+// not answer or says no version, the usual rule stands.
+func TestLowestReadyVersions(t *testing.T) {
+	st := func(name string, idx int, version string, ready bool) peer.State {
+		return peer.State{NodeName: name, Ready: ready, LocalIndex: idx, ClusterSize: 3, MariaDBVersion: version}
+	}
+	ok := func(s peer.State) peer.Answer[peer.State] { return peer.Answer[peer.State]{Value: s} }
+	timeout := fmt.Errorf("get state: %w", context.DeadlineExceeded)
+	for _, tc := range []struct {
+		name    string
+		members []peer.State
+		lost    int // this member's answer is an error
+		want    int
+	}{
+		// The trial: the first member upgraded held slot 0.
+		{"the upgraded member holds slot 0: the writer is the lowest old one", []peer.State{st("g2", 0, "11.4.5", true), st("g0", 1, "10.11.19", true), st("g1", 2, "10.11.19", true)}, -1, 1},
+		{"two old, one not ready: the ready old one", []peer.State{st("g2", 0, "11.4.5", true), st("g0", 1, "10.11.19", false), st("g1", 2, "10.11.19", true)}, -1, 2},
+		{"the old ones not ready: the usual rule", []peer.State{st("g2", 0, "11.4.5", true), st("g0", 1, "10.11.19", false), st("g1", 2, "11.4.5", true)}, -1, 0},
+		{"a minor upgrade too", []peer.State{st("g2", 0, "10.11.19", true), st("g0", 1, "10.11.6", true), st("g1", 2, "10.11.19", true)}, -1, 1},
+		{"one version: the usual rule", []peer.State{st("g2", 0, "11.4.5", true), st("g0", 1, "11.4.5", true), st("g1", 2, "11.4.5", true)}, -1, 0},
+		{"a peer of an earlier release: the usual rule", []peer.State{st("g2", 0, "11.4.5", true), st("g0", 1, "", true), st("g1", 2, "10.11.19", true)}, -1, 0},
+		{"a peer did not answer: the usual rule", []peer.State{st("g2", 0, "11.4.5", true), st("g0", 1, "10.11.19", true), st("g1", 2, "10.11.19", true)}, 0, 0},
+	} {
+		for i, me := range tc.members {
+			if i == tc.lost {
+				continue
+			}
+			var answers []peer.Answer[peer.State]
+			for j, p := range tc.members {
+				a := ok(p)
+				if j == tc.lost {
+					a.Err = timeout
+				}
+				answers = append(answers, a)
+			}
+			if got := LowestReady(me, answers); got != tc.want && me.Ready {
+				t.Errorf("%s: %s says %d, want %d", tc.name, me.NodeName, got, tc.want)
+			}
+		}
+	}
+}
+
 // TestLowestReadyKubeAPI: on Kubernetes, a ready member whose sentinel
 // cannot reach the API server is passed over for the writer while another
 // ready member of the view reaches it (its last try succeeded); when none

@@ -38,6 +38,12 @@ type Mode struct {
 	// StallTimeout: /livez fails once a member that runs mariadbd but
 	// does not answer yet, or joins, has shown no progress for this long.
 	StallTimeout time.Duration
+	// MariadbUpgrade runs mariadb-upgrade on a member whose system
+	// tables are not of the version it runs, once it is Synced and
+	// before it reports ready.
+	MariadbUpgrade bool
+	// UpgradeTimeout bounds one run of mariadb-upgrade.
+	UpgradeTimeout time.Duration
 
 	run bool
 }
@@ -64,6 +70,8 @@ func (m *Mode) Flags(fs *flag.FlagSet, run bool) {
 	fs.IntVar(&m.GcommPort, "gcomm-port", 4567, "Galera replication port of every member")
 	fs.StringVar(&m.ForceBootstrap, "force-bootstrap", "", "operator override: when this equals --node-name, bootstrap this member without waiting for missing ones (never while a Primary component exists, never from a less recent position than a reachable member's)")
 	fs.DurationVar(&m.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
+	fs.BoolVar(&m.MariadbUpgrade, "mariadb-upgrade", true, "once this member is Synced on a MariaDB version its system tables are not of (a new image or package, a state transfer), run `mariadb-upgrade --skip-write-binlog` on it before it reports ready (Galera does not replicate it: every member must run it); false only warns")
+	fs.DurationVar(&m.UpgradeTimeout, "mariadb-upgrade-timeout", 30*time.Minute, "bound on one run of mariadb-upgrade (it checks every table); past it the run is stopped and tried again later")
 	fs.DurationVar(&m.StallTimeout, "stall-timeout", 10*time.Minute, "/livez fails (stuck) once mariadbd runs but has not answered yet, or is joining (Joiner/Joined), and shows no progress for this long: no change under the data directory, no line of output, no move of wsrep_last_committed or wsrep_local_recv_queue; never while waiting for peers; 0 disables")
 }
 
@@ -81,6 +89,9 @@ func (m *Mode) Configure(s sentinel.Settings) error {
 	// --force-bootstrap naming another member is not an error: one
 	// environment shared by every pod of a StatefulSet names the one.
 	errs = append(errs, sentinel.NotNegative("stall-timeout", m.StallTimeout), sentinel.NotNegative("writer-handover", m.WriterHandover))
+	if m.UpgradeTimeout < time.Minute {
+		errs = append(errs, fmt.Errorf("--mariadb-upgrade-timeout=%s: want at least 1m (mariadb-upgrade checks every table)", m.UpgradeTimeout))
+	}
 	return errors.Join(errs...)
 }
 
@@ -139,6 +150,7 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 	// vanished joiner) is killed after ProviderStuckAfter, not at
 	// --shutdown-timeout: Galera has left the cluster and saved its state.
 	mcfg.ShutdownStuck = func(now time.Time) (string, bool) { return db.ProviderStuck(now, ProviderStuckAfter) }
+	mcfg.Upgrade = m.upgrade(db, k, logger)
 	mem := New(mcfg, poller, n.ReadyAt, k.Limits.MaxStaleness, loop, db, sentinel.SecondSignal, logger)
 	db.OnRestartRequired(mem.RestartRequired) // Galera's "node restart required": restart at once
 	if m.ForceBootstrap != "" && m.ForceBootstrap == k.NodeName {
@@ -185,6 +197,25 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 		Attrs: []any{"expected_size", m.ExpectedSize,
 			"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[k.Effective.HasClusterAddress()]},
 	}, api, pg.Routes()), nil
+}
+
+// upgrade asks mariadbd its version and wires mariadb-upgrade against
+// the socket of its configuration. A binary that does not say its
+// version leaves versions out of every decision (a warning says so).
+func (m *Mode) upgrade(db *mariadbd.Runner, k *sentinel.RunKit, logger *slog.Logger) *Upgrade {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	v, err := db.Version(ctx)
+	if err != nil {
+		logger.Warn("mariadbd did not say its version: versions are not compared and mariadb-upgrade is never run", "err", err)
+		return nil
+	}
+	u := &Upgrade{Binary: v}
+	if m.MariadbUpgrade {
+		socket, timeout := k.Effective.Socket, m.UpgradeTimeout
+		u.Run = func(ctx context.Context) ([]byte, error) { return db.Upgrade(ctx, socket, timeout) }
+	}
+	return u
 }
 
 // View is Galera's cluster view for `status`.

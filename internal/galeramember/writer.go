@@ -10,6 +10,7 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/discovery"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/upgrade"
 )
 
 // PeerCaller fetches one peer's state and tells one peer that this
@@ -149,6 +150,60 @@ func APICut(me peer.State, answers []peer.Answer[peer.State]) []string {
 	return cut
 }
 
+// oldestReady is the lowest local index of a ready member of the oldest
+// MariaDB version, when every peer answered from this member's view, all
+// say their version, and the ready members run more than one version.
+func oldestReady(me peer.State, answers []peer.Answer[peer.State]) (int, bool) {
+	type cand struct {
+		v     upgrade.Version
+		index int
+	}
+	var ready []cand
+	add := func(st peer.State) bool {
+		v, err := upgrade.Parse(st.MariaDBVersion)
+		if err != nil {
+			return false
+		}
+		if st.Ready && st.LocalIndex >= 0 {
+			ready = append(ready, cand{v, st.LocalIndex})
+		}
+		return true
+	}
+	if !add(me) {
+		return 0, false
+	}
+	for _, a := range answers {
+		if a.Value.NodeName == me.NodeName && a.Err == nil {
+			continue
+		}
+		if a.Err != nil || a.Value.ClusterSize != me.ClusterSize || !add(a.Value) {
+			return 0, false
+		}
+	}
+	if len(ready) < 2 {
+		return 0, false
+	}
+	oldest, mixed := ready[0].v, false
+	for _, c := range ready[1:] {
+		if c.v != oldest {
+			mixed = true
+		}
+		if c.v.Compare(oldest) < 0 {
+			oldest = c.v
+		}
+	}
+	if !mixed {
+		return 0, false
+	}
+	best := -1
+	for _, c := range ready {
+		if c.v == oldest && (best < 0 || c.index < best) {
+			best = c.index
+		}
+	}
+	return best, true
+}
+
 // LowestReady is the lowest local index that may belong to a ready
 // member: this member's own (it is ready), or a lower one. A lower slot of
 // the component counts as not ready when a peer of the same view (same
@@ -172,7 +227,16 @@ func APICut(me peer.State, answers []peer.Answer[peer.State]) []string {
 // writer. Such a member then answers that the writer is the lowest
 // member that reaches the API server. When no ready member reaches it
 // (the control plane is down), nobody is passed over.
+//
+// While the ready members run different MariaDB versions (a rolling
+// upgrade), the writer is the lowest ready member of the oldest version:
+// MariaDB supports replication from an older version to a newer one, not
+// the reverse. This applies only when every peer answered from the same
+// view; otherwise the rules above stand.
 func LowestReady(me peer.State, answers []peer.Answer[peer.State]) int {
+	if i, ok := oldestReady(me, answers); ok {
+		return i
+	}
 	reach := reachesAPI(me, answers)
 	if me.KubeAPIUnreachable && reach {
 		best := -1

@@ -232,6 +232,18 @@ func (p *Poller[S]) SetHold(reason string) {
 	p.store(&next)
 }
 
+// SetUpgrading says why the running node must not be ready yet (empty:
+// it may be). It shows in the probes at once.
+func (p *Poller[S]) SetUpgrading(reason string) {
+	p.mu.Lock()
+	prev := p.snap.Load()
+	next := *prev
+	next.Upgrading = reason
+	p.store(&next)
+	p.mu.Unlock()
+	p.logChange(prev, &next, p.cfg.Now())
+}
+
 // SetMaintenance turns the operator's drain on or off and publishes it at
 // once. With a maintenance file configured the switch is that file, which
 // the API creates and removes: a drain then survives a restart of the
@@ -389,6 +401,8 @@ func (p *Poller[S]) pollOnce(ctx context.Context) {
 			next.FailingSince = cur.FailingSince
 		}
 	}
+	// SetUpgrading may have run during this poll too.
+	next.Upgrading = p.snap.Load().Upgrading
 	p.fillProgress(&next)
 	if _, was := p.judge.Watched(prev.Observation); !was {
 		if what, is := p.judge.Watched(next.Observation); is {

@@ -67,6 +67,7 @@ const (
 	KindDrain        = "drain"         // drain began or ended
 	KindNotification = "notification"  // wsrep_notify_cmd
 	KindMember       = "member"        // a member left the Primary component; its pod taken out of the Services
+	KindUpgrade      = "upgrade"       // run mode found a new MariaDB version, or ran mariadb-upgrade
 	KindStop         = "stop"          // the sentinel stops
 )
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/member"
+	"github.com/galera-sentinel/galera-sentinel/internal/upgrade"
 )
 
 // StateVersion is the version of the State document.
@@ -59,6 +60,12 @@ type State struct {
 	// LastView is the last Primary component the member was part of, as
 	// its sentinel saved it (absent: none saved).
 	LastView *galera.LastView `json:"last_view,omitempty"`
+	// MariaDBVersion is the version of the member's mariadbd binary;
+	// DataVersion the newest version known to have written its data
+	// directory when it was read (package upgrade). Absent from a
+	// sentinel of a release before them, or when not known.
+	MariaDBVersion string `json:"mariadb_version,omitempty"`
+	DataVersion    string `json:"data_version,omitempty"`
 	// Live state of the running node, from the sentinel's last sample.
 	Running bool `json:"running"`
 	Primary bool `json:"primary"`
@@ -130,7 +137,15 @@ func (s State) Member() galera.Member {
 		SafeToBootstrap: s.SafeToBootstrap, SavedView: s.SavedView, LastView: s.LastView,
 		Running: s.Running, Primary: s.Primary, NonPrimary: s.NonPrimary, Joining: s.Joining,
 		Stopping: s.Running && s.Phase == PhaseStopping,
+		Version:  parseVersion(s.MariaDBVersion), DataVersion: parseVersion(s.DataVersion),
 	}
+}
+
+// parseVersion reads a version a peer sent; one that is not a version
+// counts as unknown (validate refuses it before).
+func parseVersion(s string) upgrade.Version {
+	v, _ := upgrade.Parse(s)
+	return v
 }
 
 // Self is what run mode knows of its own member, apart from the live
@@ -156,6 +171,12 @@ func NewState(self Self, last *galera.Sample, ready bool) State {
 		PositionKnown: m.PositionKnown, DataDirEmpty: m.Empty, DataDirFresh: m.Fresh, NeedsSST: m.NeedsSST, SafeToBootstrap: m.SafeToBootstrap,
 		SavedView: m.SavedView, LastView: m.LastView, Running: self.Phase == PhaseRunning || self.Phase == PhaseStopping,
 		Action: self.Decision.Action, LocalIndex: -1,
+	}
+	if !m.Version.IsZero() {
+		s.MariaDBVersion = m.Version.String()
+	}
+	if !m.DataVersion.IsZero() {
+		s.DataVersion = m.DataVersion.String()
 	}
 	if d := self.Decision; d.Action != "" {
 		s.Decision = d.String()
@@ -258,6 +279,14 @@ func (s State) Validate() error {
 	}
 	if s.Primary && s.ClusterSize < 1 {
 		errs = append(errs, errors.New("says it is Primary in a cluster of size 0"))
+	}
+	for name, v := range map[string]string{"mariadb version": s.MariaDBVersion, "data version": s.DataVersion} {
+		if v == "" {
+			continue
+		}
+		if p, err := upgrade.Parse(v); err != nil || len(v) > 32 || p.String() != v {
+			errs = append(errs, fmt.Errorf("%s %q: want X.Y.Z", name, clip(v)))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -45,6 +45,7 @@ type Class string
 const (
 	ClassMaintenance  Class = "maintenance"      // the operator's drain, or the sentinel stops
 	ClassNotStarted   Class = "not started"      // run mode holds mariadbd back
+	ClassUpgrading    Class = "upgrading"        // run mode brings the system tables to the running version
 	ClassNoSample     Class = "no sample yet"    // nothing answered yet
 	ClassStale        Class = "stale"            // the last good sample is too old
 	ClassPaused       Class = "paused"           // the node's processes did not run for a while; its state settles
@@ -169,6 +170,10 @@ type Observation[S any] struct {
 	// reading the position, waiting for peers). The node is not ready,
 	// and it is alive: Kubernetes must not restart a member that waits.
 	Hold string
+	// Upgrading, when set, says why a node that runs and could take
+	// clients must not yet (run mode: mariadb-upgrade brings its system
+	// tables to the running version, or failed to). It is alive.
+	Upgrading string
 	// ProgressAt is when the member last showed progress (mariadbd
 	// started, its data directory changed, it printed a line, a joiner's
 	// counters moved); zero when progress is not tracked (serve mode).
@@ -210,7 +215,11 @@ func (j Judge[S]) Ready(o Observation[S], now time.Time) Verdict {
 	if v, done := j.gate(o, now); done {
 		return v
 	}
-	return j.Policy.Ready(o.Last)
+	v := j.Policy.Ready(o.Last)
+	if v.OK && o.Upgrading != "" {
+		return Fail(ClassUpgrading, "upgrading: "+o.Upgrading)
+	}
+	return v
 }
 
 // gate applies the generic checks that come before the domain's: it

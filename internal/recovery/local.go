@@ -61,7 +61,8 @@ func firstExisting(dir string, names ...string) string {
 // an installation filled (Fresh: as good as empty) from one with data of
 // its own, by its databases: a user database is a directory beside the
 // system ones. An empty "test" database (mariadb-install-db makes one
-// unless --skip-test-db) counts as the installation's.
+// unless --skip-test-db, holding only its db.opt) counts as the
+// installation's.
 func classifyData(datadir string, m *galera.Member, why string) how {
 	ents, err := os.ReadDir(datadir)
 	if err != nil {
@@ -74,7 +75,7 @@ func classifyData(datadir string, m *galera.Member, why string) how {
 			continue
 		}
 		if name == "test" {
-			if inner, err := os.ReadDir(filepath.Join(datadir, name)); err == nil && len(inner) == 0 {
+			if emptyDatabase(filepath.Join(datadir, name)) {
 				continue
 			}
 		}
@@ -85,6 +86,21 @@ func classifyData(datadir string, m *galera.Member, why string) how {
 		return said(why + ": only an installation's system schemas, as good as empty")
 	}
 	return said(why + ": data of its own (" + strings.Join(user, ", ") + ")")
+}
+
+// emptyDatabase reports whether a database directory holds no table:
+// nothing, or only its db.opt (its default character set).
+func emptyDatabase(dir string) bool {
+	inner, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range inner {
+		if e.Name() != "db.opt" {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrRecover marks a failure of mariadbd --wsrep-recover itself (it did

@@ -1,0 +1,232 @@
+package formation
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/galera-sentinel/galera-sentinel/internal/journal"
+	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
+	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
+	"github.com/galera-sentinel/galera-sentinel/internal/upgrade"
+)
+
+// events reads a node's journal.
+func events(t *testing.T, n *testcluster.Node) []journal.Event {
+	t.Helper()
+	f, err := os.Open(filepath.Join(n.DataDir, journal.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []journal.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e journal.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// binaryVersion is the version of the mariadbd the tests run.
+func binaryVersion(t *testing.T) upgrade.Version {
+	t.Helper()
+	out, err := exec.Command(testcluster.MariadbdPath, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := upgrade.Parse(string(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunVersions: a member whose data an older release of its series
+// wrote (here after a kill -9: an unclean stop before the new version)
+// recovers, joins, runs mariadb-upgrade once it is Synced and only then
+// reports ready, and the journal says so; a member whose data a newer
+// version wrote is refused with the reason and nothing started, and
+// starts once the operator puts the matching version back.
+func TestRunVersions(t *testing.T) {
+	bin := binaryVersion(t)
+	if bin.Patch == 0 {
+		t.Fatalf("mariadbd %s: no older release of its series to pretend", bin)
+	}
+	older := upgrade.Version{Major: bin.Major, Minor: bin.Minor, Patch: 0}
+	newer := upgrade.Version{Major: bin.Major, Minor: bin.Minor + 1, Patch: 0}
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rc.StartAll()
+	rc.WaitSynced(ctx, 3)
+	n1, n2, n3 := rc.C.Nodes[0], rc.C.Nodes[1], rc.C.Nodes[2]
+	testsentinel.WriteRows(ctx, t, n1, "before", 20)
+	// The first formation: whoever joined by state transfer had no
+	// upgrade marker and ran mariadb-upgrade once; every member now
+	// records the running version.
+	for _, n := range rc.C.Nodes {
+		testcluster.Eventually(t, ctx, n.Name+": version recorded", 100*time.Millisecond, func() error {
+			if d := upgrade.ReadData(n.DataDir); d.Record != bin || d.Marker != bin {
+				return fmt.Errorf("record %v, marker %v; want %v", d.Record, d.Marker, bin)
+			}
+			return nil
+		})
+	}
+
+	t.Run("a minor upgrade after an unclean stop: mariadb-upgrade before ready", func(t *testing.T) {
+		if err := n3.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		testsentinel.WriteRows(ctx, t, n1, "while-down", 20)
+		// What the release before left: its marker, the record and the
+		// redo log it created.
+		writeFile(t, filepath.Join(n3.DataDir, upgrade.MarkerFile), older.String()+"-MariaDB")
+		setRedoCreator(t, filepath.Join(n3.DataDir, "ib_logfile0"), "MariaDB "+older.String())
+		if err := upgrade.WriteRecord(n3.DataDir, older); err != nil {
+			t.Fatal(err)
+		}
+		began := len(events(t, n3))
+		rc.Start(n3)
+		took := rc.WaitSynced(ctx, 3, n3)
+		evs := events(t, n3)[began:]
+		upgraded, readyAt := -1, -1
+		for i, e := range evs {
+			if e.Kind == journal.KindUpgrade && strings.HasPrefix(e.Reason, "mariadb-upgrade brought the system tables from "+older.String()+" to "+bin.String()) && upgraded < 0 {
+				upgraded = i
+			}
+			if e.Kind == journal.KindVerdict && e.Probe == "ready" && e.OK != nil && *e.OK && readyAt < 0 {
+				readyAt = i
+			}
+		}
+		if upgraded < 0 || readyAt < 0 || readyAt < upgraded {
+			t.Fatalf("the journal does not show mariadb-upgrade before the first ready verdict (upgrade at %d, ready at %d):\n%s", upgraded, readyAt, eventLines(evs))
+		}
+		var found bool
+		for _, e := range evs[:upgraded] {
+			found = found || e.Kind == journal.KindUpgrade && strings.Contains(e.Reason, "a minor upgrade")
+		}
+		if !found {
+			t.Errorf("the version change was not journalled before the start:\n%s", eventLines(evs))
+		}
+		if d := upgrade.ReadData(n3.DataDir); d.Marker != bin || d.Record != bin {
+			t.Errorf("after the upgrade: marker %v, record %v; want %v", d.Marker, d.Record, bin)
+		}
+		t.Logf("minor upgrade after kill -9: ready in %v; %s", took.Round(time.Millisecond), evs[upgraded].Reason)
+		testsentinel.CheckRows(ctx, t, 40, rc.C.Nodes...)
+		// Restarted on the same version, it does not run again.
+		again := len(events(t, n3))
+		rc.Stop(ctx, n3)
+		rc.Start(n3)
+		rc.WaitSynced(ctx, 3, n3)
+		for _, e := range events(t, n3)[again:] {
+			if e.Kind == journal.KindUpgrade {
+				t.Errorf("restarted on the same version: %s", e.Reason)
+			}
+		}
+	})
+
+	t.Run("a downgrade is refused, nothing started", func(t *testing.T) {
+		rc.Stop(ctx, n2)
+		writeFile(t, filepath.Join(n2.DataDir, "galera-sentinel.version"), newer.String()+"\n")
+		starts := testsentinel.CountLogs(n2, "starting mariadbd")
+		rc.Start(n2)
+		testsentinel.WaitListening(t, n2)
+		want := "this data directory was last written by MariaDB " + newer.String() + " and this is " + bin.String() + ": a downgrade is not supported"
+		testsentinel.WaitProbe(t, "http://"+n2.SentinelAddr()+"/readyz", 503, want, 30*time.Second)
+		if code, body, err := testsentinel.TryProbe("http://" + n2.SentinelAddr() + "/livez"); err != nil || code != 200 {
+			t.Errorf("/livez %d %q %v while refusing: it must not be restarted", code, body, err)
+		}
+		time.Sleep(2 * time.Second) // several decisions
+		if got := testsentinel.CountLogs(n2, "starting mariadbd"); got != starts {
+			t.Errorf("mariadbd started %d times while refusing", got-starts)
+		}
+		// The operator puts the right version back (here: the record
+		// said newer than the truth); the member joins, its data intact.
+		rc.Stop(ctx, n2)
+		if err := os.Remove(filepath.Join(n2.DataDir, "galera-sentinel.version")); err != nil {
+			t.Fatal(err)
+		}
+		rc.Start(n2)
+		rc.WaitSynced(ctx, 3, n2)
+		testsentinel.CheckRows(ctx, t, 40, rc.C.Nodes...)
+	})
+}
+
+// setRedoCreator rewrites the creator a 10.8-format redo log names in its
+// header (offset 16), and the header's CRC-32C (offset 508), as a server
+// of that version would have written it.
+func setRedoCreator(t *testing.T, path, creator string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 512)
+	if _, err := io.ReadFull(f, b); err != nil {
+		t.Fatal(err)
+	}
+	if string(b[:4]) != "Phys" || binary.BigEndian.Uint32(b[508:]) != crc32.Checksum(b[:508], crc32.MakeTable(crc32.Castagnoli)) {
+		t.Fatalf("%s: not a 10.8-format redo log header", path)
+	}
+	clear(b[16:48])
+	copy(b[16:48], creator)
+	binary.BigEndian.PutUint32(b[508:], crc32.Checksum(b[:508], crc32.MakeTable(crc32.Castagnoli)))
+	if _, err := f.WriteAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eventLines(evs []journal.Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		b.WriteString(e.Time.Format("15:04:05.000") + " " + e.Kind + " " + e.Probe + " " + e.Reason + "\n")
+	}
+	return b.String()
+}
+
+// TestRunFreshInstallsWithTestDB: three data directories that
+// mariadb-install-db filled without --skip-test-db (an empty "test"
+// database holding its db.opt) are fresh installations: they form a
+// cluster by themselves.
+func TestRunFreshInstallsWithTestDB(t *testing.T) {
+	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, n := range rc.C.Nodes {
+		out, err := exec.CommandContext(ctx, testcluster.InstallDBPath, "--no-defaults", "--user=mysql", "--datadir="+n.DataDir,
+			"--auth-root-authentication-method=socket", "--skip-name-resolve").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: mariadb-install-db: %v\n%s", n.Name, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(n.DataDir, "test", "db.opt")); err != nil {
+			t.Fatalf("%s: mariadb-install-db made no test database to test with: %v", n.Name, err)
+		}
+	}
+	rc.StartAll()
+	t.Logf("three installations with a test database: Synced in %v", rc.WaitSynced(ctx, 3).Round(time.Millisecond))
+	if got := rc.CountLogs("new_cluster=true"); got != 1 {
+		t.Errorf("%d members started a new cluster, want 1", got)
+	}
+}
