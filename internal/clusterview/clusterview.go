@@ -20,6 +20,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/health"
 	"github.com/galera-sentinel/galera-sentinel/internal/peer"
+	"github.com/galera-sentinel/galera-sentinel/internal/upgrade"
 )
 
 // Status is a Galera member's /status document.
@@ -125,6 +126,42 @@ func Problems(ms []Member) []string {
 	if len(primaries) > 0 && len(primaries) <= maxSize && maxSize < len(ms) {
 		out = append(out, fmt.Sprintf("the Primary component has %d of the %d members asked", maxSize, len(ms)))
 	}
+	return append(out, Versions(ms)...)
+}
+
+// Versions says, when the members run more than one MariaDB version (a
+// rolling upgrade, or one left half done), which run which and what not
+// to do meanwhile; and when two of them may not even be mixed, so.
+func Versions(ms []Member) []string {
+	byVersion := map[upgrade.Version][]string{}
+	for _, m := range ms {
+		if m.Status == nil || m.Status.Sample == nil || m.Status.Sample.Version == "" {
+			continue
+		}
+		v, err := upgrade.Parse(m.Status.Sample.Version)
+		if err != nil {
+			continue
+		}
+		name := m.Status.Sample.NodeName
+		if name == "" {
+			name = m.Addr
+		}
+		byVersion[v] = append(byVersion[v], name)
+	}
+	if len(byVersion) < 2 {
+		return nil
+	}
+	vs := slices.SortedFunc(maps.Keys(byVersion), upgrade.Version.Compare)
+	var parts []string
+	for _, v := range vs {
+		parts = append(parts, fmt.Sprintf("%s (%s)", v, strings.Join(byVersion[v], ", ")))
+	}
+	oldest, newest := vs[0], vs[len(vs)-1]
+	out := []string{fmt.Sprintf("mixed MariaDB versions: %s: a rolling upgrade is under way; until every member runs %s, run no DDL and grant no privilege %s lacks, "+
+		"and let the writer stay on %s", strings.Join(parts, ", "), newest, oldest, oldest)}
+	if ok, why := upgrade.Mixable(oldest, newest); !ok {
+		out = append(out, why+": stop every member, then start them all on "+newest.String())
+	}
 	return out
 }
 
@@ -139,7 +176,7 @@ func orDash(s string) string {
 // header, then a value per member.
 func Render(w io.Writer, ms []Member, extraHeader string, extra func(Member) string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	hdr := "MEMBER\tSENTINEL\tREADY\tSTATE\tSIZE\tSEQNO\tINDEX\tWRITER\tCLIENTS"
+	hdr := "MEMBER\tSENTINEL\tREADY\tSTATE\tSIZE\tSEQNO\tINDEX\tWRITER\tCLIENTS\tVERSION"
 	if extra != nil {
 		hdr += "\t" + extraHeader
 	}
@@ -156,7 +193,7 @@ func Render(w io.Writer, ms []Member, extraHeader string, extra func(Member) str
 
 // row is a member's columns and the reason shown last.
 func row(m Member) ([]string, string) {
-	cols := []string{"-", m.Addr, "?", "unreachable", "-", "-", "-", "-", "-"}
+	cols := []string{"-", m.Addr, "?", "unreachable", "-", "-", "-", "-", "-", "-"}
 	d := m.Status
 	if d == nil {
 		return cols, m.Err
@@ -178,6 +215,9 @@ func row(m Member) ([]string, string) {
 		cols[5] = strconv.FormatInt(s.LastCommitted, 10)
 		cols[6] = strconv.Itoa(s.LocalIndex)
 		cols[8] = strconv.Itoa(max(s.ThreadsConnected-1, 0))
+		if v, err := upgrade.Parse(s.Version); err == nil {
+			cols[9] = v.String()
+		}
 	}
 	if d.Maintenance {
 		cols[3] += " (maintenance)"

@@ -57,6 +57,10 @@ func TestProblems(t *testing.T) {
 		return `{"ready":{"ok":true,"reason":"ready"},"sample":{"node_name":"` + name + `","cluster_status":"` + status +
 			`","local_state":"` + state + `","cluster_size":` + strconv.Itoa(size) + `,"cluster_state_uuid":"` + uuid + `"}}`
 	}
+	docv := func(name, version string) string {
+		return `{"ready":{"ok":true,"reason":"ready"},"sample":{"node_name":"` + name + `","cluster_status":"Primary","local_state":"Synced","cluster_size":3,` +
+			`"cluster_state_uuid":"6d1e7a1c-e5d5-11f1-af80-3bed973a687b","version":"` + version + `"}}`
+	}
 	const u1, u2 = "6d1e7a1c-e5d5-11f1-af80-3bed973a687b", "0a3f5e10-e5d8-11f1-9c1e-6a0b1f2e3d4c"
 	addrs := []string{"a:9200", "b:9200", "c:9200"}
 	for _, tc := range []struct {
@@ -76,6 +80,11 @@ func TestProblems(t *testing.T) {
 			"c:9200": doc("n3", "Primary", "Synced", u1, 1)},
 			[]string{"two Primary components: 3 members are Primary (n1, n2, n3), the largest component has 2",
 				"disagree on the cluster size: 1 (n3), 2 (n1, n2)"}},
+		{"a rolling upgrade under way", statuses{"a:9200": docv("n1", "10.11.19-MariaDB-0+deb12u1"), "b:9200": docv("n2", "11.4.5-MariaDB"), "c:9200": docv("n3", "10.11.19-MariaDB-0+deb12u1")},
+			[]string{"mixed MariaDB versions: 10.11.19 (n1, n3), 11.4.5 (n2): a rolling upgrade is under way; until every member runs 11.4.5, run no DDL and grant no privilege 10.11.19 lacks"}},
+		{"versions that may not be mixed", statuses{"a:9200": docv("n1", "10.11.19-MariaDB"), "b:9200": docv("n2", "11.8.9-MariaDB"), "c:9200": docv("n3", "10.11.19-MariaDB")},
+			[]string{"mixed MariaDB versions: 10.11.19 (n1, n3), 11.8.9 (n2)", "11.4 lies between (10.11 → 11.4 → 11.8): stop every member, then start them all on 11.8.9"}},
+		{"one version", statuses{"a:9200": docv("n1", "10.11.19-MariaDB"), "b:9200": docv("n2", "10.11.19-MariaDB"), "c:9200": docv("n3", "10.11.19-MariaDB")}, nil},
 		{"two clusters", statuses{"a:9200": doc("n1", "Primary", "Synced", u1, 1), "b:9200": doc("n2", "Primary", "Synced", u2, 1),
 			"c:9200": `{"ready":{"ok":false,"reason":"not started: wait: 2 of 3 expected members answered"},"sample":null}`},
 			[]string{"c:9200: no sample of its node: not started: wait", "two or more clusters: members name cluster UUIDs " + u2 + " (n2) and " + u1 + " (n1)",

@@ -21,6 +21,8 @@ type SampleDoc struct {
 	ReadOnly               bool      `json:"read_only"`
 	SSTDonorRejectsQueries bool      `json:"wsrep_sst_donor_rejects_queries"`
 	ThreadsConnected       int       `json:"threads_connected"`
+	Version                string    `json:"version,omitempty"`
+	ProviderVersion        string    `json:"wsrep_provider_version,omitempty"`
 }
 
 // Doc returns the /status form of s.
@@ -31,6 +33,6 @@ func (s *Sample) Doc() *SampleDoc {
 		ClusterSize: s.ClusterSize, ClusterUUID: s.ClusterUUID, LastCommitted: s.LastCommitted,
 		WsrepOn: s.WsrepOn, WsrepReady: s.Ready, WsrepConnected: s.Connected, Desync: s.Desync,
 		RejectQueries: s.RejectQueries, ReadOnly: s.ReadOnly, SSTDonorRejectsQueries: s.SSTDonorRejectsQueries,
-		ThreadsConnected: s.ThreadsConnected,
+		ThreadsConnected: s.ThreadsConnected, Version: s.Version, ProviderVersion: s.ProviderVersion,
 	}
 }

@@ -78,6 +78,10 @@ type Sample struct {
 	// ThreadsConnected is the server's Threads_connected: open client
 	// connections, the sentinel's own included.
 	ThreadsConnected int
+	// Version is the server's version (@@version), ProviderVersion
+	// Galera's (wsrep_provider_version): what `status` and the metrics
+	// show while a rolling upgrade mixes them. Empty when not reported.
+	Version, ProviderVersion string
 
 	Desync                 bool   // wsrep_desync
 	RejectQueries          string // wsrep_reject_queries: NONE, ALL, ALL_KILL

@@ -47,6 +47,11 @@ type upgradeState struct {
 	mu      sync.Mutex
 	life    int  // counts armUpgrade: a run of an earlier life is not this one's
 	pending bool            // mariadb-upgrade must run in this life
+	// gate: the member is held not ready until it ran (a version
+	// change is known); otherwise (no marker, nothing older known: a
+	// state transfer from a donor of this version) it runs once beside
+	// the member, and a failure is told, not held against it.
+	gate bool
 	from    upgrade.Version // the marker's version when it was found pending
 	running bool
 	tries   int
@@ -95,14 +100,15 @@ func (m *Member) readVersions(local *recovery.Local) {
 // mariadb-upgrade: its marker does not name the running version (a new
 // version, a state transfer, which leaves the marker behind, or an
 // empty marker of --check-if-upgrade-is-needed). The member is held not
-// ready until it ran.
+// ready until it ran when a version change is known (gate); a member
+// without a marker and nothing older known runs it beside its work.
 func (m *Member) armUpgrade() {
 	u := m.cfg.Upgrade
 	st := &m.upgrade
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.life++
-	st.pending, st.from, st.running, st.tries, st.next, st.record = false, upgrade.Version{}, false, 0, time.Time{}, false
+	st.pending, st.gate, st.from, st.running, st.tries, st.next, st.record = false, false, upgrade.Version{}, false, 0, time.Time{}, false
 	m.poller.SetUpgrading("")
 	if u == nil || u.Binary.IsZero() {
 		return
@@ -113,10 +119,14 @@ func (m *Member) armUpgrade() {
 		return
 	}
 	st.pending, st.from = true, d.Marker
+	st.gate = !d.Marker.IsZero() || (!d.Newest.IsZero() && d.Newest.Compare(u.Binary) < 0)
 	if u.Run == nil {
+		st.pending, st.gate = false, false
 		m.log.Warn("the system tables may not be of the running version and mariadb-upgrade is off (--mariadb-upgrade=false): run `mariadb-upgrade --skip-write-binlog` on this member",
 			"marker", d.Marker.String(), "binary", u.Binary.String())
-		st.pending = false
+		return
+	}
+	if !st.gate {
 		return
 	}
 	m.poller.SetUpgrading(fmt.Sprintf("mariadb-upgrade brings the system tables from %s to %s once this member is Synced", markerName(d.Marker), u.Binary))
@@ -137,7 +147,7 @@ func (m *Member) watchUpgrade(ctx context.Context, synced bool, now time.Time) {
 	st := &m.upgrade
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if u == nil || !synced || st.running || now.Before(st.next) {
+	if u == nil || u.Run == nil && st.pending || !synced || st.running || now.Before(st.next) {
 		return
 	}
 	if !st.pending {
@@ -149,10 +159,19 @@ func (m *Member) watchUpgrade(ctx context.Context, synced bool, now time.Time) {
 		}
 		return
 	}
+	if st.tries == 0 && !st.gate {
+		// What a state transfer brought since the start: a donor's redo
+		// log of an older version is a version change too.
+		if d := upgrade.ReadData(m.cfg.DataDir); !d.Newest.IsZero() && d.Newest.Compare(u.Binary) < 0 {
+			st.gate = true
+		}
+	}
 	st.running = true
 	st.tries++
-	from, try, life := st.from, st.tries, st.life
-	m.poller.SetUpgrading(fmt.Sprintf("mariadb-upgrade brings the system tables from %s to %s", markerName(from), u.Binary))
+	from, try, life, gate := st.from, st.tries, st.life, st.gate
+	if gate {
+		m.poller.SetUpgrading(fmt.Sprintf("mariadb-upgrade brings the system tables from %s to %s", markerName(from), u.Binary))
+	}
 	m.log.Info("running mariadb-upgrade", "from", from.String(), "to", u.Binary.String(), "try", try)
 	go func() {
 		began := time.Now()
@@ -164,6 +183,14 @@ func (m *Member) watchUpgrade(ctx context.Context, synced bool, now time.Time) {
 			return // mariadbd was restarted or is stopping meanwhile
 		}
 		st.running = false
+		if err != nil && !gate {
+			st.pending = false
+			why := fmt.Sprintf("mariadb-upgrade failed after %s: %s. This member has no upgrade marker but nothing says its system tables are older than %s (a state transfer leaves the marker behind): it is not held back; "+
+				"run `mariadb-upgrade --skip-write-binlog` on it when you can", took, oneline.Error(err), u.Binary)
+			m.log.Warn("mariadb-upgrade failed", "err", err, "output", lastLines(out, 10))
+			m.cfg.Events(journal.Event{Kind: journal.KindUpgrade, Reason: why})
+			return
+		}
 		if err != nil {
 			pause := u.retryPause(try)
 			st.next = time.Now().Add(pause)

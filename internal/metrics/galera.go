@@ -16,6 +16,7 @@ var (
 	localIndexDesc    = desc("local_index", "wsrep_local_index: the node's place in the view (-1 outside a Primary component).")
 	lastCommittedDesc = desc("last_committed", "wsrep_last_committed: the node's seqno.")
 	clusterInfoDesc   = desc("cluster_info", "The cluster the node is in and its name; always 1.", "cluster_uuid", "node_name")
+	versionDesc       = desc("version_info", "The server's version (@@version) and Galera's (wsrep_provider_version); always 1. Two values across members: a rolling upgrade is under way.", "version", "provider_version")
 	desyncDesc        = desc("desync", "wsrep_desync: 1 when the node was desynced on purpose.")
 	readOnlyDesc      = desc("read_only", "read_only: 1 when the server refuses writes.")
 	threadsDesc       = desc("threads_connected", "Threads_connected: client connections, the sentinel's own included.")
@@ -60,6 +61,9 @@ func Galera(prev, cur *galera.Sample, emit Emit) {
 	emit(localIndexDesc, g, float64(cur.LocalIndex))
 	emit(lastCommittedDesc, g, float64(cur.LastCommitted))
 	emit(clusterInfoDesc, g, 1, cur.ClusterUUID, cur.NodeName)
+	if cur.Version != "" {
+		emit(versionDesc, g, 1, cur.Version, cur.ProviderVersion)
+	}
 	emit(desyncDesc, g, b2f(cur.Desync))
 	emit(readOnlyDesc, g, b2f(cur.ReadOnly))
 	emit(threadsDesc, g, float64(cur.ThreadsConnected))

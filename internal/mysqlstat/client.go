@@ -219,6 +219,7 @@ var statusNames = []string{
 	"wsrep_cluster_conf_id", "wsrep_local_recv_queue", "wsrep_local_send_queue", "wsrep_local_cert_failures",
 	"wsrep_local_bf_aborts", "wsrep_flow_control_paused_ns", "wsrep_flow_control_sent", "wsrep_flow_control_recv",
 	"wsrep_replicated_bytes", "wsrep_received_bytes", "wsrep_evs_repl_latency",
+	"wsrep_provider_version",
 }
 
 // variableNames are the system variables a Sample reads.
@@ -226,6 +227,7 @@ var variableNames = []string{
 	"wsrep_on", "wsrep_desync", "wsrep_reject_queries", "read_only",
 	"wsrep_sst_donor_rejects_queries", "wsrep_node_name",
 	"wsrep_provider_options", // gcache.size, for metrics
+	"version",                // for status and metrics
 }
 
 // SHOW works in every wsrep state, even non-Primary where SELECT does not,

@@ -55,6 +55,7 @@ func ParseSample(status, vars map[string]string, at time.Time) (galera.Sample, e
 		return 0
 	}
 
+	s.Version, s.ProviderVersion = clipVersion(vars["version"]), clipVersion(status["wsrep_provider_version"])
 	s.WsrepOn = onOff(vars, "wsrep_on")
 	if _, ok := status["wsrep_local_state"]; !ok {
 		if !s.WsrepOn {
@@ -119,4 +120,13 @@ func parseStats(status, vars map[string]string) galera.Stats {
 		}
 	}
 	return st
+}
+
+// clipVersion bounds a version string a server reports (shown, never
+// parsed for a verdict).
+func clipVersion(v string) string {
+	if len(v) > 64 {
+		v = v[:64]
+	}
+	return strings.ToValidUTF8(v, "")
 }
