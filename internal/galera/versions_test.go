@@ -47,7 +47,11 @@ func TestDecideVersions(t *testing.T) {
 			Refuse, DecidedDowngrade, "this data directory was last written by MariaDB 11.8.9 and this is 10.11.19: a downgrade is not supported"},
 		{"a minor downgrade is refused", View{Self: on(at("galera-0", 9), "10.11.6", "10.11.19"), Expected: 1},
 			Refuse, DecidedDowngrade, "last written by MariaDB 10.11.19 and this is 10.11.6"},
-		{"a running member is never told it downgraded", View{Self: func() Member { m := on(at("galera-0", 9), "10.11.6", "10.11.19"); m.Running, m.Primary = true, true; return m }(), Expected: 1},
+		{"a running member is never told it downgraded", View{Self: func() Member {
+			m := on(at("galera-0", 9), "10.11.6", "10.11.19")
+			m.Running, m.Primary = true, true
+			return m
+		}(), Expected: 1},
 			Wait, DecidedSelfPrimary, ""},
 	} {
 		d := Decide(tc.view)

@@ -46,12 +46,12 @@ func (u *Upgrade) retryPause(try int) time.Duration {
 type upgradeState struct {
 	mu      sync.Mutex
 	life    int  // counts armUpgrade: a run of an earlier life is not this one's
-	pending bool            // mariadb-upgrade must run in this life
+	pending bool // mariadb-upgrade must run in this life
 	// gate: the member is held not ready until it ran (a version
 	// change is known); otherwise (no marker, nothing older known: a
 	// state transfer from a donor of this version) it runs once beside
 	// the member, and a failure is told, not held against it.
-	gate bool
+	gate    bool
 	from    upgrade.Version // the marker's version when it was found pending
 	running bool
 	tries   int
