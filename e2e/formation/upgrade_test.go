@@ -76,6 +76,7 @@ func TestRunVersions(t *testing.T) {
 	older := upgrade.Version{Major: bin.Major, Minor: bin.Minor, Patch: 0}
 	newer := upgrade.Version{Major: bin.Major, Minor: bin.Minor + 1, Patch: 0}
 	rc := testsentinel.NewRunCluster(t, testcluster.Options{Nodes: 3})
+	rc.WithFlags(func(*testcluster.Node) []string { return []string{"--system-tables-every=1s"} })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	rc.StartAll()
@@ -144,6 +145,68 @@ func TestRunVersions(t *testing.T) {
 				t.Errorf("restarted on the same version: %s", e.Reason)
 			}
 		}
+	})
+
+	// What the trial saw after mariadb-upgrade ran on one member only: a
+	// GRANT applied there and absent elsewhere, no error, no vote. Here
+	// the GRANT runs with wsrep_on=OFF on one member (one version is
+	// installed); status must name that member.
+	t.Run("a GRANT on one member only is named by status", func(t *testing.T) {
+		var peers []string
+		for _, n := range rc.C.Nodes {
+			peers = append(peers, n.SentinelAddr())
+		}
+		status := func() (string, int) {
+			out, stderr, err := testsentinel.Command(ctx, t, []string{"status", "--peers=" + strings.Join(peers, ",")})
+			return out + stderr, testsentinel.ExitCode(err)
+		}
+		testcluster.Eventually(t, ctx, "a healthy status before", 500*time.Millisecond, func() error {
+			if out, code := status(); code != 0 {
+				return fmt.Errorf("exit %d:\n%s", code, out)
+			}
+			return nil
+		})
+		conn, err := n1.DB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []string{"SET SESSION wsrep_on=OFF", "CREATE USER 'lonely'@'%' IDENTIFIED BY 'pw'", "GRANT SELECT ON shop.* TO 'lonely'@'%'"} {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		conn.Close()
+		began := time.Now()
+		want := "system tables differ, which Galera does not report: " + n1.Name + " ("
+		var out string
+		testcluster.Eventually(t, ctx, "status names "+n1.Name, 500*time.Millisecond, func() error {
+			var code int
+			if out, code = status(); code != 1 || !strings.Contains(out, want) {
+				return fmt.Errorf("exit %d:\n%s", code, out)
+			}
+			return nil
+		})
+		t.Logf("status named the diverged member %v after the GRANT:\n%s", time.Since(began).Round(100*time.Millisecond), testsentinel.LastLines(out, 2))
+		if got, err := n2.QueryInt(ctx, "SELECT COUNT(*) FROM mysql.db WHERE User='lonely'"); err != nil || got != 0 {
+			t.Fatalf("the GRANT reached %s (%d rows, %v): the test did not diverge anything", n2.Name, got, err)
+		}
+		// Made the same everywhere, status is healthy again.
+		conn, err = n1.DB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []string{"SET SESSION wsrep_on=OFF", "DROP USER 'lonely'@'%'"} {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		conn.Close()
+		testcluster.Eventually(t, ctx, "a healthy status after", 500*time.Millisecond, func() error {
+			if out, code := status(); code != 0 {
+				return fmt.Errorf("exit %d:\n%s", code, out)
+			}
+			return nil
+		})
 	})
 
 	t.Run("a downgrade is refused, nothing started", func(t *testing.T) {

@@ -27,6 +27,9 @@ import (
 type Status struct {
 	health.StatusDoc
 	Sample *galera.SampleDoc `json:"sample"`
+	// Member is run mode's document (nil from serve, or a sentinel of a
+	// release before it).
+	Member *galera.MemberDoc `json:"member,omitempty"`
 }
 
 // MemberOf is one member as its sentinel's /status (of type T) shows it.
@@ -126,7 +129,49 @@ func Problems(ms []Member) []string {
 	if len(primaries) > 0 && len(primaries) <= maxSize && maxSize < len(ms) {
 		out = append(out, fmt.Sprintf("the Primary component has %d of the %d members asked", maxSize, len(ms)))
 	}
-	return append(out, Versions(ms)...)
+	out = append(out, Versions(ms)...)
+	return append(out, SystemTables(ms)...)
+}
+
+// SystemTables names the members whose privilege tables or upgrade
+// marker differ from the others' (their settled checksums, see
+// galera.SystemTablesDoc): what Galera neither replicates (mariadb-upgrade,
+// a statement run with wsrep_on=OFF) nor compares.
+func SystemTables(ms []Member) []string {
+	groups := map[string][]string{}
+	parts := map[string]string{}
+	for _, m := range ms {
+		if m.Status == nil || m.Status.Member == nil || m.Status.Member.SystemTables == nil {
+			continue
+		}
+		st := m.Status.Member.SystemTables
+		if !st.Settled || st.Checksum == "" {
+			continue
+		}
+		name := m.Addr
+		if m.Status.Sample != nil && m.Status.Sample.NodeName != "" {
+			name = m.Status.Sample.NodeName
+		}
+		groups[st.Checksum] = append(groups[st.Checksum], name)
+		parts[st.Checksum] = st.Parts
+	}
+	if len(groups) < 2 {
+		return nil
+	}
+	sums := slices.Collect(maps.Keys(groups))
+	// The fewest first: the members that differ from the rest.
+	slices.SortFunc(sums, func(a, b string) int {
+		if d := len(groups[a]) - len(groups[b]); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	var desc []string
+	for _, s := range sums {
+		desc = append(desc, fmt.Sprintf("%s (%s)", strings.Join(groups[s], ", "), parts[s]))
+	}
+	return []string{fmt.Sprintf("system tables differ, which Galera does not report: %s; compare mysql.global_priv, mysql.db, mysql.tables_priv and mysql_upgrade_info on them "+
+		"(a GRANT applied on some members only, mariadb-upgrade not run everywhere)", strings.Join(desc, " and "))}
 }
 
 // Versions says, when the members run more than one MariaDB version (a

@@ -36,3 +36,31 @@ func (s *Sample) Doc() *SampleDoc {
 		ThreadsConnected: s.ThreadsConnected, Version: s.Version, ProviderVersion: s.ProviderVersion,
 	}
 }
+
+// MemberDoc is run mode's part of a Galera member's /status ("member"):
+// what `status` compares across members beyond the sample.
+type MemberDoc struct {
+	// MariaDBVersion is the member's mariadbd binary's version;
+	// DataVersion the newest that wrote its data directory.
+	MariaDBVersion string `json:"mariadb_version,omitempty"`
+	DataVersion    string `json:"data_version,omitempty"`
+	// SystemTables is the last check of its privilege tables and
+	// upgrade marker (absent before the first, or when off).
+	SystemTables *SystemTablesDoc `json:"system_tables,omitempty"`
+}
+
+// SystemTablesDoc is one member's fingerprint of what Galera does not
+// compare: mysql.global_priv, mysql.db, mysql.tables_priv (CHECKSUM
+// TABLE) and mariadb-upgrade's marker.
+type SystemTablesDoc struct {
+	// Checksum is a digest of the three checksums and the marker.
+	Checksum string `json:"checksum,omitempty"`
+	// Parts are what the digest is of, for people.
+	Parts string `json:"parts,omitempty"`
+	// Settled: the checksum has not changed for two checks at least
+	// (a GRANT reaches the members a moment apart: only settled
+	// checksums are compared).
+	Settled   bool      `json:"settled"`
+	CheckedAt time.Time `json:"checked_at"`
+	Error     string    `json:"error,omitempty"`
+}

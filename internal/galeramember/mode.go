@@ -44,6 +44,9 @@ type Mode struct {
 	MariadbUpgrade bool
 	// UpgradeTimeout bounds one run of mariadb-upgrade.
 	UpgradeTimeout time.Duration
+	// SystemTablesEvery paces the check of the privilege tables and
+	// the upgrade marker that `status` compares (0: never).
+	SystemTablesEvery time.Duration
 
 	run bool
 }
@@ -72,6 +75,7 @@ func (m *Mode) Flags(fs *flag.FlagSet, run bool) {
 	fs.DurationVar(&m.WriterHandover, "writer-handover", 5*time.Second, "when this member stops being the writer but still could take writes (it drains, goes into maintenance, a lower-index member became ready), how long /writerz keeps answering 200 while its successor already does: at least the load balancer's check interval times its rise count; 0 hands over with a gap")
 	fs.BoolVar(&m.MariadbUpgrade, "mariadb-upgrade", true, "once this member is Synced on a MariaDB version its system tables are not of (a new image or package, a state transfer), run `mariadb-upgrade --skip-write-binlog` on it before it reports ready (Galera does not replicate it: every member must run it); false only warns")
 	fs.DurationVar(&m.UpgradeTimeout, "mariadb-upgrade-timeout", 30*time.Minute, "bound on one run of mariadb-upgrade (it checks every table); past it the run is stopped and tried again later")
+	fs.DurationVar(&m.SystemTablesEvery, "system-tables-every", 30*time.Second, "how often a Synced member checksums its privilege tables (mysql.global_priv, mysql.db, mysql.tables_priv) and reads its upgrade marker, for `status` to name members that diverged where Galera does not look; 0 never")
 	fs.DurationVar(&m.StallTimeout, "stall-timeout", 10*time.Minute, "/livez fails (stuck) once mariadbd runs but has not answered yet, or is joining (Joiner/Joined), and shows no progress for this long: no change under the data directory, no line of output, no move of wsrep_last_committed or wsrep_local_recv_queue; never while waiting for peers; 0 disables")
 }
 
@@ -88,7 +92,8 @@ func (m *Mode) Configure(s sentinel.Settings) error {
 	}
 	// --force-bootstrap naming another member is not an error: one
 	// environment shared by every pod of a StatefulSet names the one.
-	errs = append(errs, sentinel.NotNegative("stall-timeout", m.StallTimeout), sentinel.NotNegative("writer-handover", m.WriterHandover))
+	errs = append(errs, sentinel.NotNegative("stall-timeout", m.StallTimeout), sentinel.NotNegative("writer-handover", m.WriterHandover),
+		sentinel.NotNegative("system-tables-every", m.SystemTablesEvery))
 	if m.UpgradeTimeout < time.Minute {
 		errs = append(errs, fmt.Errorf("--mariadb-upgrade-timeout=%s: want at least 1m (mariadb-upgrade checks every table)", m.UpgradeTimeout))
 	}
@@ -176,6 +181,22 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 	api.Changed = writers.Kick
 	api.Forward = mem.ForwardOverride(k.Peers)
 	metrics.Member(k.Metrics, mem.State, mem.Seen)
+	tasks := []func(ctx context.Context){dirs.Run, writers.Run}
+	var tables *SystemTables
+	if m.SystemTablesEvery > 0 {
+		socket := k.Effective.Socket
+		tables = &SystemTables{DataDir: k.DataDir, Every: m.SystemTablesEvery, Logger: logger.With("component", "system-tables"),
+			Query: func(ctx context.Context, stmt string) ([]byte, error) { return db.Query(ctx, socket, stmt, time.Minute) },
+			Synced: func() bool {
+				s := poller.Snapshot().Last
+				return s != nil && s.SyncedPrimary()
+			}}
+		tasks = append(tasks, tables.Run)
+	}
+	h.SetMember(func() any {
+		st := mem.State()
+		return &galera.MemberDoc{MariaDBVersion: st.MariaDBVersion, DataVersion: st.DataVersion, SystemTables: tables.Doc()}
+	})
 	pg := &page.Page{Peers: k.Source.Peers, Client: k.Peers, Timeout: k.PeerTimeout}
 	h.SetPage(pg, page.Wants)
 	fresh := n.Fresh(k.Limits.MaxStaleness)
@@ -193,7 +214,7 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 		Departed: views.Departed(),
 		Gone:     views.Gone,
 		APICut:   writers.APICut,
-		Tasks:    []func(ctx context.Context){dirs.Run, writers.Run, views.Run},
+		Tasks:    append(tasks, views.Run),
 		Attrs: []any{"expected_size", m.ExpectedSize,
 			"cluster_address_from", map[bool]string{true: "mariadbd's configuration", false: "the peers"}[k.Effective.HasClusterAddress()]},
 	}, api, pg.Routes()), nil

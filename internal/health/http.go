@@ -34,7 +34,12 @@ type Handlers[S any] struct {
 	// request is one); everything else there gets the readiness probe.
 	page      http.Handler
 	wantsPage func(*http.Request) bool
+	// member, when set, is the run mode's own part of /status.
+	member func() any
 }
+
+// SetMember adds run mode's document of its member to /status ("member").
+func (h *Handlers[S]) SetMember(doc func() any) { h.member = doc }
 
 // SetPage makes "/" answer the requests wants accepts (a browser's) with
 // page; load balancers and scripts keep the readiness answer there.
@@ -282,6 +287,9 @@ type StatusDoc struct {
 	// the stall rule of /livez (run mode with --stall-timeout).
 	ProgressAt *time.Time `json:"progress_at,omitempty"`
 	Progress   string     `json:"progress,omitempty"`
+	// Member is run mode's own document of its member (versions, system
+	// tables); absent in serve.
+	Member any `json:"member,omitempty"`
 }
 
 // VerdictDoc is one verdict in StatusDoc.
@@ -337,6 +345,9 @@ func (p *Poller[S]) Status(s *Snapshot[S], now time.Time, writer readiness.Write
 func (h *Handlers[S]) status(w http.ResponseWriter, r *http.Request) {
 	snap, now := h.poller.Snapshot(), h.now()
 	d := h.poller.Status(snap, now, h.writerVerdict(snap, now))
+	if h.member != nil {
+		d.Member = h.member()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)

@@ -65,6 +65,41 @@ func (r *Runner) Upgrade(ctx context.Context, socket string, timeout time.Durati
 	return r.run(ctx, "mariadb-upgrade", r.cfg.UpgradeArgs(bin, socket), timeout)
 }
 
+// ClientBinary finds the command-line client (mysql in older packages).
+func ClientBinary() (string, error) {
+	for _, name := range []string{"mariadb", "mysql"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("neither mariadb nor mysql is installed (Debian: package mariadb-client)")
+}
+
+// QueryArgs is the argv of the client running one statement against the
+// server at socket, as the sentinel's own operating-system user (see
+// UpgradeArgs), its rows tab-separated without a header.
+func (c Config) QueryArgs(bin, socket, statement string) []string {
+	args := []string{bin, "--no-defaults", "--protocol=socket", "--batch", "--skip-column-names"}
+	if socket != "" {
+		args = append(args, "--socket="+socket)
+	}
+	if c.OSUser != "" {
+		args = append(args, "--user="+c.OSUser)
+	}
+	return append(args, "--execute="+statement)
+}
+
+// Query runs one statement with the client over the socket, with the
+// rights of the sentinel's own account (what the monitoring account is
+// not given: reading the privilege tables).
+func (r *Runner) Query(ctx context.Context, socket, statement string, timeout time.Duration) ([]byte, error) {
+	bin, err := ClientBinary()
+	if err != nil {
+		return nil, err
+	}
+	return r.run(ctx, "mariadb", r.cfg.QueryArgs(bin, socket, statement), timeout)
+}
+
 // run runs a short command through the supervisor (which reaps it, PID 1
 // or not) and returns its output; a non-zero exit is an error with the
 // output's last lines.
