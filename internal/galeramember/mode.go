@@ -186,7 +186,9 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 	if m.SystemTablesEvery > 0 {
 		socket := k.Effective.Socket
 		tables = &SystemTables{DataDir: k.DataDir, Every: m.SystemTablesEvery, Logger: logger.With("component", "system-tables"),
-			Query: func(ctx context.Context, stmt string) ([]byte, error) { return db.Query(ctx, socket, stmt, time.Minute) },
+			Query: func(ctx context.Context, stmt string) ([]byte, error) {
+				return db.Query(ctx, socket, stmt, time.Minute)
+			},
 			Synced: func() bool {
 				s := poller.Snapshot().Last
 				return s != nil && s.SyncedPrimary()
