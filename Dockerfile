@@ -1,10 +1,13 @@
-# MariaDB 10.11 with Galera 4 from Debian bookworm, galera-sentinel as the
-# entrypoint. The sentinel is also the only client the image needs (no curl):
+# MariaDB with Galera 4 from Debian, galera-sentinel as the entrypoint:
+# bookworm (MariaDB 10.11) by default, trixie (MariaDB 11.8) with
+# --build-arg BASE=debian:trixie-slim and MARIADB_VERSION, GALERA_VERSION
+# set to trixie's versions or empty (the suite's current ones, unpinned). The sentinel is also the only client the image needs (no curl):
 # it serves the probes and talks to its peers itself.
 #
 #   make image                     # what the e2e-k8s suite builds and runs:
 #                                  # BASE is a bookworm rootfs made here with
 #                                  # debootstrap (no registry needed)
+#   make image-trixie              # the same on trixie (MariaDB 11.8)
 #   make dist && docker buildx build --platform linux/amd64,linux/arm64 \
 #       -t galera-sentinel-mariadb:10.11 .    # elsewhere, from Docker Hub
 #
@@ -38,10 +41,10 @@ RUN groupadd --system --gid 999 mysql \
  && printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d \
  && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      mariadb-server=${MARIADB_VERSION} mariadb-server-core=${MARIADB_VERSION} \
-      mariadb-client=${MARIADB_VERSION} mariadb-client-core=${MARIADB_VERSION} \
-      mariadb-common=${MARIADB_VERSION} galera-4=${GALERA_VERSION} \
-      mariadb-backup=${MARIADB_VERSION} \
+      mariadb-server${MARIADB_VERSION:+=$MARIADB_VERSION} mariadb-server-core${MARIADB_VERSION:+=$MARIADB_VERSION} \
+      mariadb-client${MARIADB_VERSION:+=$MARIADB_VERSION} mariadb-client-core${MARIADB_VERSION:+=$MARIADB_VERSION} \
+      mariadb-common${MARIADB_VERSION:+=$MARIADB_VERSION} galera-4${GALERA_VERSION:+=$GALERA_VERSION} \
+      mariadb-backup${MARIADB_VERSION:+=$MARIADB_VERSION} \
       rsync lsof iproute2 procps socat xz-utils zstd \
  && rm -f /usr/sbin/policy-rc.d \
  && rm -rf /var/lib/apt/lists/* /var/lib/mysql/* \

@@ -22,7 +22,7 @@ TEST_TIMEOUT ?= 60m
 TEST_P       ?= 3
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build dist test test-go fuzz lint deps demo clean kube-deps kube-binaries image haproxy-image e2e-k8s e2e-k8s-sweep
+.PHONY: help build dist test test-go fuzz lint deps demo clean kube-deps kube-binaries image image-trixie haproxy-image e2e-k8s e2e-k8s-sweep
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -78,6 +78,7 @@ KUBE_CACHE   ?= /var/cache/galera-sentinel-kube
 IMAGE_TAG    ?= test
 IMAGE_OUT    ?= $(KUBE_CACHE)/images/galera-sentinel-mariadb-$(IMAGE_TAG).tar
 HAPROXY_OUT  ?= $(KUBE_CACHE)/images/galera-sentinel-haproxy-$(IMAGE_TAG).tar
+IMAGE_TRIXIE_OUT ?= $(KUBE_CACHE)/images/galera-sentinel-mariadb-trixie.tar
 E2E_TIMEOUT  ?= 80m
 # Worker nodes, each a network namespace with its own containerd and
 # kubelet: five, so that the base's required anti-affinity holds the scale
@@ -93,6 +94,9 @@ kube-binaries: ## build etcd, Kubernetes 1.31 and CoreDNS from the Go module pro
 
 image: ## build the Dockerfile (on a debootstrap base) with buildah into an OCI archive (IMAGE_OUT)
 	scripts/build-image.sh $(IMAGE_OUT) $(IMAGE_TAG)
+
+image-trixie: ## the same image on Debian trixie (MariaDB 11.8), for upgrades (IMAGE_TRIXIE_OUT)
+	SUITE=trixie scripts/build-image.sh $(IMAGE_TRIXIE_OUT) trixie
 
 haproxy-image: ## build HAProxy laid out as the official image (scripts/haproxy.Dockerfile), for the in-cluster HAProxy of e2e-k8s (HAPROXY_OUT)
 	scripts/build-image.sh --haproxy $(HAPROXY_OUT) $(IMAGE_TAG)

@@ -10,12 +10,15 @@
 # out as the official image, for the in-cluster HAProxy of the e2e suite),
 # on the same base.
 #
-# The base is a debootstrap rootfs from the Debian mirror apt uses, with the
-# same suites as this machine (bookworm, -updates, -security), imported as
-# localhost/galera-sentinel-base:bookworm and cached in buildah's storage and
-# as a tarball under $KUBE_CACHE/base. The Dockerfile is built unchanged but
-# for --build-arg BASE. buildah --layers caches the apt-get step, so a second
-# run only copies the new binary.
+# The base is a debootstrap rootfs of SUITE (default bookworm: MariaDB 10.11;
+# trixie: MariaDB 11.8) from the Debian mirror apt uses, with its -updates
+# and -security suites, imported as localhost/galera-sentinel-base:SUITE and
+# cached in buildah's storage and as a tarball under $KUBE_CACHE/base. The
+# Dockerfile is built unchanged but for its build arguments: BASE, and for
+# a suite other than bookworm MARIADB_VERSION and GALERA_VERSION (from the
+# environment; empty: the suite's current versions, unpinned). buildah
+# --layers caches the apt-get step, so a second run only copies the new
+# binary.
 #
 # It needs root, debootstrap and buildah (scripts/kube-deps.sh installs them).
 set -euo pipefail
@@ -31,7 +34,12 @@ tag=${2:-test}
 KUBE_CACHE=${KUBE_CACHE:-/var/cache/galera-sentinel-kube}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-base=localhost/galera-sentinel-base:bookworm
+SUITE=${SUITE:-bookworm}
+base=localhost/galera-sentinel-base:$SUITE
+pins=()
+if [[ $SUITE != bookworm ]]; then
+	pins=(--build-arg "MARIADB_VERSION=${MARIADB_VERSION:-}" --build-arg "GALERA_VERSION=${GALERA_VERSION:-}")
+fi
 image=localhost/galera-sentinel-$kind:$tag
 log() { echo "build-image: $*" >&2; }
 export BUILDAH_ISOLATION=chroot
@@ -43,17 +51,17 @@ exec 9>"$KUBE_CACHE/base/.lock"
 flock 9
 
 if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
-	tarball=$KUBE_CACHE/base/bookworm-rootfs.tar
+	tarball=$KUBE_CACHE/base/$SUITE-rootfs.tar
 	if [[ ! -s $tarball ]]; then
 		t0=$SECONDS
 		root=$(mktemp -d "$KUBE_CACHE/base/rootfs.XXXXXX")
 		trap 'rm -rf "$root"' EXIT
-		log "debootstrap bookworm from $MIRROR"
-		debootstrap --variant=minbase bookworm "$root" "$MIRROR" >&2
+		log "debootstrap $SUITE from $MIRROR"
+		debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >&2
 		cat >"$root/etc/apt/sources.list" <<-SRC
-		deb $MIRROR bookworm main
-		deb $MIRROR bookworm-updates main
-		deb $SECURITY_MIRROR bookworm-security main
+		deb $MIRROR $SUITE main
+		deb $MIRROR $SUITE-updates main
+		deb $SECURITY_MIRROR $SUITE-security main
 		SRC
 		chroot "$root" apt-get clean
 		rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/tmp/* "$root"/var/log/*.log
@@ -88,7 +96,7 @@ CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath \
 	-o "dist/galera-sentinel-linux-$arch" ./cmd/galera-sentinel
 
 t0=$SECONDS
-buildah bud --layers --network host --build-arg BASE="$base" --build-arg TARGETARCH="$arch" -t "$image" -f Dockerfile . >&2
+buildah bud --layers --network host --build-arg BASE="$base" --build-arg TARGETARCH="$arch" "${pins[@]}" -t "$image" -f Dockerfile . >&2
 log "bud in $((SECONDS - t0))s"
 mkdir -p "$(dirname "$out")"
 rm -f "$out"
