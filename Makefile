@@ -101,8 +101,8 @@ image-trixie: ## the same image on Debian trixie (MariaDB 11.8), for upgrades (I
 haproxy-image: ## build HAProxy laid out as the official image (scripts/haproxy.Dockerfile), for the in-cluster HAProxy of e2e-k8s (HAPROXY_OUT)
 	scripts/build-image.sh --haproxy $(HAPROXY_OUT) $(IMAGE_TAG)
 
-e2e-k8s: kube-deps kube-binaries image haproxy-image ## the scenarios of deploy/kubernetes on a real Kubernetes of E2E_NODES worker nodes
-	GALERA_SENTINEL_IMAGE_ARCHIVE=$(IMAGE_OUT) GALERA_SENTINEL_HAPROXY_IMAGE_ARCHIVE=$(HAPROXY_OUT) GALERA_KUBE_CACHE=$(KUBE_CACHE) GALERA_KUBE_NODES=$(E2E_NODES) \
+e2e-k8s: kube-deps kube-binaries image image-trixie haproxy-image ## the scenarios of deploy/kubernetes on a real Kubernetes of E2E_NODES worker nodes
+	GALERA_SENTINEL_IMAGE_ARCHIVE=$(IMAGE_OUT) GALERA_SENTINEL_HAPROXY_IMAGE_ARCHIVE=$(HAPROXY_OUT) GALERA_SENTINEL_TRIXIE_IMAGE_ARCHIVE=$(IMAGE_TRIXIE_OUT) GALERA_KUBE_CACHE=$(KUBE_CACHE) GALERA_KUBE_NODES=$(E2E_NODES) \
 		$(GO) test -tags e2ek8s -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/kube/
 
 e2e-k8s-sweep: ## remove whatever a killed e2e-k8s run left on this machine

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,6 +188,15 @@ func TestRunVersions(t *testing.T) {
 			return nil
 		})
 		t.Logf("status named the diverged member %v after the GRANT:\n%s", time.Since(began).Round(100*time.Millisecond), testsentinel.LastLines(out, 2))
+		// Each member counts the others that differ from it: the odd one
+		// out sees two.
+		testcluster.Eventually(t, ctx, n1.Name+"'s metric", 500*time.Millisecond, func() error {
+			body, err := getAll("http://" + n1.SentinelAddr() + "/metrics")
+			if err != nil || !strings.Contains(body, "\ngalera_sentinel_system_tables_differing_members 2\n") {
+				return fmt.Errorf("%v: %s", err, grepLine(body, "system_tables_differing"))
+			}
+			return nil
+		})
 		if got, err := n2.QueryInt(ctx, "SELECT COUNT(*) FROM mysql.db WHERE User='lonely'"); err != nil || got != 0 {
 			t.Fatalf("the GRANT reached %s (%d rows, %v): the test did not diverge anything", n2.Name, got, err)
 		}
@@ -259,6 +269,25 @@ func setRedoCreator(t *testing.T, path, creator string) {
 	if _, err := f.WriteAt(b, 0); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func getAll(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func grepLine(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && !strings.HasPrefix(l, "#") {
+			return l
+		}
+	}
+	return "(none)"
 }
 
 func eventLines(evs []journal.Event) string {

@@ -81,6 +81,14 @@ func mainErr(m *testing.M) int {
 			return 1
 		}
 	}
+	// The image on trixie (MariaDB 11.8), for the upgrade (S20).
+	trixie := os.Getenv("GALERA_SENTINEL_TRIXIE_IMAGE_ARCHIVE")
+	if trixie == "" {
+		if trixie, err = testkube.BuildTrixieImage(ctx, log.Printf); err != nil {
+			log.Print(err)
+			return 1
+		}
+	}
 	log.Printf("e2e/kube: binaries and images ready in %s", time.Since(t0).Round(time.Second))
 	// Five worker nodes: the base's required anti-affinity puts one
 	// member per node, and S13 scales to five.
@@ -91,7 +99,7 @@ func mainErr(m *testing.M) int {
 			return 1
 		}
 	}
-	c, err := testkube.Start(ctx, testkube.Options{BinDir: bin, PauseArchive: pause, Images: []string{image, haproxy}, Nodes: nodes, Logf: log.Printf})
+	c, err := testkube.Start(ctx, testkube.Options{BinDir: bin, PauseArchive: pause, Images: []string{image, haproxy, trixie}, Nodes: nodes, Logf: log.Printf})
 	if err != nil {
 		log.Print(err)
 		return 1

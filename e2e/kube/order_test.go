@@ -34,6 +34,7 @@ func TestE2E(t *testing.T) {
 		{"S12OutagePendingMember", testS12OutagePendingMember},
 		{"S13Scale", testS13Scale},
 		{"S14TokenRotation", testS14TokenRotation},
+		{"S20VersionUpgrade", testS20VersionUpgrade},
 		{"S9Replication", testS9Replication},
 	} {
 		t.Run(s.name, s.run)

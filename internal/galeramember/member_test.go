@@ -335,6 +335,34 @@ func TestLowestReadyVersions(t *testing.T) {
 	}
 }
 
+// TestDifferingTables: the members of this member's view whose settled
+// system tables differ; unknown while this member's are not settled; a
+// member that did not answer, of another view, or unsettled counts not.
+func TestDifferingTables(t *testing.T) {
+	st := func(name, sum string, size int) peer.Answer[peer.State] {
+		return peer.Answer[peer.State]{Value: peer.State{NodeName: name, ClusterSize: size, SystemTables: sum}}
+	}
+	me := peer.State{NodeName: "a", ClusterSize: 3, SystemTables: "aaa"}
+	lost := st("d", "ddd", 3)
+	lost.Err = context.DeadlineExceeded
+	for _, tc := range []struct {
+		name string
+		me   peer.State
+		a    []peer.Answer[peer.State]
+		want int
+	}{
+		{"all the same", me, []peer.Answer[peer.State]{st("a", "aaa", 3), st("b", "aaa", 3), st("c", "aaa", 3)}, 0},
+		{"one differs", me, []peer.Answer[peer.State]{st("a", "aaa", 3), st("b", "bbb", 3), st("c", "aaa", 3)}, 1},
+		{"this one is the odd one", me, []peer.Answer[peer.State]{st("b", "bbb", 3), st("c", "bbb", 3)}, 2},
+		{"unsettled, another view, silent", me, []peer.Answer[peer.State]{st("b", "", 3), st("c", "ccc", 2), lost}, 0},
+		{"mine unsettled", peer.State{NodeName: "a", ClusterSize: 3}, []peer.Answer[peer.State]{st("b", "bbb", 3)}, -1},
+	} {
+		if got := DifferingTables(tc.me, tc.a); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
 // TestLowestReadyKubeAPI: on Kubernetes, a ready member whose sentinel
 // cannot reach the API server is passed over for the writer while another
 // ready member of the view reaches it (its last try succeeded); when none

@@ -165,23 +165,6 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 	// The state peers see, with whether this sentinel reaches the
 	// Kubernetes API server (the writer rule passes over one that does
 	// not).
-	state := mem.State
-	if k.KubeAPI != nil {
-		state = func() peer.State {
-			s := mem.State()
-			s.KubeAPIFailing, s.KubeAPIUnreachable = k.KubeAPI()
-			return s
-		}
-	}
-	writers := &WriterView{Self: k.NodeName, Source: k.Source, Peers: k.Peers, State: state,
-		Every: min(k.Poller.Interval, time.Second), Changes: poller.Changes()}
-	h.SetWriterView(writers.Lowest, m.WriterHandover)
-	api := mem.PeerAPI(k.Tokens, logger.With("component", "peer-api"))
-	api.State = state
-	api.Changed = writers.Kick
-	api.Forward = mem.ForwardOverride(k.Peers)
-	metrics.Member(k.Metrics, mem.State, mem.Seen)
-	tasks := []func(ctx context.Context){dirs.Run, writers.Run}
 	var tables *SystemTables
 	if m.SystemTablesEvery > 0 {
 		socket := k.Effective.Socket
@@ -193,7 +176,29 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 				s := poller.Snapshot().Last
 				return s != nil && s.SyncedPrimary()
 			}}
+	}
+	state := func() peer.State {
+		s := mem.State()
+		if k.KubeAPI != nil {
+			s.KubeAPIFailing, s.KubeAPIUnreachable = k.KubeAPI()
+		}
+		if d := tables.Doc(); d != nil && d.Settled && d.Error == "" {
+			s.SystemTables = d.Checksum
+		}
+		return s
+	}
+	writers := &WriterView{Self: k.NodeName, Source: k.Source, Peers: k.Peers, State: state,
+		Every: min(k.Poller.Interval, time.Second), Changes: poller.Changes()}
+	h.SetWriterView(writers.Lowest, m.WriterHandover)
+	api := mem.PeerAPI(k.Tokens, logger.With("component", "peer-api"))
+	api.State = state
+	api.Changed = writers.Kick
+	api.Forward = mem.ForwardOverride(k.Peers)
+	metrics.Member(k.Metrics, mem.State, mem.Seen)
+	tasks := []func(ctx context.Context){dirs.Run, writers.Run}
+	if tables != nil {
 		tasks = append(tasks, tables.Run)
+		metrics.SystemTables(k.Metrics, writers.SystemTablesDiffer)
 	}
 	h.SetMember(func() any {
 		st := mem.State()

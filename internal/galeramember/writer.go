@@ -43,6 +43,7 @@ type WriterView struct {
 
 	low      atomic.Int64 // -1: unknown; set by Run
 	cut      atomic.Pointer[[]string]
+	differ   atomic.Int64 // peers whose system tables differ; -1: unknown
 	kickOnce sync.Once
 	kick     chan struct{}
 }
@@ -55,6 +56,15 @@ func (w *WriterView) APICut() []string {
 		return *p
 	}
 	return nil
+}
+
+// SystemTablesDiffer is how many members of this member's view, as of the
+// last refresh, have settled system tables that differ from this
+// member's; known is false while this member's own are not settled, or
+// it is not ready.
+func (w *WriterView) SystemTablesDiffer() (n int, known bool) {
+	v := w.differ.Load()
+	return int(v), v >= 0
 }
 
 // Kick asks for a refresh now: a peer said its state changed.
@@ -76,6 +86,7 @@ func (w *WriterView) Lowest() int { return int(w.low.Load()) }
 // Run refreshes the view until ctx ends.
 func (w *WriterView) Run(ctx context.Context) {
 	w.low.Store(-1)
+	w.differ.Store(-1)
 	t := time.NewTicker(w.Every)
 	defer t.Stop()
 	for {
@@ -105,6 +116,7 @@ func (w *WriterView) refresh(ctx context.Context) {
 	if !me.Ready {
 		w.low.Store(-1) // not the writer whatever the others say
 		w.cut.Store(nil)
+		w.differ.Store(-1)
 		return
 	}
 	addrs, err := w.Source.Peers(ctx)
@@ -115,6 +127,22 @@ func (w *WriterView) refresh(ctx context.Context) {
 	w.low.Store(int64(LowestReady(me, answers)))
 	cut := APICut(me, answers)
 	w.cut.Store(&cut)
+	w.differ.Store(int64(DifferingTables(me, answers)))
+}
+
+// DifferingTables counts the members of me's view whose settled system
+// tables digest differs from me's (-1 when me's is not settled).
+func DifferingTables(me peer.State, answers []peer.Answer[peer.State]) int {
+	if me.SystemTables == "" {
+		return -1
+	}
+	n := 0
+	for _, a := range answers {
+		if st := a.Value; a.Err == nil && st.NodeName != me.NodeName && st.ClusterSize == me.ClusterSize && st.SystemTables != "" && st.SystemTables != me.SystemTables {
+			n++
+		}
+	}
+	return n
 }
 
 // reachesAPI: some ready member of me's view (me included) reaches the

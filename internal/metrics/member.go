@@ -80,3 +80,19 @@ func (c member) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(unreachDesc, g, float64(len(v.Unreachable)))
 }
+
+var tablesDesc = desc("system_tables_differing_members", "Run mode: members of this member's Primary component whose privilege tables (mysql.global_priv, mysql.db, mysql.tables_priv) and upgrade marker differ from this member's, as their settled checksums say: what Galera neither replicates nor compares (a GRANT run with wsrep_on=OFF, mariadb-upgrade not run everywhere). Absent until known.")
+
+type systemTables func() (int, bool)
+
+// SystemTables adds the count of members whose system tables differ
+// from this member's (galeramember.WriterView.SystemTablesDiffer).
+func SystemTables(m *Metrics, differ func() (n int, known bool)) { m.Register(systemTables(differ)) }
+
+func (systemTables) Describe(chan<- *prometheus.Desc) {}
+
+func (f systemTables) Collect(ch chan<- prometheus.Metric) {
+	if n, ok := f(); ok {
+		ch <- prometheus.MustNewConstMetric(tablesDesc, prometheus.GaugeValue, float64(n))
+	}
+}

@@ -66,6 +66,10 @@ type State struct {
 	// sentinel of a release before them, or when not known.
 	MariaDBVersion string `json:"mariadb_version,omitempty"`
 	DataVersion    string `json:"data_version,omitempty"`
+	// SystemTables is the member's settled digest of its privilege
+	// tables and upgrade marker (galera.SystemTablesDoc); absent while
+	// unsettled or unknown.
+	SystemTables string `json:"system_tables,omitempty"`
 	// Live state of the running node, from the sentinel's last sample.
 	Running bool `json:"running"`
 	Primary bool `json:"primary"`
@@ -279,6 +283,9 @@ func (s State) Validate() error {
 	}
 	if s.Primary && s.ClusterSize < 1 {
 		errs = append(errs, errors.New("says it is Primary in a cluster of size 0"))
+	}
+	if len(s.SystemTables) > 64 || strings.IndexFunc(s.SystemTables, func(r rune) bool { return !strings.ContainsRune("0123456789abcdef", r) }) >= 0 {
+		errs = append(errs, fmt.Errorf("system tables digest %q: want at most 64 hex digits", clip(s.SystemTables)))
 	}
 	for name, v := range map[string]string{"mariadb version": s.MariaDBVersion, "data version": s.DataVersion} {
 		if v == "" {

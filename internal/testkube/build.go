@@ -72,6 +72,12 @@ func BuildImage(ctx context.Context, tag string, logf func(string, ...any)) (str
 	return buildImage(ctx, "mariadb", tag, logf)
 }
 
+// BuildTrixieImage builds the same Dockerfile on Debian trixie (MariaDB
+// 11.8: SUITE=trixie), tagged "trixie", for the upgrade scenario.
+func BuildTrixieImage(ctx context.Context, logf func(string, ...any)) (string, error) {
+	return buildImage(ctx, "mariadb", "trixie", logf)
+}
+
 // BuildHAProxyImage builds scripts/haproxy.Dockerfile the same way
 // (build-image.sh --haproxy) and returns the archive's path.
 func BuildHAProxyImage(ctx context.Context, tag string, logf func(string, ...any)) (string, error) {
@@ -93,6 +99,9 @@ func buildImage(ctx context.Context, kind, tag string, logf func(string, ...any)
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(repo, "scripts/build-image.sh"), args...)
 	cmd.Env = append(os.Environ(), "KUBE_CACHE="+CacheDir())
+	if tag == "trixie" {
+		cmd.Env = append(cmd.Env, "SUITE=trixie")
+	}
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("build-image.sh: %w\n%s", err, tail(string(b), 4000))
