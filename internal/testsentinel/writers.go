@@ -130,6 +130,10 @@ type PoolOptions struct {
 	Lifetime time.Duration
 	// Pause is what a worker waits between its transactions.
 	Pause time.Duration
+	// Hold keeps each transaction open this long after its INSERT (DO
+	// SLEEP): a session cut from outside is then most likely cut inside
+	// a transaction, where no pool can hide it (a control's failures).
+	Hold time.Duration
 }
 
 // StartPoolWriters runs a client that keeps long-lived pooled connections,
@@ -150,7 +154,7 @@ func StartPoolWriters(ctx context.Context, t testing.TB, addr string, o PoolOpti
 		go func() {
 			defer wg.Done()
 			for seq := int64(1); ctx.Err() == nil; seq++ {
-				log.record(writeOne(db, base+int64(w)*10_000_000+seq, w))
+				log.record(writeHeld(db, base+int64(w)*10_000_000+seq, w, o.Hold))
 				time.Sleep(o.Pause)
 			}
 		}()
@@ -173,7 +177,9 @@ func appDB(t testing.TB, addr string) *sql.DB {
 // writeOne is one transaction: BEGIN, INSERT of row id, COMMIT. A
 // failure says at which step ("begin: ", "insert: ", "commit: "): a
 // session closed between transactions fails the next BEGIN at worst.
-func writeOne(db *sql.DB, id int64, w int) (int64, error) {
+func writeOne(db *sql.DB, id int64, w int) (int64, error) { return writeHeld(db, id, w, 0) }
+
+func writeHeld(db *sql.DB, id int64, w int, hold time.Duration) (int64, error) {
 	tctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	tx, err := db.BeginTx(tctx, nil)
@@ -183,6 +189,12 @@ func writeOne(db *sql.DB, id int64, w int) (int64, error) {
 	if _, err := tx.ExecContext(tctx, "INSERT INTO t (id, writer) VALUES (?, ?)", id, w); err != nil {
 		tx.Rollback()
 		return id, fmt.Errorf("insert: %w", err)
+	}
+	if hold > 0 {
+		if _, err := tx.ExecContext(tctx, "DO SLEEP(?)", hold.Seconds()); err != nil {
+			tx.Rollback()
+			return id, fmt.Errorf("hold: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return id, fmt.Errorf("commit: %w", err)
