@@ -20,7 +20,9 @@ import (
 
 type noSampler struct{}
 
-func (noSampler) Sample(context.Context) (galera.Sample, error) { return galera.Sample{}, errors.New("none") }
+func (noSampler) Sample(context.Context) (galera.Sample, error) {
+	return galera.Sample{}, errors.New("none")
+}
 
 // upgradeRig is a member with only what the upgrade needs: a data
 // directory, a poller whose hold shows, a journal and a mariadb-upgrade
