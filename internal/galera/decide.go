@@ -193,6 +193,7 @@ const (
 	DecidedSSTInterrupted  DecisionClass = "the state transfer of a member was interrupted, but no member has data to send it"
 	DecidedDowngrade       DecisionClass = "the data directory was written by a newer MariaDB"
 	DecidedVersionGap      DecisionClass = "the Primary component runs a MariaDB version this one may not join"
+	DecidedSSTAcross       DecisionClass = "a full state transfer would come from another major version"
 	DecidedOverride        DecisionClass = "override"
 	DecidedOverrideRefused DecisionClass = "override refused"
 	// DecidedCannotDecide: the peers could not be asked (package
@@ -274,8 +275,55 @@ func Decide(v View) Decision {
 		if r, ok := versionGap(v); ok {
 			return r
 		}
+		if r, ok := sstAcross(v); ok {
+			return r
+		}
 	}
 	return d
+}
+
+// needsSST: a member whose join is certain to take a full state transfer
+// (nothing of its own may be kept, or nothing of it fits the cluster).
+func (m Member) needsSST(primary []Member) bool {
+	if m.asGoodAsEmpty() || m.NeedsSST || m.userData() {
+		return true
+	}
+	for _, p := range primary {
+		if m.HasPosition() && p.HasPosition() && p.Position.UUID != m.Position.UUID {
+			return true
+		}
+	}
+	return false
+}
+
+// sstAcross refuses a join that needs a full state transfer when no
+// member of the Primary component runs this member's major version: a
+// rolling upgrade joins by IST, and a state transfer across major
+// versions is not supported (the joiner would start on a donor's files of
+// another version; mariadb-backup refuses to prepare a backup of another
+// one). With a member of its own series in the component it joins (the
+// donor is Galera's choice).
+func sstAcross(v View) (Decision, bool) {
+	var primary []Member
+	for _, p := range v.Peers {
+		if p.Primary && !p.Stopping {
+			primary = append(primary, p)
+		}
+	}
+	if v.Self.Version.IsZero() || len(primary) == 0 || !v.Self.needsSST(primary) {
+		return Decision{}, false
+	}
+	var other *Member
+	for i, p := range primary {
+		if p.Version.IsZero() || p.Version.SameSeries(v.Self.Version) {
+			return Decision{}, false
+		}
+		other = &primary[i]
+	}
+	return Decision{Refuse, DecidedSSTAcross, fmt.Sprintf("this member needs a full state transfer and every member of the Primary component runs MariaDB %s, this member %s: "+
+		"a state transfer across major versions is not supported, a rolling upgrade joins by IST. Start this member on %s until it has joined, then upgrade it like the others; "+
+		"or upgrade another member first, so that a donor of %s is there. This member decides again meanwhile",
+		other.Version, v.Self.Version, other.Version, v.Self.Version.Series())}, true
 }
 
 // downgrade refuses to start a member whose binary is older than the
