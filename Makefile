@@ -22,7 +22,7 @@ TEST_TIMEOUT ?= 60m
 TEST_P       ?= 3
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build dist test test-go fuzz lint deps demo clean kube-deps kube-binaries image image-trixie haproxy-image e2e-k8s e2e-k8s-sweep
+.PHONY: help build dist test test-go fuzz lint deps demo clean kube-deps kube-binaries image image-previous image-trixie haproxy-image e2e-k8s e2e-k8s-sweep
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -79,6 +79,7 @@ IMAGE_TAG    ?= test
 IMAGE_OUT    ?= $(KUBE_CACHE)/images/galera-sentinel-mariadb-$(IMAGE_TAG).tar
 HAPROXY_OUT  ?= $(KUBE_CACHE)/images/galera-sentinel-haproxy-$(IMAGE_TAG).tar
 IMAGE_TRIXIE_OUT ?= $(KUBE_CACHE)/images/galera-sentinel-mariadb-trixie.tar
+IMAGE_PREVIOUS_OUT ?= $(KUBE_CACHE)/images/galera-sentinel-mariadb-previous.tar
 E2E_TIMEOUT  ?= 80m
 # Worker nodes, each a network namespace with its own containerd and
 # kubelet: five, so that the base's required anti-affinity holds the scale
@@ -98,11 +99,14 @@ image: ## build the Dockerfile (on a debootstrap base) with buildah into an OCI 
 image-trixie: ## the same image on Debian trixie (MariaDB 11.8), for upgrades (IMAGE_TRIXIE_OUT)
 	SUITE=trixie scripts/build-image.sh $(IMAGE_TRIXIE_OUT) trixie
 
+image-previous: ## the same image on the MariaDB release before the Dockerfile's pin, for the minor upgrade of e2e-k8s (IMAGE_PREVIOUS_OUT)
+	scripts/build-image.sh --previous $(IMAGE_PREVIOUS_OUT) previous
+
 haproxy-image: ## build HAProxy laid out as the official image (scripts/haproxy.Dockerfile), for the in-cluster HAProxy of e2e-k8s (HAPROXY_OUT)
 	scripts/build-image.sh --haproxy $(HAPROXY_OUT) $(IMAGE_TAG)
 
-e2e-k8s: kube-deps kube-binaries image image-trixie haproxy-image ## the scenarios of deploy/kubernetes on a real Kubernetes of E2E_NODES worker nodes
-	GALERA_SENTINEL_IMAGE_ARCHIVE=$(IMAGE_OUT) GALERA_SENTINEL_HAPROXY_IMAGE_ARCHIVE=$(HAPROXY_OUT) GALERA_SENTINEL_TRIXIE_IMAGE_ARCHIVE=$(IMAGE_TRIXIE_OUT) GALERA_KUBE_CACHE=$(KUBE_CACHE) GALERA_KUBE_NODES=$(E2E_NODES) \
+e2e-k8s: kube-deps kube-binaries image image-previous image-trixie haproxy-image ## the scenarios of deploy/kubernetes on a real Kubernetes of E2E_NODES worker nodes
+	GALERA_SENTINEL_IMAGE_ARCHIVE=$(IMAGE_OUT) GALERA_SENTINEL_HAPROXY_IMAGE_ARCHIVE=$(HAPROXY_OUT) GALERA_SENTINEL_TRIXIE_IMAGE_ARCHIVE=$(IMAGE_TRIXIE_OUT) GALERA_SENTINEL_PREVIOUS_IMAGE_ARCHIVE=$(IMAGE_PREVIOUS_OUT) GALERA_KUBE_CACHE=$(KUBE_CACHE) GALERA_KUBE_NODES=$(E2E_NODES) \
 		$(GO) test -tags e2ek8s -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/kube/
 
 e2e-k8s-sweep: ## remove whatever a killed e2e-k8s run left on this machine

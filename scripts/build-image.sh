@@ -5,6 +5,7 @@
 #
 #   scripts/build-image.sh OUT.tar [TAG]
 #   scripts/build-image.sh --haproxy OUT.tar [TAG]
+#   scripts/build-image.sh --previous OUT.tar [TAG]
 #
 # With --haproxy it builds scripts/haproxy.Dockerfile instead (HAProxy laid
 # out as the official image, for the in-cluster HAProxy of the e2e suite),
@@ -16,7 +17,9 @@
 # cached in buildah's storage and as a tarball under $KUBE_CACHE/base. The
 # Dockerfile is built unchanged but for its build arguments: BASE, and for
 # a suite other than bookworm MARIADB_VERSION and GALERA_VERSION (from the
-# environment; empty: the suite's current versions, unpinned). buildah
+# environment; empty: the suite's current versions, unpinned). With
+# --previous, MariaDB is pinned to the release before the Dockerfile's
+# (PREVIOUS_MARIADB_VERSION), for the minor upgrade of the e2e suite. buildah
 # --layers caches the apt-get step, so a second run only copies the new
 # binary.
 #
@@ -25,11 +28,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 kind=mariadb
-if [[ ${1:-} == --haproxy ]]; then
+case ${1:-} in
+--haproxy)
 	kind=haproxy
 	shift
-fi
-out=${1:?usage: build-image.sh [--haproxy] OUT.tar [TAG]}
+	;;
+--previous)
+	# The MariaDB release before the Dockerfile's pin that the mirror
+	# still serves (bookworm's main suite, the pin being from
+	# bookworm-security): the e2e cluster starts on it, and its rolling
+	# update to the current image is a minor upgrade (S7).
+	MARIADB_VERSION=${PREVIOUS_MARIADB_VERSION:-1:10.11.18-0+deb12u1}
+	shift
+	;;
+esac
+out=${1:?usage: build-image.sh [--haproxy|--previous] OUT.tar [TAG]}
 tag=${2:-test}
 KUBE_CACHE=${KUBE_CACHE:-/var/cache/galera-sentinel-kube}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
@@ -39,6 +52,10 @@ base=localhost/galera-sentinel-base:$SUITE
 pins=()
 if [[ $SUITE != bookworm ]]; then
 	pins=(--build-arg "MARIADB_VERSION=${MARIADB_VERSION:-}" --build-arg "GALERA_VERSION=${GALERA_VERSION:-}")
+elif [[ -n ${MARIADB_VERSION:-} ]]; then
+	# An older release of the suite (make image-previous): the Dockerfile's
+	# other pins stand.
+	pins=(--build-arg "MARIADB_VERSION=$MARIADB_VERSION")
 fi
 image=localhost/galera-sentinel-$kind:$tag
 log() { echo "build-image: $*" >&2; }

@@ -36,11 +36,7 @@ func testS19CutFromAPIServer(t *testing.T) {
 	ctx := testCtx(t, 15*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	ps := mustPods(t, ctx)
-	l, err := labelled(ctx)
-	if err != nil || len(l) != 1 {
-		t.Fatalf("labelled writer: %v (%v)", l, err)
-	}
-	victim := l[0]
+	victim := labelledWriter(t, ctx)
 	ip := ps[victim].Status.PodIP
 	node := ps[victim].Spec.NodeName
 

@@ -59,6 +59,32 @@ func labelled(ctx context.Context) ([]string, error) {
 	return strings.Fields(out), nil
 }
 
+// labelledWriter waits for exactly one pod labelled writer and returns
+// it. A scenario that starts right after another may find a handover in
+// progress (a rebuilt or returning member of a lower ordinal taking the
+// writer back: the old writer keeps its label through the handover
+// window); a handover that never ends fails the scenario.
+func labelledWriter(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	t0 := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var l []string
+	waitUntil(t, wctx, "one pod labelled "+writerLabel+"=true", 200*time.Millisecond, func() (err error) {
+		if l, err = labelled(ctx); err != nil {
+			return err
+		}
+		if len(l) != 1 {
+			return fmt.Errorf("labelled %v", l)
+		}
+		return nil
+	})
+	if d := time.Since(t0); d > time.Second {
+		t.Logf("one labelled writer (%s) after %v", l[0], d.Round(100*time.Millisecond))
+	}
+	return l[0]
+}
+
 // 10. The writer Service routes to exactly one member, the one whose
 // /writerz answers 200, and moves when that member drains (its pod
 // deleted: SIGTERM, the sentinel drains).

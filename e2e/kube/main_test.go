@@ -89,6 +89,15 @@ func mainErr(m *testing.M) int {
 			return 1
 		}
 	}
+	// The image on the release before (the cluster starts on it; S7's
+	// rolling update is a minor upgrade).
+	previous := os.Getenv("GALERA_SENTINEL_PREVIOUS_IMAGE_ARCHIVE")
+	if previous == "" {
+		if previous, err = testkube.BuildPreviousImage(ctx, log.Printf); err != nil {
+			log.Print(err)
+			return 1
+		}
+	}
 	log.Printf("e2e/kube: binaries and images ready in %s", time.Since(t0).Round(time.Second))
 	// Five worker nodes: the base's required anti-affinity puts one
 	// member per node, and S13 scales to five.
@@ -99,7 +108,7 @@ func mainErr(m *testing.M) int {
 			return 1
 		}
 	}
-	c, err := testkube.Start(ctx, testkube.Options{BinDir: bin, PauseArchive: pause, Images: []string{image, haproxy, trixie}, Nodes: nodes, Logf: log.Printf})
+	c, err := testkube.Start(ctx, testkube.Options{BinDir: bin, PauseArchive: pause, Images: []string{image, previous, haproxy, trixie}, Nodes: nodes, Logf: log.Printf})
 	if err != nil {
 		log.Print(err)
 		return 1

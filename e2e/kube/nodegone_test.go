@@ -41,17 +41,14 @@ func testS18NodeDeclaredGone(t *testing.T) {
 func rebuildOnGoneNode(t *testing.T, ctx context.Context, how string) {
 	waitHealthy(t, ctx, 5*time.Minute)
 	ps := mustPods(t, ctx)
-	l, err := labelled(ctx)
-	if err != nil || len(l) != 1 {
-		t.Fatalf("labelled writer: %v (%v)", l, err)
-	}
+	labelledW := labelledWriter(t, ctx)
 	var names []string
 	for n := range ps {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	victim := names[0]
-	if victim == l[0] {
+	if victim == labelledW {
 		victim = names[1]
 	}
 	node := ps[victim].Spec.NodeName

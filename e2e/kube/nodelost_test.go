@@ -56,11 +56,7 @@ func testS15NodeLost(t *testing.T) {
 	ctx := testCtx(t, 15*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	ps := mustPods(t, ctx)
-	l, err := labelled(ctx)
-	if err != nil || len(l) != 1 {
-		t.Fatalf("labelled writer: %v (%v)", l, err)
-	}
-	victim := l[0]
+	victim := labelledWriter(t, ctx)
 	vp := ps[victim]
 	ip, uid := vp.Status.PodIP, vp.Metadata.UID
 	for name := range ps {

@@ -29,10 +29,7 @@ func testS17Partition(t *testing.T) {
 	ctx := testCtx(t, 15*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
 	ps := mustPods(t, ctx)
-	l, err := labelled(ctx)
-	if err != nil || len(l) != 1 {
-		t.Fatalf("labelled writer: %v (%v)", l, err)
-	}
+	labelledW := labelledWriter(t, ctx)
 	var names []string
 	for n := range ps {
 		names = append(names, n)
@@ -40,7 +37,7 @@ func testS17Partition(t *testing.T) {
 	sort.Strings(names)
 	victim := ""
 	for _, n := range names {
-		if n != l[0] {
+		if n != labelledW {
 			victim = n
 			break
 		}
@@ -66,7 +63,7 @@ func testS17Partition(t *testing.T) {
 	t0 := time.Now()
 	heal := cut(t, ctx, victim, node, ip, others)
 	defer heal()
-	t.Logf("%s (on %s) cut off from the other members at %s; the writer is %s", victim, node, t0.Format("15:04:05.000"), l[0])
+	t.Logf("%s (on %s) cut off from the other members at %s; the writer is %s", victim, node, t0.Format("15:04:05.000"), labelledW)
 
 	// For 25 s: when the victim leaves the client Service, whether it
 	// is ever in the writer Service, and what it says of its component

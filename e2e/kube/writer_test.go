@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,15 +19,21 @@ import (
 
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
 	"github.com/galera-sentinel/galera-sentinel/internal/testkube"
+	"github.com/galera-sentinel/galera-sentinel/internal/upgrade"
 )
 
-// 7. Single-writer routing on the real cluster: HAProxy on the host with
-// the shipped galera-writer listener (deploy/haproxy/haproxy.cfg,
-// unchanged but for bind and servers), its servers the members' DNS names
-// under the headless Service, resolved by CoreDNS as pods come and go.
-// Clients open a connection per transaction. A rolling update of the
-// StatefulSet: no failed transaction, no lost row, never a moment without
-// a writer in HAProxy.
+// 7. Single-writer routing on the real cluster, through a minor upgrade:
+// HAProxy on the host with the shipped galera-writer listener
+// (deploy/haproxy/haproxy.cfg, unchanged but for bind and servers), its
+// servers the members' DNS names under the headless Service, resolved by
+// CoreDNS as pods come and go. Clients open a connection per transaction,
+// through HAProxy and through the client Service. The rolling update is a
+// new image, as users make one: the cluster runs the release before the
+// Dockerfile's (make image-previous: 10.11.18), kubectl set image brings
+// the current one (10.11.19). Each member comes back on it by IST, runs
+// mariadb-upgrade once before it reports ready, and says so in its
+// journal. No failed transaction, no lost row, never a moment without a
+// writer in HAProxy, every member on the new release.
 func testS7WriterThroughHAProxy(t *testing.T) {
 	ctx := testCtx(t, 20*time.Minute)
 	waitHealthy(t, ctx, 5*time.Minute)
@@ -48,30 +55,69 @@ func testS7WriterThroughHAProxy(t *testing.T) {
 	}
 	defer db.Close()
 	db.SetMaxIdleConns(0) // a connection per transaction
+	before := versions(t, ctx)
+	from := before["galera-0"]
+	for _, v := range before {
+		if v != from {
+			t.Fatalf("the members run %v before the upgrade, want one release", before)
+		}
+	}
+	image := kubectl(t, ctx, "-n", ns, "get", "statefulset", "galera", "-o", `jsonpath={.spec.template.spec.containers[?(@.name=="mariadb")].image}`)
+	if image != "localhost/galera-sentinel-mariadb:previous" {
+		t.Fatalf("the StatefulSet runs %s, want the previous release's image (the e2e overlay's): S7 upgrades it", image)
+	}
 	first := maxID(t, ctx)
-	var ws []*writer
+	var ws, cs []*writer
 	for i := range 4 {
 		ws = append(ws, startWriter(db, first+int64(i)*10_000_000, 10*time.Millisecond))
 	}
+	cdb := client(t, ctx)
+	cdb.SetMaxIdleConns(0)
+	cs = append(cs, startWriter(cdb, first+int64(4)*10_000_000, 20*time.Millisecond))
 	tctx, stopTrace := context.WithCancel(ctx)
 	trace := h.follow(tctx)
 	time.Sleep(3 * time.Second)
 	t0 := time.Now()
-	kubectl(t, ctx, "-n", ns, "patch", "statefulset", "galera", "--type", "merge", "-p",
-		fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"e2e.galera-sentinel.io/writer-rollout":"%d"}}}}}`, t0.UnixNano()))
+	kubectl(t, ctx, "-n", ns, "set", "image", "statefulset/galera", "mariadb=localhost/galera-sentinel-mariadb:test")
 	kubectl(t, ctx, "-n", ns, "rollout", "status", "statefulset/galera", "--timeout=15m")
 	waitHealthy(t, ctx, 5*time.Minute)
 	rollout := time.Since(t0)
 	time.Sleep(3 * time.Second)
 	stopTrace()
-	all := collect(ws)
-	t.Logf("rolling update through HAProxy's writer listener in %s: %d transactions attempted, %d committed, %d failed; by member %v; %s; longest time without a commit %s",
-		rollout.Round(100*time.Millisecond), all.Attempts, len(all.Acked), len(all.Failures), all.byHost(), trace,
+	all, viaService := collect(ws), collect(cs)
+	t.Logf("rolling minor upgrade (%s to the Dockerfile's release) through HAProxy's writer listener in %s: %d transactions attempted, %d committed, %d failed; by member %v; %s; longest time without a commit %s",
+		from, rollout.Round(100*time.Millisecond), all.Attempts, len(all.Acked), len(all.Failures), all.byHost(), trace,
 		all.longestGap(t0).Round(10*time.Millisecond))
+	t.Logf("through the client Service: %d attempted, %d committed, %d failed; by member %v",
+		viaService.Attempts, len(viaService.Acked), len(viaService.Failures), viaService.byHost())
 	logFailures(t, all)
-	if len(all.Failures) > 0 {
-		t.Errorf("%d failed transactions through the writer listener", len(all.Failures))
+	logFailures(t, viaService)
+	if len(all.Failures) > 0 || len(viaService.Failures) > 0 {
+		t.Errorf("%d failed transactions through the writer listener, %d through the client Service", len(all.Failures), len(viaService.Failures))
 		logJournals(t, ctx, t0)
+	}
+
+	logRolloutSteps(t, ctx, t0)
+
+	// Every member on the new release, mariadb-upgrade run once on each
+	// (the marker named the release before: the member was held not
+	// ready until it ran).
+	after := versions(t, ctx)
+	for name, v := range after {
+		if v.Compare(from) <= 0 || !v.SameSeries(from) {
+			t.Errorf("%s runs %s after the upgrade from %s: want a later release of the same series", name, v, from)
+		}
+		out, err := events(ctx, name, t0)
+		if err != nil {
+			t.Errorf("%s: journal: %v", name, err)
+			continue
+		}
+		ran := grepLines(out, "mariadb-upgrade brought the system tables from "+from.String()+" to ")
+		if len(ran) != 1 {
+			t.Errorf("%s: mariadb-upgrade ran %d times since the new image, want once (from %s):\n%s", name, len(ran), from, out)
+			continue
+		}
+		t.Logf("%s: %s", name, ran[0][strings.Index(ran[0], "mariadb-upgrade"):])
 	}
 	if len(all.Acked) < 100 {
 		t.Errorf("only %d transactions committed: the writers did not really run", len(all.Acked))
@@ -83,6 +129,68 @@ func testS7WriterThroughHAProxy(t *testing.T) {
 		t.Errorf("every write went to %v: the writer never moved", all.byHost())
 	}
 	verifyRows(t, ctx, all.Acked)
+	verifyRows(t, ctx, viaService.Acked)
+}
+
+// logRolloutSteps logs how long each member of a rolling update took,
+// from the previous member's Ready (t0 for the first) to its own: its
+// drain, its stop, the new pod's start, its IST and whatever it ran before
+// it reported ready. From the API server's timestamps (whole seconds).
+func logRolloutSteps(t *testing.T, ctx context.Context, t0 time.Time) {
+	t.Helper()
+	out, err := cluster.Kubectl(ctx, "-n", ns, "get", "pods", "-l", "app=galera", "-o",
+		`jsonpath={range .items[*]}{.metadata.name} {.metadata.creationTimestamp} {.status.conditions[?(@.type=="Ready")].lastTransitionTime}{"\n"}{end}`)
+	if err != nil {
+		t.Errorf("pods: %v", err)
+		return
+	}
+	type step struct {
+		name           string
+		created, ready time.Time
+	}
+	var steps []step
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 {
+			continue
+		}
+		c, err1 := time.Parse(time.RFC3339, f[1])
+		r, err2 := time.Parse(time.RFC3339, f[2])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		steps = append(steps, step{f[0], c, r})
+	}
+	slices.SortFunc(steps, func(a, b step) int { return a.ready.Compare(b.ready) })
+	prev := t0.Truncate(time.Second)
+	var parts []string
+	for _, s := range steps {
+		if s.created.Before(t0.Add(-time.Second)) {
+			continue // not replaced
+		}
+		parts = append(parts, fmt.Sprintf("%s %v (its new pod Ready %v after its creation)", s.name, s.ready.Sub(prev), s.ready.Sub(s.created)))
+		prev = s.ready
+	}
+	t.Logf("member by member: %s", strings.Join(parts, ", "))
+}
+
+// versions is what each member's server says it runs (SELECT VERSION()).
+func versions(t *testing.T, ctx context.Context) map[string]upgrade.Version {
+	t.Helper()
+	m := map[string]upgrade.Version{}
+	for i := range replicas {
+		name := fmt.Sprintf("galera-%d", i)
+		out, err := query(ctx, name, "SELECT VERSION()")
+		if err != nil {
+			t.Fatalf("%s: version: %v", name, err)
+		}
+		v, err := upgrade.Parse(out)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		m[name] = v
+	}
+	return m
 }
 
 type hostHAProxy struct{ *testcluster.HAProxy }

@@ -78,6 +78,14 @@ func BuildTrixieImage(ctx context.Context, logf func(string, ...any)) (string, e
 	return buildImage(ctx, "mariadb", "trixie", logf)
 }
 
+// BuildPreviousImage builds the Dockerfile on bookworm with MariaDB
+// pinned to the release before the Dockerfile's (build-image.sh
+// --previous), tagged "previous": the e2e cluster starts on it, and a
+// rolling update to the "test" image is a minor upgrade.
+func BuildPreviousImage(ctx context.Context, logf func(string, ...any)) (string, error) {
+	return buildImage(ctx, "mariadb", "previous", logf)
+}
+
 // BuildHAProxyImage builds scripts/haproxy.Dockerfile the same way
 // (build-image.sh --haproxy) and returns the archive's path.
 func BuildHAProxyImage(ctx context.Context, tag string, logf func(string, ...any)) (string, error) {
@@ -94,8 +102,11 @@ func buildImage(ctx context.Context, kind, tag string, logf func(string, ...any)
 	out := filepath.Join(CacheDir(), "images", "galera-sentinel-"+kind+"-"+tag+".tar")
 	t0 := time.Now()
 	args := []string{out, tag}
-	if kind == "haproxy" {
+	switch {
+	case kind == "haproxy":
 		args = append([]string{"--haproxy"}, args...)
+	case tag == "previous":
+		args = append([]string{"--previous"}, args...)
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(repo, "scripts/build-image.sh"), args...)
 	cmd.Env = append(os.Environ(), "KUBE_CACHE="+CacheDir())
