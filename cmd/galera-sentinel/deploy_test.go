@@ -1223,3 +1223,54 @@ func TestDeployDocsNameEveryOverlay(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployGraceCoversStop: the kubelet's grace period of each shipped
+// StatefulSet covers the sentinel's longest stop (drain delay, drain
+// timeout, mariadbd's shutdown timeout, from the manifest's arguments or
+// run's defaults), so that the stop before a new image is mariadbd's clean
+// shutdown, never a kill; the sentinel says the same at start
+// (kube.ShortGrace) on a pod whose grace is shorter.
+func TestDeployGraceCoversStop(t *testing.T) {
+	for _, d := range []struct{ dir, name string }{{"deploy/kubernetes/base", "galera"}, {"deploy/kubernetes/replication", "mariadb"}} {
+		var sts struct {
+			Template struct {
+				Spec struct {
+					TerminationGracePeriodSeconds *int64       `json:"terminationGracePeriodSeconds"`
+					Containers                    []kcontainer `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		}
+		if err := json.Unmarshal(kustomize(t, d.dir).get(t, "StatefulSet", d.name).Spec, &sts); err != nil {
+			t.Fatal(err)
+		}
+		runFlags := flag.NewFlagSet("run", flag.ContinueOnError)
+		runFlags.SetOutput(io.Discard)
+		var cfg RunConfig
+		cfg.flags(runFlags)
+		value := func(name string) time.Duration {
+			v := runFlags.Lookup(name).DefValue
+			for _, c := range sts.Template.Spec.Containers {
+				for _, a := range c.Args {
+					if s, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+						v = s
+					}
+				}
+			}
+			dur, err := time.ParseDuration(v)
+			if err != nil {
+				t.Fatalf("%s: --%s=%s: %v", d.dir, name, v, err)
+			}
+			return dur
+		}
+		stop := kube.Stop{DrainDelay: value("drain-delay"), DrainTimeout: value("drain-timeout"), ShutdownTimeout: value("shutdown-timeout")}
+		grace := 30 * time.Second
+		if g := sts.Template.Spec.TerminationGracePeriodSeconds; g != nil {
+			grace = time.Duration(*g) * time.Second
+		}
+		if why, short := kube.ShortGrace(grace, stop); short {
+			t.Errorf("%s, StatefulSet %s: %s", d.dir, d.name, why)
+		} else {
+			t.Logf("%s: grace %v covers a stop of %v", d.dir, grace, stop.Total())
+		}
+	}
+}

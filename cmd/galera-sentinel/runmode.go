@@ -152,7 +152,7 @@ func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, reach *kube
 		return kc.SetPodCondition(ctx, pod, kube.Condition{Type: kube.PrimaryConditionType, Status: "False", Reason: kube.ReasonLeft, Message: msg},
 			kube.Condition{Type: kube.ReadyConditionType, Status: "False", Reason: kube.ReasonLeft, Message: msg})
 	}
-	tasks := []func(context.Context){reach.Run}
+	tasks := []func(context.Context){reach.Run, func(ctx context.Context) { checkGrace(ctx, cfg, kc, b, log) }}
 	if cfg.KubeWriterLabel {
 		l := &kube.Mark{Name: kube.WriterLabelKey, On: w.IsWriter, Every: every, Logger: log,
 			Set: func(ctx context.Context, v string) error {
@@ -252,6 +252,37 @@ func kubeMarks(ctx context.Context, cfg *RunConfig, kc *kube.Client, reach *kube
 		go func() { defer wg.Done(); f(lctx) }()
 	}
 	return func() { cancel(); wg.Wait() }
+}
+
+// checkGrace reads this pod's grace period once (trying again for a few
+// minutes while the API server does not answer) and says, in the log and
+// the journal, when it is shorter than the member's stop may take: the
+// kubelet would kill mariadbd in its clean shutdown.
+func checkGrace(ctx context.Context, cfg *RunConfig, kc *kube.Client, b *sentinel.Base, log *slog.Logger) {
+	stop := kube.Stop{DrainDelay: cfg.DrainDelay, DrainTimeout: cfg.DrainTimeout, ShutdownTimeout: cfg.ShutdownTimeout}
+	pause := 5 * time.Second
+	for try := 1; ; try++ {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		p, err := kc.Pod(cctx, cfg.KubePodName)
+		cancel()
+		if err == nil {
+			if why, short := kube.ShortGrace(p.Grace, stop); short {
+				log.Warn(why)
+				b.Journal.Add(journal.Event{Kind: journal.KindStart, Reason: why})
+			}
+			return
+		}
+		if try == 6 {
+			log.Warn("cannot read this pod to check its terminationGracePeriodSeconds against the stop", "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+			pause *= 2
+		}
+	}
 }
 
 // runBase is what both run modes open before their member: mariadbd's

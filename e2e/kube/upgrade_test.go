@@ -124,6 +124,25 @@ func testS20VersionUpgrade(t *testing.T) {
 		refusedAt.Round(100*time.Millisecond), stopped.Round(100*time.Millisecond), started.Round(100*time.Millisecond), total.Round(100*time.Millisecond),
 		st.Attempts, len(st.Acked), len(st.Failures), st.longestGap(t0).Round(100*time.Millisecond))
 	verifyRows(t, ctx, st.Acked)
+
+	// The trial's GRANT: a privilege 11.x has and 10.11 had not (SHOW
+	// CREATE ROUTINE), granted on one member. Had a member not run
+	// mariadb-upgrade, its mysql.db would lack the column and it would
+	// apply the replicated GRANT without the privilege, silently. Every
+	// member ran it before it was Ready: every member has the grant.
+	if _, err := query(ctx, "galera-0", "CREATE USER e2e_routines@localhost ACCOUNT LOCK; GRANT SHOW CREATE ROUTINE ON e2e.* TO e2e_routines@localhost"); err != nil {
+		t.Errorf("galera-0: the grant: %v", err)
+	} else {
+		for i := 0; i < replicas; i++ {
+			name := fmt.Sprintf("galera-%d", i)
+			v, err := query(ctx, name, "SET SESSION wsrep_sync_wait=1; SELECT Show_create_routine_priv FROM mysql.db WHERE User='e2e_routines' AND Host='localhost' AND Db='e2e'")
+			if err != nil || v != "Y" {
+				t.Errorf("%s: the SHOW CREATE ROUTINE granted on galera-0 reads %q in mysql.db (%v), want Y: the system tables diverged", name, v, err)
+			} else {
+				t.Logf("%s: GRANT SHOW CREATE ROUTINE issued on galera-0 present in mysql.db", name)
+			}
+		}
+	}
 	if t.Failed() {
 		logJournals(t, ctx, t0)
 	}

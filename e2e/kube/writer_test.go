@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,11 +76,13 @@ func testS7WriterThroughHAProxy(t *testing.T) {
 	tctx, stopTrace := context.WithCancel(ctx)
 	trace := h.follow(tctx)
 	time.Sleep(3 * time.Second)
+	steps := rolloutSteps(ctx)
 	t0 := time.Now()
 	kubectl(t, ctx, "-n", ns, "set", "image", "statefulset/galera", "mariadb=localhost/galera-sentinel-mariadb:test")
 	kubectl(t, ctx, "-n", ns, "rollout", "status", "statefulset/galera", "--timeout=15m")
 	waitHealthy(t, ctx, 5*time.Minute)
 	rollout := time.Since(t0)
+	t.Logf("member by member, from its old pod's deletion to its new pod's Ready: %s", steps())
 	time.Sleep(3 * time.Second)
 	stopTrace()
 	all, viaService := collect(ws), collect(cs)
@@ -96,8 +97,6 @@ func testS7WriterThroughHAProxy(t *testing.T) {
 		t.Errorf("%d failed transactions through the writer listener, %d through the client Service", len(all.Failures), len(viaService.Failures))
 		logJournals(t, ctx, t0)
 	}
-
-	logRolloutSteps(t, ctx, t0)
 
 	// Every member on the new release, mariadb-upgrade run once on each
 	// (the marker named the release before: the member was held not
@@ -132,46 +131,77 @@ func testS7WriterThroughHAProxy(t *testing.T) {
 	verifyRows(t, ctx, viaService.Acked)
 }
 
-// logRolloutSteps logs how long each member of a rolling update took,
-// from the previous member's Ready (t0 for the first) to its own: its
-// drain, its stop, the new pod's start, its IST and whatever it ran before
-// it reported ready. From the API server's timestamps (whole seconds).
-func logRolloutSteps(t *testing.T, ctx context.Context, t0 time.Time) {
-	t.Helper()
-	out, err := cluster.Kubectl(ctx, "-n", ns, "get", "pods", "-l", "app=galera", "-o",
-		`jsonpath={range .items[*]}{.metadata.name} {.metadata.creationTimestamp} {.status.conditions[?(@.type=="Ready")].lastTransitionTime}{"\n"}{end}`)
-	if err != nil {
-		t.Errorf("pods: %v", err)
-		return
-	}
-	type step struct {
-		name           string
-		created, ready time.Time
-	}
-	var steps []step
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.Fields(l)
-		if len(f) != 3 {
-			continue
+// rolloutSteps follows a rolling update's pods every 250 ms until stop
+// is called, and then says how long each member took: from the moment
+// its old pod was seen deleting (the drain begins) to the first moment its
+// new pod was seen Ready (stopped, started, joined, and whatever it ran
+// before it reported ready).
+func rolloutSteps(ctx context.Context) (stop func() string) {
+	type life struct{ deleting, ready time.Time }
+	var (
+		mu    sync.Mutex
+		old   = map[string]string{} // member → the UID of its pod before
+		steps = map[string]*life{}
+		order []string
+	)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			if ps, err := pods(ctx); err == nil {
+				now := time.Now()
+				mu.Lock()
+				for name, p := range ps {
+					uid, seen := old[name]
+					if !seen {
+						old[name] = p.Metadata.UID
+						continue
+					}
+					l := steps[name]
+					if l == nil {
+						l = &life{}
+						steps[name] = l
+					}
+					if p.Metadata.UID == uid && p.Metadata.DeletionTimestamp != "" && l.deleting.IsZero() {
+						l.deleting = now
+						order = append(order, name)
+					}
+					if p.Metadata.UID != uid && p.ready() && l.ready.IsZero() {
+						if l.deleting.IsZero() {
+							l.deleting = now // deleted between two looks
+							order = append(order, name)
+						}
+						l.ready = now
+					}
+				}
+				mu.Unlock()
+			}
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
 		}
-		c, err1 := time.Parse(time.RFC3339, f[1])
-		r, err2 := time.Parse(time.RFC3339, f[2])
-		if err1 != nil || err2 != nil {
-			continue
+	}()
+	return func() string {
+		close(done)
+		<-finished
+		mu.Lock()
+		defer mu.Unlock()
+		var parts []string
+		for _, name := range order {
+			l := steps[name]
+			if l.ready.IsZero() {
+				parts = append(parts, name+" not seen Ready again")
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%s %v", name, l.ready.Sub(l.deleting).Round(100*time.Millisecond)))
 		}
-		steps = append(steps, step{f[0], c, r})
+		return strings.Join(parts, ", ")
 	}
-	slices.SortFunc(steps, func(a, b step) int { return a.ready.Compare(b.ready) })
-	prev := t0.Truncate(time.Second)
-	var parts []string
-	for _, s := range steps {
-		if s.created.Before(t0.Add(-time.Second)) {
-			continue // not replaced
-		}
-		parts = append(parts, fmt.Sprintf("%s %v (its new pod Ready %v after its creation)", s.name, s.ready.Sub(prev), s.ready.Sub(s.created)))
-		prev = s.ready
-	}
-	t.Logf("member by member: %s", strings.Join(parts, ", "))
 }
 
 // versions is what each member's server says it runs (SELECT VERSION()).

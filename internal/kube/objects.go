@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // The calls a sentinel makes to rebuild a member whose node is gone
@@ -43,6 +44,10 @@ type Pod struct {
 	Phase    string
 	// Claims are the names of the PersistentVolumeClaims it mounts.
 	Claims []string
+	// Grace is spec.terminationGracePeriodSeconds: how long the kubelet
+	// waits after SIGTERM before it kills the containers (Kubernetes'
+	// default, 30 s, when the spec leaves it out).
+	Grace time.Duration
 }
 
 // Claim is what the rebuild reads of a PersistentVolumeClaim.
@@ -80,8 +85,9 @@ func (c *Client) Pod(ctx context.Context, name string) (Pod, error) {
 	var p struct {
 		Metadata objectMeta `json:"metadata"`
 		Spec     struct {
-			NodeName string `json:"nodeName"`
-			Volumes  []struct {
+			NodeName                      string `json:"nodeName"`
+			TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds"`
+			Volumes                       []struct {
 				PersistentVolumeClaim *struct {
 					ClaimName string `json:"claimName"`
 				} `json:"persistentVolumeClaim"`
@@ -94,7 +100,10 @@ func (c *Client) Pod(ctx context.Context, name string) (Pod, error) {
 	if err := c.get(ctx, c.nsPath("pods", name), "pod "+c.namespace+"/"+name, &p); err != nil {
 		return Pod{}, err
 	}
-	out := Pod{Name: p.Metadata.Name, UID: p.Metadata.UID, Node: p.Spec.NodeName, Deleting: p.Metadata.DeletionTimestamp != nil, Phase: p.Status.Phase}
+	out := Pod{Name: p.Metadata.Name, UID: p.Metadata.UID, Node: p.Spec.NodeName, Deleting: p.Metadata.DeletionTimestamp != nil, Phase: p.Status.Phase, Grace: 30 * time.Second}
+	if g := p.Spec.TerminationGracePeriodSeconds; g != nil && *g >= 0 {
+		out.Grace = time.Duration(*g) * time.Second
+	}
 	for _, v := range p.Spec.Volumes {
 		if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName != "" {
 			out.Claims = append(out.Claims, v.PersistentVolumeClaim.ClaimName)

@@ -376,6 +376,8 @@ func TestObjectCalls(t *testing.T) {
 		switch p := r.URL.Path; {
 		case r.Method == http.MethodGet && p == "/api/v1/namespaces/db/pods/galera-1":
 			_, _ = io.WriteString(w, `{"metadata":{"name":"galera-1","uid":"u1","deletionTimestamp":"2026-12-06T00:00:00Z"},"spec":{"nodeName":"n1","volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"data-galera-1"}},{"name":"cfg","configMap":{"name":"x"}}]},"status":{"phase":"Running"}}`)
+		case r.Method == http.MethodGet && p == "/api/v1/namespaces/db/pods/galera-2":
+			_, _ = io.WriteString(w, `{"metadata":{"name":"galera-2","uid":"u2"},"spec":{"nodeName":"n2","terminationGracePeriodSeconds":420},"status":{"phase":"Running"}}`)
 		case r.Method == http.MethodGet && p == "/api/v1/namespaces/db/persistentvolumeclaims/data-galera-1":
 			_, _ = io.WriteString(w, `{"metadata":{"name":"data-galera-1","uid":"c1"},"spec":{"volumeName":"pv-7"}}`)
 		case r.Method == http.MethodGet && p == "/api/v1/persistentvolumes/pv-7":
@@ -430,8 +432,11 @@ func TestObjectCalls(t *testing.T) {
 	}
 	ctx := context.Background()
 	p, err := c.Pod(ctx, "galera-1")
-	if err != nil || p.UID != "u1" || p.Node != "n1" || !p.Deleting || !slices.Equal(p.Claims, []string{"data-galera-1"}) {
+	if err != nil || p.UID != "u1" || p.Node != "n1" || !p.Deleting || !slices.Equal(p.Claims, []string{"data-galera-1"}) || p.Grace != 30*time.Second {
 		t.Errorf("pod %+v, %v", p, err)
+	}
+	if p, err := c.Pod(ctx, "galera-2"); err != nil || p.Grace != 420*time.Second || p.Deleting || len(p.Claims) != 0 {
+		t.Errorf("pod %+v, %v; want a grace period of 420 s", p, err)
 	}
 	cl, err := c.Claim(ctx, "data-galera-1")
 	if err != nil || cl.UID != "c1" || cl.Volume != "pv-7" || cl.Deleting {

@@ -32,6 +32,7 @@ import (
 	"github.com/galera-sentinel/galera-sentinel/internal/initdb"
 	"github.com/galera-sentinel/galera-sentinel/internal/supervisor"
 	"github.com/galera-sentinel/galera-sentinel/internal/tail"
+	"github.com/galera-sentinel/galera-sentinel/internal/upgrade"
 )
 
 // Config is how this member's mariadbd is run.
@@ -263,6 +264,9 @@ func (r *Runner) notice(line string) {
 	if r.restart != nil && RestartRequired(line) {
 		r.restart(line)
 	}
+	if advice, ok := upgrade.CrashedOlder(line, upgrade.Version{}); ok {
+		r.log.Error(advice)
+	}
 	r.shutdown.line(time.Now(), ProviderClosed(line))
 }
 
@@ -338,6 +342,13 @@ func (r *Runner) Recover(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("read mariadbd --wsrep-recover's output: %w", err)
 	}
 	if p.ExitCode() != 0 {
+		// A data directory an older version left by a crash: no retry
+		// mends it, a person must; say how.
+		if _, ok := upgrade.CrashedOlder(string(log), upgrade.Version{}); ok {
+			v, _ := r.Version(ctx)
+			advice, _ := upgrade.CrashedOlder(string(log), v)
+			return nil, fmt.Errorf("mariadbd --wsrep-recover: %s: %s", p.Describe(), advice)
+		}
 		return nil, fmt.Errorf("mariadbd --wsrep-recover: %s\n%s", p.Describe(), tail.Lines(string(log), 10))
 	}
 	return log, nil
