@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
+	"github.com/galera-sentinel/galera-sentinel/internal/peer"
 	"github.com/galera-sentinel/galera-sentinel/internal/testcluster"
 	"github.com/galera-sentinel/galera-sentinel/internal/testsentinel"
 	"github.com/galera-sentinel/galera-sentinel/internal/upgrade"
@@ -94,6 +96,26 @@ func TestRunVersions(t *testing.T) {
 			}
 			return nil
 		})
+	}
+
+	// Each running member publishes its Galera library and its
+	// component's protocols, as mariadbd's log says them (a member whose
+	// library Galera refused compares its own with them).
+	for _, n := range rc.C.Nodes {
+		testcluster.Eventually(t, ctx, n.Name+": Galera protocols published", 200*time.Millisecond, func() error {
+			st, err := peerState(ctx, n)
+			if err != nil {
+				return err
+			}
+			p, err := galera.ParseProtocols(st.GaleraProtocols)
+			if err != nil || p.GCS < 1 || p.Repl < 1 || st.ProviderVersion == "" {
+				return fmt.Errorf("galera_protocols %q (%v), provider_version %q", st.GaleraProtocols, err, st.ProviderVersion)
+			}
+			return nil
+		})
+	}
+	if st, err := peerState(ctx, n1); err == nil {
+		t.Logf("%s publishes Galera %s, protocols %s (gcs/repl/appl)", n1.Name, st.ProviderVersion, st.GaleraProtocols)
 	}
 
 	t.Run("a minor upgrade after an unclean stop: mariadb-upgrade before ready", func(t *testing.T) {
@@ -321,4 +343,24 @@ func TestRunFreshInstallsWithTestDB(t *testing.T) {
 	if got := rc.CountLogs("new_cluster=true"); got != 1 {
 		t.Errorf("%d members started a new cluster, want 1", got)
 	}
+}
+
+// peerState is what n's sentinel tells its peers (GET /api/v1/state).
+func peerState(ctx context.Context, n *testcluster.Node) (peer.State, error) {
+	var st peer.State
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.SentinelAddr()+"/api/v1/state", nil)
+	if err != nil {
+		return st, err
+	}
+	req.Header.Set("Authorization", "Bearer "+testsentinel.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("GET /api/v1/state: %s", resp.Status)
+	}
+	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st)
+	return st, err
 }

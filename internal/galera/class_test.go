@@ -45,6 +45,7 @@ var classValues = map[DecisionClass]string{
 	DecidedDowngrade:              "the data directory was written by a newer MariaDB",
 	DecidedVersionGap:             "the Primary component runs a MariaDB version this one may not join",
 	DecidedSSTAcross:              "a full state transfer would come from another major version",
+	DecidedProtocolGap:            "the Primary component speaks a Galera protocol this member's library does not",
 	DecidedOverride:               "override",
 	DecidedOverrideRefused:        "override refused",
 	DecidedCannotDecide:           "cannot decide",
@@ -60,7 +61,7 @@ var named = map[DecisionClass]bool{
 	DecidedStepDown: true, DecidedStepDownJoiner: true,
 	DecidedPeerOwnData: true, DecidedOwnDataMany: true, DecidedSSTInterrupted: true,
 	// Classes born after the cut: no dashboard knew an older label.
-	DecidedDowngrade: true, DecidedVersionGap: true, DecidedSSTAcross: true,
+	DecidedDowngrade: true, DecidedVersionGap: true, DecidedSSTAcross: true, DecidedProtocolGap: true,
 }
 
 func TestClassValues(t *testing.T) {
@@ -122,6 +123,7 @@ func TestDecisionClass(t *testing.T) {
 		{"joining a Primary that is gone", View{Self: joiner("galera-0", 41), Peers: []Member{at("galera-1", 40)}, Expected: 2}, DecidedStepDownJoiner},
 		{"a downgrade", View{Self: on(at("galera-0", 9), "10.11.19", "11.8.9"), Expected: 1}, DecidedDowngrade},
 		{"a state transfer across versions", View{Self: on(empty("galera-0"), "11.4.5", ""), Peers: []Member{primaryOn("galera-1", "10.11.19")}, Expected: 2}, DecidedSSTAcross},
+		{"a protocol gap", View{Self: cannotSpeak(at("galera-0", 9)), Peers: []Member{speaking(primaryOn("galera-1", "10.11.19"), "5/11/4")}, Expected: 2}, DecidedProtocolGap},
 		{"a version gap", View{Self: on(at("galera-0", 9), "11.8.9", "10.11.19"), Peers: []Member{primaryOn("galera-1", "10.11.19")}, Expected: 2}, DecidedVersionGap},
 		{"override, position unread", View{Self: Member{Name: "galera-0"}, Expected: 2, Force: true}, DecidedOverride},
 		{"override, empty", View{Self: empty("galera-0"), Unreachable: lost, Expected: 2, Force: true}, DecidedOverride},

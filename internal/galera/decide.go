@@ -47,6 +47,16 @@ type Member struct {
 	// written its data directory (package upgrade). Zero: not known (a
 	// sentinel of an earlier release).
 	Version, DataVersion upgrade.Version
+	// Protocols are the Galera protocols of the Primary component the
+	// member's mariadbd last joined, from its log; Provider its Galera
+	// library's version (wsrep_provider_version). Zero: not known.
+	Protocols Protocols
+	Provider  string
+	// CannotSpeak is what Galera said when it refused this member's
+	// library a component's protocol at its last try (known of this
+	// member only, while its library is unchanged): it cannot join a
+	// component that still speaks that version.
+	CannotSpeak ProtocolRefusal
 	// Running: its mariadbd has been started.
 	Running bool
 	// Primary: its mariadbd is in a Primary component now.
@@ -194,6 +204,7 @@ const (
 	DecidedDowngrade       DecisionClass = "the data directory was written by a newer MariaDB"
 	DecidedVersionGap      DecisionClass = "the Primary component runs a MariaDB version this one may not join"
 	DecidedSSTAcross       DecisionClass = "a full state transfer would come from another major version"
+	DecidedProtocolGap     DecisionClass = "the Primary component speaks a Galera protocol this member's library does not"
 	DecidedOverride        DecisionClass = "override"
 	DecidedOverrideRefused DecisionClass = "override refused"
 	// DecidedCannotDecide: the peers could not be asked (package
@@ -276,6 +287,9 @@ func Decide(v View) Decision {
 			return r
 		}
 		if r, ok := sstAcross(v); ok {
+			return r
+		}
+		if r, ok := protocolGap(v); ok {
 			return r
 		}
 	}
@@ -365,6 +379,47 @@ func versionGap(v View) (Decision, bool) {
 		"Stop every member, then start them on %s: the most advanced member bootstraps on the new version and the others join it "+
 		"(on Kubernetes: scale the StatefulSet to 0, then back). This member decides again meanwhile",
 		names(far), verb, far[0].Version, v.Self.Version, why, v.Self.Version)}, true
+}
+
+// protocolGap refuses a join that Galera refused this member's library
+// at its last try, while the Primary component still speaks the protocol
+// version it lacks: each try would abort mariadbd again. It names the
+// members and their libraries, and what to run instead.
+func protocolGap(v View) (Decision, bool) {
+	r := v.Self.CannotSpeak
+	if r.IsZero() {
+		return Decision{}, false
+	}
+	var far []Member
+	for _, p := range v.Peers {
+		if p.Primary && !p.Stopping && !p.Protocols.IsZero() && p.Protocols.Level(r.Level) > r.Max {
+			far = append(far, p)
+		}
+	}
+	if len(far) == 0 {
+		return Decision{}, false
+	}
+	verb := "speaks"
+	if len(far) > 1 {
+		verb = "speak"
+	}
+	var libs []string
+	for _, p := range far {
+		if p.Provider != "" {
+			libs = append(libs, p.Name+" runs Galera "+p.Provider)
+		}
+	}
+	theirs := ""
+	if len(libs) > 0 {
+		theirs = " (" + strings.Join(libs, ", ") + ")"
+	}
+	mine := "this member's Galera library"
+	if v.Self.Provider != "" {
+		mine += " (" + v.Self.Provider + ")"
+	}
+	return Decision{Refuse, DecidedProtocolGap, fmt.Sprintf("%s %s %s %d in the Primary component%s and %s supports up to %d, as Galera said when it refused this member's last try: not joining. "+
+		"Start it with a Galera library at least as new as theirs (a newer image, or the galera-4 package of their version); this member decides again meanwhile",
+		names(far), verb, r.Level, far[0].Protocols.Level(r.Level), theirs, mine, r.Max)}, true
 }
 
 func decide(v View) Decision {

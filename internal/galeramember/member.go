@@ -46,6 +46,9 @@ type Config struct {
 	// Upgrade, when set, is this member's MariaDB version and its
 	// mariadb-upgrade (nil: versions are neither read nor compared).
 	Upgrade *Upgrade
+	// ProviderPath is Galera's library (wsrep_provider): a refusal of
+	// its protocols holds only while the file is the same.
+	ProviderPath string
 }
 
 // Poller is what the member needs of the health poller.
@@ -102,6 +105,9 @@ type Member struct {
 
 	// upgrade is this life's mariadb-upgrade.
 	upgrade upgradeState
+	// proto is what mariadbd's log said of Galera's library and
+	// protocols (LogLine); under mu.
+	proto protocolState
 }
 
 // New returns a member that has not read its position yet. ready is the
@@ -265,6 +271,7 @@ func (m *Member) Start(ctx context.Context) (*supervisor.Process, error) {
 		return nil, fmt.Errorf("%w; nothing was started", err)
 	}
 	m.readVersions(&local)
+	m.readProtocols(&local)
 	m.cfg.Events(journal.Event{Kind: journal.KindPosition, Reason: local.How})
 	m.log.Info("local position", "how", local.How, "mariadb_version", local.Version.String(), "data_version", local.DataVersion.String(), "empty", local.Empty, "fresh", local.Fresh, "needs_sst", local.NeedsSST,
 		"uuid", local.Position.UUID, "seqno", local.Position.Seqno, "safe_to_bootstrap", local.SafeToBootstrap, "saved_view", local.SavedView, "last_view", lastViewAttr(local.LastView))

@@ -156,8 +156,10 @@ func (m *Mode) Run(_ context.Context, k *sentinel.RunKit) (*sentinel.Wired, erro
 	// --shutdown-timeout: Galera has left the cluster and saved its state.
 	mcfg.ShutdownStuck = func(now time.Time) (string, bool) { return db.ProviderStuck(now, ProviderStuckAfter) }
 	mcfg.Upgrade = m.upgrade(db, k, logger)
+	mcfg.ProviderPath = k.Effective.Provider
 	mem := New(mcfg, poller, n.ReadyAt, k.Limits.MaxStaleness, loop, db, sentinel.SecondSignal, logger)
 	db.OnRestartRequired(mem.RestartRequired) // Galera's "node restart required": restart at once
+	db.OnLine(mem.LogLine)                    // Galera's library and protocols
 	if m.ForceBootstrap != "" && m.ForceBootstrap == k.NodeName {
 		logger.Warn("bootstrap override set by flag: this member may bootstrap without the others; remove the flag once the cluster is back", "node", k.NodeName)
 		loop.Force()

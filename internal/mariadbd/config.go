@@ -39,6 +39,7 @@ type Effective struct {
 	NodeIncomingAddress string // wsrep_node_incoming_address; "AUTO" when derived
 	SSTReceiveAddress   string // wsrep_sst_receive_address; "AUTO" when derived
 	SSTMethod           string
+	Provider            string // wsrep_provider: Galera's library
 	ProviderOptions     string
 	LogError            string
 }
@@ -178,7 +179,7 @@ func FromVariables(v map[string]string) Effective {
 		Socket: v["socket"], BindAddress: v["bind-address"],
 		ClusterAddress: v["wsrep-cluster-address"], NodeAddress: v["wsrep-node-address"],
 		NodeIncomingAddress: v["wsrep-node-incoming-address"], SSTReceiveAddress: v["wsrep-sst-receive-address"],
-		SSTMethod: v["wsrep-sst-method"], ProviderOptions: v["wsrep-provider-options"], LogError: v["log-error"],
+		SSTMethod: v["wsrep-sst-method"], Provider: v["wsrep-provider"], ProviderOptions: v["wsrep-provider-options"], LogError: v["log-error"],
 	}
 	if d := v["datadir"]; d != "" {
 		e.DataDir = filepath.Clean(d)

@@ -68,13 +68,13 @@ wsrep-node-address=10.0.0.1
 	}{
 		{"files only", []string{def}, Effective{DataDir: dir + "/data", Socket: dir + "/client-server.sock", Port: 13307, BindAddress: "127.0.0.1",
 			User: "mysql", WsrepOn: true, ClusterAddress: "gcomm://10.0.0.1,10.0.0.2", NodeAddress: "10.0.0.1", SSTMethod: "rsync",
-			ProviderOptions: "gcache.size=64M; pc.recovery=TRUE"}},
+			Provider: "/usr/lib/galera/libgalera_smm.so", ProviderOptions: "gcache.size=64M; pc.recovery=TRUE"}},
 		{"the command line wins", []string{def, "--datadir=/cmdline", "--port=3399", "--user=other", "--wsrep_cluster_address=gcomm://"},
 			Effective{DataDir: "/cmdline", Socket: dir + "/client-server.sock", Port: 3399, BindAddress: "127.0.0.1", User: "other", WsrepOn: true,
-				ClusterAddress: "gcomm://", NodeAddress: "10.0.0.1", SSTMethod: "rsync", ProviderOptions: "gcache.size=64M; pc.recovery=TRUE"}},
+				ClusterAddress: "gcomm://", NodeAddress: "10.0.0.1", SSTMethod: "rsync", Provider: "/usr/lib/galera/libgalera_smm.so", ProviderOptions: "gcache.size=64M; pc.recovery=TRUE"}},
 		{"a group suffix", []string{def, "--defaults-group-suffix=.node2"}, Effective{DataDir: dir + "/node2", Socket: dir + "/client-server.sock", Port: 13308,
 			BindAddress: "127.0.0.1", User: "mysql", WsrepOn: true, ClusterAddress: "gcomm://10.0.0.1,10.0.0.2", NodeAddress: "10.0.0.1",
-			SSTMethod: "rsync", ProviderOptions: "gcache.size=64M; pc.recovery=TRUE"}},
+			SSTMethod: "rsync", Provider: "/usr/lib/galera/libgalera_smm.so", ProviderOptions: "gcache.size=64M; pc.recovery=TRUE"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ReadEffective(context.Background(), append([]string{mariadbdPath}, tc.args...))

@@ -237,6 +237,8 @@ type Runner struct {
 	// restart is told each line in which Galera says the node must be
 	// restarted (OnRestartRequired).
 	restart func(line string)
+	// onLine is told every line (OnLine).
+	onLine func(line string)
 	// shutdown follows Galera's provider through a shutdown
 	// (ProviderStuck).
 	shutdown shutdownWatch
@@ -250,6 +252,11 @@ type Runner struct {
 func NewRunner(cfg Config, reaper *supervisor.Reaper, log, output *slog.Logger) *Runner {
 	return &Runner{cfg: cfg, reaper: reaper, log: log, output: output}
 }
+
+// OnLine has f called, from the goroutine that reads them, with every
+// line mariadbd prints (its log, or its output without one), after the
+// Runner's own use of it. Set it before anything starts.
+func (r *Runner) OnLine(f func(line string)) { r.onLine = f }
 
 // OnRestartRequired has f called, from the goroutine that reads the
 // output, with every line a process prints in which Galera says this node
@@ -266,6 +273,9 @@ func (r *Runner) notice(line string) {
 	}
 	if advice, ok := upgrade.CrashedOlder(line, upgrade.Version{}); ok {
 		r.log.Error(advice)
+	}
+	if r.onLine != nil {
+		r.onLine(line)
 	}
 	r.shutdown.line(time.Now(), ProviderClosed(line))
 }

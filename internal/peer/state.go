@@ -66,6 +66,13 @@ type State struct {
 	// sentinel of a release before them, or when not known.
 	MariaDBVersion string `json:"mariadb_version,omitempty"`
 	DataVersion    string `json:"data_version,omitempty"`
+	// GaleraProtocols are the protocols (gcs/repl/appl, "5/11/4") of the
+	// Primary component the running member last joined, from its log;
+	// ProviderVersion its Galera library's version. A member whose
+	// library Galera refused compares them with its own before it tries
+	// again (galera.Member.CannotSpeak). Absent when not known.
+	GaleraProtocols string `json:"galera_protocols,omitempty"`
+	ProviderVersion string `json:"provider_version,omitempty"`
 	// SystemTables is the member's settled digest of its privilege
 	// tables and upgrade marker (galera.SystemTablesDoc); absent while
 	// unsettled or unknown.
@@ -142,7 +149,18 @@ func (s State) Member() galera.Member {
 		Running: s.Running, Primary: s.Primary, NonPrimary: s.NonPrimary, Joining: s.Joining,
 		Stopping: s.Running && s.Phase == PhaseStopping,
 		Version:  parseVersion(s.MariaDBVersion), DataVersion: parseVersion(s.DataVersion),
+		Protocols: parseProtocols(s.GaleraProtocols), Provider: s.ProviderVersion,
 	}
+}
+
+// parseProtocols reads the protocols a peer sent; what is not protocols
+// counts as unknown (validate refuses it before).
+func parseProtocols(s string) galera.Protocols {
+	if s == "" {
+		return galera.Protocols{}
+	}
+	p, _ := galera.ParseProtocols(s)
+	return p
 }
 
 // parseVersion reads a version a peer sent; one that is not a version
@@ -181,6 +199,10 @@ func NewState(self Self, last *galera.Sample, ready bool) State {
 	}
 	if !m.DataVersion.IsZero() {
 		s.DataVersion = m.DataVersion.String()
+	}
+	s.ProviderVersion = m.Provider
+	if s.Running && !m.Protocols.IsZero() {
+		s.GaleraProtocols = m.Protocols.String()
 	}
 	if d := self.Decision; d.Action != "" {
 		s.Decision = d.String()
@@ -286,6 +308,14 @@ func (s State) Validate() error {
 	}
 	if len(s.SystemTables) > 64 || strings.IndexFunc(s.SystemTables, func(r rune) bool { return !strings.ContainsRune("0123456789abcdef", r) }) >= 0 {
 		errs = append(errs, fmt.Errorf("system tables digest %q: want at most 64 hex digits", clip(s.SystemTables)))
+	}
+	if s.GaleraProtocols != "" {
+		if p, err := galera.ParseProtocols(s.GaleraProtocols); err != nil || p.String() != s.GaleraProtocols {
+			errs = append(errs, fmt.Errorf("galera protocols %q: want gcs/repl/appl", clip(s.GaleraProtocols)))
+		}
+	}
+	if len(s.ProviderVersion) > 64 || strings.IndexFunc(s.ProviderVersion, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0 {
+		errs = append(errs, fmt.Errorf("provider version %q: want at most 64 printable characters without spaces", clip(s.ProviderVersion)))
 	}
 	for name, v := range map[string]string{"mariadb version": s.MariaDBVersion, "data version": s.DataVersion} {
 		if v == "" {
