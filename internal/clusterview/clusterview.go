@@ -130,7 +130,36 @@ func Problems(ms []Member) []string {
 		out = append(out, fmt.Sprintf("the Primary component has %d of the %d members asked", maxSize, len(ms)))
 	}
 	out = append(out, Versions(ms)...)
+	out = append(out, Libraries(ms)...)
 	return append(out, SystemTables(ms)...)
+}
+
+// Libraries says, when the members run more than one Galera library,
+// which run which, and what not to do meanwhile: a component speaks the
+// protocols its oldest library supports, and raises them once the last
+// member with it has left, so a member on the older library that is
+// restarted may find it cannot join again.
+func Libraries(ms []Member) []string {
+	byLib := map[string][]string{}
+	for _, m := range ms {
+		if m.Status == nil || m.Status.Sample == nil || m.Status.Sample.ProviderVersion == "" {
+			continue
+		}
+		name := m.Status.Sample.NodeName
+		if name == "" {
+			name = m.Addr
+		}
+		byLib[m.Status.Sample.ProviderVersion] = append(byLib[m.Status.Sample.ProviderVersion], name)
+	}
+	if len(byLib) < 2 {
+		return nil
+	}
+	var parts []string
+	for _, l := range slices.Sorted(maps.Keys(byLib)) {
+		parts = append(parts, fmt.Sprintf("%s (%s)", l, strings.Join(byLib[l], ", ")))
+	}
+	return []string{"mixed Galera libraries: " + strings.Join(parts, ", ") + ": the cluster speaks the protocols of the oldest and raises them once its last member has left; " +
+		"bring the members on an older library to the newer one rather than restart them on the old one, which may then not join again"}
 }
 
 // SystemTables names the members whose privilege tables or upgrade

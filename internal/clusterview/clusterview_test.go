@@ -61,6 +61,10 @@ func TestProblems(t *testing.T) {
 		return `{"ready":{"ok":true,"reason":"ready"},"sample":{"node_name":"` + name + `","cluster_status":"Primary","local_state":"Synced","cluster_size":3,` +
 			`"cluster_state_uuid":"6d1e7a1c-e5d5-11f1-af80-3bed973a687b","version":"` + version + `"}}`
 	}
+	docl := func(name, lib string) string {
+		return `{"ready":{"ok":true,"reason":"ready"},"sample":{"node_name":"` + name + `","cluster_status":"Primary","local_state":"Synced","cluster_size":3,` +
+			`"cluster_state_uuid":"6d1e7a1c-e5d5-11f1-af80-3bed973a687b","version":"10.11.19-MariaDB","wsrep_provider_version":"` + lib + `"}}`
+	}
 	doct := func(name, sum string, settled bool) string {
 		return `{"ready":{"ok":true,"reason":"ready"},"sample":{"node_name":"` + name + `","cluster_status":"Primary","local_state":"Synced","cluster_size":3,` +
 			`"cluster_state_uuid":"6d1e7a1c-e5d5-11f1-af80-3bed973a687b"},"member":{"system_tables":{"checksum":"` + sum + `","parts":"db=` + sum +
@@ -89,6 +93,9 @@ func TestProblems(t *testing.T) {
 			[]string{"mixed MariaDB versions: 10.11.19 (n1, n3), 11.4.5 (n2): a rolling upgrade is under way; until every member runs 11.4.5, run no DDL and grant no privilege 10.11.19 lacks"}},
 		{"versions that may not be mixed", statuses{"a:9200": docv("n1", "10.11.19-MariaDB"), "b:9200": docv("n2", "11.8.9-MariaDB"), "c:9200": docv("n3", "10.11.19-MariaDB")},
 			[]string{"mixed MariaDB versions: 10.11.19 (n1, n3), 11.8.9 (n2)", "11.4 lies between (10.11 → 11.4 → 11.8): stop every member, then start them all on 11.8.9"}},
+		{"mixed Galera libraries", statuses{"a:9200": docl("n1", "26.4.21(r1)"), "b:9200": docl("n2", "26.4.20(r0)"), "c:9200": docl("n3", "26.4.21(r1)")},
+			[]string{"mixed Galera libraries: 26.4.20(r0) (n2), 26.4.21(r1) (n1, n3): the cluster speaks the protocols of the oldest"}},
+		{"one Galera library", statuses{"a:9200": docl("n1", "26.4.23(r1)"), "b:9200": docl("n2", "26.4.23(r1)"), "c:9200": docl("n3", "26.4.23(r1)")}, nil},
 		{"a member's privilege tables differ", statuses{"a:9200": doct("n1", "aaa", true), "b:9200": doct("n2", "bbb", true), "c:9200": doct("n3", "aaa", true)},
 			[]string{"system tables differ, which Galera does not report: n2 (db=bbb) and n1, n3 (db=aaa)"}},
 		{"a GRANT on its way: not settled yet", statuses{"a:9200": doct("n1", "aaa", true), "b:9200": doct("n2", "bbb", false), "c:9200": doct("n3", "aaa", true)}, nil},
