@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/galera"
 	"github.com/galera-sentinel/galera-sentinel/internal/journal"
@@ -59,7 +60,13 @@ func loadedProvider(line string) (string, bool) {
 	if j <= 0 || j > 64 {
 		return "", false
 	}
-	return rest[:j], true
+	// What peers accept (peer.State.Validate): a version that did not
+	// pass would make them refuse this member's whole state.
+	v := rest[:j]
+	if strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0 {
+		return "", false
+	}
+	return v, true
 }
 
 // LogLine reads a line of mariadbd's log (mariadbd.Runner.OnLine): the

@@ -48,6 +48,12 @@ func TestLogLineProtocols(t *testing.T) {
 		t.Errorf("a peer reads %+v %q", back.Protocols, back.Provider)
 	}
 
+	// A version peers would refuse is not taken.
+	m.LogLine("WSREP: wsrep_load(): Galera 26.4 (odd build) by Codership Oy <info@codership.com> loaded successfully.")
+	if st := peer.NewState(m.self, nil, false); st.ProviderVersion != "26.4.20(r7a8ad2b)" || st.Validate() != nil {
+		t.Errorf("after an odd load line: provider %q (%v)", st.ProviderVersion, st.Validate())
+	}
+
 	// Refused by a component of newer libraries.
 	m.LogLine("2026-12-06 20:54:01 0 [ERROR] WSREP: gcs/src/gcs_group.cpp:group_check_proto_ver():343: Group requested gcs_proto_ver: 5, max supported by this node: 4.Upgrade the node before joining this group.Need to abort.")
 	if len(events) != 1 || !strings.Contains(events[0], "upgrade: Galera refused this member's library (26.4.20(r7a8ad2b), "+lib+"): the component requested gcs_proto_ver 5, this node's Galera library supports up to 4") {
