@@ -445,7 +445,14 @@ func (d *demo) show(ctx context.Context) error {
 			default:
 			}
 		}
-		if userMade {
+		// The way in is printed once HAProxy routes to every ready member
+		// and to the writer: it marks a member UP two checks after its
+		// /readyz says 200 (rise 2), so "ready" comes first.
+		routable := userMade && d.routes(hap, ready)
+		if userMade && !routable {
+			fmt.Fprintf(&b, "\nwaiting for HAProxy to mark the ready members UP (two checks of /readyz and /writerz, a second apart)\n")
+		}
+		if routable {
 			fmt.Fprintf(&b, "\nconnect (any ready member): mariadb -h 127.0.0.1 -P 13306 -u %s -p%s %s\n", User, Password, User)
 			fmt.Fprintf(&b, "connect (the one writer):   mariadb -h 127.0.0.1 -P 13307 -u %s -p%s %s\n", User, Password, User)
 			fmt.Fprintf(&b, "HAProxy stats:              http://%s/\n", demoStatsAddr)
@@ -495,6 +502,21 @@ func (d *demo) createUser(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// routes reports whether HAProxy has every ready member UP in the
+// readers listener and one UP as the writer.
+func (d *demo) routes(hap map[string]string, ready int) bool {
+	readers, writers := 0, 0
+	for _, m := range d.members {
+		if strings.HasPrefix(hap["readers/"+m.name], "UP") {
+			readers++
+		}
+		if strings.HasPrefix(hap["writer/"+m.name], "UP") {
+			writers++
+		}
+	}
+	return ready > 0 && readers >= ready && writers >= 1
 }
 
 // haproxyStatus reads "show stat" from HAProxy's admin socket:
