@@ -2,6 +2,7 @@ package repl
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,9 @@ import (
 // exits.
 func TestRunKubeWriterLabel(t *testing.T) {
 	api := kubetest.Start(t, "repl-db", "repl-sa-token-0123456789")
+	// Kubernetes' default grace (30 s), shorter than this set's stop
+	// (--drain-timeout=1s, --shutdown-timeout=60s): each sentinel says so.
+	api.SetGrace(30)
 	rs := newRunSet(t, 2)
 	primary, rep := rs.c.Nodes[0], rs.c.Nodes[1]
 	sa := api.ServiceAccountDir(t, filepath.Dir(primary.Dir))
@@ -63,6 +67,12 @@ func TestRunKubeWriterLabel(t *testing.T) {
 	}
 	if r := api.Refused(); len(r) > 0 {
 		t.Fatalf("refused calls: %q", r)
+	}
+	for _, n := range rs.c.Nodes {
+		b, _ := os.ReadFile(n.SentinelLog())
+		if !strings.Contains(string(b), "terminationGracePeriodSeconds (30s) is shorter than its stop may take (1m1s") {
+			t.Errorf("%s did not warn of a grace period shorter than its stop (pod GETs: %d)", n.Name, api.PodGets())
+		}
 	}
 
 	// A switchover: the label moves with /writerz. Ready within

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/galera-sentinel/galera-sentinel/internal/kube"
 	"github.com/galera-sentinel/galera-sentinel/internal/kube/kubetest"
@@ -71,5 +72,39 @@ func TestStatusForbidden(t *testing.T) {
 	}
 	if v, _ := api.Condition("galera-0"); v != "" {
 		t.Fatalf("a forbidden call was recorded: %q", v)
+	}
+}
+
+// TestPodGrace: the pod the recording API server returns carries the grace
+// period it was given, for the main token and for another accepted one,
+// and a Role without "get pods" is refused.
+func TestPodGrace(t *testing.T) {
+	api := kubetest.Start(t, "db", "tok-123456")
+	api.SetGrace(60)
+	host, port := api.HostPort()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, dir := range []string{api.ServiceAccountDir(t, t.TempDir()), api.ServiceAccountDirFor(t, t.TempDir(), "tok-other-98765")} {
+		c, err := kube.InCluster(kube.Config{Host: host, Port: port, Dir: dir, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.Pod(ctx, "galera-1")
+		c.Close()
+		if err != nil || p.Grace != 60*time.Second || p.Name != "galera-1" {
+			t.Errorf("pod %+v, %v", p, err)
+		}
+	}
+	if api.PodGets() != 2 || len(api.Refused()) > 0 {
+		t.Errorf("gets %d, refused %q", api.PodGets(), api.Refused())
+	}
+	api.Forbid(true)
+	c, err := kube.InCluster(kube.Config{Host: host, Port: port, Dir: api.ServiceAccountDir(t, t.TempDir()), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Pod(ctx, "galera-1"); err == nil || !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("a forbidden GET: %v", err)
 	}
 }

@@ -1,7 +1,8 @@
 // Package kubetest is a Kubernetes API server for tests of the pod marks:
 // it accepts the calls the sentinel makes (a JSON merge patch of one
 // pod's writer label; a strategic merge patch of one pod's Primary
-// condition in its status; GET /version, its reachability check), checks them as the real one would (method,
+// condition in its status; GET /version, its reachability check; GET of
+// its own pod, for its grace period), checks them as the real one would (method,
 // path in the namespace, content type, bearer token, body), and records
 // every value of each pod's writer label and condition with its time. No real Kubernetes is needed;
 // e2e/kube proves the same against a real one.
@@ -41,6 +42,26 @@ type API struct {
 	// tokens whose calls get no answer (Cut).
 	tokens map[string]bool
 	cut    map[string]bool
+	// grace is the terminationGracePeriodSeconds a GET of a pod shows
+	// (SetGrace); gets counts those GETs.
+	grace int64
+	gets  int
+}
+
+// SetGrace sets the terminationGracePeriodSeconds of the pods a GET
+// returns (420, the shipped manifests', by default).
+func (a *API) SetGrace(seconds int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.grace = seconds
+}
+
+// PodGets is how many GETs of a pod came (the sentinel reads its own
+// pod's grace period once at start).
+func (a *API) PodGets() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gets
 }
 
 // Cut makes every call with token get no answer, as from a node cut off
@@ -84,7 +105,7 @@ type Set struct {
 
 // Start serves an API server over TLS until t ends.
 func Start(t testing.TB, namespace, token string) *API {
-	a := &API{Namespace: namespace, Token: token, history: map[string][]Set{}, conditions: map[string][]Set{}}
+	a := &API{Namespace: namespace, Token: token, history: map[string][]Set{}, conditions: map[string][]Set{}, grace: 420}
 	a.srv = httptest.NewTLSServer(http.HandlerFunc(a.serve))
 	t.Cleanup(a.srv.Close)
 	return a
@@ -114,6 +135,10 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pod, ok := strings.CutPrefix(r.URL.Path, "/api/v1/namespaces/"+a.Namespace+"/pods/")
+	if r.Method == http.MethodGet && ok && pod != "" && !strings.Contains(pod, "/") {
+		a.getPod(w, r, pod)
+		return
+	}
 	pod, status := strings.CutSuffix(pod, "/status")
 	var patch struct {
 		Metadata struct {
@@ -169,6 +194,27 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `{"kind":"Pod"}`)
+}
+
+// getPod answers a GET of one pod: what the sentinel reads of it (its
+// grace period), as the real API server shapes it.
+func (a *API) getPod(w http.ResponseWriter, r *http.Request, pod string) {
+	authorized := r.Header.Get("Authorization") == "Bearer "+a.Token || a.accepts(r.Header.Get("Authorization")) // accepts locks mu
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !authorized {
+		a.refused = append(a.refused, "GET with no or wrong bearer token")
+		http.Error(w, "no or wrong bearer token", http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if a.forbid {
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, `{"kind":"Status","message":"pods \"%s\" is forbidden: User \"system:serviceaccount:%s:galera\" cannot get resource \"pods\""}`, pod, a.Namespace)
+		return
+	}
+	a.gets++
+	fmt.Fprintf(w, `{"kind":"Pod","metadata":{"name":%q,"uid":"uid-%s"},"spec":{"nodeName":"node-1","terminationGracePeriodSeconds":%d},"status":{"phase":"Running"}}`, pod, pod, a.grace)
 }
 
 // validConditions: the Primary condition, True or False, or it and Ready
