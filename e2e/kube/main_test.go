@@ -108,7 +108,16 @@ func mainErr(m *testing.M) int {
 			return 1
 		}
 	}
-	c, err := testkube.Start(ctx, testkube.Options{BinDir: bin, PauseArchive: pause, Images: []string{image, previous, haproxy, trixie}, Nodes: nodes, Logf: log.Printf})
+	opts := testkube.Options{BinDir: bin, PauseArchive: pause, Images: []string{image, previous, haproxy, trixie}, Nodes: nodes, Logf: log.Printf}
+	c, err := testkube.Start(ctx, opts)
+	if err != nil && ctx.Err() == nil {
+		// A daemon that dies while five nodes come up on two busy cores
+		// (seen once: a kubelet exited 16 s after its start) fails the
+		// harness, not a scenario: one more try, after saying why. Start
+		// has stopped and swept what it began.
+		log.Printf("e2e/kube: the cluster did not come up; trying once more: %v", err)
+		c, err = testkube.Start(ctx, opts)
+	}
 	if err != nil {
 		log.Print(err)
 		return 1

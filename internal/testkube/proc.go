@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -112,7 +113,10 @@ func (c *Cluster) waitFor(ctx context.Context, what string, timeout time.Duratio
 		c.mu.Unlock()
 		for _, d := range ds {
 			if err := d.exited(); err != nil {
-				return fmt.Errorf("waiting for %s: %w (see %s)", what, err, filepath.Join(c.Root, "logs", d.name+".log"))
+				// Its log goes with the cluster's teardown: its last lines
+				// travel in the error.
+				log := filepath.Join(c.Root, "logs", d.name+".log")
+				return fmt.Errorf("waiting for %s: %w (%s, its last lines:\n%s)", what, err, log, lastLines(log, 15))
 			}
 		}
 		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
@@ -132,4 +136,20 @@ func (c *Cluster) waitFor(ctx context.Context, what string, timeout time.Duratio
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// lastLines is the end of a log file, at most n lines of it.
+func lastLines(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	if len(b) > 64<<10 {
+		b = b[len(b)-64<<10:]
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
