@@ -7,7 +7,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -347,10 +349,71 @@ func (w *writer) once(ctx context.Context) {
 		return err
 	}()
 	if err != nil && ctx.Err() == nil {
+		at := time.Now()
+		var op *net.OpError
+		mark, note := "", ""
+		if errors.As(err, &op) && op.Op == "dial" {
+			if op.Timeout() {
+				mark = unopened
+			}
+			note = " [" + dialNote() + "]"
+		}
 		w.mu.Lock()
-		w.failures = append(w.failures, fmt.Sprintf("%s id %d: %v", time.Now().Format("15:04:05.000"), id, err))
+		w.failures = append(w.failures, fmt.Sprintf("%s%s id %d: %v%s", mark, at.Format("15:04:05.000"), id, err, note))
 		w.mu.Unlock()
 	}
+}
+
+// unopened marks a failure whose connection was never opened: the dial
+// timed out, nothing reached a server.
+const unopened = "(never connected) "
+
+// dialNote says where a connection that could not be opened was headed:
+// the connections to port 3306 that the host's conntrack has seen send a
+// SYN and get no answer (for a Service address, with the pod address
+// kube-proxy translated it to), and each member's pod address and
+// state. A dial through a Service that times out is then either a pod
+// that did not answer or a translation to an address no pod holds.
+func dialNote() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var parts []string
+	out, err := exec.CommandContext(ctx, "conntrack", "-L", "-p", "tcp", "--dport", "3306", "--state", "SYN_SENT").Output()
+	if err != nil {
+		parts = append(parts, fmt.Sprintf("conntrack: %v", err))
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			var keep []string
+			for _, x := range f {
+				if strings.HasPrefix(x, "src=") || strings.HasPrefix(x, "dst=") || x == "[UNREPLIED]" {
+					keep = append(keep, x)
+				}
+			}
+			parts = append(parts, "unanswered SYN "+strings.Join(keep, " "))
+		}
+	}
+	ps, err := pods(ctx)
+	if err != nil {
+		parts = append(parts, fmt.Sprintf("pods: %v", err))
+	}
+	names := make([]string, 0, len(ps))
+	for name := range ps {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := ps[name]
+		state := "not ready"
+		if p.ready() {
+			state = "ready"
+		}
+		if p.Metadata.DeletionTimestamp != "" {
+			state += ", deleting"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", name, p.Status.PodIP, state))
+	}
+	return strings.Join(parts, "; ")
 }
 
 type writeStats struct {

@@ -76,6 +76,9 @@ type Snapshot[S any] struct {
 	Failures uint64 // polls that failed
 	// PollDuration is how long the latest poll took.
 	PollDuration time.Duration
+	// LastBegun is when the poll that took Last began: what Last shows
+	// was true at some moment between LastBegun and LastAt.
+	LastBegun time.Time
 	// Prev is the good sample before Last (nil until there were two), for
 	// rates over one poll interval.
 	Prev *S
@@ -379,7 +382,7 @@ func (p *Poller[S]) pollOnce(ctx context.Context) {
 		}
 	} else {
 		next.Prev = prev.Last
-		next.Last, next.LastAt = &s, now
+		next.Last, next.LastAt, next.LastBegun = &s, now, begin
 		next.Err = nil
 		next.FailingSince = time.Time{}
 		if p.judge.Policy.Settled(&s) {

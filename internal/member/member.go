@@ -418,6 +418,11 @@ func (m *Member[S]) drain(proc *supervisor.Process) {
 	if wait(delay) != nil {
 		return
 	}
+	// The count that ends the drain must come from a sample begun after
+	// the delay: one taken during it misses a client that connected
+	// between that sample and now, and mariadbd would stop under it.
+	settled := time.Now()
+	m.poller.Kick()
 	deadline := begin.Add(delay + m.cfg.DrainTimeout)
 	last := -1
 	sessionsFailed := false
@@ -437,7 +442,7 @@ func (m *Member[S]) drain(proc *supervisor.Process) {
 				sessionsFailed = true
 			}
 		}
-		n, fresh := m.Connections(time.Now())
+		n, fresh := m.connectionsSince(settled, time.Now())
 		switch {
 		case fresh && n == 0:
 			m.log.Info("drained: no client connections left", "took", time.Since(begin).Round(time.Millisecond), "closed_between_transactions", closed)
@@ -503,6 +508,16 @@ const cutRecheck = 50 * time.Millisecond
 // enough (at most MaxStaleness old at now) to trust.
 func (m *Member[S]) Connections(now time.Time) (int, bool) {
 	return ClientConnections(m.poller.Snapshot(), m.conns, m.cfg.MaxStaleness, now)
+}
+
+// connectionsSince is Connections from a sample begun at since or later;
+// fresh is false until there is one.
+func (m *Member[S]) connectionsSince(since, now time.Time) (int, bool) {
+	s := m.poller.Snapshot()
+	if s == nil || s.Last == nil || s.LastBegun.Before(since) {
+		return 0, false
+	}
+	return ClientConnections(s, m.conns, m.cfg.MaxStaleness, now)
 }
 
 // ClientConnections is the number of client connections conns reads
