@@ -301,10 +301,11 @@ func TestLowestReadyVersions(t *testing.T) {
 	}
 	ok := func(s peer.State) peer.Answer[peer.State] { return peer.Answer[peer.State]{Value: s} }
 	timeout := fmt.Errorf("get state: %w", context.DeadlineExceeded)
+	refused := fmt.Errorf("get state: %w", syscall.ECONNREFUSED)
 	for _, tc := range []struct {
 		name    string
 		members []peer.State
-		lost    int // this member's answer is an error
+		lost    int // this member's answer is an error: 0 and 1 time out, 2 is refused
 		want    int
 	}{
 		// The trial: the first member upgraded held slot 0.
@@ -315,6 +316,10 @@ func TestLowestReadyVersions(t *testing.T) {
 		{"one version: the usual rule", []peer.State{st("g2", 0, "11.4.5", true), st("g0", 1, "11.4.5", true), st("g1", 2, "11.4.5", true)}, -1, 0},
 		{"a peer of an earlier release: the usual rule", []peer.State{st("g2", 0, "11.4.5", true), st("g0", 1, "", true), st("g1", 2, "10.11.19", true)}, -1, 0},
 		{"a peer did not answer: the usual rule", []peer.State{st("g2", 0, "11.4.5", true), st("g0", 1, "10.11.19", true), st("g1", 2, "10.11.19", true)}, 0, 0},
+		// S7: galera-1 is being replaced; the upgraded galera-2 holds
+		// slot 0 of the two left, and must not claim the writer.
+		{"a member being replaced, gone: the old one stays the writer", []peer.State{st("g2", 0, "10.11.19", true), st("g0", 1, "10.11.18", true), st("g1", -1, "", false)}, 2, 1},
+		{"a member joining, not ready, of another view, no version yet: the old one", []peer.State{st("g2", 0, "10.11.19", true), st("g0", 1, "10.11.18", true), {NodeName: "g1", LocalIndex: -1, ClusterSize: 1}}, -1, 1},
 	} {
 		for i, me := range tc.members {
 			if i == tc.lost {
@@ -325,6 +330,9 @@ func TestLowestReadyVersions(t *testing.T) {
 				a := ok(p)
 				if j == tc.lost {
 					a.Err = timeout
+					if j == 2 {
+						a.Err = refused
+					}
 				}
 				answers = append(answers, a)
 			}

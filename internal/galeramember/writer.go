@@ -179,8 +179,14 @@ func APICut(me peer.State, answers []peer.Answer[peer.State]) []string {
 }
 
 // oldestReady is the lowest local index of a ready member of the oldest
-// MariaDB version, when every peer answered from this member's view, all
-// say their version, and the ready members run more than one version.
+// MariaDB version, when the ready members run more than one version and
+// every peer that may be ready answered from this member's view and says
+// its version. A peer that says it is not ready (a member being replaced
+// or joining, in whatever view) and a peer whose sentinel is gone (the
+// connection was refused) cannot hold the writer and are left out, as in
+// LowestReady: were they to end the rule, an upgraded member with a lower
+// slot would claim the writer while the old one still holds it, for as
+// long as a member of the rolling upgrade is away.
 func oldestReady(me peer.State, answers []peer.Answer[peer.State]) (int, bool) {
 	type cand struct {
 		v     upgrade.Version
@@ -201,10 +207,14 @@ func oldestReady(me peer.State, answers []peer.Answer[peer.State]) (int, bool) {
 		return 0, false
 	}
 	for _, a := range answers {
-		if a.Value.NodeName == me.NodeName && a.Err == nil {
-			continue
-		}
-		if a.Err != nil || a.Value.ClusterSize != me.ClusterSize || !add(a.Value) {
+		st := a.Value
+		switch {
+		case a.Err != nil:
+			if !errors.Is(a.Err, syscall.ECONNREFUSED) {
+				return 0, false // silent: it may be ready, of any version
+			}
+		case st.NodeName == me.NodeName, !st.Ready:
+		case st.ClusterSize != me.ClusterSize || !add(st):
 			return 0, false
 		}
 	}
